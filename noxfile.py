@@ -1,0 +1,63 @@
+"""Gate sessions for spxcc (``nox --list`` shows them)."""
+
+from __future__ import annotations
+
+import nox
+
+nox.needs_version = ">=2024.4.15"
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_venv = "yes"
+nox.options.sessions = ["tests", "typecheck", "lint", "contracts"]
+
+PYTHON = ["3.11"]
+
+
+def install(session: nox.Session, *extras: str) -> None:
+    """Install the project (editable) with the given extras into the session's venv."""
+    spec = f".[{','.join(extras)}]" if extras else "."
+    session.install("-e", spec)
+
+
+@nox.session(python=PYTHON, tags=["gate"])
+def tests(session: nox.Session) -> None:
+    """Run the test suite (arguments go to pytest)."""
+    install(session, "test")
+    session.run("pytest", *session.posargs, env={"SPXCC_DISABLE_PLUGIN_AUTOLOAD": "1"})
+
+
+@nox.session(python=PYTHON, tags=["gate"])
+def typecheck(session: nox.Session) -> None:
+    """Type-check with mypy (strict on spxcc_core)."""
+    install(session, "dev")
+    session.run("mypy", *session.posargs)
+
+
+@nox.session(python=PYTHON, tags=["gate"])
+def lint(session: nox.Session) -> None:
+    """Lint with ruff."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".", *session.posargs)
+
+
+@nox.session(python=PYTHON, tags=["gate"])
+def contracts(session: nox.Session) -> None:
+    """Regenerate contract schemas and fail on drift (``-- --write`` rewrites them)."""
+    install(session)
+    if "--write" in session.posargs:
+        session.run("python", "-m", "spxcc_core.contracts.schemas", "contracts")
+    else:
+        session.run("python", "-m", "spxcc_core.contracts.schemas", "--check", "contracts")
+
+
+@nox.session(python=PYTHON, tags=["gate"])
+def bench(session: nox.Session) -> None:
+    """Run the benchmarks and print events/s and ratios (never fails on a time)."""
+    install(session, "test")
+    session.run("python", "-m", "benchmarks", *session.posargs)
+
+
+@nox.session(python=PYTHON, tags=["gate"])
+def demo(session: nox.Session) -> None:
+    """Run ``spxcc demo`` on the embedded defaults."""
+    install(session)
+    session.run("spxcc", "demo", *session.posargs)

@@ -1,0 +1,56 @@
+"""Built-in observer plugin: per-symbol microbar statistics for run summaries.
+
+Implements ``spxcc_on_microbar`` (counts bars, volume and quoted time per run and symbol) and
+``spxcc_on_run_end`` (returns one summary line per symbol). State is kept per ``run_id`` so
+concurrent runs in one process do not mix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from spxcc_core.contracts.microbar import MicrobarV1, MicrobarV2
+from spxcc_core.hookspecs import hookimpl
+
+
+@attrs.define
+class SymbolStats:
+    """Running statistics of one symbol's bars within one run."""
+
+    bars: int = 0
+    volume: float = 0.0
+    delta_volume: float = 0.0
+    coverage_sum: float = 0.0
+
+    def add(self, bar: MicrobarV1) -> None:
+        self.bars += 1
+        self.volume += bar.volume
+        self.delta_volume += bar.delta_volume
+        if isinstance(bar, MicrobarV2) and bar.quote_coverage_pct is not None:
+            self.coverage_sum += bar.quote_coverage_pct
+
+
+_runs: dict[str, dict[str, SymbolStats]] = {}
+
+
+@hookimpl
+def spxcc_on_microbar(bar: MicrobarV1, context: Mapping[str, Any]) -> None:
+    run = _runs.setdefault(str(context.get("run_id", "")), {})
+    run.setdefault(bar.symbol, SymbolStats()).add(bar)
+
+
+@hookimpl
+def spxcc_on_run_end(report: Mapping[str, Any], context: Mapping[str, Any]) -> Sequence[str] | None:
+    run = _runs.pop(str(context.get("run_id", "")), None)
+    if not run:
+        return None
+    lines = []
+    for symbol in sorted(run):
+        s = run[symbol]
+        mean_cov = s.coverage_sum / s.bars if s.bars else 0.0
+        lines.append(f"{symbol}: {s.bars} bars, volume {s.volume:g}, delta {s.delta_volume:+g}, "
+                     f"mean quote coverage {mean_cov:.1f}%")
+    return lines

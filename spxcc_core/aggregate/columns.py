@@ -1,0 +1,186 @@
+"""Columnar event batches: the interface between sources (ingestion) and the aggregation kernel.
+
+A batch holds one feed's events in **arrival order** (file row order, or message order for a
+live feed) as numpy columns of equal length. Symbols and trade-condition sets are interned into
+small integer ids by a :class:`SymbolTable` and a :class:`ConditionTable` that the source and the
+aggregator share.
+
+Units: ``ts`` int64 nanoseconds since the UTC epoch; prices float64 in quote currency; sizes
+float64 in source units; ``seq`` int64 with ``-1`` meaning "the source gave none"; ``line`` int64,
+the 1-based data row in its file or the 1-based message index of a live feed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "NO_SEQ",
+    "ConditionTable",
+    "QuoteColumns",
+    "SymbolTable",
+    "TradeColumns",
+]
+
+#: ``seq`` value meaning "no sequence number from the source" (sorts before any real one).
+NO_SEQ = -1
+
+I32 = npt.NDArray[np.int32]
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+
+
+def _same_length(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    n = len(instance.ts)
+    if len(value) != n:
+        raise ValueError(f"column {attribute.name} has {len(value)} rows, ts has {n}")
+
+
+def _col(dtype: type[np.generic]) -> Any:
+    return attrs.field(converter=lambda a: np.ascontiguousarray(a, dtype=dtype),
+                       validator=_same_length)
+
+
+@attrs.frozen(eq=False)
+class TradeColumns:
+    """Trades of one batch in arrival order. ``cond`` are :class:`ConditionTable` ids."""
+
+    ts: I64 = attrs.field(converter=lambda a: np.ascontiguousarray(a, dtype=np.int64))
+    symbol: I32 = _col(np.int32)
+    seq: I64 = _col(np.int64)
+    price: F64 = _col(np.float64)
+    size: F64 = _col(np.float64)
+    cond: I32 = _col(np.int32)
+    correction: I32 = _col(np.int32)
+    line: I64 = _col(np.int64)
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    @classmethod
+    def empty(cls) -> TradeColumns:
+        """A batch with no rows."""
+        z = np.zeros(0)
+        return cls(ts=z, symbol=z, seq=z, price=z, size=z, cond=z, correction=z, line=z)
+
+    def take(self, index: npt.NDArray[Any]) -> TradeColumns:
+        """Rows selected by an integer index or boolean mask, in that order."""
+        return TradeColumns(**{f.name: getattr(self, f.name)[index]
+                               for f in attrs.fields(TradeColumns)})
+
+
+@attrs.frozen(eq=False)
+class QuoteColumns:
+    """Quotes of one batch in arrival order. A side with price or size ``<= 0`` is absent."""
+
+    ts: I64 = attrs.field(converter=lambda a: np.ascontiguousarray(a, dtype=np.int64))
+    symbol: I32 = _col(np.int32)
+    seq: I64 = _col(np.int64)
+    bid: F64 = _col(np.float64)
+    bid_size: F64 = _col(np.float64)
+    ask: F64 = _col(np.float64)
+    ask_size: F64 = _col(np.float64)
+    line: I64 = _col(np.int64)
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    @classmethod
+    def empty(cls) -> QuoteColumns:
+        """A batch with no rows."""
+        z = np.zeros(0)
+        return cls(ts=z, symbol=z, seq=z, bid=z, bid_size=z, ask=z, ask_size=z, line=z)
+
+    def take(self, index: npt.NDArray[Any]) -> QuoteColumns:
+        """Rows selected by an integer index or boolean mask, in that order."""
+        return QuoteColumns(**{f.name: getattr(self, f.name)[index]
+                               for f in attrs.fields(QuoteColumns)})
+
+
+@attrs.define
+class SymbolTable:
+    """Interns ticker strings to dense int32 ids (0, 1, 2, ... in first-seen order)."""
+
+    names: list[str] = attrs.field(factory=list)
+    _ids: dict[str, int] = attrs.field(factory=dict, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._ids = {n: i for i, n in enumerate(self.names)}
+
+    def intern(self, name: str) -> int:
+        """The id of ``name``, assigning the next id on first sight."""
+        i = self._ids.get(name)
+        if i is None:
+            i = len(self.names)
+            self._ids[name] = i
+            self.names.append(name)
+        return i
+
+    def intern_many(self, names: Iterable[str]) -> I32:
+        """Ids of many names, in order."""
+        return np.fromiter((self.intern(n) for n in names), dtype=np.int32)
+
+    def name(self, symbol_id: int) -> str:
+        """The ticker of an id."""
+        return self.names[symbol_id]
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+#: Eligibility bits of a condition set (see ``spxcc_core.conditions``).
+ELIG_HL = 1
+ELIG_OC = 2
+ELIG_V = 4
+ELIG_CLASSIFY = 8
+
+
+@attrs.define
+class ConditionTable:
+    """Interns trade-condition sets (sorted tuples of ids) to dense int32 ids.
+
+    ``flags[i]`` holds the eligibility bits of set ``i`` (``ELIG_*``); ``unknown[i]`` the ids of
+    set ``i`` missing from the rule table (reported as ``unknownConditions``). Set 0 is always
+    the empty set (a regular sale). ``rules`` maps a set of ids to ``(flags, unknown_ids)``;
+    it defaults to :func:`spxcc_core.conditions.eligibility`.
+    """
+
+    rules: Callable[[tuple[int, ...]], tuple[int, tuple[int, ...]]] | None = None
+    sets: list[tuple[int, ...]] = attrs.field(factory=list, init=False)
+    unknown: list[tuple[int, ...]] = attrs.field(factory=list, init=False)
+    _flags: list[int] = attrs.field(factory=list, init=False)
+    _ids: dict[tuple[int, ...], int] = attrs.field(factory=dict, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        if self.rules is None:
+            from spxcc_core.conditions import eligibility
+
+            self.rules = eligibility
+        self.intern(())
+
+    def intern(self, conditions: Iterable[int]) -> int:
+        """The id of a condition set (order and repeats do not matter)."""
+        key = tuple(sorted(set(int(c) for c in conditions)))
+        i = self._ids.get(key)
+        if i is None:
+            assert self.rules is not None
+            flags, unknown = self.rules(key)
+            i = len(self.sets)
+            self._ids[key] = i
+            self.sets.append(key)
+            self._flags.append(flags)
+            self.unknown.append(unknown)
+        return i
+
+    @property
+    def flags(self) -> npt.NDArray[np.uint8]:
+        """Eligibility bits per set id, as a uint8 array indexed by set id."""
+        return np.asarray(self._flags, dtype=np.uint8)
+
+    def __len__(self) -> int:
+        return len(self.sets)
