@@ -20,6 +20,7 @@ __all__ = ["build_parser", "main"]
 #: Command modules, each with ``register(subparsers) -> None``.
 _COMMAND_MODULES: tuple[str, ...] = (
     "spxcc_core.cli.plugins_cmd",
+    "spxcc_core.cli.secrets_cmd",
 )
 
 

@@ -13,7 +13,7 @@ from spxcc_core.contracts.base import Contract
 __all__ = ["IndexValue", "Quote", "Trade"]
 
 
-class Trade(Contract):
+class Trade(Contract, frozen=True, kw_only=True):
     """One trade print. ``seq`` is the source sequence number or None when the source has none."""
 
     contract_name: ClassVar[str] = "trade"
@@ -29,7 +29,7 @@ class Trade(Contract):
     exchange: int | None = None
 
 
-class Quote(Contract):
+class Quote(Contract, frozen=True, kw_only=True):
     """One NBBO (or top-of-book) update. A side with price or size 0 is absent."""
 
     contract_name: ClassVar[str] = "quote"
@@ -44,7 +44,7 @@ class Quote(Contract):
     seq: int | None = None
 
 
-class IndexValue(Contract):
+class IndexValue(Contract, frozen=True, kw_only=True):
     """One index value (e.g. ``I:SPX``): no size, no bid or ask."""
 
     contract_name: ClassVar[str] = "index_value"

@@ -14,7 +14,7 @@ from spxcc_core.contracts.base import Contract
 __all__ = ["MICROBAR_VERSIONS", "MicrobarV1", "MicrobarV2"]
 
 
-class MicrobarV1(Contract):
+class MicrobarV1(Contract, frozen=True, kw_only=True):
     """``microbar@1``: OHLC, volume, VWAP, delta volume and normalized bid/ask imbalance."""
 
     contract_name: ClassVar[str] = "microbar"
@@ -34,7 +34,7 @@ class MicrobarV1(Contract):
     bid_ask_imbalance: float | None
 
 
-class MicrobarV2(MicrobarV1):
+class MicrobarV2(MicrobarV1, frozen=True, kw_only=True):
     """``microbar@2``: v1 plus close-quote pressure, spread and quote-coverage telemetry."""
 
     contract_version: ClassVar[int] = 2

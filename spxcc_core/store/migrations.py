@@ -24,7 +24,9 @@ class Migration:
 
 
 #: Modules that define ``MIGRATIONS: tuple[Migration, ...]``.
-_MODULES: tuple[str, ...] = ()
+_MODULES: tuple[str, ...] = (
+    "spxcc_core.store.secrets_schema",
+)
 
 
 def all_migrations() -> list[Migration]:

@@ -1,0 +1,194 @@
+"""``spxcc secrets``: store, list, rotate and delete encrypted broker credentials.
+
+Values are read from stdin (or a hidden prompt on a terminal), never from the command line,
+and never printed. The master key comes from ``--key-file PATH`` or ``$SPXCC_MASTER_KEY``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from pathlib import Path
+
+import msgspec
+
+from spxcc_core.errors import ConfigError, InputError
+from spxcc_core.secrets import (
+    MasterKeySource,
+    SecretInfo,
+    Vault,
+    generate_master_key_text,
+    parse_master_key,
+    read_key_file,
+    validate_secret_name,
+    write_key_file,
+)
+from spxcc_core.secrets.keys import MasterKey
+from spxcc_core.secrets.vault import MAX_VALUE_BYTES
+from spxcc_core.store import Store, default_db_path
+
+__all__ = ["register"]
+
+_list_encoder = msgspec.json.Encoder(order="deterministic")
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    db = argparse.ArgumentParser(add_help=False)
+    db.add_argument("--db", type=Path, default=None,
+                    help="store file (default: $SPXCC_DB or the user data folder)")
+    key = argparse.ArgumentParser(add_help=False)
+    key.add_argument("--key-file", type=Path, default=None,
+                     help="master key file, mode 0600 (default: $SPXCC_MASTER_KEY)")
+    key.add_argument("--previous-key-file", type=Path, default=None,
+                     help="previous master key during a rotation "
+                          "(default: $SPXCC_MASTER_KEY_PREVIOUS)")
+
+    p = sub.add_parser("secrets", help="encrypted broker credentials",
+                       description="Store broker credentials encrypted at rest.")
+    ssub = p.add_subparsers(dest="secrets_command", metavar="ACTION")
+    ssub.required = True
+
+    s = ssub.add_parser("set", parents=[db, key], help="store a secret read from stdin",
+                        description="Store NAME; the value is read from stdin (or a hidden "
+                                    "prompt on a terminal), never from the command line.")
+    s.add_argument("name", metavar="NAME")
+    s.set_defaults(func=_run_set)
+
+    ls = ssub.add_parser("list", parents=[db], help="list secret names and key ids (no values)")
+    ls.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    ls.set_defaults(func=_run_list)
+
+    r = ssub.add_parser("rotate", parents=[db, key],
+                        help="re-wrap every data key under a new master key")
+    new = r.add_mutually_exclusive_group(required=True)
+    new.add_argument("--new-key-file", type=Path, help="the new master key file (mode 0600)")
+    new.add_argument("--new-key-env", metavar="VAR",
+                     help="environment variable holding the new master key")
+    new.add_argument("--finish", action="store_true",
+                     help="drop the wrappings under the previous key (run with the new key)")
+    r.set_defaults(func=_run_rotate)
+
+    d = ssub.add_parser("delete", parents=[db], help="delete a secret")
+    d.add_argument("name", metavar="NAME")
+    d.set_defaults(func=_run_delete)
+
+    k = ssub.add_parser("keygen", help="create a new master key (file mode 0600)")
+    k.add_argument("--out", type=Path, default=None,
+                   help="write the key to this new file (default: print it on stdout)")
+    k.set_defaults(func=_run_keygen)
+
+
+def _store(args: argparse.Namespace) -> Store:
+    return Store(args.db if args.db is not None else default_db_path())
+
+
+def _key_source(args: argparse.Namespace) -> MasterKeySource:
+    return MasterKeySource.from_env_or_file(args.key_file,
+                                            previous_key_file=args.previous_key_file)
+
+
+def _read_value(name: str) -> str:
+    stdin = sys.stdin
+    if stdin is None:
+        raise InputError("stdin", "not available; pipe the secret value in")
+    if stdin.isatty():
+        text = getpass.getpass(f"value for secret {name!r} (input hidden): ")
+    else:
+        text = stdin.read(MAX_VALUE_BYTES + 3)
+        if text.endswith("\r\n"):
+            text = text[:-2]
+        elif text.endswith("\n"):
+            text = text[:-1]
+    if not text:
+        raise InputError("stdin", f"no value given for secret {name!r} (pipe it in, e.g. "
+                         f"`printenv TOKEN | spxcc secrets set {name}`)")
+    return text
+
+
+def _run_set(args: argparse.Namespace) -> int:
+    name = validate_secret_name(args.name)
+    keyring = _key_source(args).keyring()
+    value = _read_value(name)
+    with _store(args) as store:
+        info = Vault(store, keyring).put(name, value)
+    extra = (f" and {info.previous_master_key_id}" if info.previous_master_key_id else "")
+    print(f"stored secret {name!r} version {info.version} under master key "
+          f"{info.master_key_id}{extra}")
+    return 0
+
+
+def _run_list(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        infos = Vault(store).list()
+    if args.json:
+        sys.stdout.write(_list_encoder.encode(infos).decode("utf-8") + "\n")
+        return 0
+    if not infos:
+        print("no secrets stored")
+        return 0
+    _print_table(infos)
+    return 0
+
+
+def _print_table(infos: list[SecretInfo]) -> None:
+    header = ("NAME", "VERSION", "MASTER KEY", "PREVIOUS KEY", "CREATED", "UPDATED")
+    rows = [header] + [(i.name, str(i.version), i.master_key_id,
+                        i.previous_master_key_id or "-", i.created_at, i.updated_at)
+                       for i in infos]
+    widths = [max(len(r[c]) for r in rows) for c in range(len(header))]
+    for r in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip())
+
+
+def _new_key(args: argparse.Namespace) -> MasterKey:
+    if args.new_key_file is not None:
+        return read_key_file(args.new_key_file)
+    var = args.new_key_env
+    text = os.environ.get(var)
+    if not text:
+        raise ConfigError(f"--new-key-env: environment variable {var} is not set")
+    return parse_master_key(text, source=f"environment variable {var}")
+
+
+def _run_rotate(args: argparse.Namespace) -> int:
+    keyring = _key_source(args).keyring()
+    with _store(args) as store:
+        vault = Vault(store, keyring)
+        if args.finish:
+            changed = vault.finish_rotation()
+            print(f"rotation finished: {changed} secret(s) no longer wrapped under a previous "
+                  f"key; only master key {keyring.current.key_id} opens the vault")
+            return 0
+        new_key = _new_key(args)
+        report = vault.rotate(new_key)
+    old = keyring.current.key_id
+    print(f"re-wrapped {len(report.rewrapped)} secret(s) under master key {report.new_key_id} "
+          f"({len(report.already_current)} already under it); master key {old} still opens "
+          f"them until `spxcc secrets rotate --finish` is run with the new key")
+    if report.remaining:
+        print(f"spxcc: warning: {len(report.remaining)} secret(s) were written under another "
+              f"key during the rotation ({', '.join(map(repr, report.remaining))}); "
+              "run the rotation again", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _run_delete(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        Vault(store).delete(args.name)
+    print(f"deleted secret {args.name!r}")
+    return 0
+
+
+def _run_keygen(args: argparse.Namespace) -> int:
+    text = generate_master_key_text()
+    key_id = parse_master_key(text, source="new key").key_id
+    if args.out is None:
+        sys.stdout.write(text + "\n")
+        print(f"master key id {key_id}", file=sys.stderr)
+        return 0
+    write_key_file(args.out, text)
+    print(f"wrote master key {key_id} to {args.out} (mode 0600)")
+    return 0
