@@ -50,3 +50,52 @@ def spxcc_on_run_end(report: Mapping[str, Any], context: Mapping[str, Any]) -> S
     :param context: the same read-only run facts as :func:`spxcc_on_microbar`.
     :returns: human-readable summary lines for the CLI to print, or None.
     """
+
+
+if TYPE_CHECKING:
+    from spxcc_core.contracts.setup import SetupInstance
+    from spxcc_core.detect.base import ContextProvider, Detector
+
+
+@hookspec
+def spxcc_register_detectors() -> list[type[Detector[Any]]]:  # type: ignore[empty-body]
+    """Register setup detector classes (subclasses of :class:`spxcc_core.detect.base.Detector`).
+
+    Called once when a :class:`~spxcc_core.detect.runner.DetectorRunner` is built, never per
+    bar. Each class carries a unique, non-blank ``name`` ClassVar, an integer ``version``
+    ClassVar and a ``params_class`` (attrs, derived from ``DetectorParams``); a blank or
+    duplicate name is a :class:`PluginError`. The host builds one instance per symbol and
+    trading day with the active profile's parameters and calls ``on_bar(bar, ctx)`` directly.
+
+    :returns: the detector classes this plugin provides (an empty list for none).
+    """
+
+
+@hookspec
+def spxcc_register_context_providers() -> list[type[ContextProvider]]:  # type: ignore[empty-body]
+    """Register context provider classes (subclasses of
+    :class:`spxcc_core.detect.base.ContextProvider`).
+
+    Called once when a runner is built. Each class carries a unique, non-blank ``name``; the
+    host builds one instance per symbol and trading day and, for every bar, publishes the value
+    its ``on_bar`` returns as ``ctx.extra[name]`` before any detector sees the bar (a provider
+    named ``gamma`` returning a ``GammaPressure`` also sets ``ctx.gamma``).
+
+    :returns: the provider classes this plugin provides (an empty list for none).
+    """
+
+
+@hookspec
+def spxcc_on_setup(setup: SetupInstance, context: Mapping[str, Any]) -> None:
+    """Observe a setup instance when it is created (status ``detected``, after passing the
+    gates) and at every later status change (triggered, t1, t2, stopped, expired,
+    untriggered).
+
+    Fires in the order the runner produces the changes. Observers must not mutate
+    ``context`` (``setup`` is frozen).
+
+    :param setup: the setup in its new state (``setup@1``).
+    :param context: read-only run facts: ``run_id`` (str), ``profile_hash`` (str),
+        ``session_id`` (str) and, on creation, ``gate`` (the passing ``GateDecision``).
+    :returns: nothing; a raised exception is recorded with the plugin's name and the run goes on.
+    """

@@ -35,6 +35,7 @@ AUTOLOAD_ENV = "SPXCC_DISABLE_PLUGIN_AUTOLOAD"
 #: Built-in plugins: entry-point name → import path. Always registered, autoload or not.
 BUILTIN_PLUGINS: dict[str, str] = {
     "spxcc_observers": "spxcc_observers",
+    "spxcc_detectors": "spxcc_detectors",
 }
 
 

@@ -26,6 +26,7 @@ class Migration:
 #: Modules that define ``MIGRATIONS: tuple[Migration, ...]``.
 _MODULES: tuple[str, ...] = (
     "spxcc_core.store.secrets_schema",
+    "spxcc_core.store.setups_schema",
 )
 
 

@@ -1,0 +1,127 @@
+"""Base classes for detectors and context providers.
+
+A **detector** is a class with ``name`` and ``version`` ClassVars and a typed, versioned
+parameters class (``params_class``, an attrs class deriving from :class:`DetectorParams`). The
+host instantiates one detector per symbol and trading day with a profile's parameters and calls
+:meth:`Detector.on_bar` directly for every bar (pluggy is only used to discover the classes).
+State lives in the instance as plain attributes (no numpy in the per-bar path).
+
+A **context provider** publishes one value per bar under its ``name`` in ``ctx.extra``
+(a provider named ``gamma`` publishing a :class:`~spxcc_core.contracts.setup.GammaPressure`
+also fills ``ctx.gamma``).
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+
+import attrs
+
+from spxcc_core.contracts.setup import Direction, SetupCandidate
+
+if TYPE_CHECKING:
+    from spxcc_core.contracts.microbar import MicrobarV1
+    from spxcc_core.detect.context import BarContext
+
+__all__ = [
+    "ContextProvider",
+    "Detector",
+    "DetectorParams",
+    "NoParams",
+    "targets_for",
+]
+
+_pos = attrs.validators.gt(0.0)
+
+
+def _t2_not_below_t1(instance: DetectorParams, attribute: attrs.Attribute[float],
+                     value: float) -> None:
+    if value < instance.t1_r:
+        raise ValueError(f"'t2_r' ({value}) must be >= 't1_r' ({instance.t1_r})")
+
+
+@attrs.frozen(kw_only=True)
+class DetectorParams:
+    """Parameters every detector has.
+
+    :ivar t1_r: first target distance in R (``|entry − stop|``), > 0; default 1.
+    :ivar t2_r: second target distance in R, >= ``t1_r``; default 2.
+    :ivar trigger_window_s: seconds after the detection bar's end during which price must
+        trade through the entry for the setup to trigger, > 0; default 300.
+    :ivar rth_only: only detect on bars inside regular trading hours; default True.
+    """
+
+    t1_r: float = attrs.field(default=1.0, validator=_pos)
+    t2_r: float = attrs.field(default=2.0, validator=[_pos, _t2_not_below_t1])
+    trigger_window_s: float = attrs.field(default=300.0, validator=_pos)
+    rth_only: bool = True
+
+
+P = TypeVar("P", bound=DetectorParams)
+
+
+def targets_for(direction: Direction, entry: float, stop: float, t1_r: float,
+                t2_r: float) -> tuple[float, float]:
+    """T1 and T2 prices ``t1_r``/``t2_r`` R beyond ``entry`` in the trade's direction."""
+    risk = abs(entry - stop)
+    if direction == "long":
+        return entry + t1_r * risk, entry + t2_r * risk
+    return entry - t1_r * risk, entry - t2_r * risk
+
+
+class Detector(abc.ABC, Generic[P]):
+    """A setup detector: one instance per (symbol, trading day), fed bars in time order.
+
+    Subclasses set ``name`` (unique, non-blank), ``version`` (bumped whenever the logic or the
+    meaning of a parameter changes) and ``params_class``; they implement :meth:`on_bar`.
+    """
+
+    name: ClassVar[str] = ""
+    version: ClassVar[int] = 0
+    params_class: ClassVar[type[DetectorParams]] = DetectorParams
+
+    def __init__(self, params: P, *, symbol: str) -> None:
+        self.params: P = params
+        self.symbol = symbol
+
+    @abc.abstractmethod
+    def on_bar(self, bar: MicrobarV1, ctx: BarContext) -> list[SetupCandidate]:
+        """Consume one bar (already included in ``ctx``) and return new candidates (usually
+        none). Must not mutate ``bar`` or ``ctx``. May raise: the host records the error under
+        the detector's name and goes on."""
+
+    def candidate(self, bar: MicrobarV1, direction: Direction, entry: float, stop: float,
+                  note: str = "") -> SetupCandidate:
+        """A candidate on ``bar`` with T1/T2 at the parameters' R multiples and the trigger
+        deadline ``trigger_window_s`` after the bar's end."""
+        p = self.params
+        t1, t2 = targets_for(direction, entry, stop, p.t1_r, p.t2_r)
+        deadline = bar.start_ms + bar.interval_ms + math.ceil(p.trigger_window_s * 1000.0)
+        return SetupCandidate(detector=self.name, detector_version=self.version,
+                              symbol=bar.symbol, direction=direction, entry=entry, stop=stop,
+                              t1=t1, t2=t2, bar_start_ms=bar.start_ms,
+                              trigger_deadline_ms=deadline, note=note)
+
+
+@attrs.frozen(kw_only=True)
+class NoParams:
+    """Parameters of a context provider that takes none."""
+
+
+class ContextProvider(abc.ABC):
+    """Publishes one value per bar into ``ctx.extra[name]`` (None publishes nothing new)."""
+
+    name: ClassVar[str] = ""
+    version: ClassVar[int] = 0
+    params_class: ClassVar[type[Any]] = NoParams
+
+    def __init__(self, params: Any, *, symbol: str) -> None:
+        self.params = params
+        self.symbol = symbol
+
+    @abc.abstractmethod
+    def on_bar(self, bar: MicrobarV1, ctx: BarContext) -> object | None:
+        """Return the value for this bar (or None to keep the previous one). Called before the
+        detectors see the bar; must not mutate ``bar`` or ``ctx``."""

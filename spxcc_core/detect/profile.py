@@ -1,0 +1,271 @@
+"""Detector profiles: gating thresholds, outcome policy and per-detector parameters, from TOML.
+
+A profile is human-written configuration, so unknown keys are errors naming the key (at every
+level: top, ``[context]``, ``[gating]``, ``[outcome]``, ``[detectors.NAME]`` and its
+``params``). :data:`DEFAULT_PROFILE_TOML` is the one documented default profile (also shown in
+``docs/detectors.md``); its values equal the parameter classes' defaults.
+
+A detector missing from the profile runs with its parameter class's defaults (listed as
+``defaultsUsed`` in the run report); ``enabled = false`` turns one off. ``version`` must equal
+the installed detector's version, so a profile tuned for an older version is never applied
+silently to a newer one. The profile hash is a SHA-256 over the *resolved* profile (every
+parameter, defaults included) in canonical JSON, so formatting does not change it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import attrs
+import msgspec
+
+from spxcc_core.detect.base import Detector
+from spxcc_core.detect.gating import GatingProfile
+from spxcc_core.errors import ConfigError
+from spxcc_core.setups.lifecycle import OutcomePolicy
+
+__all__ = [
+    "DEFAULT_PROFILE_TOML",
+    "ContextConfig",
+    "DetectorConfig",
+    "Profile",
+    "ResolvedDetector",
+    "default_profile",
+    "load_profile",
+    "parse_profile",
+    "resolve_detectors",
+]
+
+DEFAULT_PROFILE_TOML = """\
+# spxcc default detector profile (documented in docs/detectors.md)
+name = "default"
+version = 1
+
+[context]
+window_bars = 300          # recent bars kept in ctx.bars
+
+[gating]
+long_max_ask_bid_size_ratio = 3.0    # long blocked above: heavy offer at the close
+short_min_ask_bid_size_ratio = 0.33  # short blocked below: heavy bid at the close
+long_min_bid_ask_imbalance = -0.5    # long blocked below (normalized, time-weighted)
+short_max_bid_ask_imbalance = 0.5    # short blocked above
+max_avg_spread_bps = 5.0             # blocked above
+min_quote_coverage_pct = 80.0        # blocked below
+missing = "block"                    # null input: "block" or "pass"
+
+[outcome]
+t1_fraction = 0.5          # share closed at T1
+breakeven_after_t1 = true  # remainder's stop moves to the entry after T1
+
+[detectors.volume_climax]
+enabled = true
+version = 1
+[detectors.volume_climax.params]
+t1_r = 1.0
+t2_r = 2.0
+trigger_window_s = 300.0
+rth_only = true
+baseline_bars = 120
+min_baseline_bars = 30
+spike_multiple = 4.0
+min_delta_ratio = 0.6
+entry_offset = 0.0
+min_risk_bps = 2.0
+cooldown_bars = 60
+
+[detectors.vwap]
+enabled = true
+version = 1
+[detectors.vwap.params]
+t1_r = 1.0
+t2_r = 2.0
+trigger_window_s = 300.0
+rth_only = true
+min_bars_beyond = 30
+confirm_bps = 1.0
+touch_bps = 1.0
+min_rth_minutes = 5
+stop_buffer_bps = 1.0
+min_risk_bps = 2.0
+cooldown_bars = 60
+reclaim = true
+rejection = true
+
+[detectors.orb_pullback]
+enabled = true
+version = 1
+[detectors.orb_pullback.params]
+t1_r = 1.0
+t2_r = 2.0
+trigger_window_s = 300.0
+rth_only = true
+or_minutes = 15
+breakout_bps = 2.0
+min_extension_bps = 5.0
+pullback_bps = 2.0
+fail_bps = 5.0
+max_minutes_after_break = 60
+stop_buffer_bps = 2.0
+min_risk_bps = 2.0
+signals_per_side = 1
+last_entry_minute = 300
+"""
+
+
+@attrs.frozen(kw_only=True)
+class ContextConfig:
+    """Context settings. ``window_bars``: recent bars kept in ``ctx.bars`` (>= 1)."""
+
+    window_bars: int = attrs.field(default=300, validator=attrs.validators.ge(1))
+
+
+class DetectorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One ``[detectors.NAME]`` table: ``version`` must match the installed detector."""
+
+    version: int
+    enabled: bool = True
+    params: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class _ProfileDoc(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    name: str
+    version: int
+    context: dict[str, Any] = msgspec.field(default_factory=dict)
+    gating: dict[str, Any] = msgspec.field(default_factory=dict)
+    outcome: dict[str, Any] = msgspec.field(default_factory=dict)
+    detectors: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
+
+
+@attrs.frozen(kw_only=True)
+class Profile:
+    """A parsed profile (detector parameters stay raw until :func:`resolve_detectors`)."""
+
+    name: str
+    version: int
+    context: ContextConfig
+    gating: GatingProfile
+    outcome: OutcomePolicy
+    detectors: Mapping[str, DetectorConfig]
+    source: str = "<profile>"
+
+
+@attrs.frozen
+class ResolvedDetector:
+    """A detector class with its validated parameters (``from_profile``: False = defaults)."""
+
+    cls: type[Detector[Any]]
+    params: Any
+    from_profile: bool
+
+
+T = TypeVar("T")
+
+
+def structure_strict(values: Mapping[str, Any], cls: type[T], where: str) -> T:
+    """Build attrs class ``cls`` from a table, rejecting unknown keys and wrong types.
+
+    :raises ConfigError: naming ``where`` and the key or the problem.
+    """
+    known = {f.name for f in attrs.fields(cls)}  # type: ignore[arg-type]
+    for key in values:
+        if key not in known:
+            raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(known))})")
+    try:
+        return msgspec.convert(dict(values), cls)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def parse_profile(text: str, source: str = "<profile>") -> Profile:
+    """Parse profile TOML text.
+
+    :raises ConfigError: invalid TOML, an unknown key, a wrong type or an out-of-range value,
+        naming ``source`` and the key.
+    """
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"profile {source}: invalid TOML: {exc}") from None
+    try:
+        doc = msgspec.convert(raw, _ProfileDoc)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"profile {source}: {exc}") from None
+    detectors: dict[str, DetectorConfig] = {}
+    for name, table in doc.detectors.items():
+        try:
+            detectors[name] = msgspec.convert(table, DetectorConfig)
+        except msgspec.ValidationError as exc:
+            raise ConfigError(f"profile {source} [detectors.{name}]: {exc}") from None
+    return Profile(
+        name=doc.name, version=doc.version,
+        context=structure_strict(doc.context, ContextConfig, f"profile {source} [context]"),
+        gating=structure_strict(doc.gating, GatingProfile, f"profile {source} [gating]"),
+        outcome=structure_strict(doc.outcome, OutcomePolicy, f"profile {source} [outcome]"),
+        detectors=detectors, source=source)
+
+
+def load_profile(path: str | Path) -> Profile:
+    """Read and parse a profile file.
+
+    :raises ConfigError: unreadable file or invalid content (see :func:`parse_profile`).
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"profile {p}: cannot read ({exc})") from None
+    return parse_profile(text, str(p))
+
+
+def default_profile() -> Profile:
+    """The embedded default profile (:data:`DEFAULT_PROFILE_TOML`)."""
+    return parse_profile(DEFAULT_PROFILE_TOML, "<default>")
+
+
+def resolve_detectors(profile: Profile, classes: Sequence[type[Detector[Any]]], *,
+                      strict: bool = True) -> list[ResolvedDetector]:
+    """Match profile tables to installed detector classes, in the order of ``classes``.
+
+    :param strict: a table for a detector that is not installed is an error (False: ignored,
+        used for the embedded default profile, which names the built-ins).
+    :raises ConfigError: the profile names a detector that is not installed (strict), its version
+        differs from the installed one, or a parameter is unknown or invalid.
+    """
+    by_name = {c.name: c for c in classes}
+    for name in profile.detectors:
+        if strict and name not in by_name:
+            raise ConfigError(f"profile {profile.source}: detector {name!r} is not installed "
+                              f"(installed: {', '.join(sorted(by_name)) or 'none'})")
+    out: list[ResolvedDetector] = []
+    for cls in classes:
+        cfg = profile.detectors.get(cls.name)
+        if cfg is None:
+            out.append(ResolvedDetector(cls, cls.params_class(), False))
+            continue
+        if not cfg.enabled:
+            continue
+        if cfg.version != cls.version:
+            raise ConfigError(f"profile {profile.source}: [detectors.{cls.name}] is for version "
+                              f"{cfg.version}, the installed detector is version {cls.version}")
+        params = structure_strict(cfg.params, cls.params_class,
+                                  f"profile {profile.source} [detectors.{cls.name}.params]")
+        out.append(ResolvedDetector(cls, params, True))
+    return out
+
+
+def profile_hash(profile: Profile, resolved: Sequence[ResolvedDetector]) -> str:
+    """SHA-256 (hex, first 16 characters) of the resolved profile in canonical JSON."""
+    doc = {
+        "name": profile.name, "version": profile.version,
+        "context": attrs.asdict(profile.context), "gating": attrs.asdict(profile.gating),
+        "outcome": attrs.asdict(profile.outcome),
+        "detectors": {r.cls.name: {"version": r.cls.version, "params": attrs.asdict(r.params)}
+                      for r in resolved},
+    }
+    return hashlib.sha256(msgspec.json.encode(doc, order="sorted")).hexdigest()[:16]

@@ -1,0 +1,301 @@
+"""The detector runner: bars in, gate decisions and setup state changes out.
+
+``DetectorRunner(source, profile)`` takes either a plugin manager (detectors and context
+providers are discovered through ``spxcc_register_detectors`` /
+``spxcc_register_context_providers``, and ``spxcc_on_setup`` observers are notified) or a
+sequence of detector classes (no observers). For every bar, in this order:
+
+1. open setups of the bar's symbol advance with the bar (lifecycle, see
+   :mod:`spxcc_core.setups.lifecycle`); setups detected before the RTH close expire on the first
+   bar at or after the close, and every open setup expires when the symbol's New York date
+   changes or at :meth:`DetectorRunner.finish`;
+2. the context takes the bar, providers publish their values;
+3. each detector's ``on_bar`` is called directly (detectors and providers run in name order); every candidate is gated (one
+   :class:`GateDecision` each) and a passing one becomes a :class:`SetupInstance`.
+
+Detector and provider instances live per (symbol, New York date), so each day is processed
+independently of the days before it. A detector or provider that raises is recorded under its
+name (count and first error) and the run goes on; bars of a symbol that do not start after the
+previous one are quarantined (``outOfOrder``), never processed twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+import msgspec
+import pluggy
+
+from spxcc_core.contracts.microbar import MicrobarV1
+from spxcc_core.contracts.setup import GateCheck, GateDecision, SetupCandidate, SetupInstance
+from spxcc_core.detect.base import ContextProvider, Detector
+from spxcc_core.detect.context import BarContext
+from spxcc_core.detect.gating import decide
+from spxcc_core.detect.profile import (
+    Profile,
+    ResolvedDetector,
+    default_profile,
+    profile_hash,
+    resolve_detectors,
+    structure_strict,
+)
+from spxcc_core.errors import PluginError
+from spxcc_core.plugins import PluginFailure, call_isolated, require_unique_names
+from spxcc_core.session import SessionCalendar, TradingDay, get_calendar
+from spxcc_core.setups.lifecycle import SetupTracker, make_setup_id, summarize
+
+__all__ = ["DetectorRunner", "RunnerOutput"]
+
+RunnerOutput = SetupInstance | GateDecision
+
+
+@attrs.define
+class _ErrorCount:
+    count: int = 0
+    first: str = ""
+
+
+@attrs.define
+class _GateCounts:
+    evaluated: int = 0
+    passed: int = 0
+    blocked: int = 0
+    reasons: dict[str, int] = attrs.field(factory=dict)
+
+
+@attrs.define
+class _SymbolState:
+    day: TradingDay
+    ctx: BarContext
+    detectors: list[tuple[str, Detector[Any]]]
+    providers: list[tuple[str, ContextProvider]]
+    trackers: list[SetupTracker] = attrs.field(factory=list)
+    seen_ids: set[str] = attrs.field(factory=set)
+    last_start_ms: int = -(1 << 62)
+
+
+def _flatten(results: list[Any], kind: str) -> list[Any]:
+    out: list[Any] = []
+    for r in results:
+        if not isinstance(r, list | tuple):
+            raise PluginError(f"spxcc_register_{kind}s must return a list, got {type(r).__name__}")
+        out.extend(r)
+    return out
+
+
+class DetectorRunner:
+    """Runs detectors and gating bar by bar; pure and deterministic for a given input order.
+
+    :param source: a plugin manager, or the detector classes to run.
+    :param profile: the profile (default: the embedded default profile, whose tables for
+        detectors that are not installed are ignored).
+    :param providers: context provider classes when ``source`` is a class list.
+    :param calendar: the RTH calendar (default: XNYS).
+    :param run_id: passed to observers in ``context``.
+    :raises PluginError: malformed registrations (blank or duplicate names, non-list results).
+    :raises ConfigError: the profile does not fit the installed detectors.
+    """
+
+    def __init__(self, source: pluggy.PluginManager | Sequence[type[Detector[Any]]],
+                 profile: Profile | None = None, *,
+                 providers: Sequence[type[ContextProvider]] = (),
+                 calendar: SessionCalendar | None = None, run_id: str = "") -> None:
+        self.failures: list[PluginFailure] = []
+        self._pm: pluggy.PluginManager | None = None
+        if isinstance(source, pluggy.PluginManager):
+            self._pm = source
+            detector_classes = _flatten(
+                call_isolated(source, "spxcc_register_detectors", self.failures), "detector")
+            provider_classes = _flatten(
+                call_isolated(source, "spxcc_register_context_providers", self.failures),
+                "context_provider")
+        else:
+            detector_classes = list(source)
+            provider_classes = list(providers)
+        require_unique_names("detector", detector_classes)
+        require_unique_names("context provider", provider_classes)
+        # a stable order whatever the plugin load order: outputs are byte-identical
+        detector_classes.sort(key=lambda c: c.name)
+        provider_classes.sort(key=lambda c: c.name)
+        self.profile = profile if profile is not None else default_profile()
+        self.resolved: list[ResolvedDetector] = resolve_detectors(
+            self.profile, detector_classes, strict=profile is not None)
+        self.profile_hash = profile_hash(self.profile, self.resolved)
+        self._providers = [(cls, structure_strict({}, cls.params_class, f"provider {cls.name}"))
+                           for cls in provider_classes]
+        self.calendar = calendar if calendar is not None else get_calendar()
+        self.run_id = run_id
+        self._states: dict[str, _SymbolState] = {}
+        self._setups: dict[str, SetupInstance] = {}
+        self._errors: dict[str, _ErrorCount] = {}
+        self._gates: dict[str, _GateCounts] = {r.cls.name: _GateCounts() for r in self.resolved}
+        self._bars = 0
+        self._out_of_order = 0
+        self._window = self.profile.context.window_bars
+
+    # -- per bar -----------------------------------------------------------------------------
+
+    def _new_state(self, symbol: str, day: TradingDay) -> _SymbolState:
+        return _SymbolState(
+            day=day, ctx=BarContext(symbol, day, self._window),
+            detectors=[(r.cls.name, r.cls(r.params, symbol=symbol)) for r in self.resolved],
+            providers=[(cls.name, cls(params, symbol=symbol)) for cls, params in self._providers])
+
+    def on_bar(self, bar: MicrobarV1) -> list[RunnerOutput]:
+        """Process one bar; returns the gate decisions and setup state changes it caused."""
+        out: list[RunnerOutput] = []
+        start = bar.start_ms
+        st = self._states.get(bar.symbol)
+        if st is None or not st.day.day_start_ms <= start < st.day.day_end_ms:
+            day = self.calendar.day_for_ms(start)
+            if st is not None:
+                if start <= st.last_start_ms:
+                    self._out_of_order += 1
+                    return out
+                self._expire_all(st, out)
+            st = self._new_state(bar.symbol, day)
+            self._states[bar.symbol] = st
+        elif start <= st.last_start_ms:
+            self._out_of_order += 1
+            return out
+        st.last_start_ms = start
+        self._bars += 1
+        if st.trackers:
+            self._advance_setups(st, bar, out)
+        ctx = st.ctx
+        ctx.advance(bar)
+        for name, provider in st.providers:
+            try:
+                value = provider.on_bar(bar, ctx)
+            except Exception as exc:
+                self._record_error(name, exc)
+                continue
+            if value is not None:
+                ctx.publish(name, value)
+        for name, detector in st.detectors:
+            try:
+                candidates = detector.on_bar(bar, ctx)
+            except Exception as exc:
+                self._record_error(name, exc)
+                continue
+            if candidates:
+                for c in candidates:
+                    self._gate(name, c, bar, st, out)
+        return out
+
+    def _record_error(self, name: str, exc: Exception) -> None:
+        e = self._errors.get(name)
+        if e is None:
+            e = self._errors[name] = _ErrorCount(first=f"{type(exc).__name__}: {exc}")
+        e.count += 1
+
+    def _advance_setups(self, st: _SymbolState, bar: MicrobarV1,
+                        out: list[RunnerOutput]) -> None:
+        close_ms = st.day.close_ms
+        start = bar.start_ms
+        for tr in st.trackers:
+            if close_ms is not None and start >= close_ms and tr.setup.detected_ms < close_ms:
+                upd = tr.expire(close_ms, st.ctx.last_price)
+            else:
+                upd = tr.on_bar(bar)
+            if upd is not None:
+                self._emit(upd, out, st.day.session_id)
+        st.trackers = [tr for tr in st.trackers if not tr.closed]
+
+    def _gate(self, name: str, c: SetupCandidate, bar: MicrobarV1, st: _SymbolState,
+              out: list[RunnerOutput]) -> None:
+        counts = self._gates.setdefault(name, _GateCounts())
+        session_id = st.day.session_id
+        setup_id = make_setup_id(session_id, c)
+        if c.detector != name or c.symbol != bar.symbol or c.bar_start_ms != bar.start_ms:
+            field = ("detector" if c.detector != name else
+                     "symbol" if c.symbol != bar.symbol else "barStartMs")
+            decision = GateDecision(
+                setup_id=setup_id, session_id=session_id, detector=name,
+                detector_version=c.detector_version, symbol=bar.symbol, direction=c.direction,
+                bar_start_ms=bar.start_ms, passed=False,
+                checks=(GateCheck(gate="candidate_invalid", input=field, comparison="",
+                                  threshold=None, observed=None, passed=False),))
+        else:
+            decision = decide(c, bar, self.profile.gating, setup_id=setup_id,
+                              session_id=session_id)
+            if decision.passed and setup_id in st.seen_ids:
+                decision = msgspec.structs.replace(decision, passed=False, checks=(
+                    *decision.checks, GateCheck(gate="duplicate_setup", input="", comparison="",
+                                                threshold=None, observed=None, passed=False)))
+        counts.evaluated += 1
+        out.append(decision)
+        if not decision.passed:
+            counts.blocked += 1
+            reasons = counts.reasons
+            for ch in decision.checks:
+                if not ch.passed:
+                    reasons[ch.gate] = reasons.get(ch.gate, 0) + 1
+            return
+        counts.passed += 1
+        st.seen_ids.add(setup_id)
+        setup = SetupInstance(
+            id=setup_id, session_id=session_id, detector=c.detector,
+            detector_version=c.detector_version, symbol=c.symbol, direction=c.direction,
+            entry=c.entry, stop=c.stop, t1=c.t1, t2=c.t2, detected_ms=c.bar_start_ms,
+            trigger_deadline_ms=c.trigger_deadline_ms, note=c.note,
+            profile_hash=self.profile_hash)
+        st.trackers.append(SetupTracker(setup, self.profile.outcome, bar.close))
+        self._emit(setup, out, session_id, decision)
+
+    def _emit(self, setup: SetupInstance, out: list[RunnerOutput], session_id: str,
+              gate: GateDecision | None = None) -> None:
+        self._setups[setup.id] = setup
+        out.append(setup)
+        if self._pm is not None:
+            context: dict[str, Any] = {"run_id": self.run_id, "profile_hash": self.profile_hash,
+                                       "session_id": session_id}
+            if gate is not None:
+                context["gate"] = gate
+            call_isolated(self._pm, "spxcc_on_setup", self.failures, setup=setup,
+                          context=context)
+
+    def _expire_all(self, st: _SymbolState, out: list[RunnerOutput]) -> None:
+        day = st.day
+        for tr in st.trackers:
+            at = (day.close_ms if day.close_ms is not None and tr.setup.detected_ms < day.close_ms
+                  else day.day_end_ms)
+            upd = tr.expire(at, st.ctx.last_price)
+            if upd is not None:
+                self._emit(upd, out, day.session_id)
+        st.trackers = []
+
+    # -- end of run --------------------------------------------------------------------------
+
+    def finish(self) -> list[RunnerOutput]:
+        """Expire every open setup at its session end; returns those state changes."""
+        out: list[RunnerOutput] = []
+        for symbol in sorted(self._states):
+            self._expire_all(self._states[symbol], out)
+        return out
+
+    def setups(self) -> list[SetupInstance]:
+        """Latest state of every setup created so far, ordered by (detected_ms, id)."""
+        return sorted(self._setups.values(), key=lambda s: (s.detected_ms, s.id))
+
+    def report(self) -> dict[str, Any]:
+        """Run report (wire names): bars, quarantine, per-detector gate counts and reasons,
+        detector/provider errors, plugin failures, outcome statistics."""
+        stats = summarize(self.setups())
+        return {
+            "profile": {"name": self.profile.name, "version": self.profile.version,
+                        "hash": self.profile_hash},
+            "detectors": {r.cls.name: r.cls.version for r in self.resolved},
+            "defaultsUsed": sorted(r.cls.name for r in self.resolved if not r.from_profile),
+            "bars": self._bars,
+            "quarantined": {"outOfOrder": self._out_of_order} if self._out_of_order else {},
+            "gates": {name: {"evaluated": g.evaluated, "passed": g.passed,
+                             "blocked": g.blocked, "reasons": dict(sorted(g.reasons.items()))}
+                      for name, g in sorted(self._gates.items())},
+            "errors": {name: {"count": e.count, "first": e.first}
+                       for name, e in sorted(self._errors.items())},
+            "pluginFailures": [f.as_dict() for f in self.failures],
+            "stats": msgspec.to_builtins(stats),
+        }
