@@ -53,6 +53,23 @@ def spxcc_on_run_end(report: Mapping[str, Any], context: Mapping[str, Any]) -> S
 
 
 if TYPE_CHECKING:
+    from spxcc_core.broker.interface import BrokerAdapter
+
+
+@hookspec
+def spxcc_register_brokers() -> list[type[BrokerAdapter]]:  # type: ignore[empty-body]
+    """Register broker adapter classes (subclasses of :class:`spxcc_core.broker.BrokerAdapter`).
+
+    Called at discovery time (building the adapter registry, ``spxcc broker ...``), never per
+    order. Each class carries a unique, non-blank ``name`` ClassVar (``tradier``, ``paper``)
+    by which users select it; a blank or duplicate name is a :class:`PluginError`. The host
+    builds an instance with ``cls.from_config(options)`` and calls its methods directly.
+
+    :returns: the adapter classes this plugin provides (an empty list for none).
+    """
+
+
+if TYPE_CHECKING:
     from spxcc_core.contracts.setup import SetupInstance
     from spxcc_core.detect.base import ContextProvider, Detector
 

@@ -36,6 +36,7 @@ AUTOLOAD_ENV = "SPXCC_DISABLE_PLUGIN_AUTOLOAD"
 BUILTIN_PLUGINS: dict[str, str] = {
     "spxcc_observers": "spxcc_observers",
     "spxcc_detectors": "spxcc_detectors",
+    "spxcc_tradier": "spxcc_tradier",
 }
 
 

@@ -18,6 +18,7 @@ __all__ = ["all_contracts", "reader_for", "schema_filename"]
 _MODULES: tuple[str, ...] = (
     "spxcc_core.contracts.market",
     "spxcc_core.contracts.microbar",
+    "spxcc_core.contracts.broker",
     "spxcc_core.contracts.setup",
     "spxcc_core.secrets.info",
 )

@@ -1,0 +1,290 @@
+"""The one interface every broker adapter implements, and the order-tag helper.
+
+An adapter is a synchronous object bound to one broker connection (credentials, host) and
+optionally a default account. Methods taking ``account_id`` act on that account; an intent
+names its account in ``accountId`` or falls back to the adapter's default account.
+
+Idempotency: every order carries ``tag_for(intent.intent_id)``. ``submit`` calls
+``on_tag_assigned(intent, tag)`` before anything is sent, so the caller persists the tag first;
+resubmitting the same intent returns the existing order (``OrderAck.duplicate`` true) and never
+places a second one. The shared acceptance suite (``tests/broker_acceptance.py``) checks each
+adapter against this contract.
+"""
+
+from __future__ import annotations
+
+import abc
+import re
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date
+from types import TracebackType
+from typing import Any, ClassVar, Final, Self
+
+import attrs
+
+from spxcc_core.contracts.broker import (
+    TERMINAL_STATUSES,
+    BrokerEvent,
+    BrokerOrder,
+    BrokerQuote,
+    Fill,
+    MarketClock,
+    OrderAck,
+    OrderIntent,
+    OrderPreview,
+    OrderRejected,
+    OrderUpdate,
+    PortfolioSnapshot,
+)
+from spxcc_core.errors import ConfigError
+
+__all__ = [
+    "TAG_NAMESPACE",
+    "TAG_PREFIX",
+    "BrokerAdapter",
+    "OrderEventTracker",
+    "TagCallback",
+    "is_valid_tag",
+    "tag_for",
+]
+
+#: Namespace of the uuid5 order tags. Fixed forever: changing it would orphan every live tag.
+TAG_NAMESPACE: Final = uuid.UUID("5f0c6b1e-6c2a-5d4e-9a7b-73707863632d")
+#: Prefix of every spxcc order tag.
+TAG_PREFIX: Final = "spxcc-"
+_TAG_RE: Final = re.compile(r"^[A-Za-z0-9-]{1,255}$")
+
+#: ``on_tag_assigned(intent, tag)``: persist the tag before the order is sent; raising aborts
+#: the submission before anything reaches the broker.
+TagCallback = Callable[[OrderIntent, str], None]
+
+
+def tag_for(intent_id: str) -> str:
+    """The broker order tag of an intent: ``"spxcc-" + uuid5(TAG_NAMESPACE, intent_id)``.
+
+    Deterministic (same id, same tag, in every process), 42 characters of ``[a-z0-9-]``.
+    """
+    return TAG_PREFIX + str(uuid.uuid5(TAG_NAMESPACE, intent_id))
+
+
+def is_valid_tag(tag: str) -> bool:
+    """True when ``tag`` is a valid broker tag: 1–255 characters of ``[A-Za-z0-9-]``."""
+    return bool(_TAG_RE.match(tag))
+
+
+class BrokerAdapter(abc.ABC):
+    """Base class of broker adapters (``tradier``, ``paper``, third-party).
+
+    Subclasses set ``name`` (the key users select the adapter by) and implement every abstract
+    method. Errors raised: :mod:`spxcc_core.broker.errors` types only (plus ``InputError`` /
+    ``ConfigError`` for bad arguments); an ``Exception`` escaping otherwise is a bug.
+    """
+
+    name: ClassVar[str] = ""
+
+    def __init__(self, *, account_id: str | None = None) -> None:
+        self.default_account_id = account_id
+        self._tracker = OrderEventTracker()
+
+    # --- construction / lifecycle ---------------------------------------------------------
+
+    @classmethod
+    @abc.abstractmethod
+    def from_config(cls, options: Mapping[str, Any]) -> Self:
+        """Build an adapter from configuration values (keys documented by each adapter).
+
+        :raises ConfigError: a required option is missing or invalid (the message names it,
+            never a secret's value).
+        """
+
+    def close(self) -> None:  # noqa: B027 - optional hook, default does nothing
+        """Release connections. Idempotent."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def account_for(self, intent: OrderIntent) -> str:
+        """The account an intent acts on: its ``accountId``, else the adapter's default.
+
+        :raises ConfigError: neither is set.
+        """
+        account = intent.account_id or self.default_account_id
+        if not account:
+            raise ConfigError(f"intent {intent.intent_id!r} names no account and the "
+                              f"{self.name or 'broker'} adapter has no default account")
+        return account
+
+    # --- account state ----------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def snapshot(self, account_id: str) -> PortfolioSnapshot:
+        """Balances, positions and open (non-terminal) orders of ``account_id`` now."""
+
+    @abc.abstractmethod
+    def orders(self, account_id: str) -> list[BrokerOrder]:
+        """The account's orders of the current trading day (all statuses), oldest first, with
+        tags."""
+
+    @abc.abstractmethod
+    def order(self, account_id: str, order_id: str) -> BrokerOrder:
+        """One order by broker id.
+
+        :raises UnknownOrderError: the id is unknown or not this account's.
+        """
+
+    # --- trading ----------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def submit(self, intent: OrderIntent, *,
+               on_tag_assigned: TagCallback | None = None) -> OrderAck:
+        """Place the order for ``intent`` at most once.
+
+        Calls ``on_tag_assigned(intent, tag_for(intent.intent_id))`` before sending. If the
+        broker already has an order with that tag (a resubmit), returns its ack with
+        ``duplicate=True`` and places nothing. After an ambiguous outcome (timeout, dropped
+        connection, 5xx, unparseable body) looks the tag up for a bounded window before
+        deciding.
+
+        :returns: the ack (broker order id, status, tag).
+        :raises BrokerRejected: the broker refused the order (its reason in the message).
+        :raises BrokerUnavailable: the order was established NOT to exist and the broker is
+            unreachable; the same intent may be submitted again later.
+        :raises AmbiguousOrderError: the outcome is still unknown after the lookup window.
+        :raises BrokerAuthError: credentials refused.
+        """
+
+    @abc.abstractmethod
+    def find_by_tag(self, account_id: str, tag: str) -> OrderAck | None:
+        """The day's order carrying ``tag`` (the oldest if several), or None.
+
+        The ack's ``intentId`` is the intent id this adapter knows for the tag, else ``""``.
+        """
+
+    @abc.abstractmethod
+    def cancel(self, account_id: str, order_id: str) -> None:
+        """Request cancellation. Returning means the request was accepted, not that the order
+        is canceled (a fill may win the race); watch :meth:`order` or :meth:`poll_events`.
+
+        :raises UnknownOrderError: unknown or foreign order id.
+        :raises BrokerRejected: the order is already final (filled, canceled, ...).
+        """
+
+    @abc.abstractmethod
+    def modify(self, account_id: str, order_id: str, *, order_type: str | None = None,
+               limit_price: float | None = None, duration: str | None = None) -> None:
+        """Change a working order's type, limit price or duration (never its quantity).
+
+        :raises UnknownOrderError: unknown or foreign order id.
+        :raises BrokerRejected: the broker refused the change.
+        """
+
+    @abc.abstractmethod
+    def preview(self, intent: OrderIntent) -> OrderPreview:
+        """Check an intent with the broker without placing anything.
+
+        :returns: ``ok`` false with the broker's messages when it would be refused.
+        """
+
+    # --- market data ------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def market_clock(self) -> MarketClock:
+        """The market state now and its next change."""
+
+    @abc.abstractmethod
+    def quotes(self, symbols: Sequence[str]) -> list[BrokerQuote]:
+        """Quotes (with greeks for options) for ``symbols``, in request order; unknown symbols
+        are left out."""
+
+    @abc.abstractmethod
+    def option_expirations(self, underlying: str) -> list[date]:
+        """Listed expirations of ``underlying``'s options (all roots), ascending."""
+
+    @abc.abstractmethod
+    def option_chain(self, underlying: str, expiration: date) -> list[BrokerQuote]:
+        """Every option of ``underlying`` expiring on ``expiration``, with greeks; empty when
+        none."""
+
+    # --- events -----------------------------------------------------------------------------
+
+    def poll_events(self, account_id: str) -> list[BrokerEvent]:
+        """Events since the previous poll of this account: status changes as
+        :class:`OrderUpdate` (rejections as :class:`OrderRejected`) and executions as
+        :class:`Fill`. The first poll reports every order once. Default: diff of
+        :meth:`orders`."""
+        return self._tracker.diff(account_id, self.orders(account_id))
+
+    def remember_intent(self, tag: str, intent_id: str) -> None:
+        """Record which intent a tag belongs to, so events and lookups can name it."""
+        self._tracker.intents_by_tag[tag] = intent_id
+
+    def intent_for_tag(self, tag: str | None) -> str | None:
+        """The intent id recorded for ``tag`` in this process, or None."""
+        return self._tracker.intents_by_tag.get(tag) if tag else None
+
+
+@attrs.define
+class OrderEventTracker:
+    """Turns successive order lists into events (internal state of :meth:`poll_events`).
+
+    Keeps, per account and order, the last status and filled quantity seen.
+    """
+
+    intents_by_tag: dict[str, str] = attrs.field(factory=dict)
+    _seen: dict[tuple[str, str], tuple[str, float, float]] = attrs.field(factory=dict)
+
+    def diff(self, account_id: str, orders: Sequence[BrokerOrder]) -> list[BrokerEvent]:
+        """Events for what changed in ``orders`` since the previous call for ``account_id``.
+
+        A fill increment is priced from the average fill prices
+        (``(avg·filled − prevAvg·prevFilled) / increment``), else from the last fill price; an
+        increment with no price yet (the broker's fill race) is reported by a later call.
+        """
+        events: list[BrokerEvent] = []
+        for o in orders:
+            key = (account_id, o.id)
+            intent_id = self.intents_by_tag.get(o.tag) if o.tag else None
+            prev_status, prev_filled, prev_avg = self._seen.get(key, ("", 0.0, 0.0))
+            filled, avg = prev_filled, prev_avg
+            reported = o.filled_quantity or 0.0
+            if reported > prev_filled and o.symbol and o.side:
+                increment = reported - prev_filled
+                price: float | None = None
+                if o.avg_fill_price:
+                    price = (o.avg_fill_price * reported - prev_avg * prev_filled) / increment
+                elif o.last_fill_price:
+                    price = o.last_fill_price
+                if price is not None:
+                    filled = reported
+                    avg = o.avg_fill_price or price
+                    events.append(Fill(
+                        fill_id=f"{o.id}-{reported:g}", broker_order_id=o.id, symbol=o.symbol,
+                        side=o.side, quantity=increment, price=round(price, 10), tag=o.tag,
+                        intent_id=intent_id, account_id=account_id, at_ms=o.updated_at_ms))
+            status = o.status
+            if status == "filled" and filled < reported:
+                status = prev_status or "open"  # filled without a price yet: wait for it
+            if status != prev_status or filled != prev_filled:
+                if status == "rejected":
+                    events.append(OrderRejected(
+                        intent_id=intent_id, reason=o.reason or "rejected", broker_order_id=o.id,
+                        tag=o.tag, account_id=account_id, at_ms=o.updated_at_ms))
+                else:
+                    events.append(OrderUpdate(
+                        broker_order_id=o.id, status=status, tag=o.tag, intent_id=intent_id,
+                        account_id=account_id, quantity=o.quantity, filled_quantity=filled,
+                        remaining_quantity=(o.quantity - filled) if o.quantity is not None
+                        else o.remaining_quantity,
+                        avg_fill_price=avg or None, reason=o.reason, at_ms=o.updated_at_ms))
+            self._seen[key] = (status, filled, avg)
+        return events
+
+    def is_final(self, account_id: str, order_id: str) -> bool:
+        """True when the last status seen for the order is terminal."""
+        seen = self._seen.get((account_id, order_id))
+        return seen is not None and seen[0] in TERMINAL_STATUSES
