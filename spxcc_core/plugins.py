@@ -37,6 +37,7 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "spxcc_observers": "spxcc_observers",
     "spxcc_detectors": "spxcc_detectors",
     "spxcc_tradier": "spxcc_tradier",
+    "spxcc_paper": "spxcc_paper",
 }
 
 

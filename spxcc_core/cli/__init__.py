@@ -21,6 +21,8 @@ __all__ = ["build_parser", "main"]
 _COMMAND_MODULES: tuple[str, ...] = (
     "spxcc_core.cli.plugins_cmd",
     "spxcc_core.cli.secrets_cmd",
+    "spxcc_core.cli.broker",
+    "spxcc_core.cli.size",
 )
 
 

@@ -25,6 +25,7 @@ class Migration:
 
 #: Modules that define ``MIGRATIONS: tuple[Migration, ...]``.
 _MODULES: tuple[str, ...] = (
+    "spxcc_core.store.broker_schema",
     "spxcc_core.store.secrets_schema",
     "spxcc_core.store.setups_schema",
 )

@@ -1,0 +1,20 @@
+"""Built-in plugin: the paper broker (``--broker paper``).
+
+Fills orders against fed options quotes with a configurable fill model (mid, touch,
+touch + k ticks, spread gate), partial fills bounded by displayed size and a submit latency;
+speaks the same contracts as the Tradier adapter. See :mod:`spxcc_paper.adapter`.
+"""
+
+from __future__ import annotations
+
+from spxcc_core.broker.interface import BrokerAdapter
+from spxcc_core.hookspecs import hookimpl
+from spxcc_paper.adapter import PaperBroker
+from spxcc_paper.fill_model import FillModel
+
+__all__ = ["FillModel", "PaperBroker"]
+
+
+@hookimpl
+def spxcc_register_brokers() -> list[type[BrokerAdapter]]:
+    return [PaperBroker]

@@ -1,0 +1,643 @@
+"""The routing worker: pre-trade checks, in-flight buying-power reservations, sequential
+submission per account, exits held back until their entry filled, every state change recorded,
+and restart reconciliation by order tag.
+
+Life of an intent (states in :mod:`spxcc_core.broker.store`)::
+
+    enqueue ─ checks ─┬─ refused (reasons recorded)
+                      └─ queued ─ (exit: wait for entry fill) ─ submitting ─┬─ acked ─ … ─ filled
+                                                                           ├─ rejected
+                                                                           ├─ ambiguous
+                                                                           └─ queued (broker down)
+
+Pre-trade checks (all reasons are collected, not only the first):
+
+- ``quantity`` ≤ ``max_contracts``;
+- the broker's market clock says open (cached ``clock_ttl_ms``, never past its next change);
+- buys (``buy_to_open``/``buy_to_close``): estimated cost ``price × qty × 100 × (1 + buffer)``
+  (``price`` = limit, else ``arrivalAsk``) ≤ available buying power (see
+  :func:`spxcc_core.broker.sizing.available_buying_power`) of a snapshot fetched at most
+  ``max_snapshot_age_ms`` ago, minus the reservations of other intents that snapshot cannot
+  reflect yet (not yet at the broker, or changed at the broker after the snapshot was
+  fetched) — so two intents never spend the same buying power;
+- entries (``*_to_open``): open risk + this intent's risk ≤ ``max_open_risk``; risk is
+  ``(price − stopPremium) × qty × 100``, or the whole premium when there is no stop. An entry's
+  risk stays open until an exit of it fills (or it ends with nothing filled).
+
+Exits (``*_to_close``) reference their entry explicitly (``entry_intent_id``) or implicitly
+(the latest earlier entry of the same account and symbol that is not closed); an exit reaches
+the broker only after its entry has filled at least the exit's quantity, and is refused if the
+entry ends with less.
+
+Restart (:meth:`RoutingWorker.start`): intents left ``submitting``/``ambiguous`` are looked up at
+the broker by tag before anything is resubmitted; ``acked`` ones are re-read by order id and
+missed fills are recorded.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Final
+
+import attrs
+
+from spxcc_core.broker.errors import (
+    AmbiguousOrderError,
+    BrokerAuthError,
+    BrokerRejected,
+    BrokerUnavailable,
+)
+from spxcc_core.broker.interface import BrokerAdapter, tag_for
+from spxcc_core.broker.sizing import available_buying_power
+from spxcc_core.broker.store import FINAL_STATES, BrokerStore, IntentRecord
+from spxcc_core.broker.sync import SnapshotSync, wall_clock_ms
+from spxcc_core.contracts.broker import (
+    BrokerEvent,
+    BrokerOrder,
+    Fill,
+    MarketClock,
+    OrderAck,
+    OrderIntent,
+    OrderRejected,
+    OrderUpdate,
+    encode_intent,
+)
+from spxcc_core.errors import ConfigError, InputError, SpxccError
+
+__all__ = ["RouteResult", "RoutingLimits", "RoutingWorker", "state_for_status"]
+
+_MULTIPLIER: Final = 100
+_BUYS: Final = frozenset({"buy_to_open", "buy_to_close"})
+
+
+def state_for_status(status: str) -> str:
+    """Our intent state for a broker order status (``ok``/``open``/``pending``/… → ``acked``)."""
+    if status in ("filled", "partially_filled", "canceled", "expired", "rejected", "error"):
+        return status
+    return "acked"
+
+
+@attrs.frozen
+class RoutingLimits:
+    """Pre-trade limits. Money in dollars, times in milliseconds; None disables a limit.
+
+    ``retry_after_ms``: after the broker was unavailable, no request for that account before
+    this long (or the broker's own retry-after, when longer).
+    """
+
+    max_contracts: int | None = attrs.field(default=None, validator=attrs.validators.optional(
+        attrs.validators.ge(1)))
+    max_open_risk: float | None = attrs.field(default=None, validator=attrs.validators.optional(
+        attrs.validators.ge(0)))
+    max_snapshot_age_ms: int = attrs.field(default=5_000, validator=attrs.validators.ge(0))
+    check_market_hours: bool = True
+    clock_ttl_ms: int = attrs.field(default=1_000, validator=attrs.validators.ge(0))
+    bp_buffer: float = attrs.field(default=0.0, validator=[attrs.validators.ge(0.0),
+                                                           attrs.validators.le(1.0)])
+    retry_after_ms: int = attrs.field(default=1_000, validator=attrs.validators.ge(0))
+
+
+@attrs.frozen
+class RouteResult:
+    """Where an intent stands after a routing call.
+
+    ``state`` is the stored state; ``ack`` the broker's ack once there is an order; ``reasons``
+    explain a refusal, rejection or error (empty otherwise).
+    """
+
+    intent_id: str
+    state: str
+    ack: OrderAck | None = None
+    reasons: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form (camelCase)."""
+        return {"intentId": self.intent_id, "state": self.state,
+                "brokerOrderId": self.ack.broker_order_id if self.ack else None,
+                "reasons": list(self.reasons)}
+
+
+@attrs.define
+class _Live:
+    """In-memory mirror of an open (or reservation-holding) intent."""
+
+    intent: OrderIntent
+    account_id: str
+    tag: str
+    state: str
+    reserved: float
+    risk: float
+    entry_id: str | None
+    order_id: str | None = None
+    filled: float = 0.0
+    avg: float | None = None
+    changed_ms: int | None = None  # last change visible at the broker (ack, fill, final)
+
+    @property
+    def is_entry(self) -> bool:
+        return self.intent.side.endswith("_to_open")
+
+
+class RoutingWorker:
+    """Routes intents to one broker adapter (single-threaded; one worker per store object).
+
+    :param adapter: the broker.
+    :param store: the broker tables (SQLite).
+    :param limits: pre-trade limits.
+    :param sync: snapshot source (default: a :class:`SnapshotSync` over the same adapter/store).
+    :param clock_ms: epoch-ms clock for record times and snapshot ages.
+    """
+
+    def __init__(self, adapter: BrokerAdapter, store: BrokerStore, *,
+                 limits: RoutingLimits | None = None, sync: SnapshotSync | None = None,
+                 clock_ms: Callable[[], int] = wall_clock_ms) -> None:
+        self.adapter = adapter
+        self.store = store
+        self.broker = adapter.name
+        self.limits = limits or RoutingLimits()
+        self.clock_ms = clock_ms
+        self.sync = sync or SnapshotSync(adapter, store, clock_ms=clock_ms)
+        self._live: dict[str, _Live] = {}  # open intents
+        self._holds: dict[str, dict[str, _Live]] = {}  # per account: open reservations
+        self._done: dict[str, deque[tuple[int, float]]] = {}  # per account: (final ms, amount)
+        self._done_total: dict[str, float] = {}
+        self._queues: dict[str, deque[str]] = {}
+        self._risk: dict[str, float] = {}
+        self._clock: MarketClock | None = None
+        self._clock_until_ms = -1
+        self._started = False
+        self._retry_at: dict[str, int] = {}  # per account: no request before this (ms)
+
+    # --- public API ---------------------------------------------------------------------------
+
+    def start(self, account_id: str | None = None) -> list[RouteResult]:
+        """Load open intents from the store and reconcile them with the broker by tag before
+        anything is (re)submitted; then send what is ready.
+
+        :param account_id: only this account's intents (None: every account of this broker).
+        :returns: the state of every intent that was open in the store.
+        """
+        self._started = True
+        open_records = self.store.open_intents(self.broker, account_id)
+        for rec in open_records:
+            self._load(rec)
+        for rec in open_records:
+            live = self._live[rec.intent_id]
+            if rec.state in ("submitting", "ambiguous"):
+                self._reconcile_by_tag(live)
+            elif rec.state in ("acked", "partially_filled") and live.order_id is not None:
+                self._reconcile_order(live, self.adapter.order(live.account_id, live.order_id))
+            if live.state == "queued":
+                self._queues.setdefault(live.account_id, deque()).append(live.intent.intent_id)
+        self.poll()
+        return [self.result(rec.intent_id) for rec in open_records]
+
+    def route(self, intent: OrderIntent, *, entry_intent_id: str | None = None) -> RouteResult:
+        """Check, record and send one intent now (as far as its dependencies allow), then
+        collect the broker's events. Idempotent: an intent already recorded is not sent again
+        (a refused one is checked again).
+
+        :raises InputError: the intent id is recorded with different content.
+        :raises BrokerAuthError: the broker refused the credentials (the intent stays queued).
+        """
+        before = self.store.brief(intent.intent_id)
+        placed_before = before is not None and before.broker_order_id is not None
+        with self.store.batch():  # committed before each request (see _send)
+            result = self.enqueue(intent, entry_intent_id=entry_intent_id)
+            if result.state == "queued":
+                self.process(self._account(intent))
+                self.poll()
+        if result.state == "queued":
+            return self.result(intent.intent_id, duplicate=placed_before)
+        if result.ack is not None:
+            return self.result(intent.intent_id, duplicate=placed_before)
+        return result
+
+    def enqueue(self, intent: OrderIntent, *, entry_intent_id: str | None = None
+                ) -> RouteResult:
+        """Run the pre-trade checks and record the intent ``queued`` (or ``refused``)."""
+        self._ensure_started()
+        account = self._account(intent)
+        tag = tag_for(intent.intent_id)
+        brief = self.store.brief(intent.intent_id)
+        existing = self.store.get(intent.intent_id) if brief is not None else None
+        if existing is not None:
+            if encode_intent(existing.intent) != encode_intent(intent):
+                raise InputError(f"intent {intent.intent_id!r}",
+                                 "already recorded with different content")
+            if existing.state != "refused":
+                return self.result(intent.intent_id)
+        now = self.clock_ms()
+        reasons, reserved, risk, entry_id = self._check(intent, account, entry_intent_id)
+        if reasons:
+            detail = "; ".join(reasons)
+            if existing is None:
+                self.store.insert_intent(intent, broker=self.broker, account_id=account, tag=tag,
+                                         state="refused", now_ms=now, detail=detail,
+                                         entry_intent_id=entry_id)
+            else:
+                self.store.transition(intent.intent_id, "refused", now_ms=now, kind="check",
+                                      detail=detail, last_error=detail)
+            return RouteResult(intent.intent_id, "refused", None, tuple(reasons))
+        if existing is None:
+            self.store.insert_intent(intent, broker=self.broker, account_id=account, tag=tag,
+                                     state="queued", now_ms=now, entry_intent_id=entry_id,
+                                     reserved_bp=reserved, risk=risk)
+        else:
+            self.store.transition(intent.intent_id, "queued", now_ms=now, kind="check",
+                                  reserved_bp=reserved, risk=risk, entry_intent_id=entry_id,
+                                  last_error=None)
+        live = _Live(intent=intent, account_id=account, tag=tag, state="queued",
+                     reserved=reserved, risk=risk, entry_id=entry_id)
+        self._live[intent.intent_id] = live
+        if reserved:
+            self._holds.setdefault(account, {})[intent.intent_id] = live
+        if intent.side.endswith("_to_open"):
+            self._risk[account] = self._open_risk(account) + risk
+        self._queues.setdefault(account, deque()).append(intent.intent_id)
+        return RouteResult(intent.intent_id, "queued")
+
+    def process(self, account_id: str | None = None) -> int:
+        """Send queued intents whose entry (if any) has filled, in queue order, one request at
+        a time per account. :returns: how many requests were sent."""
+        self._ensure_started()
+        sent = 0
+        accounts = [account_id] if account_id is not None else list(self._queues)
+        for account in accounts:
+            queue = self._queues.get(account)
+            if not queue or self.clock_ms() < self._retry_at.get(account, 0):
+                continue
+            waiting: deque[str] = deque()
+            while queue:
+                intent_id = queue.popleft()
+                live = self._live.get(intent_id)
+                if live is None or live.state != "queued":
+                    continue
+                gate = self._entry_gate(live)
+                if gate == "wait":
+                    waiting.append(intent_id)
+                    continue
+                if gate is not None:
+                    self._final(live, "refused", gate, kind="check")
+                    continue
+                sent += 1
+                if not self._send(live):
+                    waiting.append(intent_id)
+                    waiting.extend(queue)  # broker unavailable: keep the order, try later
+                    queue.clear()
+            queue.extend(waiting)
+        return sent
+
+    def poll(self) -> int:
+        """Collect broker events for accounts with live intents, record them, and send exits
+        whose entry just filled. :returns: events applied."""
+        applied = 0
+        for _ in range(100):  # fills can release exits whose fills release nothing further
+            accounts = sorted({lv.account_id for lv in self._live.values()})
+            n = 0
+            with self.store.batch():
+                for account in accounts:
+                    for event in self.adapter.poll_events(account):
+                        n += self.on_event(event)
+            applied += n
+            if self.process() == 0 and n == 0:
+                break
+        return applied
+
+    def on_event(self, event: BrokerEvent | Any) -> int:
+        """Apply one broker event (fill, update, rejection) to its intent.
+
+        Events of orders spxcc did not place are ignored. :returns: 1 when applied, else 0.
+        """
+        if isinstance(event, OrderAck):
+            return 0
+        if not isinstance(event, (Fill, OrderUpdate, OrderRejected)):
+            return 0
+        live = self._find(event)
+        if live is None:
+            return 0
+        now = self.clock_ms()
+        if isinstance(event, Fill):
+            key_new = self.store.record_fill(event, intent_id=live.intent.intent_id, now_ms=now)
+            if not key_new:
+                return 0
+            prev = live.filled
+            live.filled = prev + event.quantity
+            live.avg = round(((live.avg or 0.0) * prev + event.price * event.quantity)
+                             / live.filled, 10)
+            state = "filled" if live.filled >= live.intent.quantity else "partially_filled"
+            self._set(live, state, now, kind="fill", detail=f"{event.quantity:g} @ {event.price:g}",
+                      filled_quantity=live.filled, avg_fill_price=live.avg)
+            return 1
+        if isinstance(event, OrderRejected):
+            self._final(live, "rejected", event.reason, kind="rejected")
+            return 1
+        state = state_for_status(event.status)
+        if state == live.state or (state == "acked" and live.state == "partially_filled"):
+            return 0
+        if state in ("filled", "partially_filled") and (event.filled_quantity or 0) > live.filled:
+            return 0  # the fill event that explains it has not been applied yet
+        if state in FINAL_STATES:
+            self._final(live, state, event.reason or event.status, kind="update")
+        else:
+            self._set(live, state, now, kind="update", detail=event.status)
+        return 1
+
+    def result(self, intent_id: str, *, duplicate: bool = True) -> RouteResult:
+        """The stored state of an intent (``duplicate`` is copied into the ack).
+
+        :raises InputError: unknown intent id.
+        """
+        rec = self.store.brief(intent_id)
+        if rec is None:
+            raise InputError(f"intent {intent_id!r}", "not recorded in the store")
+        reasons = tuple(rec.last_error.split("; ")) if rec.last_error else ()
+        return RouteResult(intent_id, rec.state, rec.ack(duplicate=duplicate), reasons)
+
+    # --- checks -------------------------------------------------------------------------------
+
+    def _check(self, intent: OrderIntent, account: str, entry_intent_id: str | None
+               ) -> tuple[list[str], float, float, str | None]:
+        lim = self.limits
+        reasons: list[str] = []
+        if lim.max_contracts is not None and intent.quantity > lim.max_contracts:
+            reasons.append(f"quantity {intent.quantity} > max contracts {lim.max_contracts}")
+        if lim.check_market_hours:
+            clock = self._market_clock()
+            if not clock.is_open:
+                reasons.append(f"market is not open (broker clock state {clock.state})")
+        price = intent.limit_price if intent.limit_price is not None else intent.arrival_ask
+        reserved = 0.0
+        if intent.side in _BUYS:
+            if price is None:
+                reasons.append("market buy without arrivalAsk: cannot estimate its cost")
+            else:
+                reserved = round(price * intent.quantity * _MULTIPLIER * (1 + lim.bp_buffer), 2)
+                snap = self.sync.fresh(account, lim.max_snapshot_age_ms)
+                bp, source = available_buying_power(snap.snapshot)
+                if bp is None:
+                    reasons.append(f"buying power unknown: {source} is null in the snapshot")
+                else:
+                    held = self._reserved(account, snap.fetched_ms)
+                    if reserved > bp - held + 1e-9:
+                        reasons.append(
+                            f"insufficient buying power: needs {reserved:.2f}, {source} "
+                            f"{bp:.2f} minus {held:.2f} reserved in flight")
+        risk = 0.0
+        if intent.side.endswith("_to_open"):
+            if price is not None:
+                stop = intent.stop_premium if intent.stop_premium is not None else 0.0
+                per = price - stop if stop < price else price
+                risk = round(per * intent.quantity * _MULTIPLIER, 2)
+            if lim.max_open_risk is not None:
+                open_risk = self._open_risk(account)
+                if price is None:
+                    reasons.append("entry without a price: cannot measure its risk")
+                elif open_risk + risk > lim.max_open_risk + 1e-9:
+                    reasons.append(f"open risk {open_risk:.2f} + {risk:.2f} > max open risk "
+                                   f"{lim.max_open_risk:.2f}")
+        entry_id: str | None = None
+        if intent.side.endswith("_to_close"):
+            entry_id, problem = self._find_entry(intent, account, entry_intent_id)
+            if problem:
+                reasons.append(problem)
+        elif entry_intent_id is not None:
+            reasons.append("an entry (*_to_open) intent cannot reference another entry")
+        return reasons, reserved, risk, entry_id
+
+    def _find_entry(self, intent: OrderIntent, account: str, entry_intent_id: str | None
+                    ) -> tuple[str | None, str | None]:
+        symbol = intent.option_symbol
+        if entry_intent_id is not None:
+            rec = self.store.brief(entry_intent_id)
+            if rec is None:
+                return None, f"entry intent {entry_intent_id!r} is not recorded"
+            if not rec.is_entry or rec.account_id != account or rec.broker != self.broker:
+                return None, (f"entry intent {entry_intent_id!r} is not an entry of account "
+                              f"{account} at {self.broker}")
+            return entry_intent_id, None
+        row = self.store.conn.execute(
+            "SELECT intent_id FROM spx_broker_intents WHERE broker = ? AND account_id = ? AND "
+            "symbol = ? AND side LIKE '%_to_open' AND closed_ms IS NULL AND state NOT IN "
+            "('refused', 'rejected', 'error') ORDER BY rowid DESC LIMIT 1",
+            (self.broker, account, symbol)).fetchone()
+        return (row[0] if row is not None else None), None
+
+    def _entry_gate(self, live: _Live) -> str | None:
+        """None: may be sent; "wait": entry not filled yet; else the refusal reason."""
+        if live.entry_id is None:
+            return None
+        entry = self._live.get(live.entry_id)
+        if entry is not None:
+            state, filled = entry.state, entry.filled
+        else:
+            rec = self.store.brief(live.entry_id)
+            if rec is None:
+                return f"entry intent {live.entry_id!r} is not recorded"
+            state, filled = rec.state, rec.filled_quantity
+        if filled >= live.intent.quantity:
+            return None
+        if state in FINAL_STATES:
+            return (f"entry intent {live.entry_id!r} ended {state} with {filled:g} filled, "
+                    f"less than the exit's {live.intent.quantity}")
+        return "wait"
+
+    def _market_clock(self) -> MarketClock:
+        now = self.clock_ms()
+        if self._clock is None or now >= self._clock_until_ms:
+            self._clock = self.adapter.market_clock()
+            until = now + self.limits.clock_ttl_ms
+            if self._clock.next_change_ms is not None:
+                until = min(until, self._clock.next_change_ms)
+            self._clock_until_ms = until
+        return self._clock
+
+    def _reserved(self, account: str, snapshot_fetched_ms: int) -> float:
+        """Buying power held by this account's intents that the snapshot cannot reflect."""
+        done = self._done.get(account)
+        total = 0.0
+        if done:
+            while done and done[0][0] < snapshot_fetched_ms:
+                self._done_total[account] -= done.popleft()[1]
+            if not done:
+                self._done_total[account] = 0.0
+            total = self._done_total[account]
+        for lv in self._holds.get(account, {}).values():
+            if lv.changed_ms is None or lv.changed_ms >= snapshot_fetched_ms:
+                total += lv.reserved
+        return max(total, 0.0)
+
+    def _open_risk(self, account: str) -> float:
+        risk = self._risk.get(account)
+        if risk is None:
+            risk = self.store.open_entry_risk(self.broker, account)
+            self._risk[account] = risk
+        return risk
+
+    # --- sending ------------------------------------------------------------------------------
+
+    def _send(self, live: _Live) -> bool:
+        """Send one intent. False when the broker is unavailable (the intent stays queued)."""
+        intent = live.intent
+        now = self.clock_ms()
+        self._set(live, "submitting", now, kind="submit", detail=live.tag)
+        self.store.flush()  # the tag and the submitting state are durable before the request
+
+        def tag_check(_intent: OrderIntent, tag: str) -> None:
+            if tag != live.tag:
+                raise ConfigError(f"adapter {self.broker} assigned tag {tag}, stored {live.tag}")
+
+        try:
+            ack = self.adapter.submit(intent, on_tag_assigned=tag_check)
+        except BrokerRejected as exc:
+            self._final(live, "rejected", exc.reason, kind="rejected")
+            return True
+        except AmbiguousOrderError as exc:
+            self._set(live, "ambiguous", self.clock_ms(), kind="ambiguous", detail=str(exc),
+                      last_error=str(exc))
+            return True
+        except BrokerAuthError as exc:
+            self._set(live, "queued", self.clock_ms(), kind="unavailable", detail=str(exc),
+                      last_error=str(exc))
+            self.store.flush()
+            raise
+        except BrokerUnavailable as exc:
+            self._set(live, "queued", self.clock_ms(), kind="unavailable", detail=str(exc),
+                      last_error=str(exc))
+            wait_ms = self.limits.retry_after_ms
+            if exc.retry_after_s is not None:
+                wait_ms = max(wait_ms, round(exc.retry_after_s * 1000))
+            self._retry_at[live.account_id] = self.clock_ms() + wait_ms
+            return False
+        except SpxccError as exc:
+            self._final(live, "error", str(exc), kind="error")
+            return True
+        with self.store.batch():
+            self._apply_ack(live, ack)
+            if ack.duplicate and live.order_id is not None:
+                self._reconcile_order(live, self.adapter.order(live.account_id, live.order_id))
+        return True
+
+    def _apply_ack(self, live: _Live, ack: OrderAck) -> None:
+        now = self.clock_ms()
+        self.adapter.remember_intent(live.tag, live.intent.intent_id)
+        live.order_id = ack.broker_order_id
+        live.changed_ms = now
+        state = "acked"
+        self.store.record_ack(ack, state=state, now_ms=now)
+        live.state = state
+
+    def _reconcile_by_tag(self, live: _Live) -> None:
+        try:
+            ack = self.adapter.find_by_tag(live.account_id, live.tag)
+        except BrokerUnavailable as exc:
+            self._set(live, "ambiguous", self.clock_ms(), kind="reconcile", detail=str(exc),
+                      last_error=str(exc))
+            return
+        if ack is None:
+            self._set(live, "queued", self.clock_ms(), kind="reconcile",
+                      detail="no order with this tag at the broker: will submit")
+            return
+        ack = OrderAck(intent_id=live.intent.intent_id, broker_order_id=ack.broker_order_id,
+                       status=ack.status, tag=live.tag, account_id=live.account_id,
+                       broker=self.broker, duplicate=True, at_ms=ack.at_ms)
+        self._apply_ack(live, ack)
+        self._reconcile_order(live, self.adapter.order(live.account_id, ack.broker_order_id))
+
+    def _reconcile_order(self, live: _Live, order: BrokerOrder) -> None:
+        """Record what the broker's view of the order adds to ours (missed fills, status)."""
+        filled = order.filled_quantity or 0.0
+        if filled > live.filled and order.avg_fill_price:
+            inc = filled - live.filled
+            price = (order.avg_fill_price * filled - (live.avg or 0.0) * live.filled) / inc
+            self.on_event(Fill(
+                fill_id=f"{order.id}-{filled:g}", broker_order_id=order.id,
+                symbol=order.symbol or live.intent.option_symbol,
+                side=order.side or live.intent.side, quantity=inc, price=round(price, 10),
+                tag=live.tag, intent_id=live.intent.intent_id, account_id=live.account_id,
+                at_ms=order.updated_at_ms))
+        if order.status == "rejected":
+            self.on_event(OrderRejected(intent_id=live.intent.intent_id,
+                                        reason=order.reason or "rejected",
+                                        broker_order_id=order.id, tag=live.tag,
+                                        account_id=live.account_id))
+        else:
+            self.on_event(OrderUpdate(broker_order_id=order.id, status=order.status,
+                                      tag=live.tag, intent_id=live.intent.intent_id,
+                                      account_id=live.account_id, quantity=order.quantity,
+                                      filled_quantity=filled, reason=order.reason))
+
+    # --- state bookkeeping --------------------------------------------------------------------
+
+    def _set(self, live: _Live, state: str, now: int, *, kind: str, detail: str | None = None,
+             **columns: Any) -> None:
+        self.store.transition(live.intent.intent_id, state, now_ms=now, kind=kind,
+                              detail=detail, **columns)
+        live.state = state
+        if kind in ("fill", "update", "ack"):
+            live.changed_ms = now
+        if state in FINAL_STATES:
+            live.changed_ms = now
+            self._live.pop(live.intent.intent_id, None)
+            holds = self._holds.get(live.account_id)
+            if holds is not None and holds.pop(live.intent.intent_id, None) is not None:
+                self._done.setdefault(live.account_id, deque()).append((now, live.reserved))
+                self._done_total[live.account_id] = (
+                    self._done_total.get(live.account_id, 0.0) + live.reserved)
+        if state == "filled" and not live.is_entry:
+            self._close_entry(live, now)
+
+    def _final(self, live: _Live, state: str, reason: str, *, kind: str) -> None:
+        now = self.clock_ms()
+        self._set(live, state, now, kind=kind, detail=reason, last_error=reason)
+        if live.is_entry and live.filled == 0 and live.risk:
+            self._risk[live.account_id] = self._open_risk(live.account_id) - live.risk
+            self.store.transition(live.intent.intent_id, state, now_ms=now, kind="risk",
+                                  detail="risk released: nothing filled", closed_ms=now)
+
+    def _close_entry(self, exit_live: _Live, now: int) -> None:
+        entry_id = exit_live.entry_id
+        if entry_id is None:
+            return
+        rec = self.store.brief(entry_id)
+        if rec is None or rec.closed_ms is not None:
+            return
+        self.store.transition(entry_id, rec.state, now_ms=now, kind="closed",
+                              detail=f"closed by {exit_live.intent.intent_id}", closed_ms=now)
+        self._risk[rec.account_id] = self._open_risk(rec.account_id) - rec.risk
+
+    def _find(self, event: Fill | OrderUpdate | OrderRejected) -> _Live | None:
+        if event.intent_id and event.intent_id in self._live:
+            return self._live[event.intent_id]
+        rec: IntentRecord | None = None
+        if event.tag:
+            rec = self.store.by_tag(event.tag)
+        if rec is None and event.broker_order_id and event.account_id:
+            rec = self.store.by_order(self.broker, event.account_id, event.broker_order_id)
+        if rec is None or rec.broker != self.broker:
+            return None
+        live = self._live.get(rec.intent_id)
+        if live is None:
+            live = self._load(rec)
+        return live
+
+    def _load(self, rec: IntentRecord) -> _Live:
+        live = _Live(intent=rec.intent, account_id=rec.account_id, tag=rec.tag, state=rec.state,
+                     reserved=rec.reserved_bp, risk=rec.risk, entry_id=rec.entry_intent_id,
+                     order_id=rec.broker_order_id, filled=rec.filled_quantity,
+                     avg=rec.avg_fill_price, changed_ms=rec.updated_ms if rec.acked_ms else None)
+        if rec.state not in FINAL_STATES:
+            self._live[rec.intent_id] = live
+            if live.reserved:
+                self._holds.setdefault(live.account_id, {})[rec.intent_id] = live
+        if rec.broker_order_id is not None:
+            self.adapter.remember_intent(rec.tag, rec.intent_id)
+        return live
+
+    def _account(self, intent: OrderIntent) -> str:
+        return self.adapter.account_for(intent)
+
+    def _ensure_started(self) -> None:
+        if not self._started:
+            self.start()
