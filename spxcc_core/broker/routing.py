@@ -229,6 +229,8 @@ class RoutingWorker:
             if existing.state != "refused":
                 return self.result(intent.intent_id)
         now = self.clock_ms()
+        if entry_intent_id is None:
+            entry_intent_id = intent.entry_intent_id
         reasons, reserved, risk, entry_id = self._check(intent, account, entry_intent_id)
         if reasons:
             detail = "; ".join(reasons)

@@ -87,6 +87,8 @@ class OrderIntent(Contract, frozen=True, kw_only=True):
     ``arrivalBid``/``arrivalAsk`` are the NBBO when the intent was created (for slippage), null
     when unknown. ``stopPremium`` is the option premium at which the position is stopped out
     (informational for risk; not sent to the broker). ``createdAtMs`` is epoch ms or null.
+    ``entryIntentId`` (exits only) names the entry intent this exit closes, so the router never
+    sends the exit before its entry; null lets the router match the latest open entry.
     """
 
     contract_name: ClassVar[str] = "order_intent"
@@ -105,6 +107,7 @@ class OrderIntent(Contract, frozen=True, kw_only=True):
     arrival_ask: float | None = None
     stop_premium: float | None = None
     created_at_ms: int | None = None
+    entry_intent_id: str | None = None
 
     def __post_init__(self) -> None:
         name = "OrderIntent"
