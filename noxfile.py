@@ -50,6 +50,13 @@ def contracts(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON, tags=["gate"])
+def golden(session: nox.Session) -> None:
+    """Check every registered detector against the golden replay fixtures."""
+    install(session)
+    session.run("spxcc", "golden", "verify", *session.posargs)
+
+
+@nox.session(python=PYTHON, tags=["gate"])
 def bench(session: nox.Session) -> None:
     """Run the benchmarks and print events/s and ratios (never fails on a time)."""
     install(session, "test")

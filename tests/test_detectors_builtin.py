@@ -195,6 +195,23 @@ def test_runner_isolates_a_raising_detector_and_counts_gate_reasons() -> None:
     assert rep["defaultsUsed"] == ["always", "boom"]
 
 
+class _WrongType(Detector[DetectorParams]):
+    name: ClassVar[str] = "wrong_type"
+    version: ClassVar[int] = 1
+
+    def on_bar(self, bar: MicrobarV1, ctx: BarContext) -> list[SetupCandidate]:
+        return [{"direction": "long"}]  # type: ignore[list-item]
+
+
+def test_runner_records_a_detector_returning_the_wrong_type_and_goes_on() -> None:
+    runner = DetectorRunner([_WrongType, _Always])
+    outs = runner.on_bar(b(0, 100, 100, 100, 100))
+    # the well-behaved detector still produced its decision and setup
+    assert [type(o).__name__ for o in outs] == ["GateDecision", "SetupInstance"]
+    assert runner.report()["errors"] == {
+        "wrong_type": {"count": 1, "first": "TypeError: on_bar returned dict, expected SetupCandidate"}}
+
+
 def test_runner_trigger_and_session_end_expiry() -> None:
     runner = DetectorRunner([_Always])
     outs = runner.on_bar(b(0, 100, 100, 100, 100))

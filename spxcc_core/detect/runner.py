@@ -182,7 +182,14 @@ class DetectorRunner:
                 continue
             if candidates:
                 for c in candidates:
-                    self._gate(name, c, bar, st, out)
+                    if not isinstance(c, SetupCandidate):
+                        self._record_error(name, TypeError(
+                            f"on_bar returned {type(c).__name__}, expected SetupCandidate"))
+                        continue
+                    try:
+                        self._gate(name, c, bar, st, out)
+                    except Exception as exc:  # a malformed candidate must not stop the run
+                        self._record_error(name, exc)
         return out
 
     def _record_error(self, name: str, exc: Exception) -> None:
