@@ -33,6 +33,7 @@ DICT_FUNCTIONS: dict[str, str] = {
     "detectors": "benchmarks.detector_bench:run_detector_bench",
     "routing": "benchmarks.routing_bench:run_routing_bench",
     "tradier": "benchmarks.broker_bench:run_tradier_bench",
+    "replay": "benchmarks.replay_bench:run_replay_bench",
 }
 
 

@@ -5,6 +5,20 @@ Fixtures:
 - ``spxcc_pm``: a fresh plugin manager with third-party autoload off (built-ins only).
 - ``spxcc_register``: ``spxcc_register(plugin, name=None)`` registers a plugin on ``spxcc_pm``
   and unregisters it at teardown.
+- ``spxcc_golden_sessions``: the golden sessions as bars (:class:`GoldenSession` list:
+  ``name``, ``session_date``, ``bars``), generated from the seeded generator shipped in the
+  package, so nothing under the project's ``tests/`` is needed.
+
+The conformance check, one call::
+
+    from spxcc_core.testing import assert_conforms, check_detector
+
+    def test_my_detector_conforms():
+        assert_conforms(MyDetector)          # raises with a readable summary on failure
+
+:func:`check_detector` returns a :class:`ConformanceReport` instead of raising (see
+:mod:`spxcc_core.golden.conformance` for the checks: contracts, consistency, gate reasons,
+exceptions, determinism, chunking invariance).
 """
 
 from __future__ import annotations
@@ -15,9 +29,30 @@ from typing import Any
 import pluggy
 import pytest
 
+from spxcc_core.golden.conformance import (
+    ConformanceError,
+    ConformanceFailure,
+    ConformanceReport,
+    assert_conforms,
+    check_decisions,
+    check_detector,
+)
+from spxcc_core.golden.sessions import GoldenSession, golden_sessions
 from spxcc_core.plugins import get_plugin_manager
 
-__all__ = ["spxcc_pm", "spxcc_register"]
+__all__ = [
+    "ConformanceError",
+    "ConformanceFailure",
+    "ConformanceReport",
+    "GoldenSession",
+    "assert_conforms",
+    "check_decisions",
+    "check_detector",
+    "golden_sessions",
+    "spxcc_golden_sessions",
+    "spxcc_pm",
+    "spxcc_register",
+]
 
 
 @pytest.fixture
@@ -40,3 +75,9 @@ def spxcc_register(spxcc_pm: pluggy.PluginManager) -> Iterator[Callable[..., Any
     for plugin in reversed(registered):
         if spxcc_pm.is_registered(plugin):
             spxcc_pm.unregister(plugin)
+
+
+@pytest.fixture(scope="session")
+def spxcc_golden_sessions() -> list[GoldenSession]:
+    """Every golden session as ``microbar@2`` bars (generated once per test session)."""
+    return golden_sessions()

@@ -41,23 +41,30 @@ def _same_length(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> 
         raise ValueError(f"column {attribute.name} has {len(value)} rows, ts has {n}")
 
 
-def _col(dtype: type[np.generic]) -> Any:
-    return attrs.field(converter=lambda a: np.ascontiguousarray(a, dtype=dtype),
-                       validator=_same_length)
+def _i64(a: Any) -> I64:
+    return np.ascontiguousarray(a, dtype=np.int64)
+
+
+def _i32(a: Any) -> I32:
+    return np.ascontiguousarray(a, dtype=np.int32)
+
+
+def _f64(a: Any) -> F64:
+    return np.ascontiguousarray(a, dtype=np.float64)
 
 
 @attrs.frozen(eq=False)
 class TradeColumns:
     """Trades of one batch in arrival order. ``cond`` are :class:`ConditionTable` ids."""
 
-    ts: I64 = attrs.field(converter=lambda a: np.ascontiguousarray(a, dtype=np.int64))
-    symbol: I32 = _col(np.int32)
-    seq: I64 = _col(np.int64)
-    price: F64 = _col(np.float64)
-    size: F64 = _col(np.float64)
-    cond: I32 = _col(np.int32)
-    correction: I32 = _col(np.int32)
-    line: I64 = _col(np.int64)
+    ts: I64 = attrs.field(converter=_i64)
+    symbol: I32 = attrs.field(converter=_i32, validator=_same_length)
+    seq: I64 = attrs.field(converter=_i64, validator=_same_length)
+    price: F64 = attrs.field(converter=_f64, validator=_same_length)
+    size: F64 = attrs.field(converter=_f64, validator=_same_length)
+    cond: I32 = attrs.field(converter=_i32, validator=_same_length)
+    correction: I32 = attrs.field(converter=_i32, validator=_same_length)
+    line: I64 = attrs.field(converter=_i64, validator=_same_length)
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -78,14 +85,14 @@ class TradeColumns:
 class QuoteColumns:
     """Quotes of one batch in arrival order. A side with price or size ``<= 0`` is absent."""
 
-    ts: I64 = attrs.field(converter=lambda a: np.ascontiguousarray(a, dtype=np.int64))
-    symbol: I32 = _col(np.int32)
-    seq: I64 = _col(np.int64)
-    bid: F64 = _col(np.float64)
-    bid_size: F64 = _col(np.float64)
-    ask: F64 = _col(np.float64)
-    ask_size: F64 = _col(np.float64)
-    line: I64 = _col(np.int64)
+    ts: I64 = attrs.field(converter=_i64)
+    symbol: I32 = attrs.field(converter=_i32, validator=_same_length)
+    seq: I64 = attrs.field(converter=_i64, validator=_same_length)
+    bid: F64 = attrs.field(converter=_f64, validator=_same_length)
+    bid_size: F64 = attrs.field(converter=_f64, validator=_same_length)
+    ask: F64 = attrs.field(converter=_f64, validator=_same_length)
+    ask_size: F64 = attrs.field(converter=_f64, validator=_same_length)
+    line: I64 = attrs.field(converter=_i64, validator=_same_length)
 
     def __len__(self) -> int:
         return len(self.ts)

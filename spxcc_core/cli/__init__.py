@@ -20,9 +20,14 @@ __all__ = ["build_parser", "main"]
 #: Command modules, each with ``register(subparsers) -> None``.
 _COMMAND_MODULES: tuple[str, ...] = (
     "spxcc_core.cli.plugins_cmd",
+    "spxcc_core.cli.bars",
     "spxcc_core.cli.secrets_cmd",
+    "spxcc_core.cli.demo",
     "spxcc_core.cli.broker",
     "spxcc_core.cli.size",
+    "spxcc_core.cli.ingest",
+    "spxcc_core.cli.replay",
+    "spxcc_core.cli.golden",
 )
 
 

@@ -18,9 +18,12 @@ __all__ = ["all_contracts", "reader_for", "schema_filename"]
 _MODULES: tuple[str, ...] = (
     "spxcc_core.contracts.market",
     "spxcc_core.contracts.microbar",
+    "spxcc_core.aggregate.report",
     "spxcc_core.contracts.broker",
     "spxcc_core.contracts.setup",
     "spxcc_core.secrets.info",
+    "spxcc_core.replay.wire",
+    "spxcc_core.golden.wire",
 )
 
 

@@ -1,0 +1,173 @@
+"""Arrow in, Arrow out: :func:`aggregate_arrow` and the microbar table layout.
+
+pandas and polars frames go through Arrow (``pa.table(df)`` / ``df.to_arrow()``). Numeric
+columns are taken zero-copy where Arrow's layout allows; symbols and condition lists are
+dictionary-encoded so each distinct value is interned once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from spxcc_core.aggregate.columns import (
+    NO_SEQ,
+    ConditionTable,
+    QuoteColumns,
+    SymbolTable,
+    TradeColumns,
+)
+from spxcc_core.aggregate.config import AggregatorConfig
+from spxcc_core.aggregate.engine import aggregate_columns
+from spxcc_core.contracts.microbar import MicrobarV2
+from spxcc_core.errors import InputError
+
+__all__ = ["MICROBAR_ARROW_SCHEMA", "aggregate_arrow", "bars_to_arrow", "quote_columns_from_arrow",
+           "trade_columns_from_arrow"]
+
+_INT_FIELDS = {"startMs", "intervalMs", "tradeCount", "quoteCount"}
+_FIELDS = msgspec.structs.fields(MicrobarV2)
+
+#: Column names (microbar@2 wire names, in wire order) and types of :func:`bars_to_arrow`.
+MICROBAR_ARROW_SCHEMA = pa.schema(
+    [pa.field(f.encode_name, pa.string() if f.encode_name == "symbol" else
+              pa.int64() if f.encode_name in _INT_FIELDS else pa.float64(),
+              nullable=f.encode_name not in ("symbol", "startMs", "intervalMs"))
+     for f in _FIELDS])
+
+
+def bars_to_arrow(bars: Sequence[MicrobarV2]) -> pa.Table:
+    """The bars as a table with :data:`MICROBAR_ARROW_SCHEMA` (nulls where the bar has None)."""
+    columns = {f.encode_name: [getattr(b, f.name) for b in bars] for f in _FIELDS}
+    return pa.table(columns, schema=MICROBAR_ARROW_SCHEMA)
+
+
+def _column(table: pa.Table, names: Sequence[str], what: str, *,
+            required: bool = True) -> pa.Array | None:
+    for name in names:
+        if name in table.column_names:
+            return table.column(name).combine_chunks()
+    if required:
+        raise InputError(what, f"missing required column {names[0]!r}")
+    return None
+
+
+def _numbers(arr: pa.Array, dtype: type[np.generic], what: str, name: str,
+             fill: float | int | None = None) -> npt.NDArray[Any]:
+    target = pa.from_numpy_dtype(np.dtype(dtype))
+    try:
+        if pa.types.is_timestamp(arr.type):
+            arr = arr.cast(pa.timestamp("ns")).cast(pa.int64())
+        arr = arr.cast(target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise InputError(what, f"column {name!r} is not numeric ({exc})") from None
+    if arr.null_count:
+        if fill is None:
+            first = pc.index(pc.is_null(arr), True).as_py()
+            raise InputError(what, f"column {name!r} has a null value", row=first + 1)
+        arr = arr.fill_null(fill)
+    return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=dtype)
+
+
+def _symbol_ids(table: pa.Table, symbols: SymbolTable, what: str) -> npt.NDArray[np.int32]:
+    col = _column(table, ("symbol", "ticker"), what)
+    assert col is not None
+    enc = col.dictionary_encode() if not pa.types.is_dictionary(col.type) else col
+    if enc.null_count:
+        first = pc.index(pc.is_null(enc), True).as_py()
+        raise InputError(what, "empty ticker", row=first + 1)
+    names = enc.dictionary.to_pylist()
+    ids = np.empty(len(names), dtype=np.int32)
+    for i, name in enumerate(names):
+        if not name:
+            first = pc.index(enc.indices, i).as_py()
+            raise InputError(what, "empty ticker", row=first + 1)
+        ids[i] = symbols.intern(str(name))
+    idx = np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    return ids[idx]
+
+
+def _condition_ids(col: pa.Array | None, n: int,
+                   conditions: ConditionTable) -> npt.NDArray[np.int32]:
+    if col is None:
+        return np.zeros(n, dtype=np.int32)
+    keys = pc.binary_join(col.cast(pa.list_(pa.string())), ",").fill_null("")
+    enc = keys.dictionary_encode()
+    ids = np.asarray([conditions.intern(int(x) for x in s.split(",") if x) for s in
+                      enc.dictionary.to_pylist()], dtype=np.int32)
+    return ids[np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.int64)]
+
+
+def trade_columns_from_arrow(table: pa.Table, symbols: SymbolTable,
+                             conditions: ConditionTable) -> TradeColumns:
+    """Trade columns of an Arrow table (row order = arrival order; ``line`` = 1-based row).
+
+    Columns: ``symbol`` or ``ticker``; ``ts`` (int64 ns or a timestamp); ``price``; ``size``;
+    optional ``seq`` (null = absent), ``conditions`` (list of ints), ``correction``.
+    """
+    what = "trades table"
+    n = table.num_rows
+    price = _column(table, ("price",), what)
+    size = _column(table, ("size",), what)
+    ts = _column(table, ("ts",), what)
+    assert price is not None and size is not None and ts is not None
+    seq = _column(table, ("seq",), what, required=False)
+    corr = _column(table, ("correction",), what, required=False)
+    return TradeColumns(
+        ts=_numbers(ts, np.int64, what, "ts"),
+        symbol=_symbol_ids(table, symbols, what),
+        seq=np.full(n, NO_SEQ, np.int64) if seq is None else _numbers(seq, np.int64, what, "seq",
+                                                                       NO_SEQ),
+        price=_numbers(price, np.float64, what, "price", float("nan")),
+        size=_numbers(size, np.float64, what, "size", float("nan")),
+        cond=_condition_ids(_column(table, ("conditions",), what, required=False), n,
+                            conditions),
+        correction=np.zeros(n, np.int32) if corr is None else _numbers(corr, np.int32, what,
+                                                                        "correction", 0),
+        line=np.arange(1, n + 1, dtype=np.int64),
+    )
+
+
+def quote_columns_from_arrow(table: pa.Table, symbols: SymbolTable) -> QuoteColumns:
+    """Quote columns of an Arrow table: ``symbol``/``ticker``, ``ts``, ``bid``, ``bid_size``,
+    ``ask``, ``ask_size``, optional ``seq``."""
+    what = "quotes table"
+    n = table.num_rows
+    cols = {name: _column(table, (name,), what)
+            for name in ("ts", "bid", "bid_size", "ask", "ask_size")}
+    seq = _column(table, ("seq",), what, required=False)
+    nan = float("nan")
+    return QuoteColumns(
+        ts=_numbers(cols["ts"], np.int64, what, "ts"),
+        symbol=_symbol_ids(table, symbols, what),
+        seq=np.full(n, NO_SEQ, np.int64) if seq is None else _numbers(seq, np.int64, what, "seq",
+                                                                       NO_SEQ),
+        bid=_numbers(cols["bid"], np.float64, what, "bid", nan),
+        bid_size=_numbers(cols["bid_size"], np.float64, what, "bid_size", nan),
+        ask=_numbers(cols["ask"], np.float64, what, "ask", nan),
+        ask_size=_numbers(cols["ask_size"], np.float64, what, "ask_size", nan),
+        line=np.arange(1, n + 1, dtype=np.int64),
+    )
+
+
+def aggregate_arrow(trades: pa.Table | None, quotes: pa.Table | None, *,
+                    config: AggregatorConfig | None = None,
+                    conditions: ConditionTable | None = None) -> pa.Table:
+    """Microbars of Arrow tables of trades and quotes, as an Arrow table
+    (:data:`MICROBAR_ARROW_SCHEMA`, ordered by symbol then ``startMs``).
+
+    A feed is configured when its table is not None. Use :func:`aggregate_columns` with
+    :func:`trade_columns_from_arrow` to get the run report and quarantine as well.
+    """
+    symbols = SymbolTable()
+    table = conditions if conditions is not None else ConditionTable()
+    tcols = None if trades is None else trade_columns_from_arrow(trades, symbols, table)
+    qcols = None if quotes is None else quote_columns_from_arrow(quotes, symbols)
+    return aggregate_columns(tcols, qcols, symbols=symbols, conditions=table,
+                             config=config).to_arrow()

@@ -1,0 +1,250 @@
+"""``spxcc demo``: generate (or reuse) the seeded sample session, summarise its microbars and
+replay it end to end.
+
+Steps, each a function so later issues can extend the demo:
+:func:`prepare_session` → :func:`aggregate_spy` → :func:`replay_demo` (session cache, the full
+replay pipeline: aggregation, detectors, gating, outcomes, SQLite store) →
+:func:`store_summary` (read back from the embedded store) → :func:`render` /
+:func:`render_replay`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import time
+from pathlib import Path
+
+import msgspec
+
+from spxcc_core.errors import ConfigError
+from spxcc_core.replay.wire import ReplayResult
+from spxcc_core.sample import DEFAULT_DATE, DEFAULT_SEED, SampleSession, generate_session
+from spxcc_core.sample.summary import BarSummary, summarize_bars
+
+__all__ = ["ReplaySummary", "aggregate_spy", "prepare_session", "register", "render",
+           "render_replay", "replay_demo", "store_summary"]
+
+TICKER = "SPY"
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("demo", help="generate a sample session and summarise its microbars",
+                       description="Generate (or reuse) a seeded SPY / I:SPX / SPXW 0DTE "
+                       "session as Massive flat files and summarise its SPY microbars.")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="generator seed (default 14)")
+    p.add_argument("--scale", type=float, default=1.0,
+                   help="event density: 1 ≈ 1 M events (default), 10 ≈ 10 M")
+    p.add_argument("--date", type=_date, default=DEFAULT_DATE,
+                   help=f"session date, YYYY-MM-DD (default {DEFAULT_DATE})")
+    p.add_argument("--cache-dir", type=Path, default=None,
+                   help="folder for generated sessions (default: the user cache folder)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--db", type=Path, default=None,
+                   help="SQLite store of the replay (default: spxcc.sqlite3 in the replay "
+                        "output folder next to the session)")
+    p.add_argument("--no-replay", action="store_true",
+                   help="only summarise the SPY microbars (skip the replay)")
+    p.set_defaults(func=_run)
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a YYYY-MM-DD date: {text!r}") from None
+
+
+def prepare_session(seed: int, scale: float, date: dt.date,
+                    cache_dir: Path | None) -> SampleSession:
+    """The sample session on disk (generated once, then reused)."""
+    return generate_session(cache_dir, seed=seed, date=date, scale=scale)
+
+
+def aggregate_spy(session: SampleSession) -> BarSummary:
+    """SPY microbars of ``session`` (batch engine, default config), summarised."""
+    from spxcc_core.aggregate import AggregatorConfig, aggregate_columns
+    from spxcc_core.aggregate.columns import ConditionTable, SymbolTable
+    from spxcc_core.massive import open_quotes, open_trades
+
+    symbols, conditions = SymbolTable(), ConditionTable()
+    trades = open_trades(session.paths["us_stocks_sip/trades_v1"], ticker=TICKER,
+                         symbols=symbols, conditions=conditions)
+    quotes = open_quotes(session.paths["us_stocks_sip/quotes_v1"], ticker=TICKER,
+                         symbols=symbols)
+    result = aggregate_columns(trades, quotes, symbols=symbols, conditions=conditions,
+                               config=AggregatorConfig(ticker=TICKER), engine="batch")
+    r = result.report
+    return summarize_bars(result.bars, events_in=r.events_in, applied=r.applied,
+                          quarantined=r.quarantined, duplicates=r.duplicates)
+
+
+class ReplaySummary(msgspec.Struct, kw_only=True, frozen=True, rename="camel"):
+    """What the demo reports about its replay.
+
+    ``bars`` are the microbars of every symbol; ``setups_by_detector``, ``statuses``,
+    ``t1_hit_rate`` (T1 reached / triggered, None when nothing triggered) and ``expectancy_r``
+    (mean realized R over closed triggered setups, None when none) are read back from the
+    SQLite store; ``gate_blocks`` maps detector → gate → candidates blocked (from the report);
+    ``out_dir`` and ``db`` are where the outputs and the store are.
+    """
+
+    session_id: str
+    bars: int
+    setups_by_detector: dict[str, int]
+    statuses: dict[str, int]
+    triggered: int
+    t1_hits: int
+    t1_hit_rate: float | None
+    expectancy_r: float | None
+    gate_blocks: dict[str, dict[str, int]]
+    plugin_errors: list[str]
+    out_dir: str
+    db: str
+
+
+def replay_demo(session: SampleSession, db: Path | None) -> tuple[ReplayResult, Path, Path]:
+    """Ingest the session into its cache (once) and replay it end to end.
+
+    The cache is ``<cache root>/cache-<session folder>``, outputs go to
+    ``<cache root>/replay-<session folder>``; the store is ``db`` or ``spxcc.sqlite3`` there.
+    :returns: the replay result, the output folder and the store file.
+    """
+    from spxcc_core.replay.cache import ingest, is_session_cache
+    from spxcc_core.replay.engine import DB_NAME, replay_session
+
+    root = session.root.parent
+    cache = root / f"cache-{session.root.name}"
+    if not is_session_cache(cache):
+        ingest(session.root, cache)
+    out = root / f"replay-{session.root.name}"
+    store = db if db is not None else out / DB_NAME
+    result = replay_session(cache, out_dir=out, store=store, progress=None)
+    return result, out, store
+
+
+def store_summary(result: ReplayResult, out_dir: Path, db: Path) -> ReplaySummary:
+    """Setup counts and outcomes of the replayed session as stored in the SQLite store (rows
+    of this session and profile only), plus bars and gate-block reasons from the report."""
+    from spxcc_core.store.sqlite import Store
+
+    report = result.report
+    session_id = result.session_date
+    profile_hash = report.detection["profile"]["hash"]
+    where = "WHERE session_id = ? AND profile_hash = ?"
+    args = (session_id, profile_hash)
+    with Store(db) as store:
+        conn = store.conn
+        by_detector = {r[0]: r[1] for r in conn.execute(
+            f"SELECT detector, COUNT(*) FROM spx_setup_instances {where} "
+            "GROUP BY detector ORDER BY detector", args)}
+        statuses = {r[0]: r[1] for r in conn.execute(
+            f"SELECT status, COUNT(*) FROM spx_setup_instances {where} "
+            "GROUP BY status ORDER BY status", args)}
+        triggered, t1_hits, expectancy = conn.execute(
+            "SELECT COUNT(*), COUNT(t1_ms), AVG(CASE WHEN closed_ms IS NOT NULL "
+            "THEN realized_r END) FROM spx_setup_instances "
+            f"{where} AND triggered_ms IS NOT NULL", args).fetchone()
+    blocks = {name: dict(g["reasons"]) for name, g in report.detection["gates"].items()
+              if g["reasons"]}
+    return ReplaySummary(
+        session_id=session_id, bars=report.outputs["microbars.jsonl"],
+        setups_by_detector=by_detector, statuses=statuses, triggered=triggered,
+        t1_hits=t1_hits, t1_hit_rate=t1_hits / triggered if triggered else None,
+        expectancy_r=expectancy, gate_blocks=blocks,
+        plugin_errors=[f"{e.plugin} ({e.hook}): {e.error}" for e in report.plugin_errors],
+        out_dir=str(out_dir), db=str(db))
+
+
+def render_replay(summary: ReplaySummary) -> None:
+    """Print the replay summary with ``rich``."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title=f"Replay — session {summary.session_id} (all symbols, default "
+                        "profile)", title_justify="left")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("microbars (all symbols)", f"{summary.bars:,}")
+    for name, n in summary.setups_by_detector.items():
+        table.add_row(f"setups: {name}", f"{n:,}")
+    if not summary.setups_by_detector:
+        table.add_row("setups", "0")
+    for name, gates in summary.gate_blocks.items():
+        for gate, n in gates.items():
+            table.add_row(f"blocked: {name} / {gate}", f"{n:,}")
+    for status, n in summary.statuses.items():
+        table.add_row(f"outcome: {status}", f"{n:,}")
+    table.add_row("triggered / T1 reached", f"{summary.triggered:,} / {summary.t1_hits:,}")
+    table.add_row("T1 hit rate", _fmt(summary.t1_hit_rate, ".1%"))
+    table.add_row("expectancy (R)", _fmt(summary.expectancy_r, "+.2f"))
+    console.print(table)
+    for line in summary.plugin_errors:
+        console.print(f"plugin error: {line}", highlight=False)
+    console.print(f"Replay outputs in {summary.out_dir}; store {summary.db}", highlight=False,
+                  soft_wrap=True)
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "—" if value is None else format(value, spec)
+
+
+def render(session: SampleSession, summary: BarSummary, seconds: float) -> None:
+    """Print the summary table and the file locations with ``rich``."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title=f"SPY microbars — {session.date} (seed {session.seed}, "
+                        f"scale {session.scale:g})", title_justify="left")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    rows = [
+        ("bars (1 s)", f"{summary.bars:,}"),
+        ("volume (shares)", f"{summary.volume:,.0f}"),
+        ("session VWAP", _fmt(summary.vwap, ",.4f")),
+        ("delta volume (shares)", f"{summary.delta_volume:+,.0f}"),
+        ("mean quote coverage", f"{summary.mean_quote_coverage_pct:.1f} %"),
+        ("mean spread", _fmt(summary.mean_spread_bps, ".3f") + " bps"),
+        ("askBidSizeRatio > 3 (heavy offer)", f"{summary.heavy_offer_share:.1%}"),
+        ("askBidSizeRatio < 0.33 (heavy bid)", f"{summary.heavy_bid_share:.1%}"),
+        ("events in / applied", f"{summary.events_in:,} / {summary.applied:,}"),
+    ]
+    for k, v in rows:
+        table.add_row(k, v)
+    for reason, n in summary.quarantined.items():
+        table.add_row(f"quarantined: {reason}", f"{n:,}")
+    console.print(table)
+    verb = "reused" if session.reused else "generated"
+    console.print(f"Session {verb} in {session.root} ({session.total_events:,} events, "
+                  f"{seconds:.1f} s total):")
+    for dataset, path in session.paths.items():
+        console.print(f"  {dataset:27} {session.counts[dataset]:>10,} rows  {path}",
+                      highlight=False, soft_wrap=True)
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.cache_dir is not None and args.cache_dir.exists() and not args.cache_dir.is_dir():
+        raise ConfigError(f"--cache-dir {args.cache_dir}: not a folder")
+    start = time.perf_counter()
+    session = prepare_session(args.seed, args.scale, args.date, args.cache_dir)
+    summary = aggregate_spy(session)
+    replay: ReplaySummary | None = None
+    if not args.no_replay:
+        result, out_dir, db = replay_demo(session, args.db)
+        replay = store_summary(result, out_dir, db)
+    if args.json:
+        out = {"session": {"root": str(session.root), "seed": session.seed,
+                           "date": session.date.isoformat(), "scale": session.scale,
+                           "reused": session.reused, "counts": session.counts,
+                           "paths": {k: str(p) for k, p in session.paths.items()}},
+               "summary": msgspec.to_builtins(summary),
+               "replay": None if replay is None else msgspec.to_builtins(replay)}
+        sys.stdout.write(msgspec.json.encode(out).decode() + "\n")
+    else:
+        render(session, summary, time.perf_counter() - start)
+        if replay is not None:
+            render_replay(replay)
+    return 0

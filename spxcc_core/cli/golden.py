@@ -1,0 +1,76 @@
+"""``spxcc golden verify|regen``: check the golden replay fixtures, or rewrite them with a diff."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from spxcc_core.errors import ConfigError
+
+__all__ = ["register"]
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("golden", help="verify or regenerate the golden replay fixtures",
+                       description="Golden sessions (tests/golden/<case>/): seeded inputs and "
+                                   "reviewed expected outputs of the replay pipeline.")
+    gsub = p.add_subparsers(dest="golden_command", metavar="ACTION")
+    gsub.required = True
+    v = gsub.add_parser(
+        "verify", help="replay every case with every installed detector and compare",
+        description="Replay every golden case with every registered detector and compare with "
+                    "the expected files; detectors without expected outputs (third-party "
+                    "plugins) get the conformance check. Exit 1 on any difference.")
+    _common(v)
+    v.add_argument("--detectors", default=None, metavar="NAME,...",
+                   help="run only these detectors (default: every registered detector)")
+    v.set_defaults(func=_verify)
+    r = gsub.add_parser(
+        "regen", help="rewrite the expected files and show what changed",
+        description="Regenerate inputs (except those of older contract versions) and expected "
+                    "files with the built-in detectors, and print a per-file diff to review.")
+    _common(r)
+    r.set_defaults(func=_regen)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--case", action="append", default=None, metavar="NAME",
+                   help="only this case (repeatable; default: every case)")
+    p.add_argument("--golden-dir", type=Path, default=None, metavar="DIR",
+                   help="golden folder (default: $SPXCC_GOLDEN_DIR, else tests/golden)")
+
+
+def _names(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise ConfigError("--detectors: give at least one detector name")
+    return names
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from spxcc_core.golden.verify import verify
+
+    verdicts = verify(args.golden_dir, cases=args.case, detectors=_names(args.detectors))
+    failed = 0
+    for v in verdicts:
+        extra = [f"{r.detector} (conformance {'ok' if r.ok else 'FAILED'})"
+                 for r in v.conformance]
+        covered = ", ".join([*v.compared, *extra]) or "no detectors"
+        print(f"{v.case}: {'ok' if v.ok else 'MISMATCH'} ({covered})")
+        for line in v.lines:
+            print(f"  {line}")
+        failed += not v.ok
+    print(f"golden: {len(verdicts) - failed} of {len(verdicts)} cases match")
+    return 1 if failed else 0
+
+
+def _regen(args: argparse.Namespace) -> int:
+    from spxcc_core.golden.verify import regen
+
+    for v in regen(args.golden_dir, cases=args.case):
+        print(f"{v.case}: regenerated ({', '.join(v.compared) or 'no detectors'})")
+        for line in v.lines:
+            print(f"  {line}")
+    return 0

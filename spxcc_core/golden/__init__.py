@@ -1,0 +1,71 @@
+"""Golden replay fixtures: seeded regime sessions, their expected outputs, verify / regen, and
+the detector conformance check the pytest plugin (:mod:`spxcc_core.testing`) exposes.
+
+Public API::
+
+    CASES, GoldenCase, case_names, get_case          the cases (spxcc_core.golden.cases)
+    GoldenSession, golden_sessions, case_events      the cases as bars / events
+    verify, regen, CaseVerdict, default_golden_dir   ``spxcc golden verify|regen``
+    check_detector, assert_conforms, ConformanceReport, ConformanceError
+
+Names are imported lazily so that importing the package does not load the aggregation kernel.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from spxcc_core.golden.cases import CASES, GoldenCase, case_names, get_case
+    from spxcc_core.golden.conformance import (
+        ConformanceError,
+        ConformanceFailure,
+        ConformanceReport,
+        assert_conforms,
+        check_detector,
+    )
+    from spxcc_core.golden.sessions import GoldenSession, case_events, golden_sessions
+    from spxcc_core.golden.verify import CaseVerdict, default_golden_dir, regen, verify
+
+__all__ = [
+    "CASES",
+    "CaseVerdict",
+    "ConformanceError",
+    "ConformanceFailure",
+    "ConformanceReport",
+    "GoldenCase",
+    "GoldenSession",
+    "assert_conforms",
+    "case_events",
+    "case_names",
+    "check_detector",
+    "default_golden_dir",
+    "get_case",
+    "golden_sessions",
+    "regen",
+    "verify",
+]
+
+_WHERE = {
+    "CASES": "cases", "GoldenCase": "cases", "case_names": "cases", "get_case": "cases",
+    "ConformanceError": "conformance", "ConformanceFailure": "conformance",
+    "ConformanceReport": "conformance", "assert_conforms": "conformance",
+    "check_detector": "conformance",
+    "GoldenSession": "sessions", "case_events": "sessions", "golden_sessions": "sessions",
+    "CaseVerdict": "verify", "default_golden_dir": "verify", "regen": "verify",
+    "verify": "verify",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"spxcc_core.golden.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,114 @@
+"""Replays of many sessions on any :class:`concurrent.futures.Executor`.
+
+The default is a local process pool of two workers. Anything with the ``Executor`` interface
+works, e.g. a Dask ``distributed`` cluster::
+
+    from dask.distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, processes=True) as cluster, Client(cluster) as client:
+        results = replay_many(sessions, executor=client.get_executor(), out_root="runs")
+
+Each session is replayed by :func:`~spxcc_core.replay.engine.replay_session` in a worker; only
+paths, names and the profile (TOML text) travel to the worker and only the
+:class:`~spxcc_core.replay.wire.ReplayResult` (a msgspec Struct) travels back, so results are
+identical whatever the executor. Results come back in the order of ``sessions``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import attrs
+
+from spxcc_core.errors import ConfigError
+from spxcc_core.replay.engine import DEFAULT_STEP_MS, replay_session
+from spxcc_core.replay.wire import ReplayResult
+
+__all__ = ["DEFAULT_WORKERS", "ReplayJob", "out_dir_names", "replay_many", "run_job"]
+
+#: Workers of the default process pool.
+DEFAULT_WORKERS = 2
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@attrs.frozen
+class ReplayJob:
+    """One session's replay as sent to a worker (picklable: paths and plain values only).
+
+    ``profile`` is a profile TOML file path (None: the default profile); ``store`` a store
+    file (None: ``out_dir/spxcc.sqlite3``, or in memory without ``out_dir``).
+    """
+
+    session: str
+    out_dir: str | None
+    detectors: tuple[str, ...] | None
+    profile: str | None
+    store: str | None
+    step_ms: int = DEFAULT_STEP_MS
+
+
+def run_job(job: ReplayJob) -> ReplayResult:
+    """Replay one job (the function executors run; module-level so it pickles by name)."""
+    return replay_session(job.session, detectors=job.detectors, profile=job.profile,
+                          out_dir=job.out_dir, store=job.store, step_ms=job.step_ms)
+
+
+def out_dir_names(sessions: Sequence[str | os.PathLike[str]]) -> list[str]:
+    """Output folder names, one per session: ``NNN-<name>`` (position, then the session's file
+    or folder name made filesystem-safe), unique even when names repeat."""
+    width = max(3, len(str(len(sessions))))
+    names = []
+    for i, s in enumerate(sessions):
+        stem = _UNSAFE.sub("_", Path(s).name) or "session"
+        names.append(f"{i:0{width}d}-{stem}")
+    return names
+
+
+def replay_many(sessions: Sequence[str | os.PathLike[str]], *,
+                executor: concurrent.futures.Executor | None = None,
+                detectors: Sequence[str] | None = None,
+                profile: str | os.PathLike[str] | None = None,
+                out_root: str | os.PathLike[str] | None = None,
+                store: str | os.PathLike[str] | None = None,
+                step_ms: int = DEFAULT_STEP_MS,
+                max_workers: int = DEFAULT_WORKERS) -> list[ReplayResult]:
+    """Replay every session, in parallel on ``executor``.
+
+    :param sessions: session paths (cache folders, flat-file folders or ``.jsonl`` recordings).
+    :param executor: any ``concurrent.futures.Executor`` (a Dask client's
+        ``get_executor()``, a thread pool, ...); None: a process pool of ``max_workers``,
+        shut down before returning. A given executor is left running.
+    :param detectors: detector names (None: all installed).
+    :param profile: a profile TOML file (None: the default profile).
+    :param out_root: outputs go to ``out_root/<name>`` (:func:`out_dir_names`); None writes
+        no files.
+    :param store: one SQLite file shared by every session (None: one per output folder, or in
+        memory without ``out_root``).
+    :returns: one result per session, in the order of ``sessions``.
+    :raises SpxccError: the first error of any session (the others still finish).
+    """
+    if max_workers < 1:
+        raise ConfigError(f"max_workers must be >= 1, got {max_workers}")
+    names = out_dir_names(sessions)
+    root = Path(out_root) if out_root is not None else None
+    jobs = [ReplayJob(session=os.fspath(s),
+                      out_dir=None if root is None else str(root / name),
+                      detectors=None if detectors is None else tuple(detectors),
+                      profile=None if profile is None else os.fspath(profile),
+                      store=None if store is None else os.fspath(store), step_ms=step_ms)
+            for s, name in zip(sessions, names, strict=True)]
+    own = executor is None
+    pool = executor if executor is not None else concurrent.futures.ProcessPoolExecutor(
+        max_workers=max_workers)
+    try:
+        futures = [pool.submit(run_job, job) for job in jobs]
+        concurrent.futures.wait(futures)
+        return [f.result() for f in futures]
+    finally:
+        if own:
+            pool.shutdown()
