@@ -13,8 +13,9 @@ Names are imported lazily so that importing the package does not load the aggreg
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from spxcc_core._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from spxcc_core.golden.cases import CASES, GoldenCase, case_names, get_case
@@ -58,14 +59,4 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"spxcc_core.golden.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE, __all__, globals())
