@@ -28,6 +28,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "spxcc_core.cli.ingest",
     "spxcc_core.cli.replay",
     "spxcc_core.cli.golden",
+    "spxcc_core.cli.live",
 )
 
 

@@ -24,6 +24,7 @@ _MODULES: tuple[str, ...] = (
     "spxcc_core.secrets.info",
     "spxcc_core.replay.wire",
     "spxcc_core.golden.wire",
+    "spxcc_core.host.wire",
 )
 
 

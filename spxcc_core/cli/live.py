@@ -1,0 +1,171 @@
+"""``spxcc live``: the Massive live feed through the replay pipeline, served on a websocket hub."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from pathlib import Path
+
+from spxcc_core.errors import ConfigError
+
+__all__ = ["API_KEY_ENV", "API_KEY_SECRET", "register"]
+
+#: Default environment variable holding the Massive API key.
+API_KEY_ENV = "MASSIVE_API_KEY"
+#: Vault name of the Massive API key (``spxcc secrets set massive_api_key``).
+API_KEY_SECRET = "massive_api_key"
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "live", allow_abbrev=False, help="run the live Massive feed through the pipeline; serve outputs on a hub",
+        description="Connect to a Massive websocket, push every frame through the same pipeline "
+                    "as `spxcc replay` (microbars, detectors, gating, setup lifecycle, store) "
+                    "and publish microbars, setups and gate decisions on a websocket hub. The "
+                    "API key comes from --api-key-env or the vault (secret massive_api_key), "
+                    "never from the command line. The session ends after --duration, after "
+                    "--idle-timeout without a trade or quote, or on Ctrl-C; --record writes a "
+                    "recording that `spxcc replay` turns into byte-identical outputs.")
+    p.add_argument("--url", required=True, metavar="WS_URL",
+                   help="Massive websocket URL, e.g. wss://socket.massive.com/stocks")
+    p.add_argument("--subscribe", required=True, metavar="T.SPY,Q.SPY",
+                   help="comma-separated channel params (T.* trades, Q.* quotes, V.* values)")
+    p.add_argument("--api-key-env", default=API_KEY_ENV, metavar="VAR",
+                   help=f"environment variable holding the API key (default {API_KEY_ENV}); "
+                        f"when unset the vault's {API_KEY_SECRET!r} is used")
+    p.add_argument("--api-key", nargs="?", action=_RefuseKey, help=argparse.SUPPRESS)
+    p.add_argument("--key-file", type=Path, default=None, metavar="PATH",
+                   help="vault master key file (default $SPXCC_MASTER_KEY)")
+    p.add_argument("--serve", default=None, metavar="HOST:PORT",
+                   help="serve the websocket hub here (port 0: any free port); default: no hub")
+    p.add_argument("--queue-size", type=int, default=10_000, metavar="N",
+                   help="messages a hub subscriber may fall behind before it is dropped")
+    p.add_argument("--record", type=Path, default=None, metavar="FILE.jsonl",
+                   help="record every received message (replayable with spxcc replay)")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="write microbars.jsonl, setups.jsonl, gate_decisions.jsonl, "
+                        "quarantine.jsonl, report.json and live.json here")
+    p.add_argument("--db", type=Path, default=None, metavar="PATH",
+                   help="SQLite store (default: $SPXCC_DB, else DIR/spxcc.sqlite3, else memory)")
+    p.add_argument("--duration", type=float, default=None, metavar="S",
+                   help="end the session after S seconds")
+    p.add_argument("--idle-timeout", type=float, default=60.0, metavar="S",
+                   help="end the session after S seconds without a trade or quote "
+                        "(default 60; 0: never)")
+    p.add_argument("--detectors", default=None, metavar="NAME,...",
+                   help="run only these detectors (default: every installed detector)")
+    p.add_argument("--profile", type=Path, default=None, metavar="FILE.toml",
+                   help="detector profile (default: the embedded default profile)")
+    p.set_defaults(func=_run)
+
+
+class _RefuseKey(argparse.Action):
+    """``--api-key`` exists only to refuse a key on the command line (argv is visible to every
+    user of the machine) without ever repeating it."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        parser.error(f"{option_string}: the API key is never taken from the command line; put "
+                     f"it in an environment variable (--api-key-env, default {API_KEY_ENV}) or "
+                     f"the vault (spxcc secrets set {API_KEY_SECRET})")
+
+
+def _api_key(args: argparse.Namespace) -> str:
+    from spxcc_core.secrets import MasterKeySource, resolve_secret
+    from spxcc_core.store.sqlite import Store, default_db_path
+
+    env_var = args.api_key_env or None
+    if env_var and os.environ.get(env_var):
+        return resolve_secret(API_KEY_SECRET, store=None, key_source=None,
+                              env_var=env_var).reveal()
+    store = Store(args.db or default_db_path())
+    try:
+        secret = resolve_secret(API_KEY_SECRET, store=store,
+                                key_source=MasterKeySource.from_env_or_file(args.key_file),
+                                env_var=env_var)
+    except ConfigError as exc:
+        raise ConfigError(f"massive api key: {env_var or 'no environment variable'} is not "
+                          f"set and the vault cannot be read: {exc}") from None
+    finally:
+        store.close()
+    return secret.reveal()
+
+
+def _seconds(name: str, value: float | None, *, zero_is_none: bool = False) -> float | None:
+    if value is None or (zero_is_none and value == 0):
+        return None
+    if not value > 0:
+        raise ConfigError(f"{name} must be a positive number of seconds, got {value}")
+    return value
+
+
+def _run(args: argparse.Namespace) -> int:
+    from spxcc_core.host.hub import parse_hostport
+    from spxcc_core.store.sqlite import DB_ENV
+
+    subs = [s.strip() for s in args.subscribe.split(",") if s.strip()]
+    if not subs:
+        raise ConfigError("--subscribe: give at least one channel, e.g. T.SPY,Q.SPY")
+    detectors = None
+    if args.detectors is not None:
+        detectors = [n.strip() for n in args.detectors.split(",") if n.strip()]
+        if not detectors:
+            raise ConfigError("--detectors: give at least one detector name")
+    duration = _seconds("--duration", args.duration)
+    idle = _seconds("--idle-timeout", args.idle_timeout, zero_is_none=True)
+    serve = parse_hostport(args.serve) if args.serve is not None else None
+    if args.queue_size < 1:
+        raise ConfigError(f"--queue-size must be >= 1, got {args.queue_size}")
+    db = args.db or (Path(os.environ[DB_ENV]) if os.environ.get(DB_ENV) else None)
+    key = _api_key(args)
+    return asyncio.run(_session(args, key, subs, detectors, duration, idle, serve, db))
+
+
+async def _session(args: argparse.Namespace, key: str, subs: list[str],
+                   detectors: list[str] | None, duration: float | None, idle: float | None,
+                   serve: tuple[str, int] | None, db: Path | None) -> int:
+    from spxcc_core.host.hub import Hub
+    from spxcc_core.host.live import run_live
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+    hub = None
+    if serve is not None:
+        hub = await Hub(serve[0], serve[1], queue_size=args.queue_size).start()
+        print(f"hub listening on {hub.url}", flush=True)
+    try:
+        result = await run_live(url=args.url, api_key=key, subscriptions=subs, hub=hub,
+                                out_dir=args.out, store=db, record=args.record,
+                                duration_s=duration, idle_timeout_s=idle,
+                                profile=args.profile, detectors=detectors, stop=stop)
+    finally:
+        if hub is not None:
+            await hub.close()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(sig)
+    r = result.report
+    run = result.run
+    why = {"idle": f"no trade or quote for {r.idle_timeout_s:g} s" if r.idle_timeout_s else "idle",
+           "duration": f"duration {r.duration_s:g} s" if r.duration_s else "duration",
+           "stopped": "stopped", "feed_error": "feed error"}[r.stop_reason]
+    print(f"live session ended ({why}): {run.report.aggregation.events_in:,} events, "
+          f"{len(run.bars):,} bars ({r.input_end.bars_released} released at the end), "
+          f"{len(run.setups)} setups, {r.connections} connection(s)")
+    for e in run.report.plugin_errors:
+        print(f"plugin error: {e.plugin} ({e.hook}): {e.error}")
+    if args.record is not None:
+        print(f"recording -> {args.record}")
+    if args.out is not None:
+        print(f"outputs -> {args.out}")
+    if r.error is not None:
+        print(f"spxcc: error: {r.error}", file=sys.stderr)
+        return 2
+    return 0

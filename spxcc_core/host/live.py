@@ -1,0 +1,360 @@
+"""The live runner: Massive live websocket → the replay pipeline → the websocket hub.
+
+:func:`run_live` connects a :class:`~spxcc_core.massive.live.LiveClient`, pushes every frame
+through the same per-batch step a replay of a websocket recording uses
+(:class:`~spxcc_core.host.pipeline.HostPipeline`) and publishes each step's new microbars,
+setup changes and gate decisions on a :class:`~spxcc_core.host.hub.Hub`. Optionally every
+received message is recorded (:class:`~spxcc_core.host.record.Recorder`) so the session can be
+replayed later with ``spxcc replay``: the replay's outputs are byte-identical to the live ones.
+
+**Ending the input.** A configured feed that stays silent holds bars back (``spec/microbar.md``,
+finality). The session ends — and the aggregator's input ends with it, making every held bar
+final — when no trade or quote arrived for ``idle_timeout_s`` seconds (``idle``), after
+``duration_s`` seconds (``duration``), when ``stop`` is set (``stopped``) or when the feed fails
+for good (``feed_error``). The live report (``live.json``) records which, when, how long the
+feed had been silent and how many bars only the end of the input released. Ending the input
+rather than forcing individual bars keeps the session replayable byte for byte: the recording
+ends where the live input ended.
+
+Outputs (``out_dir``): the replay engine's files (``microbars.jsonl``, ``setups.jsonl``,
+``gate_decisions.jsonl``, ``quarantine.jsonl``, ``report.json``) plus ``live.json``
+(``live_report@1``). The API key never appears in any of them, in a log line or an exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import attrs
+import msgspec
+import pluggy
+
+from spxcc_core.aggregate.config import AggregatorConfig
+from spxcc_core.aggregate.engine import StreamingAggregator
+from spxcc_core.detect.profile import Profile
+from spxcc_core.errors import ConfigError, SpxccError
+from spxcc_core.host.clock import Clock, SystemClock
+from spxcc_core.host.hub import Hub
+from spxcc_core.host.pipeline import HostPipeline, StepOutputs
+from spxcc_core.host.record import Recorder
+from spxcc_core.host.wire import FeedProblem, InputEnd, LiveReport, StopReason
+from spxcc_core.massive.live import ApiKey, Backoff, LiveClient
+from spxcc_core.massive.websocket import WsFrame
+from spxcc_core.plugins import get_plugin_manager
+from spxcc_core.replay.engine import (
+    DB_NAME,
+    ReplayRun,
+    _resolve_profile,
+    _select_detectors,
+)
+from spxcc_core.replay.wire import ReplaySource
+from spxcc_core.session import ny_date_of_ms
+from spxcc_core.store.sqlite import Store
+
+__all__ = ["DEFAULT_IDLE_TIMEOUT_S", "LIVE_REPORT", "LiveResult", "feeds_for", "run_live"]
+
+log = logging.getLogger("spxcc.host.live")
+
+#: Default idle timeout: a minute without a trade or a quote ends the session.
+DEFAULT_IDLE_TIMEOUT_S = 60.0
+#: File name of the live report in ``out_dir``.
+LIVE_REPORT = "live.json"
+
+_NS_PER_MS = 1_000_000
+_report_encoder = msgspec.json.Encoder(order="deterministic")
+
+
+@attrs.define(eq=False)
+class LiveResult:
+    """A finished live session: the pipeline's outputs (as a replay shapes them), the live
+    report and where they were written (None: not written)."""
+
+    run: ReplayRun
+    report: LiveReport
+    out_dir: Path | None
+
+    @property
+    def digests(self) -> dict[str, str]:
+        """SHA-256 of every output file (:data:`~spxcc_core.replay.engine.OUTPUT_FILES`)."""
+        return self.report.digests
+
+
+def feeds_for(subscriptions: Sequence[str]) -> tuple[str, ...]:
+    """The aggregator feeds a subscription list configures: ``T.*`` → trades, ``Q.*`` → quotes
+    (both when it has neither, e.g. index values only)."""
+    feeds = tuple(f for f, prefix in (("trades", "T."), ("quotes", "Q."))
+                  if any(s.strip().upper().startswith(prefix) for s in subscriptions))
+    return feeds or ("trades", "quotes")
+
+
+def _check_seconds(name: str, value: float | None) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ConfigError(f"{name} must be a positive number of seconds or None, got {value!r}")
+
+
+def _scrubber(key: ApiKey) -> Callable[[bytes], bytes]:
+    needle = key.reveal().encode()
+
+    def scrub(message: bytes) -> bytes:
+        return message.replace(needle, b"***") if needle in message else message
+
+    return scrub
+
+
+@attrs.define(eq=False)
+class _Session:
+    """Mutable state of one live session (the loop's bookkeeping)."""
+
+    feeds: tuple[str, ...]
+    host: HostPipeline
+    hub: Hub | None
+    clock: Clock
+    index_values: int = 0
+    messages: int = 0
+    unconfigured: dict[str, int] = attrs.field(factory=dict)
+    last_data: float | None = None
+    last_event_ns: int | None = None
+    session_date: str | None = None
+
+    def frame(self, frame: WsFrame) -> None:
+        self.index_values += len(frame.values)
+        trades, quotes = frame.trades, frame.quotes
+        if not len(trades) and not len(quotes):
+            return
+        stamps = [c.ts for c in (trades, quotes) if len(c)]
+        newest = max(int(s.max()) for s in stamps)
+        self.last_event_ns = newest if self.last_event_ns is None else max(self.last_event_ns,
+                                                                            newest)
+        if self.session_date is None:
+            first = min(int(s.min()) for s in stamps)
+            self.session_date = ny_date_of_ms(first // _NS_PER_MS).isoformat()
+        if len(trades) and "trades" not in self.feeds:
+            self.unconfigured["trades"] = self.unconfigured.get("trades", 0) + len(trades)
+            trades = None  # type: ignore[assignment]
+        if len(quotes) and "quotes" not in self.feeds:
+            self.unconfigured["quotes"] = self.unconfigured.get("quotes", 0) + len(quotes)
+            quotes = None  # type: ignore[assignment]
+        if trades is not None or quotes is not None:
+            self.publish(self.host.push(trades, quotes))
+        self.last_data = self.clock.monotonic()  # after the work: idle counts waiting only
+
+    def publish(self, out: StepOutputs) -> None:
+        if self.hub is not None and len(out):
+            self.hub.publish(out.bars)
+            self.hub.publish(out.setups)
+            self.hub.publish(out.decisions)
+
+
+async def _consume(client: LiveClient, s: _Session, *, idle_timeout_s: float | None,
+                   duration_s: float | None, stop: asyncio.Event | None,
+                   ) -> tuple[StopReason, SpxccError | None]:
+    """Feed frames to the session until a stop condition; returns (reason, feed error)."""
+    clock = s.clock
+    t0 = clock.monotonic()
+    frames = client.frames()
+    next_task: asyncio.Future[WsFrame] | None = None
+    stop_task = asyncio.ensure_future(stop.wait()) if stop is not None else None
+    try:
+        while True:
+            now = clock.monotonic()
+            deadlines: list[tuple[float, StopReason]] = []
+            if idle_timeout_s is not None:
+                base = s.last_data if s.last_data is not None else t0
+                deadlines.append((base + idle_timeout_s, "idle"))
+            if duration_s is not None:
+                deadlines.append((t0 + duration_s, "duration"))
+            timeout: float | None = None
+            why: StopReason = "stopped"
+            if deadlines:
+                at, why = min(deadlines)
+                timeout = at - now
+                if timeout <= 0:
+                    return why, None
+            if next_task is None:
+                next_task = asyncio.ensure_future(anext(frames))
+            waiting: set[asyncio.Future[Any]] = {next_task}
+            if stop_task is not None:
+                waiting.add(stop_task)
+            done, _ = await asyncio.wait(waiting, timeout=timeout,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if next_task in done:
+                task, next_task = next_task, None
+                try:
+                    frame = task.result()
+                except StopAsyncIteration:
+                    return "stopped", None
+                except SpxccError as exc:  # auth, max_connections, reconnects, bad message
+                    return "feed_error", exc
+                s.frame(frame)
+                continue
+            if stop_task is not None and stop_task in done:
+                return "stopped", None
+            if not done:
+                return why, None
+    finally:
+        pending: list[asyncio.Future[Any]] = [t for t in (next_task, stop_task)
+                                              if t is not None and not t.done()]
+        for task in pending:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await client.close()
+        aclose = getattr(frames, "aclose", None)
+        if aclose is not None:
+            with contextlib.suppress(Exception):
+                await aclose()
+
+
+def _public_url(url: str) -> str:
+    """The URL without user info, query or fragment (safe to write)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def _open_store(store: Store | str | os.PathLike[str] | None,
+                out_dir: Path | None) -> tuple[Store, bool]:
+    if isinstance(store, Store):
+        return store, False
+    if store is None:
+        return Store(out_dir / DB_NAME if out_dir is not None else ":memory:"), True
+    return Store(Path(store)), True
+
+
+def _write_outputs(out: Path, files: dict[str, bytes]) -> None:
+    for name, data in files.items():
+        tmp = out / f".{name}.tmp"
+        tmp.write_bytes(data)
+        tmp.replace(out / name)
+
+
+async def run_live(*, url: str, api_key: str | ApiKey, subscriptions: Sequence[str],
+                   hub: Hub | None = None, out_dir: str | os.PathLike[str] | None = None,
+                   store: Store | str | os.PathLike[str] | None = None,
+                   record: str | os.PathLike[str] | None = None,
+                   duration_s: float | None = None,
+                   idle_timeout_s: float | None = DEFAULT_IDLE_TIMEOUT_S,
+                   profile: Profile | str | os.PathLike[str] | None = None,
+                   detectors: Sequence[str] | None = None,
+                   config: AggregatorConfig | None = None,
+                   pm: pluggy.PluginManager | None = None, clock: Clock | None = None,
+                   backoff: Backoff | None = None, stop: asyncio.Event | None = None,
+                   connect_kwargs: dict[str, Any] | None = None) -> LiveResult:
+    """Run one live session (module docstring) and return its outputs.
+
+    :param url: the Massive websocket URL (e.g. ``wss://socket.massive.com/stocks``).
+    :param api_key: the Massive key (never logged, recorded or reported).
+    :param subscriptions: channel params such as ``T.SPY``, ``Q.SPY``.
+    :param hub: where outputs are published (started and closed by the caller); None: nowhere.
+    :param out_dir: folder for the output files and ``live.json`` (None: nothing written).
+    :param store: a :class:`Store` (left open), a store file, or None: ``out_dir/spxcc.sqlite3``
+        (in memory without ``out_dir``).
+    :param record: write every received message to this ``.jsonl``/``.jsonl.gz`` file.
+    :param duration_s: end the session after this many seconds (None: no limit).
+    :param idle_timeout_s: end it when no trade or quote arrived for this many seconds
+        (None: never).
+    :param profile, detectors, config, pm: as :func:`spxcc_core.replay.engine.run_replay`.
+    :param clock: wall clock for the report and the timeouts (default the system clock).
+    :param backoff: reconnect policy of the Massive client.
+    :param stop: set it to end the session (e.g. on Ctrl-C).
+    :raises ConfigError: a bad argument, profile, detector name, store or output path.
+    :raises MassiveAuthError: the key was refused at the first connection (nothing to write).
+    """
+    _check_seconds("duration_s", duration_s)
+    _check_seconds("idle_timeout_s", idle_timeout_s)
+    subs = [s.strip() for s in subscriptions if s.strip()]
+    if not subs:
+        raise ConfigError("subscribe to at least one channel, e.g. T.SPY,Q.SPY")
+    key = api_key if isinstance(api_key, ApiKey) else ApiKey(api_key)
+    clock = clock if clock is not None else SystemClock()
+    pm = pm if pm is not None else get_plugin_manager()
+    prof = _select_detectors(pm, _resolve_profile(profile), detectors)
+    out = Path(out_dir) if out_dir is not None else None
+    if out is not None:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"output folder {out}: cannot create ({exc.strerror or exc})") \
+                from None
+    feeds = feeds_for(subs)
+    db, owned = _open_store(store, out)
+    recorder: Recorder | None = None
+    host: HostPipeline | None = None
+    try:
+        recorder = Recorder(record, scrub=_scrubber(key)) if record is not None else None
+        agg = StreamingAggregator(config, feeds=feeds)
+        host = HostPipeline(pm, prof, db, agg)
+        s = _Session(feeds=feeds, host=host, hub=hub, clock=clock)
+
+        def on_message(message: bytes) -> None:
+            s.messages += 1
+            if recorder is not None:
+                recorder.write(message)
+
+        client = LiveClient(url=url, api_key=key, subscriptions=subs, ticker=None,
+                            symbols=agg.symbols, conditions=agg.conditions, backoff=backoff,
+                            on_message=on_message, connect_kwargs=connect_kwargs)
+        started_ms = clock.now_ms()
+        reason, failure = await _consume(client, s, idle_timeout_s=idle_timeout_s,
+                                         duration_s=duration_s, stop=stop)
+        if failure is not None and client.connections == 0:
+            raise failure  # nothing was received: there is no session to write
+        ended = clock.now_ms()
+        silent = (None if s.last_data is None
+                  else round(clock.monotonic() - s.last_data, 3))
+        held = host.finish()
+        s.publish(held)
+        sha = recorder.close() if recorder is not None else None
+        source = ReplaySource(
+            kind="websocket",
+            session_date=s.session_date or ny_date_of_ms(started_ms).isoformat(),
+            recording=recorder.path.name if recorder is not None else None,
+            recording_sha256=sha)
+        st = client.stats
+        ws = {"events": st.events, "trades": st.trades, "quotes": st.quotes,
+              "values": st.values, "statuses": dict(sorted(st.statuses.items())),
+              "unknown": dict(sorted(st.unknown.items()))}
+        run = host.result(source, index_values=s.index_values, websocket=ws)
+        files = run.outputs()
+        report = LiveReport(
+            url=_public_url(url), subscriptions=subs, feeds=list(feeds),
+            started_ms=started_ms, ended_ms=ended, stop_reason=reason,
+            input_end=InputEnd(reason=reason, at_ms=ended, silent_s=silent,
+                               last_event_ms=(None if s.last_event_ns is None
+                                              else s.last_event_ns // _NS_PER_MS),
+                               bars_released=len(held.bars)),
+            idle_timeout_s=idle_timeout_s, duration_s=duration_s,
+            connections=client.connections, messages=s.messages,
+            problems=[FeedProblem(status=p, message=m) for p, m in client.problems],
+            unconfigured=dict(sorted(s.unconfigured.items())),
+            recording=source.recording, hub=hub.stats() if hub is not None else None,
+            digests={n: hashlib.sha256(b).hexdigest() for n, b in files.items()},
+            error=None if failure is None else str(failure))
+        if out is not None:
+            files[LIVE_REPORT] = (msgspec.json.format(_report_encoder.encode(report), indent=2)
+                                  + b"\n")
+            _write_outputs(out, files)
+        log.info("live session ended (%s): %d bars, %d setups", reason, len(run.bars),
+                 len(run.setups))
+        return LiveResult(run=run, report=report, out_dir=out)
+    finally:
+        if recorder is not None:
+            recorder.close()
+        if host is not None:
+            host.close()
+        if owned:
+            db.close()
+
+
