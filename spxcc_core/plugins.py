@@ -38,6 +38,7 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "spxcc_detectors": "spxcc_detectors",
     "spxcc_tradier": "spxcc_tradier",
     "spxcc_paper": "spxcc_paper",
+    "spxcc_gamma": "spxcc_gamma",
 }
 
 

@@ -19,12 +19,12 @@ from pathlib import Path
 import msgspec
 
 from spxcc_core.errors import ConfigError
-from spxcc_core.replay.wire import ReplayResult
+from spxcc_core.replay.wire import ReplayReport, ReplayResult
 from spxcc_core.sample import DEFAULT_DATE, DEFAULT_SEED, SampleSession, generate_session
 from spxcc_core.sample.summary import BarSummary, summarize_bars
 
-__all__ = ["ReplaySummary", "aggregate_spy", "prepare_session", "register", "render",
-           "render_replay", "replay_demo", "store_summary"]
+__all__ = ["GammaAtClose", "ReplaySummary", "aggregate_spy", "gamma_at_close", "prepare_session",
+           "register", "render", "render_replay", "replay_demo", "store_summary"]
 
 TICKER = "SPY"
 
@@ -80,6 +80,24 @@ def aggregate_spy(session: SampleSession) -> BarSummary:
                           quarantined=r.quarantined, duplicates=r.duplicates)
 
 
+class GammaAtClose(msgspec.Struct, kw_only=True, frozen=True, rename="camel"):
+    """The gamma context at the close: ``underlying`` and ``spot`` (index points), ``as_of_ms``
+    (epoch ms), ``net_gex`` (Σ GEX over strikes, dollars per 1% move), the strike with the
+    largest ``|net GEX|`` and that GEX, the ``source`` (``oi_baseline`` or
+    ``oi_baseline+flow_proxy``) and the ``sign_convention``; ``symbol`` is the bar stream it
+    was published on (``SPY``)."""
+
+    symbol: str
+    underlying: str
+    spot: float
+    as_of_ms: int
+    net_gex: float
+    max_strike: float | None
+    max_strike_gex: float | None
+    source: str
+    sign_convention: str
+
+
 class ReplaySummary(msgspec.Struct, kw_only=True, frozen=True, rename="camel"):
     """What the demo reports about its replay.
 
@@ -87,7 +105,9 @@ class ReplaySummary(msgspec.Struct, kw_only=True, frozen=True, rename="camel"):
     ``t1_hit_rate`` (T1 reached / triggered, None when nothing triggered) and ``expectancy_r``
     (mean realized R over closed triggered setups, None when none) are read back from the
     SQLite store; ``gate_blocks`` maps detector → gate → candidates blocked (from the report);
-    ``out_dir`` and ``db`` are where the outputs and the store are.
+    ``out_dir`` and ``db`` are where the outputs and the store are. ``gamma`` is the gamma
+    context at the RTH close (the ``gamma`` provider's session-end value; None without a chain
+    snapshot).
     """
 
     session_id: str
@@ -102,21 +122,42 @@ class ReplaySummary(msgspec.Struct, kw_only=True, frozen=True, rename="camel"):
     plugin_errors: list[str]
     out_dir: str
     db: str
+    gamma: GammaAtClose | None = None
+
+
+def gamma_at_close(report: ReplayReport) -> GammaAtClose | None:
+    """The first ``gamma`` session-end value of the replay report (None when there is none)."""
+    for symbols in report.detection.get("sessionEnd", {}).values():
+        for symbol, values in symbols.items():
+            g = values.get("gamma")
+            if not isinstance(g, dict):
+                continue
+            strikes = g.get("strikes") or []
+            top = max(strikes, key=lambda s: abs(s["netGex"])) if strikes else None
+            return GammaAtClose(
+                symbol=symbol, underlying=g["underlying"], spot=g["spot"],
+                as_of_ms=g["asOfMs"], net_gex=g["totalGex"],
+                max_strike=None if top is None else top["strike"],
+                max_strike_gex=None if top is None else top["netGex"], source=g["source"],
+                sign_convention=g["signConvention"])
+    return None
 
 
 def replay_demo(session: SampleSession, db: Path | None) -> tuple[ReplayResult, Path, Path]:
     """Ingest the session into its cache (once) and replay it end to end.
 
-    The cache is ``<cache root>/cache-<session folder>``, outputs go to
-    ``<cache root>/replay-<session folder>``; the store is ``db`` or ``spxcc.sqlite3`` there.
+    The cache is ``<cache root>/cache-<session folder>`` (ingested again when the session has
+    a chain snapshot the cache lacks), outputs go to ``<cache root>/replay-<session folder>``;
+    the store is ``db`` or ``spxcc.sqlite3`` there.
     :returns: the replay result, the output folder and the store file.
     """
-    from spxcc_core.replay.cache import ingest, is_session_cache
+    from spxcc_core.replay.cache import ingest, is_session_cache, open_cache
     from spxcc_core.replay.engine import DB_NAME, replay_session
 
     root = session.root.parent
     cache = root / f"cache-{session.root.name}"
-    if not is_session_cache(cache):
+    if not is_session_cache(cache) or (
+            session.chain is not None and open_cache(cache).manifest.chain_snapshot is None):
         ingest(session.root, cache)
     out = root / f"replay-{session.root.name}"
     store = db if db is not None else out / DB_NAME
@@ -154,7 +195,7 @@ def store_summary(result: ReplayResult, out_dir: Path, db: Path) -> ReplaySummar
         t1_hits=t1_hits, t1_hit_rate=t1_hits / triggered if triggered else None,
         expectancy_r=expectancy, gate_blocks=blocks,
         plugin_errors=[f"{e.plugin} ({e.hook}): {e.error}" for e in report.plugin_errors],
-        out_dir=str(out_dir), db=str(db))
+        out_dir=str(out_dir), db=str(db), gamma=gamma_at_close(report))
 
 
 def render_replay(summary: ReplaySummary) -> None:
@@ -180,6 +221,16 @@ def render_replay(summary: ReplaySummary) -> None:
     table.add_row("triggered / T1 reached", f"{summary.triggered:,} / {summary.t1_hits:,}")
     table.add_row("T1 hit rate", _fmt(summary.t1_hit_rate, ".1%"))
     table.add_row("expectancy (R)", _fmt(summary.expectancy_r, "+.2f"))
+    g = summary.gamma
+    if g is None:
+        table.add_row("gamma at close", "— (no chain snapshot)")
+    else:
+        table.add_row(f"gamma at close: {g.underlying} spot", f"{g.spot:,.2f}")
+        table.add_row("gamma at close: net GEX ($ per 1% move)", f"{g.net_gex:+,.0f}")
+        table.add_row("gamma at close: largest |GEX| strike",
+                      "—" if g.max_strike is None or g.max_strike_gex is None else
+                      f"{g.max_strike:,.0f} ({g.max_strike_gex:+,.0f})")
+        table.add_row("gamma at close: source", g.source)
     console.print(table)
     for line in summary.plugin_errors:
         console.print(f"plugin error: {line}", highlight=False)

@@ -24,6 +24,7 @@ from spxcc_core.contracts.setup import Direction, SetupCandidate
 if TYPE_CHECKING:
     from spxcc_core.contracts.microbar import MicrobarV1
     from spxcc_core.detect.context import BarContext
+    from spxcc_core.detect.market import SessionMarket
 
 __all__ = [
     "ContextProvider",
@@ -111,7 +112,12 @@ class NoParams:
 
 
 class ContextProvider(abc.ABC):
-    """Publishes one value per bar into ``ctx.extra[name]`` (None publishes nothing new)."""
+    """Publishes one value per bar into ``ctx.extra[name]`` (None publishes nothing new).
+
+    ``market`` is the runner's session-scoped :class:`~spxcc_core.detect.market.SessionMarket`
+    (chain snapshot, option flow since the open, index values), set by the host right after
+    the provider is built and before its first ``on_bar``; None when built outside a runner.
+    """
 
     name: ClassVar[str] = ""
     version: ClassVar[int] = 0
@@ -120,8 +126,16 @@ class ContextProvider(abc.ABC):
     def __init__(self, params: Any, *, symbol: str) -> None:
         self.params = params
         self.symbol = symbol
+        self.market: SessionMarket | None = None
 
     @abc.abstractmethod
     def on_bar(self, bar: MicrobarV1, ctx: BarContext) -> object | None:
         """Return the value for this bar (or None to keep the previous one). Called before the
         detectors see the bar; must not mutate ``bar`` or ``ctx``."""
+
+    def on_session_end(self, ctx: BarContext) -> object | None:
+        """Optional: a value summarising this symbol's day, once, when the day ends for the
+        symbol (a bar of a later day, or the end of the run). It goes into the runner report
+        under ``sessionEnd`` (it must encode with ``msgspec.json``); None reports
+        nothing (the default)."""
+        return None

@@ -17,6 +17,12 @@ Detector and provider instances live per (symbol, New York date), so each day is
 independently of the days before it. A detector or provider that raises is recorded under its
 name (count and first error) and the run goes on; bars of a symbol that do not start after the
 previous one are quarantined (``outOfOrder``), never processed twice.
+
+Session-scoped data (option chain, option flow, index values) lives in one
+:class:`~spxcc_core.detect.market.SessionMarket` per runner (``runner.market``): every processed
+bar is passed to it before the providers run, and every provider gets it as ``provider.market``.
+When a symbol's day ends (a bar of a later day, or :meth:`DetectorRunner.finish`) each provider's
+``on_session_end`` value is kept and reported under ``sessionEnd``.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from spxcc_core.contracts.setup import GateCheck, GateDecision, SetupCandidate, 
 from spxcc_core.detect.base import ContextProvider, Detector
 from spxcc_core.detect.context import BarContext
 from spxcc_core.detect.gating import decide
+from spxcc_core.detect.market import SessionMarket
 from spxcc_core.detect.profile import (
     Profile,
     ResolvedDetector,
@@ -49,6 +56,8 @@ from spxcc_core.setups.lifecycle import SetupTracker, make_setup_id, summarize
 __all__ = ["DetectorRunner", "RunnerOutput"]
 
 RunnerOutput = SetupInstance | GateDecision
+
+_value_encoder = msgspec.json.Encoder()
 
 
 @attrs.define
@@ -94,6 +103,8 @@ class DetectorRunner:
     :param providers: context provider classes when ``source`` is a class list.
     :param calendar: the RTH calendar (default: XNYS).
     :param run_id: passed to observers in ``context``.
+    :param market: the session-scoped market data handed to providers (default: an empty
+        :class:`SessionMarket`; the host sets its chain and pushes index values).
     :raises PluginError: malformed registrations (blank or duplicate names, non-list results).
     :raises ConfigError: the profile does not fit the installed detectors.
     """
@@ -101,7 +112,8 @@ class DetectorRunner:
     def __init__(self, source: pluggy.PluginManager | Sequence[type[Detector[Any]]],
                  profile: Profile | None = None, *,
                  providers: Sequence[type[ContextProvider]] = (),
-                 calendar: SessionCalendar | None = None, run_id: str = "") -> None:
+                 calendar: SessionCalendar | None = None, run_id: str = "",
+                 market: SessionMarket | None = None) -> None:
         self.failures: list[PluginFailure] = []
         self._pm: pluggy.PluginManager | None = None
         if isinstance(source, pluggy.PluginManager):
@@ -126,7 +138,9 @@ class DetectorRunner:
         self._providers = [(cls, structure_strict({}, cls.params_class, f"provider {cls.name}"))
                            for cls in provider_classes]
         self.calendar = calendar if calendar is not None else get_calendar()
+        self.market = market if market is not None else SessionMarket(self.calendar)
         self.run_id = run_id
+        self._session_end: dict[str, dict[str, dict[str, Any]]] = {}
         self._states: dict[str, _SymbolState] = {}
         self._setups: dict[str, SetupInstance] = {}
         self._errors: dict[str, _ErrorCount] = {}
@@ -138,10 +152,29 @@ class DetectorRunner:
     # -- per bar -----------------------------------------------------------------------------
 
     def _new_state(self, symbol: str, day: TradingDay) -> _SymbolState:
+        providers: list[tuple[str, ContextProvider]] = []
+        for cls, params in self._providers:
+            provider = cls(params, symbol=symbol)
+            provider.market = self.market
+            providers.append((cls.name, provider))
         return _SymbolState(
             day=day, ctx=BarContext(symbol, day, self._window),
             detectors=[(r.cls.name, r.cls(r.params, symbol=symbol)) for r in self.resolved],
-            providers=[(cls.name, cls(params, symbol=symbol)) for cls, params in self._providers])
+            providers=providers)
+
+    def _end_session(self, st: _SymbolState) -> None:
+        """Collect the providers' ``on_session_end`` values of ``st``'s symbol and day."""
+        for name, provider in st.providers:
+            try:
+                value = provider.on_session_end(st.ctx)
+                if value is None:
+                    continue
+                data = msgspec.json.decode(_value_encoder.encode(value))  # JSON-shaped
+            except Exception as exc:
+                self._record_error(name, exc)
+                continue
+            day = self._session_end.setdefault(st.day.session_id, {})
+            day.setdefault(st.ctx.symbol, {})[name] = data
 
     def on_bar(self, bar: MicrobarV1) -> list[RunnerOutput]:
         """Process one bar; returns the gate decisions and setup state changes it caused."""
@@ -155,6 +188,7 @@ class DetectorRunner:
                     self._out_of_order += 1
                     return out
                 self._expire_all(st, out)
+                self._end_session(st)
             st = self._new_state(bar.symbol, day)
             self._states[bar.symbol] = st
         elif start <= st.last_start_ms:
@@ -162,6 +196,7 @@ class DetectorRunner:
             return out
         st.last_start_ms = start
         self._bars += 1
+        self.market.observe(bar)
         if st.trackers:
             self._advance_setups(st, bar, out)
         ctx = st.ctx
@@ -277,10 +312,13 @@ class DetectorRunner:
     # -- end of run --------------------------------------------------------------------------
 
     def finish(self) -> list[RunnerOutput]:
-        """Expire every open setup at its session end; returns those state changes."""
+        """Expire every open setup at its session end and collect the providers' session-end
+        values; returns the setup state changes."""
         out: list[RunnerOutput] = []
         for symbol in sorted(self._states):
             self._expire_all(self._states[symbol], out)
+        for symbol in sorted(self._states):
+            self._end_session(self._states[symbol])
         return out
 
     def setups(self) -> list[SetupInstance]:
@@ -289,8 +327,14 @@ class DetectorRunner:
 
     def report(self) -> dict[str, Any]:
         """Run report (wire names): bars, quarantine, per-detector gate counts and reasons,
-        detector/provider errors, plugin failures, outcome statistics."""
+        detector/provider errors, plugin failures, outcome statistics and, when a provider
+        gave one, ``sessionEnd`` (session id → symbol → provider name → value)."""
         stats = summarize(self.setups())
+        extra: dict[str, Any] = {}
+        if self._session_end:
+            extra["sessionEnd"] = {sid: {sym: dict(sorted(vals.items()))
+                                         for sym, vals in sorted(syms.items())}
+                                   for sid, syms in sorted(self._session_end.items())}
         return {
             "profile": {"name": self.profile.name, "version": self.profile.version,
                         "hash": self.profile_hash},
@@ -305,4 +349,5 @@ class DetectorRunner:
                        for name, e in sorted(self._errors.items())},
             "pluginFailures": [f.as_dict() for f in self.failures],
             "stats": msgspec.to_builtins(stats),
+            **extra,
         }

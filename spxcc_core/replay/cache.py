@@ -2,14 +2,18 @@
 
 Layout of a cache folder::
 
-    manifest.json           session_manifest@1 (msgspec): date, datasets, symbols, conditions
+    manifest.json           session_manifest@2 (msgspec): date, datasets, symbols, conditions,
+                            chain snapshot
     stocks_trades.arrow     TradeColumns  (ts, symbol, seq, price, size, cond, correction, line)
     stocks_quotes.arrow     QuoteColumns  (ts, symbol, seq, bid, bid_size, ask, ask_size, line)
     options_trades.arrow    TradeColumns
     options_quotes.arrow    QuoteColumns
     index_values.arrow      IndexColumns  (ts, symbol, value, line)
+    chain_snapshot.json     the option-chain snapshot (Massive JSON, copied unchanged)
 
-Only the datasets given are present. Each ``.arrow`` file is an uncompressed Arrow IPC file, so
+Only the datasets given are present. The chain snapshot is found beside the flat files as
+``<...>/chain_snapshot/<YYYY-MM-DD>.json`` (:mod:`spxcc_core.chain`); it is validated when
+ingested, and its date (from the file name) must be the session's. Each ``.arrow`` file is an uncompressed Arrow IPC file, so
 :func:`pyarrow.memory_map` reads it without copying; rows keep the source's arrival order and
 ``line`` is the 1-based data row of the source file. Symbol ids index ``manifest.symbols`` and
 condition-set ids ``manifest.conditionSets`` (one table shared by every dataset). Units are those
@@ -31,7 +35,7 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import msgspec
@@ -41,14 +45,20 @@ import pyarrow.ipc as ipc
 from spxcc_core.aggregate.columns import ConditionTable, QuoteColumns, SymbolTable, TradeColumns
 from spxcc_core.errors import ConfigError, InputError
 from spxcc_core.massive.columns import IndexColumns
-from spxcc_core.replay.wire import CacheDataset, SessionManifest
+from spxcc_core.replay.wire import CacheChainSnapshot, CacheDataset, SessionManifestV2
+
+if TYPE_CHECKING:
+    from spxcc_core.chain import ChainSnapshot
 
 __all__ = [
+    "CHAIN_FILE",
+    "CHAIN_KIND",
     "DATASET_KINDS",
     "FORMAT_VERSION",
     "MANIFEST",
     "SessionCache",
     "classify_source",
+    "discover_chain",
     "discover_sources",
     "ingest",
     "is_session_cache",
@@ -58,6 +68,9 @@ __all__ = [
 #: Version of the cache layout; a reader rejects any other.
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+#: Source kind of an option-chain snapshot (a key of :func:`ingest`'s mapping) and its cache file.
+CHAIN_KIND = "chain_snapshot"
+CHAIN_FILE = "chain_snapshot.json"
 
 #: Dataset kinds in storage order.
 DATASET_KINDS: tuple[str, ...] = ("stocks_trades", "stocks_quotes", "options_trades",
@@ -88,7 +101,7 @@ _SCHEMAS = {"stocks_trades": _TRADE_SCHEMA, "stocks_quotes": _QUOTE_SCHEMA,
 
 _DATE_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
 _encoder = msgspec.json.Encoder(order="deterministic")
-_decoder = msgspec.json.Decoder(SessionManifest)
+_decoder = msgspec.json.Decoder(SessionManifestV2)  # reads v1 manifests too
 
 
 
@@ -173,6 +186,23 @@ def discover_sources(directory: str | os.PathLike[str]) -> dict[str, Path]:
     return found
 
 
+def discover_chain(directory: str | os.PathLike[str]) -> Path | None:
+    """The option-chain snapshot under ``directory`` (a ``*.json`` file inside a folder named
+    ``chain_snapshot``), None when there is none.
+
+    :raises InputError: more than one.
+    """
+    from spxcc_core.chain import CHAIN_FOLDER
+
+    root = Path(directory)
+    found = sorted(p for p in root.rglob("*.json")
+                   if p.is_file() and p.parent.name == CHAIN_FOLDER)
+    if len(found) > 1:
+        raise InputError(str(root), f"two chain snapshots: {found[0].relative_to(root)} and "
+                                    f"{found[1].relative_to(root)} (one day, one snapshot)")
+    return found[0] if found else None
+
+
 def _sha256(path: Path) -> tuple[str, int]:
     h = hashlib.sha256()
     size = 0
@@ -237,8 +267,9 @@ def ingest(sources: str | os.PathLike[str] | Mapping[str, str | os.PathLike[str]
            chunk_rows: int = 1_000_000) -> SessionCache:
     """Convert one day of flat files into a session cache at ``out``.
 
-    :param sources: a folder of flat files (found by :func:`discover_sources`), or a mapping of
-        dataset kind (:data:`DATASET_KINDS`) to file.
+    :param sources: a folder of flat files (found by :func:`discover_sources`, with the chain
+        snapshot found by :func:`discover_chain`), or a mapping of dataset kind
+        (:data:`DATASET_KINDS`, or :data:`CHAIN_KIND` for a chain snapshot) to file.
     :param out: the cache folder; created, or replaced when it already holds a session cache.
     :param ticker: keep only this ticker's events (None: every ticker).
     :param chunk_rows: rows per stored record batch (>= 1).
@@ -247,18 +278,23 @@ def ingest(sources: str | os.PathLike[str] | Mapping[str, str | os.PathLike[str]
     :raises ConfigError: an unknown dataset kind, or ``out`` exists and is not a session cache.
     """
     base: Path | None = None
+    chain: Path | None = None
     if isinstance(sources, Mapping):
         paths: dict[str, Path] = {}
         for kind, p in sources.items():
+            if kind == CHAIN_KIND:
+                chain = Path(p)
+                continue
             if kind not in DATASET_KINDS:
                 raise ConfigError(f"unknown dataset kind {kind!r} "
-                                  f"(known: {', '.join(DATASET_KINDS)})")
+                                  f"(known: {', '.join((*DATASET_KINDS, CHAIN_KIND))})")
             paths[kind] = Path(p)
         if not paths:
             raise ConfigError("no source files given")
     else:
         base = Path(sources)
         paths = discover_sources(base)
+        chain = discover_chain(base)
     dest = Path(out)
     _check_destination(dest)
     try:
@@ -268,6 +304,8 @@ def ingest(sources: str | os.PathLike[str] | Mapping[str, str | os.PathLike[str]
         raise ConfigError(f"cache {dest}: cannot write ({exc.strerror or exc})") from None
     try:
         manifest = _build(tmp, paths, base, ticker, chunk_rows)
+        if chain is not None:
+            manifest = _add_chain(tmp, manifest, chain, base)
         _swap_into_place(tmp, dest)
     finally:
         if tmp.exists():
@@ -293,7 +331,7 @@ def _swap_into_place(tmp: Path, dest: Path) -> None:
 
 
 def _build(tmp: Path, paths: Mapping[str, Path], base: Path | None, ticker: str | None,
-           chunk_rows: int) -> SessionManifest:
+           chunk_rows: int) -> SessionManifestV2:
     symbols = SymbolTable()
     conditions = ConditionTable()
     datasets: list[CacheDataset] = []
@@ -319,10 +357,31 @@ def _build(tmp: Path, paths: Mapping[str, Path], base: Path | None, ticker: str 
                                      source_bytes=size))
     if first_ts is None:
         first_ts = _first_ts_of_index(tmp, datasets)
-    manifest = SessionManifest(
+    manifest = SessionManifestV2(
         format_version=FORMAT_VERSION, session_date=_session_date(paths, first_ts),
         ticker=ticker, datasets=datasets, symbols=list(symbols.names),
         condition_sets=[list(s) for s in conditions.sets])
+    (tmp / MANIFEST).write_bytes(_encoder.encode(manifest) + b"\n")
+    return manifest
+
+
+def _add_chain(tmp: Path, manifest: SessionManifestV2, src: Path,
+               base: Path | None) -> SessionManifestV2:
+    """Validate the chain snapshot, copy it into the cache and record it in the manifest."""
+    from spxcc_core.chain import parse_chain_snapshot
+
+    sha, size = _sha256(src)
+    data = src.read_bytes()
+    snap = parse_chain_snapshot(data, str(src))
+    m = _DATE_IN_NAME.search(src.name)
+    if m is not None and m.group(1) != manifest.session_date:
+        raise InputError(str(src), f"chain snapshot of {m.group(1)} for a session of "
+                                   f"{manifest.session_date}")
+    (tmp / CHAIN_FILE).write_bytes(data)
+    entry = CacheChainSnapshot(file=CHAIN_FILE, source=_source_name(src, base),
+                               source_sha256=sha, source_bytes=size,
+                               underlying=snap.underlying, contracts=len(snap))
+    manifest = msgspec.structs.replace(manifest, chain_snapshot=entry)
     (tmp / MANIFEST).write_bytes(_encoder.encode(manifest) + b"\n")
     return manifest
 
@@ -372,6 +431,9 @@ def open_cache(path: str | os.PathLike[str]) -> SessionCache:
     for d in manifest.datasets:
         if not (root / d.file).is_file():
             raise InputError(str(root / d.file), "dataset file missing from the session cache")
+    if manifest.chain_snapshot is not None and not (root / manifest.chain_snapshot.file).is_file():
+        raise InputError(str(root / manifest.chain_snapshot.file),
+                         "chain snapshot missing from the session cache")
     return SessionCache(root, manifest)
 
 
@@ -385,7 +447,7 @@ class SessionCache:
     """An opened session cache (read-only). Batches are zero-copy views of memory-mapped files."""
 
     root: Path
-    manifest: SessionManifest
+    manifest: SessionManifestV2
 
     @property
     def session_date(self) -> dt.date:
@@ -435,6 +497,21 @@ class SessionCache:
                 yield make(**{n: batch.column(j).to_numpy(zero_copy_only=True)
                               for j, n in enumerate(names)})
 
+    def chain_snapshot(self) -> ChainSnapshot | None:
+        """The session's option-chain snapshot, None when the cache has none.
+
+        :raises InputError: the stored snapshot cannot be read.
+        """
+        entry = self.manifest.chain_snapshot
+        if entry is None:
+            return None
+        from spxcc_core.chain import load_chain_snapshot
+
+        return load_chain_snapshot(self.root / entry.file)
+
     def files(self) -> Iterable[Path]:
         """Every file of the cache (manifest last)."""
-        return [*(self.root / d.file for d in self.manifest.datasets), self.root / MANIFEST]
+        chain = self.manifest.chain_snapshot
+        extra = [self.root / chain.file] if chain is not None else []
+        return [*(self.root / d.file for d in self.manifest.datasets), *extra,
+                self.root / MANIFEST]

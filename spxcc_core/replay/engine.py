@@ -19,6 +19,17 @@ is written in an order that does not depend on them either, so a replay's output
 for any ``step_ms`` and byte-identical from run to run. Index values are read and counted, not
 aggregated (an index has no trades or quotes).
 
+Gamma context: when the cache holds an option-chain snapshot, it is set on the runner's
+:class:`~spxcc_core.detect.market.SessionMarket` (``runner.market``) before the first batch, and
+the values of the chain's underlying index are pushed to it by the same replay clock, each step
+*before* that step's trades and quotes (so an underlying bar ending at ``t`` always sees every
+index value stamped before ``t``, whatever the step). Option microbars reach the market through
+the runner. A detector that reads cross-symbol context (``ctx.gamma``'s flow proxy) sees the
+option bars final when its own bar is processed: its outputs are byte-identical from run to run
+for a given ``step_ms``, but the step can move when a quiet contract's flow first shows up; the
+``sessionEnd`` values in the report are computed after the input has ended and do not depend on
+the step.
+
 Outputs (``out_dir``): ``microbars.jsonl`` (``microbar@2``, by symbol then ``startMs``),
 ``setups.jsonl`` (final state of every setup, by detection time then id),
 ``gate_decisions.jsonl`` (every gate decision, by bar start then symbol),
@@ -298,18 +309,43 @@ class _Pipeline:
 # ----------------------------------------------------------------------------- drivers
 
 
+def _index_feed(cache: SessionCache, pipe: _Pipeline) -> tuple[_Cursor, int, str] | None:
+    """A cursor over the index values with the symbol id and name of the chain's underlying,
+    when the runner's market has a chain whose underlying has index values in the cache."""
+    chain = pipe.runner.market.chain
+    if chain is None or not cache.rows("index_values"):
+        return None
+    names = cache.manifest.symbols
+    if chain.underlying not in names:
+        return None
+    return (_Cursor(cache.batches("index_values")), names.index(chain.underlying),
+            chain.underlying)
+
+
+def _push_index(pipe: _Pipeline, feed: tuple[_Cursor, int, str], until_ns: int) -> None:
+    cursor, sid, symbol = feed
+    market = pipe.runner.market
+    for b in cursor.take_until(until_ns):
+        mask = b.symbol == sid
+        if mask.any():
+            market.add_index_values(symbol, b.ts[mask], b.value[mask])
+
+
 def _replay_cache(cache: SessionCache, pipe: _Pipeline, step_ms: int,
                   progress: Progress) -> int:
     """Feed a cache through the pipeline by the replay clock; returns index values read."""
     groups = [(cache.batches(f"{c}_trades"), cache.batches(f"{c}_quotes"))
               for c in ("stocks", "options")]
     cursors = [(_Cursor(t), _Cursor(q)) for t, q in groups]
+    index = _index_feed(cache, pipe)
     step = step_ms * _NS_PER_MS
     while True:
         pending = [ts for pair in cursors for c in pair if (ts := c.next_ts()) is not None]
         if not pending:
             break
         clock = (min(pending) // step + 1) * step
+        if index is not None:
+            _push_index(pipe, index, clock)
         for tc, qc in cursors:
             tp = tc.take_until(clock)
             qp = qc.take_until(clock)
@@ -319,6 +355,8 @@ def _replay_cache(cache: SessionCache, pipe: _Pipeline, step_ms: int,
                 pipe.push(t, q)
                 progress.advance((len(t) if t is not None else 0)
                                  + (len(q) if q is not None else 0))
+    if index is not None:  # the rest, before the final bars are released
+        _push_index(pipe, index, 2**63 - 1)
     return cache.rows("index_values")
 
 
@@ -462,6 +500,9 @@ def _run(cache: SessionCache, kind: str, pm: pluggy.PluginManager, profile: Prof
     agg = StreamingAggregator(config, symbols=cache.symbol_table(),
                               conditions=cache.condition_table(), feeds=feeds)
     pipe = _Pipeline(pm, profile, store, agg)
+    chain = cache.chain_snapshot()
+    if chain is not None:
+        pipe.runner.market.set_chain(chain, cache.manifest.session_date)
     bar = make_progress(cache.total_events, f"replay {cache.manifest.session_date}",
                         enabled=progress)
     try:

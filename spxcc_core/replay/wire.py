@@ -17,11 +17,13 @@ from spxcc_core.contracts.setup import SetupStats
 
 __all__ = [
     "CONTRACTS",
+    "CacheChainSnapshot",
     "CacheDataset",
     "ReplayReport",
     "ReplayResult",
     "ReplaySource",
     "SessionManifest",
+    "SessionManifestV2",
 ]
 
 #: Dataset kinds of a session cache, in the order they are stored and listed.
@@ -46,6 +48,23 @@ class CacheDataset(Contract, frozen=True, kw_only=True):
     source_bytes: int
 
 
+class CacheChainSnapshot(Contract, frozen=True, kw_only=True):
+    """The option-chain snapshot of a session cache (Massive ``/v3/snapshot/options`` JSON,
+    copied unchanged).
+
+    ``file`` is its name inside the cache; ``source``/``source_sha256``/``source_bytes`` as for
+    :class:`CacheDataset`; ``underlying`` the chain's underlying ticker; ``contracts`` the usable
+    contracts read from it.
+    """
+
+    file: str
+    source: str
+    source_sha256: str
+    source_bytes: int
+    underlying: str
+    contracts: int
+
+
 class SessionManifest(Contract, frozen=True, kw_only=True):
     """``manifest.json`` of a session cache (``session_manifest@1``).
 
@@ -64,6 +83,15 @@ class SessionManifest(Contract, frozen=True, kw_only=True):
     datasets: list[CacheDataset]
     symbols: list[str]
     condition_sets: list[list[int]]
+
+
+class SessionManifestV2(SessionManifest, frozen=True, kw_only=True):
+    """``manifest.json`` of a session cache (``session_manifest@2``): v1 plus
+    ``chain_snapshot``, the session's option-chain snapshot (None: none was ingested)."""
+
+    contract_version: ClassVar[int] = 2
+
+    chain_snapshot: CacheChainSnapshot | None = None
 
 
 class ReplaySource(Contract, frozen=True, kw_only=True):
@@ -123,4 +151,4 @@ class ReplayResult(Contract, frozen=True, kw_only=True):
     digests: dict[str, str]
 
 
-CONTRACTS = (SessionManifest, ReplayReport, ReplayResult)
+CONTRACTS = (SessionManifest, SessionManifestV2, ReplayReport, ReplayResult)

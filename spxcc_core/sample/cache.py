@@ -1,8 +1,9 @@
 """The on-disk sample session: Massive flat files in a cache folder, generated once.
 
 Layout of ``<root>/<seed>-<date>-<scale>/`` mirrors the Massive bucket:
-``{dataset}/{YYYY}/{MM}/{YYYY-MM-DD}.csv.gz`` per dataset, plus ``manifest.json`` (seed, date,
-scale, generator version, rows, bytes and SHA-256 per file). A folder is built under a temporary
+``{dataset}/{YYYY}/{MM}/{YYYY-MM-DD}.csv.gz`` per dataset, the option-chain snapshot
+``us_options_opra/chain_snapshot/{YYYY-MM-DD}.json`` (open interest at the previous close), plus
+``manifest.json`` (seed, date, scale, generator version, rows, bytes and SHA-256 per file). A folder is built under a temporary
 name and renamed into place, so a folder with a manifest is complete; a present, complete
 folder is reused as is.
 """
@@ -21,6 +22,7 @@ import msgspec
 import platformdirs
 
 from spxcc_core.errors import ConfigError
+from spxcc_core.sample.chain import CHAIN_DATASET
 from spxcc_core.sample.clock import DEFAULT_DATE
 from spxcc_core.sample.flatfile import write_flat_file
 from spxcc_core.sample.generate import (
@@ -48,13 +50,15 @@ class ManifestFile(msgspec.Struct, kw_only=True, frozen=True, rename="camel"):
 
 
 class Manifest(msgspec.Struct, kw_only=True, frozen=True, rename="camel"):
-    """``manifest.json`` of a sample session folder."""
+    """``manifest.json`` of a sample session folder (``chain``: the chain snapshot, rows =
+    contracts; a folder without one is rebuilt)."""
 
     seed: int
     date: str
     scale: float
     generator_version: int
     files: list[ManifestFile]
+    chain: ManifestFile | None = None
 
 
 _manifest_encoder = msgspec.json.Encoder(order="deterministic")
@@ -63,7 +67,8 @@ _manifest_decoder = msgspec.json.Decoder(Manifest)
 
 @attrs.frozen
 class SampleSession:
-    """A sample session on disk: ``paths`` and ``counts`` (rows) by Massive dataset name."""
+    """A sample session on disk: ``paths`` and ``counts`` (rows) by Massive dataset name;
+    ``chain`` the option-chain snapshot file."""
 
     root: Path
     seed: int
@@ -73,6 +78,7 @@ class SampleSession:
     counts: dict[str, int]
     sha256: dict[str, str]
     reused: bool
+    chain: Path | None = None
 
     @property
     def manifest_path(self) -> Path:
@@ -119,9 +125,9 @@ def _load(folder: Path, seed: int, date: dt.date, scale: float,
     if (manifest.seed, manifest.date, manifest.scale, manifest.generator_version) != (
             seed, date.isoformat(), scale, GENERATOR_VERSION):
         return None
-    if {f.dataset for f in manifest.files} != set(DATASETS):
+    if {f.dataset for f in manifest.files} != set(DATASETS) or manifest.chain is None:
         return None
-    for f in manifest.files:
+    for f in [*manifest.files, manifest.chain]:
         p = folder / f.path
         try:
             if p.stat().st_size != f.bytes:
@@ -134,7 +140,8 @@ def _load(folder: Path, seed: int, date: dt.date, scale: float,
         root=folder, seed=seed, date=date, scale=scale,
         paths={f.dataset: folder / f.path for f in manifest.files},
         counts={f.dataset: f.rows for f in manifest.files},
-        sha256={f.dataset: f.sha256 for f in manifest.files}, reused=True)
+        sha256={f.dataset: f.sha256 for f in manifest.files}, reused=True,
+        chain=folder / manifest.chain.path)
 
 
 def _build(tmp: Path, seed: int, date: dt.date, scale: float) -> None:
@@ -147,8 +154,15 @@ def _build(tmp: Path, seed: int, date: dt.date, scale: float) -> None:
         rows = write_flat_file(columns.tables[dataset], path)
         files.append(ManifestFile(dataset=dataset, path=rel, rows=rows,
                                   bytes=path.stat().st_size, sha256=_sha256(path)))
+    rel = f"{CHAIN_DATASET}/{date.isoformat()}.json"
+    path = tmp / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(columns.chain)
+    contracts = len(msgspec.json.decode(columns.chain)["results"])
+    chain = ManifestFile(dataset=CHAIN_DATASET, path=rel, rows=contracts,
+                         bytes=path.stat().st_size, sha256=_sha256(path))
     manifest = Manifest(seed=seed, date=date.isoformat(), scale=scale,
-                        generator_version=GENERATOR_VERSION, files=files)
+                        generator_version=GENERATOR_VERSION, files=files, chain=chain)
     (tmp / MANIFEST).write_bytes(_manifest_encoder.encode(manifest) + b"\n")
 
 

@@ -8,6 +8,7 @@ import attrs
 import numpy as np
 
 from spxcc_core.errors import ConfigError
+from spxcc_core.sample.chain import chain_snapshot
 from spxcc_core.sample.clock import DEFAULT_DATE, session_clock
 from spxcc_core.sample.options import index_table, option_tables
 from spxcc_core.sample.process import latent_path
@@ -30,12 +31,15 @@ _MAX_SCALE = 40.0
 
 @attrs.frozen(eq=False)
 class SessionColumns:
-    """All five datasets of one generated session, keyed by Massive dataset name."""
+    """All five datasets of one generated session, keyed by Massive dataset name, and the
+    option-chain snapshot (``chain``: Massive snapshot JSON bytes, see
+    :mod:`spxcc_core.sample.chain`)."""
 
     seed: int
     date: dt.date
     scale: float
     tables: dict[str, SampleTable]
+    chain: bytes = b""
 
     @property
     def stock_trades(self) -> SampleTable:
@@ -102,4 +106,5 @@ def generate_columns(*, seed: int = DEFAULT_SEED, date: dt.date = DEFAULT_DATE,
     index = index_table(rng, path)
     tables = {t.dataset: t for t in (s_trades, s_quotes, o_trades, o_quotes, index)}
     return SessionColumns(seed=seed, date=date, scale=scale,
-                          tables={k: tables[k] for k in DATASETS})
+                          tables={k: tables[k] for k in DATASETS},
+                          chain=chain_snapshot(seed, path))
