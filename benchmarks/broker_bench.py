@@ -2,9 +2,12 @@
 
 ``run_tradier_bench()`` measures, on one machine with server and client in one process:
 
-- ``submit``: one :meth:`TradierAdapter.submit` round trip (tag pre-check GET of the day's
-  orders + form POST), p50/p99 over ``orders`` orders on an account whose day fills up as it
-  goes, next to a raw httpx POST of the same form (the floor);
+- ``submit``: one :meth:`TradierAdapter.submit` round trip, p50/p99 over ``orders`` orders on
+  an account whose day fills up as it goes, in three variants, each on a fresh day:
+  ``submit_fast`` (``known_unsubmitted=True``, the routing worker's first send: one POST),
+  ``submit`` (tag pre-check through the incremental tag index + POST) and ``submit_full_list``
+  (``tag_index=False``: the pre-check lists every page of the day, the behaviour before the
+  index); next to a raw httpx POST of the same form (the floor);
 - ``snapshot``: :meth:`TradierAdapter.snapshot` of an account with 200 positions and 500 orders
   (balances + positions + 5 pages of orders), p50/p99.
 
@@ -67,17 +70,29 @@ def run_tradier_bench(orders: int = 500, positions: int = 200, snapshots: int = 
                 t0 = time.perf_counter()
                 c.post(f"/accounts/{account}/orders", data=form).raise_for_status()
                 raw.append(time.perf_counter() - t0)
-        fake.rollover()
+
+        def series(name: str, known_unsubmitted: bool, tag_index: bool) -> None:
+            fake.rollover()
+            adapter = TradierAdapter(fake.token, base_url=fake.url, account_id=account,
+                                     tag_index=tag_index)
+            times: list[float] = []
+            for i in range(orders):
+                intent = OrderIntent(intent_id=f"bench-{name}-{i}", option_symbol=symbol,
+                                     underlying="SPX", side="buy_to_open", quantity=1,
+                                     order_type="limit", limit_price=1.0)
+                t0 = time.perf_counter()
+                adapter.submit(intent, known_unsubmitted=known_unsubmitted)
+                times.append(time.perf_counter() - t0)
+            result[name] = _ms(times)
+            result[f"{name}_first_50"] = _ms(times[:50])
+            result[f"{name}_last_50"] = _ms(times[-50:])
+            result[f"{name}_requests_per_submit"] = round(adapter.transport.requests / orders, 2)
+            adapter.close()
+
+        series("submit_full_list", False, False)
+        series("submit", False, True)
+        series("submit_fast", True, True)
         adapter = TradierAdapter(fake.token, base_url=fake.url, account_id=account)
-        submit: list[float] = []
-        for i in range(orders):
-            intent = OrderIntent(intent_id=f"bench-{i}", option_symbol=symbol, underlying="SPX",
-                                 side="buy_to_open", quantity=1, order_type="limit",
-                                 limit_price=1.0)
-            t0 = time.perf_counter()
-            adapter.submit(intent)
-            submit.append(time.perf_counter() - t0)
-        requests_per_submit = adapter.transport.requests / orders
         for i in range(positions):
             fake.add_position(account, f"SPXW261125C0{4000 + i:04d}000", 1, 320.0)
         snap: list[float] = []
@@ -88,17 +103,16 @@ def run_tradier_bench(orders: int = 500, positions: int = 200, snapshots: int = 
         assert len(s.positions) == positions and len(s.open_orders) == orders
         adapter.close()
     result["raw_post"] = _ms(raw)
-    result["submit"] = _ms(submit)
-    result["submit_first_50"] = _ms(submit[:50])
-    result["submit_last_50"] = _ms(submit[-50:])
-    result["requests_per_submit"] = round(requests_per_submit, 2)
     result["snapshot"] = _ms(snap)
     if verbose:
-        print(f"tradier submit round trip ({orders} orders): p50 {result['submit']['p50_ms']} ms, "
-              f"p99 {result['submit']['p99_ms']} ms (first 50 p50 "
-              f"{result['submit_first_50']['p50_ms']} ms, last 50 p50 "
-              f"{result['submit_last_50']['p50_ms']} ms; "
-              f"{result['requests_per_submit']} HTTP requests/submit)")
+        for name, what in (("submit_fast", "known_unsubmitted (routing first send)"),
+                           ("submit", "tag pre-check via index"),
+                           ("submit_full_list", "tag pre-check listing the whole day")):
+            print(f"tradier submit, {what} ({orders} orders): p50 {result[name]['p50_ms']} ms, "
+                  f"p99 {result[name]['p99_ms']} ms (first 50 p50 "
+                  f"{result[name + '_first_50']['p50_ms']} ms, last 50 p50 "
+                  f"{result[name + '_last_50']['p50_ms']} ms; "
+                  f"{result[name + '_requests_per_submit']} HTTP requests/submit)")
         print(f"raw httpx form POST floor: p50 {result['raw_post']['p50_ms']} ms, "
               f"p99 {result['raw_post']['p99_ms']} ms")
         print(f"snapshot ({positions} positions, {orders} orders): p50 "

@@ -236,8 +236,10 @@ class PaperBroker(BrokerAdapter):
         self._acct(account_id)
         return self.book.order(account_id, order_id).as_contract()
 
-    def submit(self, intent: OrderIntent, *,
-               on_tag_assigned: TagCallback | None = None) -> OrderAck:
+    def submit(self, intent: OrderIntent, *, on_tag_assigned: TagCallback | None = None,
+               known_unsubmitted: bool = False) -> OrderAck:
+        """See :meth:`BrokerAdapter.submit`. The tag check is an in-memory lookup, so
+        ``known_unsubmitted`` changes nothing here."""
         account_id = self.account_for(intent)
         acct = self._acct(account_id)
         tag = tag_for(intent.intent_id)

@@ -17,6 +17,12 @@ refuse wide markets. A limit buy fills when the model price ≤ limit (at the mo
 limit sell when ≥ limit. Time only moves forward: with the replay clock it is the latest quote
 time (or :meth:`PaperBook.advance_to`); with a wall clock, activations happen on the next call
 that looks at the book.
+
+Day orders (``duration`` day) expire at the close of the regular session they work in (see
+:mod:`spxcc_paper.expiry`; early closes included): at that instant the order ends ``expired``
+(an :class:`OrderUpdate` with the reason), what it filled before stays filled, and its hold is
+released. Activations and expiries happen in time order; an order that would activate at or
+after its expiry never fills. ``gtc`` orders never expire.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from spxcc_core.contracts.broker import (
     Position,
 )
 from spxcc_core.errors import ConfigError
+from spxcc_paper.expiry import day_order_expiry_ms, expiry_reason
 from spxcc_paper.fill_model import FillModel, QuoteState
 
 __all__ = ["ACCOUNT_TYPES", "PaperAccount", "PaperBook", "PaperOrder", "PaperPosition"]
@@ -81,6 +88,7 @@ class PaperOrder:
     reason: str | None = None
     held_cents: int = 0
     activated: bool = False
+    expires_ms: int | None = None  # day orders: the session close (epoch ms); None: never
 
     @property
     def buy(self) -> bool:
@@ -153,6 +161,7 @@ class PaperBook:
     _events: dict[str, list[BrokerEvent]] = attrs.field(factory=dict)
     _working: dict[str, list[PaperOrder]] = attrs.field(factory=dict)
     _pending: list[tuple[int, int, PaperOrder]] = attrs.field(factory=list)
+    _expiries: list[tuple[int, int, PaperOrder]] = attrs.field(factory=list)  # (ms, seq, order)
     _seq: int = 0
     _left: dict[str, dict[bool, int]] = attrs.field(factory=dict)  # displayed size not yet taken
 
@@ -163,27 +172,49 @@ class PaperBook:
         return self.clock() if self.clock is not None else self._now_ns
 
     def advance_to(self, ts_ns: int) -> None:
-        """Move the replay clock forward to ``ts_ns`` (never backwards) and activate the orders
-        whose latency has elapsed, against the quotes in force."""
+        """Move the replay clock forward to ``ts_ns`` (never backwards), then, in time order,
+        activate the orders whose latency has elapsed (against the quotes in force) and expire
+        the day orders whose session closed (an expiry at the same instant as an activation
+        comes first)."""
         if ts_ns > self._now_ns:
             self._now_ns = ts_ns
         touched: dict[str, PaperAccount] = {}
-        while self._pending and self._pending[0][0] <= ts_ns:
-            _, _, o = heapq.heappop(self._pending)
-            if o.status in TERMINAL_STATUSES or o.activated:
-                continue
-            o.activated = True
-            q = self.quotes.get(o.symbol)
-            if q is not None:
-                for acct in self._match(o.symbol, q, only=o):
-                    touched[acct.account_id] = acct
+        pending, expiries = self._pending, self._expiries
+        while True:
+            act = pending[0][0] if pending else None
+            exp = expiries[0][0] * 1_000_000 if expiries else None
+            if act is not None and act <= ts_ns and (exp is None or act < exp):
+                _, _, o = heapq.heappop(pending)
+                if o.status in TERMINAL_STATUSES or o.activated:
+                    continue
+                o.activated = True
+                q = self.quotes.get(o.symbol)
+                if q is not None:
+                    for acct in self._match(o.symbol, q, only=o):
+                        touched[acct.account_id] = acct
+            elif exp is not None and exp <= ts_ns:
+                at_ms, _, o = heapq.heappop(expiries)
+                if o.status in TERMINAL_STATUSES or o.expires_ms != at_ms:
+                    continue  # finished meanwhile, or its duration was changed
+                self._finish(o, "expired", expiry_reason(at_ms), at_ms=at_ms)
+                touched[o.account_id] = self.accounts[o.account_id]
+            else:
+                break
         for acct in touched.values():
             self._changed(acct)
 
     def tick(self) -> None:
-        """Activate what the clock allows (needed with a wall clock before reading)."""
-        if self._pending:
+        """Activate and expire what the clock allows (needed with a wall clock before
+        reading)."""
+        if self._pending or self._expiries:
             self.advance_to(self.now_ns())
+
+    def _schedule_expiry(self, o: PaperOrder, from_ms: int) -> None:
+        """Set (day) or clear (gtc) the order's expiry, counted from ``from_ms``."""
+        o.expires_ms = day_order_expiry_ms(from_ms) if o.duration == "day" else None
+        if o.expires_ms is not None:
+            self._seq += 1
+            heapq.heappush(self._expiries, (o.expires_ms, self._seq, o))
 
     # --- accounts ---------------------------------------------------------------------------
 
@@ -211,6 +242,9 @@ class PaperBook:
                 if not o.activated:
                     self._seq += 1
                     heapq.heappush(self._pending, (o.active_at_ns, self._seq, o))
+                if o.expires_ms is not None:
+                    self._seq += 1
+                    heapq.heappush(self._expiries, (o.expires_ms, self._seq, o))
 
     def drop(self, account_id: str) -> None:
         """Forget an account (before installing a newer copy of it)."""
@@ -225,6 +259,8 @@ class PaperBook:
                 self._working.pop(sym, None)
         self._pending = [p for p in self._pending if p[2].account_id != account_id]
         heapq.heapify(self._pending)
+        self._expiries = [p for p in self._expiries if p[2].account_id != account_id]
+        heapq.heapify(self._expiries)
 
     def account(self, account_id: str) -> PaperAccount:
         acct = self.accounts.get(account_id)
@@ -319,6 +355,7 @@ class PaperBook:
         acct.orders[order.id] = order
         acct.tags[tag] = order.id
         self._working.setdefault(symbol, []).append(order)
+        self._schedule_expiry(order, now // 1_000_000)
         self._emit(account_id, self._update(order))
         if latency_ns == 0:
             order.activated = True
@@ -373,8 +410,9 @@ class PaperBook:
                 raise BrokerRejected(f"insufficient buying power: order needs {need / 100:.2f}")
             acct.hold(o, need)
         o.order_type, o.limit_price = new_type, new_limit
-        if duration is not None:
+        if duration is not None and duration != o.duration:
             o.duration = duration
+            self._schedule_expiry(o, self.now_ns() // 1_000_000)
         o.updated_ms = self.now_ns() // 1_000_000
         self._emit(account_id, self._update(o))
         q = self.quotes.get(o.symbol)
@@ -472,11 +510,12 @@ class PaperBook:
             o.status = "partially_filled"
             self._emit(acct.account_id, self._update(o))
 
-    def _finish(self, o: PaperOrder, status: str, reason: str | None) -> None:
+    def _finish(self, o: PaperOrder, status: str, reason: str | None, *,
+                at_ms: int | None = None) -> None:
         o.status = status
         o.reason = reason
         self.accounts[o.account_id].hold(o, 0)
-        o.updated_ms = self.now_ns() // 1_000_000
+        o.updated_ms = at_ms if at_ms is not None else self.now_ns() // 1_000_000
         working = self._working.get(o.symbol)
         if working is not None and o in working:
             working.remove(o)

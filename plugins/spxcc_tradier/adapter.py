@@ -4,11 +4,20 @@ Options (``from_config``): ``token`` (required; never logged), ``account_id`` (d
 ``base_url`` (API root including ``/v1``) or ``sandbox`` (true → sandbox host; default live),
 ``timeout_s``, ``lookup_window_s`` (how long to look for a tag after an ambiguous placement,
 default 5), ``lookup_interval_s``, ``max_submit_attempts`` (default 2), ``read_retries``,
-``orders_page_size``.
+``orders_page_size`` (default 100), ``tag_index`` (default true; false: every tag lookup lists
+the whole day).
 
 No order is ever duplicated: the tag is ``tag_for(intent_id)``; ``submit`` looks the tag up
-before placing, places once, and after any ambiguous outcome polls the day's orders
-(``includeTags=true``) for the lookup window before deciding whether to place again.
+before placing (unless the caller passes ``known_unsubmitted=True``: no request for the intent
+was ever sent, so no order can carry the tag), places once, and after any ambiguous outcome
+polls the day's orders (``includeTags=true``) for the lookup window before deciding whether to
+place again.
+
+Tag lookups go through a per-account :class:`~spxcc_tradier.tagindex.TagIndex` of the day's
+order list, built from one full listing (every :meth:`TradierAdapter.orders` call rebuilds it)
+and then extended by reading only the page holding the last indexed order onwards — one GET
+per lookup instead of one per page of the day, with every re-read position checked so that an
+unexpected list order falls back to a full listing.
 """
 
 from __future__ import annotations
@@ -42,6 +51,7 @@ from spxcc_core.errors import ConfigError
 from spxcc_core.occ import parse_occ
 from spxcc_tradier import normalize as N
 from spxcc_tradier.ratelimit import RateLimiter
+from spxcc_tradier.tagindex import IndexedOrder, TagIndex
 from spxcc_tradier.transport import NotSent, OutcomeUnknown, TradierTransport
 
 __all__ = ["LIVE_URL", "SANDBOX_URL", "TradierAdapter"]
@@ -91,7 +101,8 @@ class TradierAdapter(BrokerAdapter):
                  lookup_window_s: float = 5.0, lookup_interval_s: float = 0.2,
                  max_submit_attempts: int = 2, read_retries: int = 3,
                  orders_page_size: int = 100, limiter: RateLimiter | None = None,
-                 backoff_s: float = 0.1, clock: Callable[[], float] = time.time) -> None:
+                 backoff_s: float = 0.1, clock: Callable[[], float] = time.time,
+                 tag_index: bool = True) -> None:
         super().__init__(account_id=account_id)
         if not token or not token.strip():
             raise ConfigError("tradier: an access token is required")
@@ -109,6 +120,9 @@ class TradierAdapter(BrokerAdapter):
                                       backoff_s=backoff_s)
         self._acks: dict[str, OrderAck] = {}
         self._lock = threading.Lock()
+        self.use_tag_index = tag_index
+        self._indexes: dict[str, TagIndex] = {}
+        self._index_lock = threading.RLock()
 
     def __repr__(self) -> str:
         return f"TradierAdapter(base_url={self.base_url!r}, account_id={self.default_account_id!r})"
@@ -131,7 +145,8 @@ class TradierAdapter(BrokerAdapter):
             lookup_interval_s=_float_option(options, "lookup_interval_s", 0.2),
             max_submit_attempts=_int_option(options, "max_submit_attempts", 2, 1),
             read_retries=_int_option(options, "read_retries", 3, 0),
-            orders_page_size=_int_option(options, "orders_page_size", 100, 1))
+            orders_page_size=_int_option(options, "orders_page_size", 100, 1),
+            tag_index=_truthy(options.get("tag_index", True)))
 
     @property
     def transport(self) -> TradierTransport:
@@ -172,14 +187,36 @@ class TradierAdapter(BrokerAdapter):
                     continue
         return out
 
+    def _orders_page(self, account_id: str, page: int) -> list[Any]:
+        """One page (``orders_page_size`` orders, 1-based) of the day's order list, raw."""
+        doc = self._http.read(f"/accounts/{account_id}/orders",
+                              {"includeTags": "true", "page": str(page),
+                               "limit": str(self.orders_page_size)})
+        return N.items(N.section(doc, "orders"), "order")
+
     def orders(self, account_id: str) -> list[BrokerOrder]:
+        """The day's orders (every page), oldest first; also rebuilds the account's tag index
+        from this listing."""
+        with self._index_lock:
+            orders, index = self._list_all(account_id)
+            if index is not None:
+                self._indexes[account_id] = index
+            else:
+                self._indexes.pop(account_id, None)
+        return orders
+
+    def _list_all(self, account_id: str) -> tuple[list[BrokerOrder], TagIndex | None]:
+        """Every page of the day's orders, and a tag index of that listing (None when the
+        pages contradict each other, e.g. a list that shifted while it was read)."""
         size = self.orders_page_size
         seen: dict[str, BrokerOrder] = {}
+        index: TagIndex | None = TagIndex()
         page = 1
         while True:
-            doc = self._http.read(f"/accounts/{account_id}/orders",
-                                  {"includeTags": "true", "page": str(page), "limit": str(size)})
-            raw = [o for o in N.items(N.section(doc, "orders"), "order") if isinstance(o, Mapping)]
+            page_items = self._orders_page(account_id, page)
+            if index is not None and not index.merge((page - 1) * size, page_items):
+                index = None
+            raw = [o for o in page_items if isinstance(o, Mapping)]
             new = 0
             for o in raw:
                 try:
@@ -189,10 +226,11 @@ class TradierAdapter(BrokerAdapter):
                 if order.id not in seen:
                     seen[order.id] = order
                     new += 1
-            if len(raw) < size or new == 0 or page >= 1000:
+            if len(page_items) < size or new == 0 or page >= 1000:
                 break
             page += 1
-        return sorted(seen.values(), key=lambda o: (o.created_at_ms or 0, _id_key(o.id)))
+        orders = sorted(seen.values(), key=lambda o: (o.created_at_ms or 0, _id_key(o.id)))
+        return orders, index
 
     def order(self, account_id: str, order_id: str) -> BrokerOrder:
         doc = self._http.read(f"/accounts/{account_id}/orders/{order_id}",
@@ -229,13 +267,53 @@ class TradierAdapter(BrokerAdapter):
         return form
 
     def find_by_tag(self, account_id: str, tag: str) -> OrderAck | None:
-        matches = [o for o in self.orders(account_id) if o.tag == tag]
-        if not matches:
-            return None
-        o = matches[0]
-        return OrderAck(intent_id=self.intent_for_tag(tag) or "", broker_order_id=o.id,
-                        status=o.status, tag=tag, account_id=account_id, broker=self.name,
+        """See :meth:`BrokerAdapter.find_by_tag`. Reads the day's list from the last indexed
+        position on (a full listing when there is no index yet); the ack's status is the
+        order's status as last listed."""
+        if not self.use_tag_index:
+            matches = [o for o in self._list_all(account_id)[0] if o.tag == tag]
+            if not matches:
+                return None
+            oid, status = matches[0].id, matches[0].status
+        else:
+            with self._index_lock:
+                found = self._current_index(account_id).find(tag)
+                if found is None:
+                    return None
+                oid, status = found.id, found.status
+        return OrderAck(intent_id=self.intent_for_tag(tag) or "", broker_order_id=oid,
+                        status=status, tag=tag, account_id=account_id, broker=self.name,
                         duplicate=True, at_ms=self._now_ms())
+
+    def _current_index(self, account_id: str) -> TagIndex:
+        """The account's tag index brought up to date with the broker's list (caller holds
+        ``_index_lock``)."""
+        index = self._indexes.get(account_id)
+        if index is None or len(index) == 0:
+            return self._rebuild_index(account_id)
+        size = self.orders_page_size
+        page = index.next_page(size)
+        for _ in range(1000):
+            page_items = self._orders_page(account_id, page)
+            start = (page - 1) * size
+            if not index.merge(start, page_items) or start + len(page_items) < len(index):
+                return self._rebuild_index(account_id)
+            if len(page_items) < size:
+                break
+            page += 1
+        return index
+
+    def _rebuild_index(self, account_id: str) -> TagIndex:
+        orders, index = self._list_all(account_id)
+        if index is None:  # the listing contradicted itself: index it without positions
+            self._indexes.pop(account_id, None)
+            index = TagIndex()
+            for o in orders:
+                if o.tag:
+                    index.by_tag.setdefault(o.tag, IndexedOrder(id=o.id, status=o.status))
+            return index
+        self._indexes[account_id] = index
+        return index
 
     def _lookup(self, account_id: str, tag: str) -> tuple[OrderAck | None, bool]:
         """Poll for ``tag`` during the lookup window. Returns (ack or None, whether at least one
@@ -254,8 +332,10 @@ class TradierAdapter(BrokerAdapter):
                 return None, succeeded
             time.sleep(min(self.lookup_interval_s, max(0.0, deadline - time.monotonic())))
 
-    def submit(self, intent: OrderIntent, *,
-               on_tag_assigned: TagCallback | None = None) -> OrderAck:
+    def submit(self, intent: OrderIntent, *, on_tag_assigned: TagCallback | None = None,
+               known_unsubmitted: bool = False) -> OrderAck:
+        """See :meth:`BrokerAdapter.submit`. Requests: with ``known_unsubmitted`` one POST;
+        otherwise a tag lookup (one GET with the index, else one per page of the day) first."""
         account = self.account_for(intent)
         tag = tag_for(intent.intent_id)
         if on_tag_assigned is not None:
@@ -265,9 +345,10 @@ class TradierAdapter(BrokerAdapter):
             known = self._acks.get(intent.intent_id)
         if known is not None:
             return _as_duplicate(known)
-        existing = self.find_by_tag(account, tag)
-        if existing is not None:
-            return self._keep(_with_intent(existing, intent.intent_id))
+        if not known_unsubmitted:
+            existing = self.find_by_tag(account, tag)
+            if existing is not None:
+                return self._keep(_with_intent(existing, intent.intent_id))
         form = self._form(intent, tag)
         path = f"/accounts/{account}/orders"
         last_problem = ""

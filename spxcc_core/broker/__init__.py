@@ -22,6 +22,7 @@ from spxcc_core.broker.interface import (
     BrokerAdapter,
     OrderEventTracker,
     TagCallback,
+    accepts_known_unsubmitted,
     is_valid_tag,
     tag_for,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "OrderEventTracker",
     "TagCallback",
     "UnknownOrderError",
+    "accepts_known_unsubmitted",
     "broker_adapters",
     "is_valid_tag",
     "tag_for",

@@ -7,13 +7,16 @@ names its account in ``accountId`` or falls back to the adapter's default accoun
 Idempotency: every order carries ``tag_for(intent.intent_id)``. ``submit`` calls
 ``on_tag_assigned(intent, tag)`` before anything is sent, so the caller persists the tag first;
 resubmitting the same intent returns the existing order (``OrderAck.duplicate`` true) and never
-places a second one. The shared acceptance suite (``tests/broker_acceptance.py``) checks each
+places a second one. A caller that can prove no request for an intent was ever sent (the
+routing worker, from its store) passes ``known_unsubmitted=True`` so the adapter may skip the
+tag lookup before placing. The shared acceptance suite (``tests/broker_acceptance.py``) checks each
 adapter against this contract.
 """
 
 from __future__ import annotations
 
 import abc
+import inspect
 import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -45,6 +48,7 @@ __all__ = [
     "BrokerAdapter",
     "OrderEventTracker",
     "TagCallback",
+    "accepts_known_unsubmitted",
     "is_valid_tag",
     "tag_for",
 ]
@@ -71,6 +75,18 @@ def tag_for(intent_id: str) -> str:
 def is_valid_tag(tag: str) -> bool:
     """True when ``tag`` is a valid broker tag: 1–255 characters of ``[A-Za-z0-9-]``."""
     return bool(_TAG_RE.match(tag))
+
+
+def accepts_known_unsubmitted(adapter: BrokerAdapter) -> bool:
+    """True when ``adapter.submit`` names the ``known_unsubmitted`` parameter (or takes
+    ``**kwargs``); adapters (and subclasses) overriding ``submit`` with the older signature
+    return False and are always called without it."""
+    try:
+        params = inspect.signature(adapter.submit).parameters
+    except (TypeError, ValueError):
+        return False
+    return "known_unsubmitted" in params or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
 class BrokerAdapter(abc.ABC):
@@ -140,8 +156,8 @@ class BrokerAdapter(abc.ABC):
     # --- trading ----------------------------------------------------------------------------
 
     @abc.abstractmethod
-    def submit(self, intent: OrderIntent, *,
-               on_tag_assigned: TagCallback | None = None) -> OrderAck:
+    def submit(self, intent: OrderIntent, *, on_tag_assigned: TagCallback | None = None,
+               known_unsubmitted: bool = False) -> OrderAck:
         """Place the order for ``intent`` at most once.
 
         Calls ``on_tag_assigned(intent, tag_for(intent.intent_id))`` before sending. If the
@@ -149,6 +165,16 @@ class BrokerAdapter(abc.ABC):
         ``duplicate=True`` and places nothing. After an ambiguous outcome (timeout, dropped
         connection, 5xx, unparseable body) looks the tag up for a bounded window before
         deciding.
+
+        :param known_unsubmitted: the caller guarantees that no request for this intent was
+            ever sent to this broker by anyone (e.g. the routing worker's store, the single
+            writer of the account, has never seen the intent reach ``submitting``), so no
+            order can carry its tag: the adapter may skip looking the tag up before placing.
+            Ambiguous outcomes are still resolved by tag lookups. False (the default) always
+            looks first. Passing True for an intent that may have been sent before can create
+            a duplicate order. Adapters written before this parameter existed simply do not
+            name it; callers pass it only to adapters whose ``submit`` accepts it
+            (:func:`accepts_known_unsubmitted`).
 
         :returns: the ack (broker order id, status, tag).
         :raises BrokerRejected: the broker refused the order (its reason in the message).

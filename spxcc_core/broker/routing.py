@@ -32,10 +32,18 @@ entry ends with less.
 Restart (:meth:`RoutingWorker.start`): intents left ``submitting``/``ambiguous`` are looked up at
 the broker by tag before anything is resubmitted; ``acked`` ones are re-read by order id and
 missed fills are recorded.
+
+Sending: the move to ``submitting`` is an atomic claim in the store
+(:meth:`~spxcc_core.broker.store.BrokerStore.claim_submission`). An intent's first claim ever
+tells the adapter ``known_unsubmitted=True`` (no tag lookup before the POST: no request for it
+was ever sent); every later claim lets the adapter look the tag up first.
+
+Canceling (:meth:`RoutingWorker.cancel`): by stored order id, else by tag; idempotent.
 """
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Final
@@ -47,12 +55,14 @@ from spxcc_core.broker.errors import (
     BrokerAuthError,
     BrokerRejected,
     BrokerUnavailable,
+    UnknownOrderError,
 )
-from spxcc_core.broker.interface import BrokerAdapter, tag_for
+from spxcc_core.broker.interface import BrokerAdapter, accepts_known_unsubmitted, tag_for
 from spxcc_core.broker.sizing import available_buying_power
 from spxcc_core.broker.store import FINAL_STATES, BrokerStore, IntentRecord
 from spxcc_core.broker.sync import SnapshotSync, wall_clock_ms
 from spxcc_core.contracts.broker import (
+    TERMINAL_STATUSES,
     BrokerEvent,
     BrokerOrder,
     Fill,
@@ -65,7 +75,7 @@ from spxcc_core.contracts.broker import (
 )
 from spxcc_core.errors import ConfigError, InputError, SpxccError
 
-__all__ = ["RouteResult", "RoutingLimits", "RoutingWorker", "state_for_status"]
+__all__ = ["CancelResult", "RouteResult", "RoutingLimits", "RoutingWorker", "state_for_status"]
 
 _MULTIPLIER: Final = 100
 _BUYS: Final = frozenset({"buy_to_open", "buy_to_close"})
@@ -118,6 +128,28 @@ class RouteResult:
                 "reasons": list(self.reasons)}
 
 
+@attrs.frozen
+class CancelResult:
+    """Outcome of :meth:`RoutingWorker.cancel`.
+
+    ``state`` is the intent's stored state afterwards; ``broker_order_id`` its order (None when
+    it never reached the broker); ``requested`` whether a cancel request was sent now;
+    ``message`` one human-readable line.
+    """
+
+    intent_id: str
+    state: str
+    broker_order_id: str | None
+    requested: bool
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form (camelCase)."""
+        return {"intentId": self.intent_id, "state": self.state,
+                "brokerOrderId": self.broker_order_id, "requested": self.requested,
+                "message": self.message}
+
+
 @attrs.define
 class _Live:
     """In-memory mirror of an open (or reservation-holding) intent."""
@@ -168,6 +200,7 @@ class RoutingWorker:
         self._clock_until_ms = -1
         self._started = False
         self._retry_at: dict[str, int] = {}  # per account: no request before this (ms)
+        self._fast_submit = accepts_known_unsubmitted(adapter)
 
     # --- public API ---------------------------------------------------------------------------
 
@@ -346,6 +379,84 @@ class RoutingWorker:
             self._set(live, state, now, kind="update", detail=event.status)
         return 1
 
+    def cancel(self, intent_id: str, *, wait_s: float = 0.0,
+               poll_interval_s: float = 0.2) -> CancelResult:
+        """Cancel an intent's broker order (found by its stored order id, else by its tag) and
+        record what the broker reports. Idempotent; sends nothing else (queued intents of the
+        account are not submitted by this call).
+
+        - already final in the store, or its order already final at the broker: nothing is
+          requested (``requested`` False, the message says why);
+        - ``queued`` with no broker order (never placed, or established not placed): ends
+          ``canceled`` locally, so no worker sends it later;
+        - ``submitting``/``ambiguous``: the tag is looked up first (as on restart);
+        - otherwise the cancel is requested, then the order is re-read (for up to ``wait_s``
+          seconds until final: a broker may accept the request and cancel later, or a fill
+          may win the race) and its status, and any fills, are recorded.
+
+        :raises InputError: the intent is not recorded.
+        :raises ConfigError: the intent was routed to another broker.
+        :raises AmbiguousOrderError: the order's existence cannot be established (tag lookup
+            failed); nothing was canceled.
+        :raises BrokerError: the broker refused or failed the request.
+        """
+        rec = self.store.get(intent_id)
+        if rec is None:
+            raise InputError(f"intent {intent_id!r}", "not recorded in the store")
+        if rec.broker != self.broker:
+            raise ConfigError(f"intent {intent_id!r} was routed to {rec.broker}, "
+                              f"not {self.broker}")
+        if rec.state in FINAL_STATES:
+            return CancelResult(intent_id, rec.state, rec.broker_order_id, False,
+                                f"intent is already {rec.state}: nothing to cancel")
+        live = self._live.get(intent_id) or self._load(rec)
+        self._open_risk(live.account_id)  # cached before any change releases risk
+        if live.order_id is None and live.state in ("submitting", "ambiguous"):
+            self._reconcile_by_tag(live)
+            if live.state == "ambiguous":
+                raise AmbiguousOrderError(intent_id, live.tag, "the broker could not be asked "
+                                          "for the tag; nothing canceled")
+        if live.order_id is None:
+            if live.state == "queued":
+                self._final(live, "canceled", "canceled before it was sent", kind="cancel")
+                return CancelResult(intent_id, "canceled", None, False,
+                                    "canceled before it was sent: no broker order")
+            return self._cancel_result(intent_id, False, "no broker order")
+        account, order_id = live.account_id, live.order_id
+        order = self.adapter.order(account, order_id)
+        if order.status in TERMINAL_STATUSES:
+            self._reconcile_order(live, order)
+            return self._cancel_result(intent_id, False, f"order {order_id} is already "
+                                       f"{order.status}: nothing to cancel")
+        try:
+            self.adapter.cancel(account, order_id)
+        except UnknownOrderError:
+            raise
+        except BrokerRejected:
+            order = self.adapter.order(account, order_id)
+            if order.status not in TERMINAL_STATUSES:
+                raise
+            self._reconcile_order(live, order)  # it became final first (e.g. a fill won)
+            return self._cancel_result(intent_id, False, f"order {order_id} is already "
+                                       f"{order.status}: nothing to cancel")
+        self.store.transition(intent_id, live.state, now_ms=self.clock_ms(), kind="cancel",
+                              detail=f"cancel of order {order_id} requested")
+        deadline = time.monotonic() + wait_s
+        order = self.adapter.order(account, order_id)
+        while order.status not in TERMINAL_STATUSES and time.monotonic() < deadline:
+            time.sleep(poll_interval_s)
+            order = self.adapter.order(account, order_id)
+        self._reconcile_order(live, order)
+        if order.status == "canceled":
+            return self._cancel_result(intent_id, True, f"order {order_id} canceled")
+        return self._cancel_result(intent_id, True, f"cancel of order {order_id} requested; "
+                                   f"the broker reports it {order.status}")
+
+    def _cancel_result(self, intent_id: str, requested: bool, message: str) -> CancelResult:
+        brief = self.store.brief(intent_id)
+        assert brief is not None
+        return CancelResult(intent_id, brief.state, brief.broker_order_id, requested, message)
+
     def result(self, intent_id: str, *, duplicate: bool = True) -> RouteResult:
         """The stored state of an intent (``duplicate`` is copied into the ack).
 
@@ -480,10 +591,22 @@ class RoutingWorker:
     # --- sending ------------------------------------------------------------------------------
 
     def _send(self, live: _Live) -> bool:
-        """Send one intent. False when the broker is unavailable (the intent stays queued)."""
+        """Send one intent. False when the broker is unavailable (the intent stays queued).
+
+        The move to ``submitting`` is an atomic claim in the store: when another writer moved
+        the intent meanwhile, nothing is sent and the stored state is adopted. When this claim
+        is the intent's first ``submit`` ever, no request for it was ever sent, so the adapter
+        is told it may skip the tag lookup (``known_unsubmitted``); a re-send (after a crash,
+        an unavailable broker or an ambiguous outcome) always looks the tag up first.
+        """
         intent = live.intent
         now = self.clock_ms()
-        self._set(live, "submitting", now, kind="submit", detail=live.tag)
+        claimed, first = self.store.claim_submission(intent.intent_id, now_ms=now,
+                                                     detail=live.tag)
+        if not claimed:
+            self._adopt_stored(live)
+            return True
+        live.state = "submitting"
         self.store.flush()  # the tag and the submitting state are durable before the request
 
         def tag_check(_intent: OrderIntent, tag: str) -> None:
@@ -491,7 +614,11 @@ class RoutingWorker:
                 raise ConfigError(f"adapter {self.broker} assigned tag {tag}, stored {live.tag}")
 
         try:
-            ack = self.adapter.submit(intent, on_tag_assigned=tag_check)
+            if self._fast_submit:
+                ack = self.adapter.submit(intent, on_tag_assigned=tag_check,
+                                          known_unsubmitted=first)
+            else:
+                ack = self.adapter.submit(intent, on_tag_assigned=tag_check)
         except BrokerRejected as exc:
             self._final(live, "rejected", exc.reason, kind="rejected")
             return True
@@ -520,6 +647,17 @@ class RoutingWorker:
             if ack.duplicate and live.order_id is not None:
                 self._reconcile_order(live, self.adapter.order(live.account_id, live.order_id))
         return True
+
+    def _adopt_stored(self, live: _Live) -> None:
+        """Take over the stored state of an intent another writer changed."""
+        self._live.pop(live.intent.intent_id, None)
+        rec = self.store.get(live.intent.intent_id)
+        if rec is None:
+            return
+        self._load(rec)
+        holds = self._holds.get(live.account_id)
+        if rec.state in FINAL_STATES and holds is not None:
+            holds.pop(rec.intent_id, None)
 
     def _apply_ack(self, live: _Live, ack: OrderAck) -> None:
         now = self.clock_ms()

@@ -266,6 +266,40 @@ class BrokerStore:
                         "payload, ts_ms) VALUES (?, ?, ?, ?, ?, ?)",
                         (intent_id, kind, state, detail, payload, now_ms))
 
+    def claim_submission(self, intent_id: str, *, now_ms: int,
+                         detail: str | None = None) -> tuple[bool, bool]:
+        """Move a ``queued`` intent to ``submitting`` (logging a ``submit`` event), atomically.
+
+        The claim is one write transaction, so SQLite serializes it against every other
+        connection to the same file: at most one claimant ever wins the intent's FIRST
+        submission, even with several processes on one store.
+
+        :returns: ``(claimed, first)``. ``claimed`` is False (nothing written) when the stored
+            state is not ``queued`` (another writer moved it). ``first`` is True when no
+            ``submit`` event of this intent existed before this claim: no request for it has
+            ever been sent, so no broker order can carry its tag.
+        :raises KeyError: the intent is not recorded.
+        """
+        with self._tx() as cur:
+            cur.execute("UPDATE spx_broker_intents SET state = 'submitting', updated_ms = ? "
+                        "WHERE intent_id = ? AND state = 'queued'", (now_ms, intent_id))
+            if cur.rowcount != 1:
+                if cur.execute("SELECT 1 FROM spx_broker_intents WHERE intent_id = ?",
+                               (intent_id,)).fetchone() is None:
+                    raise KeyError(intent_id)
+                return False, False
+            before = cur.execute("SELECT 1 FROM spx_broker_events WHERE intent_id = ? AND "
+                                 "kind = 'submit' LIMIT 1", (intent_id,)).fetchone()
+            cur.execute("INSERT INTO spx_broker_events (intent_id, kind, state, detail, "
+                        "payload, ts_ms) VALUES (?, 'submit', 'submitting', ?, NULL, ?)",
+                        (intent_id, detail, now_ms))
+        return True, before is None
+
+    def ever_submitted(self, intent_id: str) -> bool:
+        """True when a request for the intent was ever started (a ``submit`` event exists)."""
+        return self.conn.execute("SELECT 1 FROM spx_broker_events WHERE intent_id = ? AND "
+                                 "kind = 'submit' LIMIT 1", (intent_id,)).fetchone() is not None
+
     def record_ack(self, ack: OrderAck, *, state: str = "acked", now_ms: int) -> None:
         """Store the broker's ack of an intent (its order id) and move it to ``state``."""
         self.transition(ack.intent_id, state, now_ms=now_ms, kind="ack", detail=ack.status,

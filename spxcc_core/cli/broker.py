@@ -1,4 +1,5 @@
-"""``spxcc broker snapshot|submit``: a broker account's portfolio, and routing one intent.
+"""``spxcc broker snapshot|submit|status|cancel``: a broker account's portfolio, routing one
+intent, one intent's state, and canceling its order.
 
 Common options: ``--broker NAME`` (an adapter registered through ``spxcc_register_brokers``:
 ``tradier``, ``paper``, ...), ``--account ID``, ``--base-url URL`` (API root including
@@ -14,12 +15,22 @@ routes an OrderIntent through the pre-trade checks (market clock, max contracts,
 risk, buying power of a fresh snapshot minus in-flight reservations) and prints the OrderAck.
 Submitting the same intent again prints the same order. Refusals, broker rejections and
 unknown outcomes print one line and exit 2.
+
+``status --intent-id ID`` prints one JSON object: the intent's stored state (``state`` etc.,
+null when the store does not know the intent) and the broker's order (``order``, a BrokerOrder
+found by the stored order id, else by the intent's tag; null when there is none). It writes
+nothing. ``cancel --intent-id ID`` cancels the broker order found the same way and prints
+``{"intentId", "state", "brokerOrderId", "requested", "message"}``; it is idempotent: an order
+(or intent) that is already final prints why nothing was requested and exits 0, a queued intent
+that never reached the broker is canceled in the store. Exit 2 only on errors (unknown intent
+with no order carrying its tag, another account's intent, broker failures).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,12 +38,17 @@ from typing import Any
 
 import msgspec
 
-from spxcc_core.broker import BrokerAdapter, broker_adapters
-from spxcc_core.broker.errors import BrokerRejected
-from spxcc_core.broker.routing import RoutingLimits, RoutingWorker
-from spxcc_core.broker.store import BrokerStore
+from spxcc_core.broker import BrokerAdapter, broker_adapters, tag_for
+from spxcc_core.broker.errors import BrokerRejected, UnknownOrderError
+from spxcc_core.broker.routing import CancelResult, RoutingLimits, RoutingWorker
+from spxcc_core.broker.store import BrokerStore, IntentBrief
 from spxcc_core.broker.sync import SnapshotSync
-from spxcc_core.contracts.broker import OrderIntent, decode_intent
+from spxcc_core.contracts.broker import (
+    TERMINAL_STATUSES,
+    BrokerOrder,
+    OrderIntent,
+    decode_intent,
+)
 from spxcc_core.errors import ConfigError, InputError, SpxccError
 from spxcc_core.plugins import get_plugin_manager
 from spxcc_core.store import Store, default_db_path
@@ -61,8 +77,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     common.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="adapter option (repeatable), e.g. fill=mid for paper")
 
-    p = sub.add_parser("broker", help="broker account snapshot and order submission",
-                       description="Read a broker account and route order intents.")
+    p = sub.add_parser("broker", help="broker account snapshot, order submission, status "
+                       "and cancel",
+                       description="Read a broker account, route order intents, show an "
+                                   "intent's state and cancel its order.")
     bsub = p.add_subparsers(dest="broker_command", metavar="ACTION")
     bsub.required = True
 
@@ -83,6 +101,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="fraction added to an order's estimated cost for the buying-power "
                         "check (default 0)")
     t.set_defaults(func=_run_submit)
+
+    st = bsub.add_parser("status", parents=[common],
+                         help="an intent's stored state and its broker order (by tag)")
+    st.add_argument("--intent-id", required=True, metavar="ID", help="the intent's intentId")
+    st.set_defaults(func=_run_status)
+
+    c = bsub.add_parser("cancel", parents=[common],
+                        help="cancel an intent's broker order (found by tag; idempotent)")
+    c.add_argument("--intent-id", required=True, metavar="ID", help="the intent's intentId")
+    c.add_argument("--wait", type=float, default=2.0, metavar="SECONDS",
+                   help="wait up to this long for the order to be final (default 2)")
+    c.set_defaults(func=_run_cancel)
 
 
 def _options(pairs: list[str]) -> dict[str, Any]:
@@ -189,3 +219,91 @@ def _run_submit(args: argparse.Namespace) -> int:
     sys.stdout.write(_encoder.encode(result.ack).decode() + "\n")
     return 0
 
+
+
+def _recorded(store: Store, args: argparse.Namespace) -> IntentBrief | None:
+    """The stored intent named by ``--intent-id``, checked against ``--broker``/``--account``."""
+    brief = BrokerStore(store).brief(args.intent_id)
+    if brief is not None and (brief.broker != args.broker or brief.account_id != args.account):
+        raise ConfigError(f"intent {args.intent_id!r} was routed to {brief.broker} account "
+                          f"{brief.account_id}, not {args.broker} account {args.account}")
+    return brief
+
+
+def _broker_order(adapter: BrokerAdapter, account: str, intent_id: str,
+                  order_id: str | None) -> BrokerOrder | None:
+    """The intent's broker order: by ``order_id`` when known, else by the intent's tag."""
+    if order_id is None:
+        ack = adapter.find_by_tag(account, tag_for(intent_id))
+        if ack is None:
+            return None
+        order_id = ack.broker_order_id
+    try:
+        return adapter.order(account, order_id)
+    except UnknownOrderError:
+        return None
+
+
+def _run_status(args: argparse.Namespace) -> int:
+    with _store(args) as store, open_adapter(args, store) as adapter:
+        brief = _recorded(store, args)
+        rec = BrokerStore(store).get(args.intent_id) if brief is not None else None
+        order = _broker_order(adapter, args.account, args.intent_id,
+                              rec.broker_order_id if rec is not None else None)
+    if rec is None and order is None:
+        raise InputError(f"intent {args.intent_id!r}", "not recorded in the store and no "
+                         f"order with its tag at {args.broker} account {args.account}")
+    out = {
+        "intentId": args.intent_id, "tag": tag_for(args.intent_id), "broker": args.broker,
+        "accountId": args.account, "state": rec.state if rec else None,
+        "brokerOrderId": (rec.broker_order_id if rec else None) or (order.id if order else None),
+        "filledQuantity": rec.filled_quantity if rec else None,
+        "avgFillPrice": rec.avg_fill_price if rec else None,
+        "lastError": rec.last_error if rec else None,
+        "order": msgspec.to_builtins(order) if order is not None else None}
+    sys.stdout.write(_encoder.encode(out).decode() + "\n")
+    return 0
+
+
+def _run_cancel(args: argparse.Namespace) -> int:
+    if args.wait < 0:
+        raise ConfigError("--wait must be >= 0 seconds")
+    with _store(args) as store, open_adapter(args, store) as adapter:
+        if _recorded(store, args) is not None:
+            result = RoutingWorker(adapter, BrokerStore(store)).cancel(args.intent_id,
+                                                                       wait_s=args.wait)
+        else:
+            result = _cancel_unrecorded(adapter, args.account, args.intent_id, args.wait)
+    sys.stdout.write(_encoder.encode(result.as_dict()).decode() + "\n")
+    return 0
+
+
+def _cancel_unrecorded(adapter: BrokerAdapter, account: str, intent_id: str,
+                       wait_s: float) -> CancelResult:
+    """Cancel the order carrying an intent's tag when the store does not know the intent
+    (e.g. it was routed from another store); nothing is recorded."""
+    order = _broker_order(adapter, account, intent_id, None)
+    if order is None:
+        raise InputError(f"intent {intent_id!r}", "not recorded in the store and no order "
+                         f"with its tag at {adapter.name} account {account}")
+    if order.status in TERMINAL_STATUSES:
+        return CancelResult(intent_id, order.status, order.id, False,
+                            f"order {order.id} is already {order.status}: nothing to cancel")
+    try:
+        adapter.cancel(account, order.id)
+    except UnknownOrderError:
+        raise
+    except BrokerRejected:
+        now = adapter.order(account, order.id)
+        if now.status not in TERMINAL_STATUSES:
+            raise
+        return CancelResult(intent_id, now.status, order.id, False,
+                            f"order {order.id} is already {now.status}: nothing to cancel")
+    deadline = time.monotonic() + wait_s
+    now = adapter.order(account, order.id)
+    while now.status not in TERMINAL_STATUSES and time.monotonic() < deadline:
+        time.sleep(0.2)
+        now = adapter.order(account, order.id)
+    message = (f"order {order.id} canceled" if now.status == "canceled" else
+               f"cancel of order {order.id} requested; the broker reports it {now.status}")
+    return CancelResult(intent_id, now.status, order.id, True, message)
