@@ -280,6 +280,7 @@ def test_cli_live_runs_a_session(tmp_path: Path, clean_env: pytest.MonkeyPatch,
     (["--serve", "localhost:http"], "--serve 'localhost:http': expected HOST:PORT"),
     (["--queue-size", "0"], "--queue-size must be >= 1"),
     (["--detectors", ","], "--detectors: give at least one detector name"),
+    (["--chain", "/nonexistent-spxcc/chain.json"], "chain.json: file not found"),
 ])
 def test_cli_bad_options_exit_2_with_one_line(argv: list[str], message: str,
                                               clean_env: pytest.MonkeyPatch,

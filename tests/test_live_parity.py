@@ -1,13 +1,16 @@
-"""Live == replay, byte for byte.
+"""Live == replay, byte for byte, gamma context included.
 
 A golden session (``gap_and_flush``: pre-market, a gap, a flush, a passed and a blocked setup,
-late / duplicate / crossed events) is served by the fake Massive server on 127.0.0.1 as websocket
-frames; the live runner consumes it, records it and publishes on the hub to a real websocket
-subscriber on loopback. Then ``spxcc replay`` runs on the recording and on the same events as
-Massive flat files. Microbars, setups and gate decisions must be byte-identical across the three,
-the recording's replay must reproduce every live output file (quarantine and report included),
-and the subscriber must have received exactly the bars (as v1 and v2), setups and decisions,
-each channel's ``seq`` running 1, 2, 3, ...
+late / duplicate / crossed events) plus ``I:SPX`` index values (``V`` events) is served by the
+fake Massive server on 127.0.0.1 as websocket frames; the live runner consumes it with an option
+chain snapshot, records it and publishes on the hub to a real websocket subscriber on loopback.
+Then ``spxcc replay`` runs on the recording (``--chain``, the same snapshot) and on the same
+events as Massive flat files (index values and the snapshot beside them). Microbars, setups and
+gate decisions must be byte-identical across the three, the recording's replay must reproduce
+every live output file (quarantine and report included), the ``gamma`` context the detectors
+saw bar by bar and at the session end must be the same in all three, and the subscriber must
+have received exactly the bars (as v1 and v2), setups and decisions, each channel's ``seq``
+running 1, 2, 3, ...
 
 Websocket timestamps are milliseconds and websocket trades carry no correction flag, so the
 events are first put in that shape (ns truncated to ms, corrections 0) for all three paths.
@@ -21,7 +24,7 @@ import heapq
 import json
 import random
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, NamedTuple
 
 import msgspec
 import pytest
@@ -34,16 +37,94 @@ from spxcc_core.cli import main
 from spxcc_core.contracts.base import decode_envelope
 from spxcc_core.contracts.market import Quote, Trade
 from spxcc_core.contracts.microbar import MicrobarV1, MicrobarV2
+from spxcc_core.detect.base import ContextProvider
+from spxcc_core.detect.context import BarContext
 from spxcc_core.golden.generate import GeneratedEvents
 from spxcc_core.golden.io import write_flat_files
 from spxcc_core.golden.sessions import case_events
 from spxcc_core.host.hub import CHANNELS, Hub
 from spxcc_core.host.live import LiveResult, run_live
+from spxcc_core.plugins import get_plugin_manager, hookimpl
+from spxcc_core.replay.engine import run_replay
+from spxcc_core.session import get_calendar
 
 CASE = "gap_and_flush"
 DATE = "2024-03-07"
 MS = 1_000_000
 COMPARED = ("microbars.jsonl", "setups.jsonl", "gate_decisions.jsonl")
+SUBSCRIPTIONS = ["T.SPY", "Q.SPY", "V.I:SPX"]
+HANDSHAKE = 2 + len(SUBSCRIPTIONS)  # connected, auth_success, one success per channel
+NINE_TWENTY_MS = 1_709_821_200_000  # 2024-03-07 09:20:00 New York (14:20 UTC)
+CLOSE_MS = get_calendar().session(DATE).close_ms
+assert CLOSE_MS == NINE_TWENTY_MS + (6 * 60 + 40) * 60_000  # 16:00 New York
+CLOSE_VALUE = 5123.5  # the I:SPX value stamped 2 s before the close
+
+
+class IndexValue(NamedTuple):
+    """One ``I:SPX`` value (``ts`` epoch ns, a whole millisecond)."""
+
+    ts: int
+    value: float
+
+
+def index_values(events: GeneratedEvents) -> list[IndexValue]:
+    """``I:SPX`` at ``s.250`` of every second ``k`` (from 09:20:00) up to the last event's
+    second, worth ``5100 + (k mod 40) × 0.25``, then one value 2 s before the 16:00 close."""
+    last = max(max(t.ts for t in events.trades), max(q.ts for q in events.quotes)) // MS
+    out = [IndexValue(ts=(NINE_TWENTY_MS + k * 1000 + 250) * MS, value=5100 + (k % 40) * 0.25)
+           for k in range((last - NINE_TWENTY_MS) // 1000 + 1)]
+    out.append(IndexValue(ts=(CLOSE_MS - 2000) * MS, value=CLOSE_VALUE))
+    return out
+
+
+def chain_json() -> bytes:
+    """A Massive options-chain snapshot of 0DTE SPXW 5100 and 5125 calls and puts."""
+    results = []
+    for strike, oi_call, oi_put in ((5100, 1500, 2500), (5125, 3000, 800)):
+        for kind, oi in (("call", oi_call), ("put", oi_put)):
+            ticker = f"O:SPXW240307{kind[0].upper()}0{strike}000"
+            results.append({"details": {"contract_type": kind, "expiration_date": DATE,
+                                        "shares_per_contract": 100, "strike_price": strike,
+                                        "ticker": ticker},
+                            "implied_volatility": 0.14, "open_interest": oi,
+                            "underlying_asset": {"ticker": "I:SPX", "value": 5105.0}})
+    return json.dumps({"status": "OK", "results": results}).encode()
+
+
+def write_index_flat_file(values: list[IndexValue], folder: Path) -> None:
+    """The values as a Massive ``us_indices/values_v1`` flat file of the day."""
+    vdir = folder / "us_indices" / "values_v1"
+    vdir.mkdir(parents=True)
+    rows = ["ticker,value,timestamp", *(f"I:SPX,{v.value!r},{v.ts}" for v in values)]
+    (vdir / f"{DATE}.csv").write_text("\n".join(rows) + "\n")
+
+
+class _GammaProbe(ContextProvider):
+    """Records the ``ctx.gamma`` every bar leaves the providers with — what the detectors see
+    (providers run in name order: ``gamma`` before ``zz_gamma_probe``). It publishes nothing
+    and, not being a detector, changes no output (the profile hash covers detectors only)."""
+
+    name: ClassVar[str] = "zz_gamma_probe"
+    version: ClassVar[int] = 1
+    seen: ClassVar[list[tuple[int, int, float, str, float] | tuple[int, None]]] = []
+
+    def on_bar(self, bar: MicrobarV1, ctx: BarContext) -> None:
+        g = ctx.gamma
+        type(self).seen.append((bar.start_ms, None) if g is None else
+                               (bar.start_ms, g.as_of_ms, g.spot, g.source, g.total_gex))
+
+
+class _ProbePlugin:
+    @hookimpl
+    def spxcc_register_context_providers(self) -> list[type[ContextProvider]]:
+        return [_GammaProbe]
+
+
+def probe_pm() -> Any:
+    """The default plugins plus the gamma probe (a manager of its own)."""
+    pm = get_plugin_manager()
+    pm.register(_ProbePlugin(), name="gamma-probe")
+    return pm
 
 
 class _Raw(msgspec.Struct):
@@ -65,7 +146,9 @@ def ws_shaped(events: GeneratedEvents) -> GeneratedEvents:
         quotes=[msgspec.structs.replace(q, ts=q.ts // MS * MS) for q in events.quotes])
 
 
-def _event(e: Trade | Quote) -> dict[str, Any]:
+def _event(e: Trade | Quote | IndexValue) -> dict[str, Any]:
+    if isinstance(e, IndexValue):
+        return {"ev": "V", "T": "I:SPX", "val": e.value, "t": e.ts // MS}
     if isinstance(e, Trade):
         ev: dict[str, Any] = {"ev": "T", "sym": e.symbol, "p": e.price, "s": e.size,
                               "t": e.ts // MS}
@@ -81,10 +164,12 @@ def _event(e: Trade | Quote) -> dict[str, Any]:
     return ev
 
 
-def ws_frames(events: GeneratedEvents, seed: int) -> list[str]:
-    """Both feeds merged by time (each keeping its own arrival order, so the late trade stays
-    late), cut into frames of 1–40 events."""
-    merged = list(heapq.merge(events.trades, events.quotes, key=lambda e: e.ts))
+def ws_frames(events: GeneratedEvents, seed: int,
+              values: list[IndexValue] | None = None) -> list[str]:
+    """Both feeds (and the index values) merged by time (each keeping its own arrival order,
+    so the late trade stays late), cut into frames of 1–40 events."""
+    merged = list(heapq.merge(events.trades, events.quotes, values or [],
+                              key=lambda e: e.ts))
     rng = random.Random(seed)
     frames: list[str] = []
     i = 0
@@ -105,7 +190,8 @@ async def _collect(ws: Any) -> list[bytes]:
     return out
 
 
-async def _live(tmp: Path, frames: list[str]) -> tuple[LiveResult, list[bytes], FakeMassive]:
+async def _live(tmp: Path, frames: list[str],
+                pm: Any) -> tuple[LiveResult, list[bytes], FakeMassive]:
     async with FakeMassive(MASSIVE_TEST_API_KEY, [Script(frames=frames, then="hold")]) as fake:
         hub = await Hub().start()
         try:
@@ -118,9 +204,10 @@ async def _live(tmp: Path, frames: list[str]) -> tuple[LiveResult, list[bytes], 
                                        "message": ack["data"]["message"]}
                 collector = asyncio.create_task(_collect(sub))
                 result = await run_live(
-                    url=fake.url, api_key=MASSIVE_TEST_API_KEY, subscriptions=["T.SPY", "Q.SPY"],
+                    url=fake.url, api_key=MASSIVE_TEST_API_KEY, subscriptions=SUBSCRIPTIONS,
                     hub=hub, out_dir=tmp / "live", record=tmp / "recording.jsonl",
-                    idle_timeout_s=1.0, connect_kwargs={"proxy": None})
+                    idle_timeout_s=1.0, connect_kwargs={"proxy": None}, pm=pm,
+                    chain=tmp / "chain.json")
                 await hub.close()
                 messages = await asyncio.wait_for(collector, 10)
         finally:
@@ -132,15 +219,31 @@ async def _live(tmp: Path, frames: list[str]) -> tuple[LiveResult, list[bytes], 
 def parity(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("parity")
     events = ws_shaped(case_events(CASE))
+    values = index_values(events)
     write_flat_files(events, tmp / "flat", DATE)
-    frames = ws_frames(events, seed=20240307)
-    result, messages, fake = asyncio.run(asyncio.wait_for(_live(tmp, frames), 120))
+    write_index_flat_file(values, tmp / "flat")
+    (tmp / "chain.json").write_bytes(chain_json())
+    (tmp / "flat" / "us_options_opra" / "chain_snapshot").mkdir(parents=True)
+    (tmp / "flat" / "us_options_opra" / "chain_snapshot" / f"{DATE}.json").write_bytes(
+        chain_json())
+    frames = ws_frames(events, seed=20240307, values=values)
+    pm = probe_pm()
+    seen: dict[str, list[Any]] = {}
+    _GammaProbe.seen = []
+    result, messages, fake = asyncio.run(asyncio.wait_for(_live(tmp, frames, pm), 120))
+    seen["live"], _GammaProbe.seen = _GammaProbe.seen, []
+    rec_run = run_replay(tmp / "recording.jsonl", pm=pm, chain=tmp / "chain.json")
+    seen["rec"], _GammaProbe.seen = _GammaProbe.seen, []
+    flat_run = run_replay(tmp / "flat", pm=pm)
+    seen["flat"], _GammaProbe.seen = _GammaProbe.seen, []
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("SPXCC_DB", raising=False)
-        assert main(["replay", str(tmp / "recording.jsonl"), "--out", str(tmp / "rec")]) == 0
+        assert main(["replay", str(tmp / "recording.jsonl"), "--out", str(tmp / "rec"),
+                     "--chain", str(tmp / "chain.json")]) == 0
         assert main(["replay", str(tmp / "flat"), "--out", str(tmp / "flat-out")]) == 0
     return {"tmp": tmp, "result": result, "messages": messages, "fake": fake,
-            "frames": frames, "events": events}
+            "frames": frames, "events": events, "values": values, "seen": seen,
+            "rec_run": rec_run, "flat_run": flat_run}
 
 
 def _read(folder: Path) -> dict[str, bytes]:
@@ -151,6 +254,8 @@ def _read(folder: Path) -> dict[str, bytes]:
 def test_live_equals_replay_of_recording_and_of_flat_files(parity: dict[str, Any]) -> None:
     tmp = parity["tmp"]
     live, rec, flat = _read(tmp / "live"), _read(tmp / "rec"), _read(tmp / "flat-out")
+    # the same plugins in the replays through the Python API (with the gamma probe, like live)
+    rec_api, flat_api = parity["rec_run"].outputs(), parity["flat_run"].outputs()
     bars = live["microbars.jsonl"].splitlines()
     setups = live["setups.jsonl"].splitlines()
     decisions = live["gate_decisions.jsonl"].splitlines()
@@ -162,9 +267,9 @@ def test_live_equals_replay_of_recording_and_of_flat_files(parity: dict[str, Any
     for name in COMPARED:
         assert live[name] == rec[name], f"live != replay of the recording: {name}"
         assert live[name] == flat[name], f"live != replay of the flat files: {name}"
+        assert live[name] == rec_api[name] == flat_api[name], name
     # the recording reproduces every live output, quarantine and report included
-    assert live["quarantine.jsonl"] == rec["quarantine.jsonl"]
-    assert live["report.json"] == rec["report.json"]
+    assert live == rec == rec_api
     reasons = sorted(json.loads(line)["reason"] for line in live["quarantine.jsonl"].splitlines())
     assert reasons == ["crossed_quote", "duplicate", "late"]  # the correction is a ws-less flag
 
@@ -176,11 +281,12 @@ def test_live_report_records_the_end_of_input(parity: dict[str, Any]) -> None:
     assert r.input_end.silent_s is not None and r.input_end.silent_s >= 1.0
     # the last bar (and any after the last quote's watermark) waits for the end of the input
     assert r.input_end.bars_released >= 1
-    last_trade_ms = max(t.ts for t in parity["events"].trades) // MS
-    assert r.input_end.last_event_ms is not None and r.input_end.last_event_ms >= last_trade_ms
+    events = parity["events"]
+    last_ms = max(max(t.ts for t in events.trades), max(q.ts for q in events.quotes)) // MS
+    assert r.input_end.last_event_ms == last_ms  # index values are not trades or quotes
     assert r.connections == 1 and r.problems == [] and r.error is None
     # handshake: connected, auth_success, one success per channel; then every frame
-    assert r.messages == 4 + len(parity["frames"])
+    assert r.messages == HANDSHAKE + len(parity["frames"])
     assert r.recording == "recording.jsonl" and r.feeds == ["trades", "quotes"]
     live_json = json.loads((parity["tmp"] / "live" / "live.json").read_bytes())
     assert live_json["stopReason"] == "idle"
@@ -192,11 +298,14 @@ def test_live_report_records_the_end_of_input(parity: dict[str, Any]) -> None:
 
 def test_recording_holds_every_message_received(parity: dict[str, Any]) -> None:
     lines = (parity["tmp"] / "recording.jsonl").read_bytes().splitlines()
-    assert len(lines) == 4 + len(parity["frames"])
-    statuses = [json.loads(line)[0]["status"] for line in lines[:4]]
-    assert statuses == ["connected", "auth_success", "success", "success"]
-    assert [json.loads(line) for line in lines[4:]] == [json.loads(f) for f in parity["frames"]]
+    assert len(lines) == HANDSHAKE + len(parity["frames"])
+    statuses = [json.loads(line)[0]["status"] for line in lines[:HANDSHAKE]]
+    assert statuses == ["connected", "auth_success", "success", "success", "success"]
+    assert [json.loads(line) for line in lines[HANDSHAKE:]] == \
+        [json.loads(f) for f in parity["frames"]]
     assert MASSIVE_TEST_API_KEY.encode() not in (parity["tmp"] / "recording.jsonl").read_bytes()
+    # the chain snapshot the session used is copied beside its outputs, unchanged
+    assert (parity["tmp"] / "live" / "chain_snapshot.json").read_bytes() == chain_json()
     for name in (*COMPARED, "quarantine.jsonl", "report.json", "live.json"):
         assert MASSIVE_TEST_API_KEY.encode() not in (parity["tmp"] / "live" / name).read_bytes()
     assert parity["fake"].auths == [MASSIVE_TEST_API_KEY]
@@ -245,3 +354,43 @@ def test_subscriber_received_exactly_the_outputs(parity: dict[str, Any]) -> None
     expected = live["setups.jsonl"].splitlines()
     assert sorted(final.values()) == sorted(expected)
     assert len(got["setup@1"]) > len(expected)  # detected, then triggered/stopped/expired
+
+
+def _session_end(folder: Path) -> Any:
+    return json.loads((folder / "report.json").read_bytes())["detection"]["sessionEnd"]
+
+
+def test_the_gamma_context_is_the_same_live_and_in_replay(parity: dict[str, Any]) -> None:
+    seen = parity["seen"]
+    live = seen["live"]
+    # every SPY bar of the session went past the probe, in each of the three runs
+    assert len(live) == len(parity["result"].run.bars) == 1773
+    assert seen["rec"] == live, "gamma live != gamma in the replay of the recording"
+    assert seen["flat"] == live, "gamma live != gamma in the replay of the flat files"
+    by_start = {x[0]: x for x in live}
+    # 09:20:15 (first bar, no price yet: no gamma); 09:21:10, the first bar of the 09:21 slot,
+    # ends 09:21:11.000: the newest I:SPX value before it is 09:21:10.250, k = 70 →
+    # 5100 + (70 mod 40) × 0.25 = 5107.5 (SPY × 10 would be 5059.1)
+    t = NINE_TWENTY_MS
+    assert by_start[t + 15_000] == (t + 15_000, None)
+    assert by_start[t + 70_000][1:4] == (t + 71_000, 5107.5, "oi_baseline")
+    # 09:45:03 ends 09:45:04.000: value of 09:45:03.250, k = 1503 → 5100 + 23 × 0.25 = 5105.75
+    assert by_start[t + 1_503_000][1:4] == (t + 1_504_000, 5105.75, "oi_baseline")
+    # within a slot the value stays: the next bar of 09:45 still sees the 09:45:03 computation
+    nxt = min(x for x in by_start if t + 1_503_000 < x < t + 1_560_000)
+    assert by_start[nxt][1:] == by_start[t + 1_503_000][1:]
+    # no bar of the session fell back to SPY × 10: the index was fresh every time
+    assert {x[2] for x in live if len(x) > 2} <= {5100 + i * 0.25 for i in range(40)}
+    # session end: spot = the value 2 s before the close (fresher than index_max_age_s = 5)
+    tmp = parity["tmp"]
+    end = _session_end(tmp / "live")
+    assert end == _session_end(tmp / "rec") == _session_end(tmp / "flat-out")
+    assert end == parity["flat_run"].report.detection["sessionEnd"]
+    close = end[DATE]["SPY"]["gamma"]
+    assert (close["asOfMs"], close["spot"], close["underlying"], close["source"]) == \
+        (CLOSE_MS, CLOSE_VALUE, "I:SPX", "oi_baseline")
+    assert [s["strike"] for s in close["strikes"]] == [5100.0, 5125.0]
+    # index values: counted alike in the three runs
+    n = len(parity["values"])
+    assert parity["result"].run.report.index_values == n
+    assert parity["rec_run"].report.index_values == parity["flat_run"].report.index_values == n

@@ -315,3 +315,25 @@ def test_quarantined_events_are_written(tmp_path: Path) -> None:
 def test_open_cache_is_accepted_as_session(sample_cache) -> None:
     _, cache = sample_cache
     assert run_replay(open_cache(cache.root)).report.source.kind == "cache"
+
+
+def test_a_chain_argument_replaces_the_caches_snapshot(tmp_path: Path) -> None:
+    from test_gamma_provider import _write_day
+
+    from spxcc_core.chain import parse_chain_snapshot
+
+    day = _write_day(tmp_path / "day")  # a chain of the 4740 strike, I:SPX 4742.25 every second
+    own = run_replay(day).report.detection["sessionEnd"]["2024-01-02"]["SPY"]["gamma"]
+    assert [s["strike"] for s in own["strikes"]] == [4740.0]
+    other = parse_chain_snapshot(json.dumps({"status": "OK", "results": [
+        {"details": {"contract_type": "call", "expiration_date": "2024-01-02",
+                     "shares_per_contract": 100, "strike_price": 4750,
+                     "ticker": "O:SPXW240102C04750000"},
+         "implied_volatility": 0.12, "open_interest": 10,
+         "underlying_asset": {"ticker": "I:SPX", "value": 4742.0}}]}).encode())
+    run = run_replay(day, chain=other)
+    close = run.report.detection["sessionEnd"]["2024-01-02"]["SPY"]["gamma"]
+    assert [s["strike"] for s in close["strikes"]] == [4750.0]
+    assert close["spot"] == own["spot"] == pytest.approx(4740.5)  # index stale at 16:00
+    assert close["source"] == "oi_baseline"  # the 4740 call's trades are not this chain's flow
+    assert run.report.index_values == 150

@@ -61,6 +61,7 @@ def test_explicit_files_detectors_and_db_from_environment(sample_root: Path, tmp
     (["replay", "CACHE", "--detectors", "nope", "--out", "X"], "unknown detector 'nope'"),
     (["replay", "CACHE", "--detectors", ",", "--out", "X"], "--detectors"),
     (["replay", "CACHE", "--profile", "missing.toml", "--out", "X"], "missing.toml"),
+    (["replay", "CACHE", "--chain", "missing", "--out", "X"], "missing: file not found"),
 ])
 def test_errors_are_one_line_and_exit_2(sample_root: Path, tmp_path: Path,
                                         capsys: pytest.CaptureFixture[str], argv: list[str],

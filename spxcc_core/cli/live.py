@@ -1,4 +1,4 @@
-"""``spxcc live``: the Massive live feed through the replay pipeline, served on a websocket hub."""
+"""``spxcc live``: the Massive live feed through the session pipeline, served on a websocket hub."""
 
 from __future__ import annotations
 
@@ -60,6 +60,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="run only these detectors (default: every installed detector)")
     p.add_argument("--profile", type=Path, default=None, metavar="FILE.toml",
                    help="detector profile (default: the embedded default profile)")
+    p.add_argument("--chain", type=Path, default=None, metavar="FILE.json",
+                   help="option-chain snapshot (Massive snapshot JSON) for the gamma context; "
+                        "subscribe to V.I:SPX too so the spot is the index value")
     p.set_defaults(func=_run)
 
 
@@ -121,6 +124,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.queue_size < 1:
         raise ConfigError(f"--queue-size must be >= 1, got {args.queue_size}")
     db = args.db or (Path(os.environ[DB_ENV]) if os.environ.get(DB_ENV) else None)
+    if args.chain is not None:  # a bad snapshot fails before the key is read or a hub starts
+        from spxcc_core.chain import load_chain_snapshot
+
+        load_chain_snapshot(args.chain)
     key = _api_key(args)
     return asyncio.run(_session(args, key, subs, detectors, duration, idle, serve, db))
 
@@ -144,7 +151,8 @@ async def _session(args: argparse.Namespace, key: str, subs: list[str],
         result = await run_live(url=args.url, api_key=key, subscriptions=subs, hub=hub,
                                 out_dir=args.out, store=db, record=args.record,
                                 duration_s=duration, idle_timeout_s=idle,
-                                profile=args.profile, detectors=detectors, stop=stop)
+                                profile=args.profile, detectors=detectors, stop=stop,
+                                chain=args.chain)
     finally:
         if hub is not None:
             await hub.close()

@@ -30,6 +30,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--step-ms", type=int, default=None, metavar="MS",
                    help="replay-clock step for a session cache, in ms of event time "
                         "(default 60000; outputs do not depend on it)")
+    p.add_argument("--chain", type=Path, default=None, metavar="FILE.json",
+                   help="option-chain snapshot (Massive snapshot JSON) for the gamma context; "
+                        "replaces the session cache's own (default: the cache's, none for a "
+                        "recording)")
     p.set_defaults(func=_run)
 
 
@@ -46,7 +50,7 @@ def _run(args: argparse.Namespace) -> int:
     result = replay_session(args.session, detectors=detectors, profile=args.profile,
                             out_dir=args.out, store=db,
                             step_ms=args.step_ms if args.step_ms is not None else DEFAULT_STEP_MS,
-                            progress=None)
+                            progress=None, chain=args.chain)
     r = result.report
     o = r.outcomes
     hit = "n/a" if o.t1_hit_rate is None else f"{o.t1_hit_rate:.1%}"

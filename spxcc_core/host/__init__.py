@@ -1,14 +1,14 @@
-"""The live host: Massive live websocket → the replay pipeline → a websocket hub.
+"""The live host: Massive live websocket → the session pipeline → a websocket hub.
 
 Public API (imported lazily, so reading the wire contracts does not load numba)::
 
     run_live, LiveResult, feeds_for            # spxcc_core.host.live
     Hub, CHANNELS, STATUS_CHANNEL, to_v1       # spxcc_core.host.hub
-    HostPipeline, StepOutputs                  # spxcc_core.host.pipeline
     Recorder                                   # spxcc_core.host.record
     Clock, SystemClock, ManualClock            # spxcc_core.host.clock
     HubStatus, LiveReport                      # spxcc_core.host.wire
 
+The per-batch step itself is :class:`spxcc_core.pipeline.Pipeline` (shared with replay).
 See ``docs/live.md``.
 """
 
@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from spxcc_core.host.clock import Clock, ManualClock, SystemClock
     from spxcc_core.host.hub import CHANNELS, STATUS_CHANNEL, Hub, to_v1
     from spxcc_core.host.live import LiveResult, feeds_for, run_live
-    from spxcc_core.host.pipeline import HostPipeline, StepOutputs
     from spxcc_core.host.record import Recorder
     from spxcc_core.host.wire import HubStatus, LiveReport
 
@@ -29,14 +28,12 @@ __all__ = [
     "CHANNELS",
     "STATUS_CHANNEL",
     "Clock",
-    "HostPipeline",
     "Hub",
     "HubStatus",
     "LiveReport",
     "LiveResult",
     "ManualClock",
     "Recorder",
-    "StepOutputs",
     "SystemClock",
     "feeds_for",
     "run_live",
@@ -47,7 +44,6 @@ _WHERE = {
     "Clock": "clock", "ManualClock": "clock", "SystemClock": "clock",
     "CHANNELS": "hub", "STATUS_CHANNEL": "hub", "Hub": "hub", "to_v1": "hub",
     "LiveResult": "live", "feeds_for": "live", "run_live": "live",
-    "HostPipeline": "pipeline", "StepOutputs": "pipeline",
     "Recorder": "record",
     "HubStatus": "wire", "LiveReport": "wire",
 }

@@ -1,11 +1,17 @@
-"""The live runner: Massive live websocket → the replay pipeline → the websocket hub.
+"""The live runner: Massive live websocket → the session pipeline → the websocket hub.
 
 :func:`run_live` connects a :class:`~spxcc_core.massive.live.LiveClient`, pushes every frame
-through the same per-batch step a replay of a websocket recording uses
-(:class:`~spxcc_core.host.pipeline.HostPipeline`) and publishes each step's new microbars,
+— its index values, then its trades and quotes — through :class:`spxcc_core.pipeline.Pipeline`,
+exactly as a replay of a websocket recording does, and publishes each step's new microbars,
 setup changes and gate decisions on a :class:`~spxcc_core.host.hub.Hub`. Optionally every
 received message is recorded (:class:`~spxcc_core.host.record.Recorder`) so the session can be
 replayed later with ``spxcc replay``: the replay's outputs are byte-identical to the live ones.
+
+**Gamma context.** With an option-chain snapshot (``chain``: Massive snapshot JSON, read with
+:mod:`spxcc_core.chain`), the pipeline's market gets the chain for the New York date of the
+first trade or quote received, and every index value (``V`` events, e.g. ``V.I:SPX``) as it
+arrives — so the ``gamma`` provider sees the same spot live as in a replay of the recording
+with the same snapshot (``spxcc replay REC.jsonl --chain FILE``).
 
 **Ending the input.** A configured feed that stays silent holds bars back (``spec/microbar.md``,
 finality). The session ends — and the aggregator's input ends with it, making every held bar
@@ -18,7 +24,9 @@ ends where the live input ended.
 
 Outputs (``out_dir``): the replay engine's files (``microbars.jsonl``, ``setups.jsonl``,
 ``gate_decisions.jsonl``, ``quarantine.jsonl``, ``report.json``) plus ``live.json``
-(``live_report@1``). The API key never appears in any of them, in a log line or an exception.
+(``live_report@1``) and, when the chain snapshot was given as a file, an unchanged copy of it
+(``chain_snapshot.json``). The API key never appears in any of them, in a log line or an
+exception.
 """
 
 from __future__ import annotations
@@ -30,7 +38,7 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import attrs
@@ -38,28 +46,26 @@ import msgspec
 import pluggy
 
 from spxcc_core.aggregate.config import AggregatorConfig
-from spxcc_core.aggregate.engine import StreamingAggregator
+from spxcc_core.chain import ChainSnapshot
 from spxcc_core.detect.profile import Profile
 from spxcc_core.errors import ConfigError, SpxccError
 from spxcc_core.host.clock import Clock, SystemClock
 from spxcc_core.host.hub import Hub
-from spxcc_core.host.pipeline import HostPipeline, StepOutputs
 from spxcc_core.host.record import Recorder
 from spxcc_core.host.wire import FeedProblem, InputEnd, LiveReport, StopReason
 from spxcc_core.massive.live import ApiKey, Backoff, LiveClient
 from spxcc_core.massive.websocket import WsFrame
+from spxcc_core.pipeline import Pipeline, ReplayRun, StepOutputs, resolve_profile
 from spxcc_core.plugins import get_plugin_manager
-from spxcc_core.replay.engine import (
-    DB_NAME,
-    ReplayRun,
-    _resolve_profile,
-    _select_detectors,
-)
+from spxcc_core.replay.engine import load_chain, open_store, ws_counts
 from spxcc_core.replay.wire import ReplaySource
 from spxcc_core.session import ny_date_of_ms
 from spxcc_core.store.sqlite import Store
 
-__all__ = ["DEFAULT_IDLE_TIMEOUT_S", "LIVE_REPORT", "LiveResult", "feeds_for", "run_live"]
+if TYPE_CHECKING:
+    from spxcc_core.aggregate.columns import QuoteColumns, TradeColumns
+
+__all__ = ["CHAIN_COPY", "DEFAULT_IDLE_TIMEOUT_S", "LIVE_REPORT", "LiveResult", "feeds_for", "run_live"]
 
 log = logging.getLogger("spxcc.host.live")
 
@@ -67,6 +73,8 @@ log = logging.getLogger("spxcc.host.live")
 DEFAULT_IDLE_TIMEOUT_S = 60.0
 #: File name of the live report in ``out_dir``.
 LIVE_REPORT = "live.json"
+#: File name, in ``out_dir``, of the copy of the chain snapshot file a session used.
+CHAIN_COPY = "chain_snapshot.json"
 
 _NS_PER_MS = 1_000_000
 _report_encoder = msgspec.json.Encoder(order="deterministic")
@@ -116,10 +124,9 @@ class _Session:
     """Mutable state of one live session (the loop's bookkeeping)."""
 
     feeds: tuple[str, ...]
-    host: HostPipeline
+    pipe: Pipeline
     hub: Hub | None
     clock: Clock
-    index_values: int = 0
     messages: int = 0
     unconfigured: dict[str, int] = attrs.field(factory=dict)
     last_data: float | None = None
@@ -127,26 +134,29 @@ class _Session:
     session_date: str | None = None
 
     def frame(self, frame: WsFrame) -> None:
-        self.index_values += len(frame.values)
-        trades, quotes = frame.trades, frame.quotes
-        if not len(trades) and not len(quotes):
-            return
-        stamps = [c.ts for c in (trades, quotes) if len(c)]
-        newest = max(int(s.max()) for s in stamps)
-        self.last_event_ns = newest if self.last_event_ns is None else max(self.last_event_ns,
-                                                                            newest)
-        if self.session_date is None:
-            first = min(int(s.min()) for s in stamps)
-            self.session_date = ny_date_of_ms(first // _NS_PER_MS).isoformat()
-        if len(trades) and "trades" not in self.feeds:
-            self.unconfigured["trades"] = self.unconfigured.get("trades", 0) + len(trades)
-            trades = None  # type: ignore[assignment]
-        if len(quotes) and "quotes" not in self.feeds:
-            self.unconfigured["quotes"] = self.unconfigured.get("quotes", 0) + len(quotes)
-            quotes = None  # type: ignore[assignment]
-        if trades is not None or quotes is not None:
-            self.publish(self.host.push(trades, quotes))
-        self.last_data = self.clock.monotonic()  # after the work: idle counts waiting only
+        trades: TradeColumns | None = frame.trades
+        quotes: QuoteColumns | None = frame.quotes
+        stamps = [c.ts for c in (frame.trades, frame.quotes) if len(c)]
+        if stamps:
+            newest = max(int(s.max()) for s in stamps)
+            self.last_event_ns = (newest if self.last_event_ns is None
+                                  else max(self.last_event_ns, newest))
+            if self.session_date is None:  # as a replay of the recording dates it
+                first = min(int(s.min()) for s in stamps)
+                self.session_date = ny_date_of_ms(first // _NS_PER_MS).isoformat()
+                self.pipe.set_session_date(self.session_date)
+            if len(frame.trades) and "trades" not in self.feeds:
+                self.unconfigured["trades"] = (self.unconfigured.get("trades", 0)
+                                               + len(frame.trades))
+                trades = None
+            if len(frame.quotes) and "quotes" not in self.feeds:
+                self.unconfigured["quotes"] = (self.unconfigured.get("quotes", 0)
+                                               + len(frame.quotes))
+                quotes = None
+        if trades is not None or quotes is not None or len(frame.values):
+            self.publish(self.pipe.push(trades, quotes, frame.values))
+        if stamps:
+            self.last_data = self.clock.monotonic()  # after the work: idle counts waiting only
 
     def publish(self, out: StepOutputs) -> None:
         if self.hub is not None and len(out):
@@ -224,15 +234,6 @@ def _public_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
-def _open_store(store: Store | str | os.PathLike[str] | None,
-                out_dir: Path | None) -> tuple[Store, bool]:
-    if isinstance(store, Store):
-        return store, False
-    if store is None:
-        return Store(out_dir / DB_NAME if out_dir is not None else ":memory:"), True
-    return Store(Path(store)), True
-
-
 def _write_outputs(out: Path, files: dict[str, bytes]) -> None:
     for name, data in files.items():
         tmp = out / f".{name}.tmp"
@@ -251,7 +252,8 @@ async def run_live(*, url: str, api_key: str | ApiKey, subscriptions: Sequence[s
                    config: AggregatorConfig | None = None,
                    pm: pluggy.PluginManager | None = None, clock: Clock | None = None,
                    backoff: Backoff | None = None, stop: asyncio.Event | None = None,
-                   connect_kwargs: dict[str, Any] | None = None) -> LiveResult:
+                   connect_kwargs: dict[str, Any] | None = None,
+                   chain: ChainSnapshot | str | os.PathLike[str] | None = None) -> LiveResult:
     """Run one live session (module docstring) and return its outputs.
 
     :param url: the Massive websocket URL (e.g. ``wss://socket.massive.com/stocks``).
@@ -269,7 +271,12 @@ async def run_live(*, url: str, api_key: str | ApiKey, subscriptions: Sequence[s
     :param clock: wall clock for the report and the timeouts (default the system clock).
     :param backoff: reconnect policy of the Massive client.
     :param stop: set it to end the session (e.g. on Ctrl-C).
+    :param connect_kwargs: extra keyword arguments for the websocket connection.
+    :param chain: an option-chain snapshot (or its Massive JSON file) for the ``gamma``
+        context (None: none). A file is copied unchanged to ``out_dir/chain_snapshot.json``
+        (:data:`CHAIN_COPY`), the ``--chain`` for a replay of the recording.
     :raises ConfigError: a bad argument, profile, detector name, store or output path.
+    :raises InputError: the chain snapshot cannot be read.
     :raises MassiveAuthError: the key was refused at the first connection (nothing to write).
     """
     _check_seconds("duration_s", duration_s)
@@ -280,7 +287,9 @@ async def run_live(*, url: str, api_key: str | ApiKey, subscriptions: Sequence[s
     key = api_key if isinstance(api_key, ApiKey) else ApiKey(api_key)
     clock = clock if clock is not None else SystemClock()
     pm = pm if pm is not None else get_plugin_manager()
-    prof = _select_detectors(pm, _resolve_profile(profile), detectors)
+    prof = resolve_profile(pm, profile, detectors)
+    snap = load_chain(chain)
+    chain_file = None if chain is None or isinstance(chain, ChainSnapshot) else Path(chain)
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
         try:
@@ -289,14 +298,14 @@ async def run_live(*, url: str, api_key: str | ApiKey, subscriptions: Sequence[s
             raise ConfigError(f"output folder {out}: cannot create ({exc.strerror or exc})") \
                 from None
     feeds = feeds_for(subs)
-    db, owned = _open_store(store, out)
+    db, owned = open_store(store, out)
     recorder: Recorder | None = None
-    host: HostPipeline | None = None
     try:
         recorder = Recorder(record, scrub=_scrubber(key)) if record is not None else None
-        agg = StreamingAggregator(config, feeds=feeds)
-        host = HostPipeline(pm, prof, db, agg)
-        s = _Session(feeds=feeds, host=host, hub=hub, clock=clock)
+        pipe = Pipeline(pm, prof, store=db, config=config, feeds=feeds, run_id_prefix="live",
+                        chain=snap)
+        agg = pipe.aggregator
+        s = _Session(feeds=feeds, pipe=pipe, hub=hub, clock=clock)
 
         def on_message(message: bytes) -> None:
             s.messages += 1
@@ -314,7 +323,7 @@ async def run_live(*, url: str, api_key: str | ApiKey, subscriptions: Sequence[s
         ended = clock.now_ms()
         silent = (None if s.last_data is None
                   else round(clock.monotonic() - s.last_data, 3))
-        held = host.finish()
+        held = pipe.finish()
         s.publish(held)
         sha = recorder.close() if recorder is not None else None
         source = ReplaySource(
@@ -322,11 +331,7 @@ async def run_live(*, url: str, api_key: str | ApiKey, subscriptions: Sequence[s
             session_date=s.session_date or ny_date_of_ms(started_ms).isoformat(),
             recording=recorder.path.name if recorder is not None else None,
             recording_sha256=sha)
-        st = client.stats
-        ws = {"events": st.events, "trades": st.trades, "quotes": st.quotes,
-              "values": st.values, "statuses": dict(sorted(st.statuses.items())),
-              "unknown": dict(sorted(st.unknown.items()))}
-        run = host.result(source, index_values=s.index_values, websocket=ws)
+        run = pipe.report(source, websocket=ws_counts(client.stats))
         files = run.outputs()
         report = LiveReport(
             url=_public_url(url), subscriptions=subs, feeds=list(feeds),
@@ -345,6 +350,8 @@ async def run_live(*, url: str, api_key: str | ApiKey, subscriptions: Sequence[s
         if out is not None:
             files[LIVE_REPORT] = (msgspec.json.format(_report_encoder.encode(report), indent=2)
                                   + b"\n")
+            if chain_file is not None:  # what a replay of the recording needs besides it
+                files[CHAIN_COPY] = chain_file.read_bytes()
             _write_outputs(out, files)
         log.info("live session ended (%s): %d bars, %d setups", reason, len(run.bars),
                  len(run.setups))
@@ -352,8 +359,6 @@ async def run_live(*, url: str, api_key: str | ApiKey, subscriptions: Sequence[s
     finally:
         if recorder is not None:
             recorder.close()
-        if host is not None:
-            host.close()
         if owned:
             db.close()
 

@@ -1,10 +1,11 @@
 """The replay engine: a recorded session through the same pipeline as live.
 
-Pipeline (identical to the live host from the aggregator on; only the source and the clock
-differ): :class:`~spxcc_core.aggregate.StreamingAggregator` fed batch by batch → each final
-microbar to the ``spxcc_on_microbar`` observers → :class:`~spxcc_core.detect.DetectorRunner`
-(detectors, gating, setup lifecycle and outcomes) → setup state changes upserted into the SQLite
-store, one transaction per batch.
+The pipeline is :class:`spxcc_core.pipeline.Pipeline` (run id prefix ``replay``), the very
+object the live host drives: per step, index values to the runner's market, then trades and
+quotes → :class:`~spxcc_core.aggregate.StreamingAggregator` → each final microbar to the
+``spxcc_on_microbar`` observers → :class:`~spxcc_core.detect.DetectorRunner` (providers,
+detectors, gating, setup lifecycle and outcomes) → setup state changes upserted into the SQLite
+store, one transaction per step. This module only supplies the source and the clock.
 
 Sources (:func:`replay_session`'s ``session``):
 
@@ -12,29 +13,33 @@ Sources (:func:`replay_session`'s ``session``):
   the **replay clock**, which advances in steps of ``step_ms`` of event time; each step pushes,
   per dataset and in arrival order, the rows whose running maximum timestamp is before the clock;
 - a folder of Massive flat files of one day: ingested into a temporary cache first;
-- a websocket recording (``.jsonl`` / ``.jsonl.gz``, one frame per line): pushed frame by frame.
+- a websocket recording (``.jsonl`` / ``.jsonl.gz``, one frame per line): pushed frame by frame
+  (each frame's index values, then its trades and quotes), exactly as live pushes them.
 
 Microbars do not depend on batch boundaries (``spec/microbar.md``, finality), and every output
 is written in an order that does not depend on them either, so a replay's outputs are the same
-for any ``step_ms`` and byte-identical from run to run. Index values are read and counted, not
-aggregated (an index has no trades or quotes).
+for any ``step_ms`` and byte-identical from run to run. Index values are not aggregated (an
+index has no trades or quotes): they are counted and given to the market.
 
-Gamma context: when the cache holds an option-chain snapshot, it is set on the runner's
-:class:`~spxcc_core.detect.market.SessionMarket` (``runner.market``) before the first batch, and
-the values of the chain's underlying index are pushed to it by the same replay clock, each step
-*before* that step's trades and quotes (so an underlying bar ending at ``t`` always sees every
-index value stamped before ``t``, whatever the step). Option microbars reach the market through
-the runner. A detector that reads cross-symbol context (``ctx.gamma``'s flow proxy) sees the
-option bars final when its own bar is processed: its outputs are byte-identical from run to run
-for a given ``step_ms``, but the step can move when a quiet contract's flow first shows up; the
-``sessionEnd`` values in the report are computed after the input has ended and do not depend on
-the step.
+Gamma context: the session's option-chain snapshot — ``chain`` when given, else the cache's own
+(none for a recording without ``chain``) — is set on the pipeline's
+:class:`~spxcc_core.detect.market.SessionMarket` before the first batch. From a cache, the index
+values are pushed to it (only when there is a chain: nothing else reads them) by the same
+replay clock, each step *before* that step's trades and quotes, so an underlying bar ending at
+``t`` always sees every index value stamped before ``t``, whatever the step; from a recording,
+each frame's values go before its trades and quotes, so a bar sees every value that arrived
+before the event that made it final — the same values when the feed delivered them in time
+order. Option microbars reach the market through the runner. A detector that reads cross-symbol
+context (``ctx.gamma``'s flow proxy) sees the option bars final when its own bar is processed:
+its outputs are byte-identical from run to run for a given ``step_ms``, but the step can move
+when a quiet contract's flow first shows up; the ``sessionEnd`` values in the report are
+computed after the input has ended and do not depend on the step.
 
 Outputs (``out_dir``): ``microbars.jsonl`` (``microbar@2``, by symbol then ``startMs``),
 ``setups.jsonl`` (final state of every setup, by detection time then id),
 ``gate_decisions.jsonl`` (every gate decision, by bar start then symbol),
 ``quarantine.jsonl`` (every event not applied, trades then quotes, by time) and ``report.json``
-(``replay_report@1``). No wall-clock time or absolute path appears in any of them.
+(``replay_report@1``). No wall-clock time, run id or absolute path appears in any of them.
 """
 
 from __future__ import annotations
@@ -43,43 +48,41 @@ import hashlib
 import os
 import shutil
 import tempfile
-import uuid
-from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-import msgspec
 import numpy as np
 import numpy.typing as npt
 import pluggy
 
 from spxcc_core.aggregate.config import AggregatorConfig
-from spxcc_core.aggregate.engine import StreamingAggregator
-from spxcc_core.aggregate.report import PluginErrorRecord, QuarantineRecord
-from spxcc_core.contracts.microbar import MicrobarV2
-from spxcc_core.contracts.setup import GateDecision, SetupInstance
-from spxcc_core.detect.profile import DetectorConfig, Profile, default_profile, load_profile
-from spxcc_core.detect.runner import DetectorRunner
+from spxcc_core.detect.profile import Profile
 from spxcc_core.errors import ConfigError, InputError
-from spxcc_core.plugins import PluginFailure, call_isolated, get_plugin_manager
+from spxcc_core.pipeline import Pipeline, ReplayRun, resolve_profile
+from spxcc_core.plugins import get_plugin_manager
 from spxcc_core.replay.cache import SessionCache, ingest, is_session_cache, open_cache
 from spxcc_core.replay.progress import NullProgress, Progress, make_progress
-from spxcc_core.replay.wire import ReplayReport, ReplayResult, ReplaySource
-from spxcc_core.setups.lifecycle import summarize
-from spxcc_core.setups.store import SetupStore
+from spxcc_core.replay.wire import ReplayResult, ReplaySource
 from spxcc_core.store.sqlite import Store
 
+if TYPE_CHECKING:
+    from spxcc_core.chain import ChainSnapshot
+    from spxcc_core.massive.websocket import WsStats
+
 __all__ = [
+    "DB_NAME",
     "DEFAULT_STEP_MS",
     "OUTPUT_FILES",
     "ReplayRun",
     "SessionInput",
+    "load_chain",
+    "open_store",
     "replay_session",
     "run_replay",
     "session_kind",
+    "ws_counts",
 ]
 
 #: Default replay-clock step: one minute of event time per batch.
@@ -92,8 +95,6 @@ OUTPUT_FILES = ("microbars.jsonl", "setups.jsonl", "gate_decisions.jsonl", "quar
 
 SessionInput = str | os.PathLike[str] | SessionCache
 
-_line_encoder = msgspec.json.Encoder()
-_report_encoder = msgspec.json.Encoder(order="deterministic")
 _NS_PER_MS = 1_000_000
 
 
@@ -182,162 +183,23 @@ class _Cursor:
         return out
 
 
-# ----------------------------------------------------------------------------- pipeline
-
-
-@attrs.define(eq=False)
-class _ObserverCalls:
-    """Direct calls of the ``spxcc_on_microbar`` implementations (pluggy only discovers them);
-    failures are counted per plugin, the first message kept."""
-
-    impls: list[Any]
-    errors: dict[str, tuple[int, str]] = attrs.field(factory=dict)
-
-    def __call__(self, bar: MicrobarV2, context: Mapping[str, Any]) -> None:
-        for impl in self.impls:
-            try:
-                impl.function(**{n: (bar if n == "bar" else context) for n in impl.argnames})
-            except Exception as exc:  # isolation: record under the plugin's name, go on
-                count, first = self.errors.get(impl.plugin_name, (0, ""))
-                self.errors[impl.plugin_name] = (count + 1,
-                                                 first or f"{type(exc).__name__}: {exc}")
-
-
-@attrs.define(eq=False)
-class ReplayRun:
-    """Everything a replay produced, in memory, in output order."""
-
-    bars: list[MicrobarV2]
-    setups: list[SetupInstance]
-    decisions: list[GateDecision]
-    quarantine: list[QuarantineRecord]
-    report: ReplayReport
-
-    def outputs(self) -> dict[str, bytes]:
-        """The exact bytes of every output file, by file name (:data:`OUTPUT_FILES`)."""
-        report = msgspec.json.format(_report_encoder.encode(self.report), indent=2) + b"\n"
-        return {
-            "microbars.jsonl": _line_encoder.encode_lines(self.bars),
-            "setups.jsonl": _line_encoder.encode_lines(self.setups),
-            "gate_decisions.jsonl": _line_encoder.encode_lines(self.decisions),
-            "quarantine.jsonl": _line_encoder.encode_lines(self.quarantine),
-            "report.json": report,
-        }
-
-
-class _Pipeline:
-    def __init__(self, pm: pluggy.PluginManager, profile: Profile, store: Store,
-                 aggregator: StreamingAggregator) -> None:
-        self.run_id = f"replay-{uuid.uuid4().hex}"
-        self.pm = pm
-        self.runner = DetectorRunner(pm, profile, run_id=self.run_id)
-        self.agg = aggregator
-        self.setup_store = SetupStore(store)
-        self.observe = _ObserverCalls(list(reversed(pm.hook.spxcc_on_microbar.get_hookimpls())))
-        self.context = MappingProxyType({"run_id": self.run_id, "engine": "stream",
-                                         "interval_ms": aggregator.config.interval_ms})
-        self.bars: list[MicrobarV2] = []
-        self.decisions: list[tuple[int, str, int, GateDecision]] = []
-        self.failures: list[PluginFailure] = []
-
-    def push(self, trades: Any, quotes: Any) -> None:
-        self._bars(self.agg.push_events(trades, quotes))
-
-    def _bars(self, bars: list[MicrobarV2]) -> None:
-        changed: dict[str, SetupInstance] = {}
-        runner, observe, context = self.runner, self.observe, self.context
-        decisions = self.decisions
-        for bar in bars:
-            if observe.impls:
-                observe(bar, context)
-            for out in runner.on_bar(bar):
-                if isinstance(out, GateDecision):
-                    decisions.append((out.bar_start_ms, out.symbol, len(decisions), out))
-                else:
-                    changed[out.id] = out
-        self.bars.extend(bars)
-        if changed:
-            self.setup_store.upsert(changed.values())
-
-    def finish(self) -> None:
-        self._bars(self.agg.close())
-        changed = {s.id: s for s in self.runner.finish() if isinstance(s, SetupInstance)}
-        if changed:
-            self.setup_store.upsert(changed.values())
-
-    def plugin_errors(self) -> list[PluginErrorRecord]:
-        errs = [PluginErrorRecord(plugin=name, hook="spxcc_on_microbar",
-                                  error=first if count == 1 else f"{first} ({count} times)")
-                for name, (count, first) in sorted(self.observe.errors.items())]
-        for name, e in self.runner.report()["errors"].items():
-            count, first = e["count"], e["first"]
-            errs.append(PluginErrorRecord(plugin=name, hook="on_bar",
-                                          error=first if count == 1 else
-                                          f"{first} ({count} times)"))
-        errs.extend(PluginErrorRecord(plugin=f.plugin, hook=f.hook, error=f.error)
-                    for f in [*self.runner.failures, *self.failures])
-        return errs
-
-    def result(self, source: ReplaySource, *, index_values: int,
-               websocket: dict[str, Any] | None) -> ReplayRun:
-        rank = {name: i for i, name in enumerate(sorted(self.agg.symbols.names))}
-        bars = sorted(self.bars, key=lambda b: (rank[b.symbol], b.start_ms))
-        decisions = [d for *_, d in sorted(self.decisions, key=lambda x: x[:3])]
-        quarantine = sorted(self.agg.quarantine,
-                            key=lambda q: (q.kind, q.ts, q.symbol, q.line, q.reason))
-        setups = self.runner.setups()
-        detection = self.runner.report()
-        agg_report = self.agg.report
-        outputs = {"microbars.jsonl": len(bars), "setups.jsonl": len(setups),
-                   "gate_decisions.jsonl": len(decisions), "quarantine.jsonl": len(quarantine)}
-        report = ReplayReport(
-            source=source, aggregation=agg_report, detection=detection,
-            setups_by_detector=dict(sorted(Counter(s.detector for s in setups).items())),
-            outcomes=summarize(setups), plugin_errors=self.plugin_errors(), outputs=outputs,
-            index_values=index_values, websocket=websocket)
-        summary: list[str] = []
-        for lines in call_isolated(self.pm, "spxcc_on_run_end", self.failures,
-                                   report=MappingProxyType(msgspec.to_builtins(report)),
-                                   context=self.context):
-            summary.extend(str(line) for line in lines)
-        report = msgspec.structs.replace(report, summary=summary,
-                                         plugin_errors=self.plugin_errors())
-        return ReplayRun(bars=bars, setups=setups, decisions=decisions, quarantine=quarantine,
-                         report=report)
-
-
 # ----------------------------------------------------------------------------- drivers
 
 
-def _index_feed(cache: SessionCache, pipe: _Pipeline) -> tuple[_Cursor, int, str] | None:
-    """A cursor over the index values with the symbol id and name of the chain's underlying,
-    when the runner's market has a chain whose underlying has index values in the cache."""
-    chain = pipe.runner.market.chain
-    if chain is None or not cache.rows("index_values"):
-        return None
-    names = cache.manifest.symbols
-    if chain.underlying not in names:
-        return None
-    return (_Cursor(cache.batches("index_values")), names.index(chain.underlying),
-            chain.underlying)
-
-
-def _push_index(pipe: _Pipeline, feed: tuple[_Cursor, int, str], until_ns: int) -> None:
-    cursor, sid, symbol = feed
-    market = pipe.runner.market
+def _push_index(pipe: Pipeline, cursor: _Cursor, until_ns: int) -> None:
     for b in cursor.take_until(until_ns):
-        mask = b.symbol == sid
-        if mask.any():
-            market.add_index_values(symbol, b.ts[mask], b.value[mask])
+        pipe.push(None, None, index_values=b)
 
 
-def _replay_cache(cache: SessionCache, pipe: _Pipeline, step_ms: int,
-                  progress: Progress) -> int:
-    """Feed a cache through the pipeline by the replay clock; returns index values read."""
+def _replay_cache(cache: SessionCache, pipe: Pipeline, step_ms: int,
+                  progress: Progress) -> None:
+    """Feed a cache through the pipeline by the replay clock."""
     groups = [(cache.batches(f"{c}_trades"), cache.batches(f"{c}_quotes"))
               for c in ("stocks", "options")]
     cursors = [(_Cursor(t), _Cursor(q)) for t, q in groups]
-    index = _index_feed(cache, pipe)
+    # index values only matter to the gamma context, which needs a chain
+    index = (_Cursor(cache.batches("index_values"))
+             if pipe.market.chain is not None and cache.rows("index_values") else None)
     step = step_ms * _NS_PER_MS
     while True:
         pending = [ts for pair in cursors for c in pair if (ts := c.next_ts()) is not None]
@@ -357,25 +219,28 @@ def _replay_cache(cache: SessionCache, pipe: _Pipeline, step_ms: int,
                                  + (len(q) if q is not None else 0))
     if index is not None:  # the rest, before the final bars are released
         _push_index(pipe, index, 2**63 - 1)
-    return cache.rows("index_values")
 
 
-def _replay_ws(path: Path, pipe: _Pipeline, progress: Progress) -> tuple[int, dict[str, Any]]:
+def _replay_ws(path: Path, pipe: Pipeline, progress: Progress) -> dict[str, Any]:
+    """Push a recording frame by frame (index values, then trades and quotes, as live does);
+    returns the websocket event counts."""
     from spxcc_core.massive.websocket import WsStats, iter_ws_decoded
 
     stats = WsStats()
-    values = 0
-    for frame in iter_ws_decoded(path, ticker=None, symbols=pipe.agg.symbols,
-                                 conditions=pipe.agg.conditions, stats=stats):
-        values += len(frame.values)
-        if len(frame.trades) or len(frame.quotes):
-            pipe.push(frame.trades if len(frame.trades) else None,
-                      frame.quotes if len(frame.quotes) else None)
+    agg = pipe.aggregator
+    for frame in iter_ws_decoded(path, ticker=None, symbols=agg.symbols,
+                                 conditions=agg.conditions, stats=stats):
+        pipe.push(frame.trades, frame.quotes, frame.values)
         progress.advance(1)
-    ws = {"events": stats.events, "trades": stats.trades, "quotes": stats.quotes,
-          "values": stats.values, "statuses": dict(sorted(stats.statuses.items())),
-          "unknown": dict(sorted(stats.unknown.items()))}
-    return values, ws
+    return ws_counts(stats)
+
+
+def ws_counts(stats: WsStats) -> dict[str, Any]:
+    """The ``websocket`` section of a replay report from a recording's or connection's counts
+    (statuses and unknown event names sorted)."""
+    return {"events": stats.events, "trades": stats.trades, "quotes": stats.quotes,
+            "values": stats.values, "statuses": dict(sorted(stats.statuses.items())),
+            "unknown": dict(sorted(stats.unknown.items()))}
 
 
 def _first_event_date(path: Path) -> str:
@@ -394,41 +259,14 @@ def _first_event_date(path: Path) -> str:
 # ----------------------------------------------------------------------------- configuration
 
 
-def _resolve_profile(profile: Profile | str | os.PathLike[str] | None) -> Profile:
-    if profile is None:
-        return default_profile()
-    if isinstance(profile, Profile):
-        return profile
-    return load_profile(Path(profile))
+def open_store(store: Store | str | os.PathLike[str] | None,
+               out_dir: Path | None) -> tuple[Store, bool]:
+    """The store a run writes and whether the caller owns (must close) it: ``store`` itself
+    when it is a :class:`Store` (not owned), else the file ``store``, else
+    ``out_dir/spxcc.sqlite3``, else an in-memory store.
 
-
-def _select_detectors(pm: pluggy.PluginManager, profile: Profile,
-                      names: Sequence[str] | None) -> Profile:
-    """``profile`` with every detector not in ``names`` disabled (None: unchanged)."""
-    if names is None:
-        return profile
-    if isinstance(names, str):
-        raise ConfigError("detectors must be a list of names, not a string")
-    classes: list[Any] = []
-    for result in call_isolated(pm, "spxcc_register_detectors", []):
-        classes.extend(result)
-    installed = {c.name: c for c in classes}
-    unknown = [n for n in names if n not in installed]
-    if unknown:
-        raise ConfigError(f"unknown detector{'s' if len(unknown) > 1 else ''} "
-                          f"{', '.join(map(repr, unknown))} (installed: "
-                          f"{', '.join(sorted(installed)) or 'none'})")
-    wanted = set(names)
-    detectors = dict(profile.detectors)
-    for name, cls in installed.items():
-        if name not in wanted:
-            detectors[name] = DetectorConfig(version=cls.version, enabled=False)
-    return attrs.evolve(profile, detectors=detectors)
-
-
-def _open_store(store: Store | str | os.PathLike[str] | None,
-                out_dir: Path | None) -> tuple[Store, bool]:
-    """The store to write and whether this module owns (closes) it."""
+    :raises ConfigError: the store file cannot be opened.
+    """
     if isinstance(store, Store):
         return store, False
     if store is None:
@@ -436,6 +274,21 @@ def _open_store(store: Store | str | os.PathLike[str] | None,
     else:
         path = Path(store)
     return Store(path), True
+
+
+def load_chain(chain: ChainSnapshot | str | os.PathLike[str] | None) -> ChainSnapshot | None:
+    """A chain snapshot argument as a :class:`~spxcc_core.chain.ChainSnapshot` (a path is read
+    with :func:`spxcc_core.chain.load_chain_snapshot`; None stays None).
+
+    :raises InputError: the file cannot be read or is not a usable snapshot.
+    """
+    if chain is None:
+        return None
+    from spxcc_core.chain import ChainSnapshot, load_chain_snapshot
+
+    if isinstance(chain, ChainSnapshot):
+        return chain
+    return load_chain_snapshot(chain)
 
 
 def _check_step(step_ms: int) -> None:
@@ -451,7 +304,8 @@ def run_replay(session: SessionInput, *, detectors: Sequence[str] | None = None,
                store: Store | str | os.PathLike[str] | None = None,
                config: AggregatorConfig | None = None, step_ms: int = DEFAULT_STEP_MS,
                pm: pluggy.PluginManager | None = None,
-               progress: bool | None = False) -> ReplayRun:
+               progress: bool | None = False,
+               chain: ChainSnapshot | str | os.PathLike[str] | None = None) -> ReplayRun:
     """Replay a session in memory (nothing written but the store).
 
     :param session: a session-cache folder or :class:`SessionCache`, a folder of Massive flat
@@ -464,27 +318,31 @@ def run_replay(session: SessionInput, *, detectors: Sequence[str] | None = None,
     :param step_ms: replay-clock step in milliseconds of event time (>= 1).
     :param pm: the plugin manager (default: :func:`get_plugin_manager`).
     :param progress: show a progress bar on stderr (None: only when stderr is a terminal).
-    :raises InputError: unreadable session input.
+    :param chain: an option-chain snapshot (or its Massive JSON file) for the ``gamma``
+        context; it replaces the session cache's own snapshot. None: the cache's snapshot, none
+        for a websocket recording.
+    :raises InputError: unreadable session input or chain snapshot.
     :raises ConfigError: a bad profile, detector name, step or store.
     """
     _check_step(step_ms)
     kind = session_kind(session)
     pm = pm if pm is not None else get_plugin_manager()
-    prof = _select_detectors(pm, _resolve_profile(profile), detectors)
-    db, owned = _open_store(store, None)
+    prof = resolve_profile(pm, profile, detectors)
+    snap = load_chain(chain)
+    db, owned = open_store(store, None)
     try:
         if kind == "flatfiles":
             tmp = Path(tempfile.mkdtemp(prefix="spxcc-replay-"))
             try:
                 cache = ingest(Path(session), tmp / "cache")  # type: ignore[arg-type]
-                return _run(cache, "flatfiles", pm, prof, db, config, step_ms, progress)
+                return _run(cache, "flatfiles", pm, prof, db, config, step_ms, progress, snap)
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
         if kind == "cache":
             cache = session if isinstance(session, SessionCache) else open_cache(session)
-            return _run(cache, "cache", pm, prof, db, config, step_ms, progress)
+            return _run(cache, "cache", pm, prof, db, config, step_ms, progress, snap)
         return _run_ws(Path(session), pm, prof, db, config,  # type: ignore[arg-type]
-                       progress)
+                       progress, snap)
     finally:
         if owned:
             db.close()
@@ -492,47 +350,46 @@ def run_replay(session: SessionInput, *, detectors: Sequence[str] | None = None,
 
 def _run(cache: SessionCache, kind: str, pm: pluggy.PluginManager, profile: Profile,
          store: Store, config: AggregatorConfig | None, step_ms: int,
-         progress: bool | None) -> ReplayRun:
+         progress: bool | None, chain: ChainSnapshot | None) -> ReplayRun:
     kinds = set(cache.kinds)
     feeds = [f for f in ("trades", "quotes") if {f"stocks_{f}", f"options_{f}"} & kinds]
     if not feeds:
         raise InputError(str(cache.root), "the session holds no trades or quotes")
-    agg = StreamingAggregator(config, symbols=cache.symbol_table(),
-                              conditions=cache.condition_table(), feeds=feeds)
-    pipe = _Pipeline(pm, profile, store, agg)
-    chain = cache.chain_snapshot()
-    if chain is not None:
-        pipe.runner.market.set_chain(chain, cache.manifest.session_date)
-    bar = make_progress(cache.total_events, f"replay {cache.manifest.session_date}",
-                        enabled=progress)
+    date = cache.manifest.session_date
+    pipe = Pipeline(pm, profile, store=store, config=config, feeds=feeds,
+                    run_id_prefix="replay", chain=chain if chain is not None
+                    else cache.chain_snapshot(), session_date=date,
+                    symbols=cache.symbol_table(), conditions=cache.condition_table())
+    bar = make_progress(cache.total_events, f"replay {date}", enabled=progress)
     try:
-        values = _replay_cache(cache, pipe, step_ms, bar)
+        _replay_cache(cache, pipe, step_ms, bar)
         pipe.finish()
     finally:
         bar.close()
-    source = ReplaySource(kind=kind, session_date=cache.manifest.session_date,  # type: ignore[arg-type]
+    source = ReplaySource(kind=kind, session_date=date,  # type: ignore[arg-type]
                           datasets=list(cache.manifest.datasets))
-    return pipe.result(source, index_values=values, websocket=None)
+    return pipe.report(source, index_values=cache.rows("index_values"))
 
 
 def _run_ws(path: Path, pm: pluggy.PluginManager, profile: Profile, store: Store,
-            config: AggregatorConfig | None, progress: bool | None) -> ReplayRun:
+            config: AggregatorConfig | None, progress: bool | None,
+            chain: ChainSnapshot | None) -> ReplayRun:
     date = _first_event_date(path)
-    agg = StreamingAggregator(config)
-    pipe = _Pipeline(pm, profile, store, agg)
+    pipe = Pipeline(pm, profile, store=store, config=config, run_id_prefix="replay",
+                    chain=chain, session_date=date)
     bar: Progress = NullProgress()
     if progress is not False:
         with open(path, "rb") as fh:
             lines = sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 20), b""))
         bar = make_progress(lines, f"replay {path.name}", enabled=progress)
     try:
-        values, ws = _replay_ws(path, pipe, bar)
+        ws = _replay_ws(path, pipe, bar)
         pipe.finish()
     finally:
         bar.close()
     source = ReplaySource(kind="websocket", session_date=date, recording=path.name,
                           recording_sha256=_sha256_file(path))
-    return pipe.result(source, index_values=values, websocket=ws)
+    return pipe.report(source, websocket=ws)
 
 
 def replay_session(session: SessionInput, *, detectors: Sequence[str] | None = None,
@@ -541,7 +398,8 @@ def replay_session(session: SessionInput, *, detectors: Sequence[str] | None = N
                    store: Store | str | os.PathLike[str] | None = None,
                    config: AggregatorConfig | None = None, step_ms: int = DEFAULT_STEP_MS,
                    pm: pluggy.PluginManager | None = None,
-                   progress: bool | None = False) -> ReplayResult:
+                   progress: bool | None = False,
+                   chain: ChainSnapshot | str | os.PathLike[str] | None = None) -> ReplayResult:
     """Replay one session through the live pipeline and write its outputs.
 
     Parameters as :func:`run_replay`, plus:
@@ -555,7 +413,8 @@ def replay_session(session: SessionInput, *, detectors: Sequence[str] | None = N
     _check_step(step_ms)
     session_kind(session)
     pm = pm if pm is not None else get_plugin_manager()
-    prof = _select_detectors(pm, _resolve_profile(profile), detectors)
+    prof = resolve_profile(pm, profile, detectors)
+    snap = load_chain(chain)
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
         try:
@@ -563,10 +422,10 @@ def replay_session(session: SessionInput, *, detectors: Sequence[str] | None = N
         except OSError as exc:
             raise ConfigError(f"output folder {out}: cannot create ({exc.strerror or exc})") \
                 from None
-    db, owned = _open_store(store, out)
+    db, owned = open_store(store, out)
     try:
         run = run_replay(session, profile=prof, store=db, config=config,
-                         step_ms=step_ms, pm=pm, progress=progress)
+                         step_ms=step_ms, pm=pm, progress=progress, chain=snap)
     finally:
         if owned:
             db.close()

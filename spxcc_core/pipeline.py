@@ -1,0 +1,420 @@
+"""One session's per-batch pipeline — the single code path of replay and live.
+
+From the batch on, replay (:mod:`spxcc_core.replay.engine`) and the live host
+(:mod:`spxcc_core.host.live`) run the same object, :class:`Pipeline`; they differ only in where
+the batches come from and when they arrive. One :meth:`Pipeline.push` is one step:
+
+1. the step's index values (``V`` events, e.g. ``I:SPX``) go to the runner's
+   :class:`~spxcc_core.detect.market.SessionMarket` (``pipeline.market``) — *before* the step's
+   trades and quotes, so a bar that a trade or quote of this step makes final sees every index
+   value that arrived with or before it;
+2. the trades and quotes go to the :class:`~spxcc_core.aggregate.StreamingAggregator`;
+3. each microbar that became final goes, in emission order, to the ``spxcc_on_microbar``
+   observers (found through pluggy once, then called directly) and to the
+   :class:`~spxcc_core.detect.DetectorRunner` (context providers, detectors, gating, setup
+   lifecycle; the runner calls the ``spxcc_on_setup`` observers);
+4. the setup state changes of the step are upserted into the store, one transaction per step.
+
+It returns a :class:`StepOutputs`: the step's new bars, setup changes and gate decisions, each
+in production order (what the live hub broadcasts). :meth:`Pipeline.finish` ends the input (every
+held bar becomes final, open setups expire, providers give their session-end values) and
+:meth:`Pipeline.report` shapes everything into a :class:`ReplayRun` — the output files'
+contents and the ``replay_report@1`` report — in an order that does not depend on batch
+boundaries.
+
+Gamma context: with a chain snapshot (``chain``), the market is given the snapshot for the
+session's New York date — ``session_date`` when given, else the date of the earliest trade or
+quote of the first step that has any (or the date set by :meth:`Pipeline.set_session_date`).
+
+An observer, provider or detector that raises is isolated: recorded under its plugin's name with
+a count and reported in ``pluginErrors``; the pipeline goes on.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import msgspec
+import pluggy
+
+from spxcc_core.aggregate.engine import StreamingAggregator
+from spxcc_core.aggregate.report import PluginErrorRecord, QuarantineRecord
+from spxcc_core.contracts.microbar import MicrobarV2
+from spxcc_core.contracts.setup import GateDecision, SetupInstance
+from spxcc_core.detect.profile import DetectorConfig, Profile, default_profile, load_profile
+from spxcc_core.detect.runner import DetectorRunner
+from spxcc_core.errors import ConfigError
+from spxcc_core.plugins import PluginFailure, call_isolated
+from spxcc_core.replay.wire import ReplayReport, ReplaySource
+from spxcc_core.setups.lifecycle import summarize
+from spxcc_core.setups.store import SetupStore
+
+if TYPE_CHECKING:
+    from spxcc_core.aggregate.columns import (
+        ConditionTable,
+        QuoteColumns,
+        SymbolTable,
+        TradeColumns,
+    )
+    from spxcc_core.aggregate.config import AggregatorConfig
+    from spxcc_core.chain import ChainSnapshot
+    from spxcc_core.detect.market import SessionMarket
+    from spxcc_core.massive.columns import IndexColumns
+    from spxcc_core.store.sqlite import Store
+
+__all__ = [
+    "FEEDS",
+    "Pipeline",
+    "ReplayRun",
+    "StepOutputs",
+    "resolve_profile",
+]
+
+#: Every aggregator feed, the default of :class:`Pipeline`'s ``feeds``.
+FEEDS: tuple[str, ...] = ("trades", "quotes")
+
+_line_encoder = msgspec.json.Encoder()
+_report_encoder = msgspec.json.Encoder(order="deterministic")
+_NS_PER_MS = 1_000_000
+_PREFIX = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+# ----------------------------------------------------------------------------- outputs
+
+
+@attrs.frozen
+class StepOutputs:
+    """What one step produced, each list in production order (empty when nothing).
+
+    ``bars``: microbars that became final (per symbol in ``startMs`` order); ``setups``: setup
+    state changes (detected, triggered, t1, t2, stopped, expired, untriggered), as the
+    ``spxcc_on_setup`` observers saw them; ``decisions``: gate decisions, passed or blocked.
+    """
+
+    bars: list[MicrobarV2] = attrs.field(factory=list)
+    setups: list[SetupInstance] = attrs.field(factory=list)
+    decisions: list[GateDecision] = attrs.field(factory=list)
+
+    def __len__(self) -> int:
+        return len(self.bars) + len(self.setups) + len(self.decisions)
+
+
+@attrs.define(eq=False)
+class ReplayRun:
+    """Everything a run (replay or live) produced, in memory, in output order.
+
+    ``bars`` by symbol (string order) then ``startMs``; ``setups`` the final state of every
+    setup by detection time then id; ``decisions`` by bar start, then symbol, then production
+    order; ``quarantine`` trades then quotes, by time; ``report`` the ``replay_report@1``.
+    """
+
+    bars: list[MicrobarV2]
+    setups: list[SetupInstance]
+    decisions: list[GateDecision]
+    quarantine: list[QuarantineRecord]
+    report: ReplayReport
+
+    def outputs(self) -> dict[str, bytes]:
+        """The exact bytes of every output file, by file name (``microbars.jsonl``,
+        ``setups.jsonl``, ``gate_decisions.jsonl``, ``quarantine.jsonl``, ``report.json``)."""
+        report = msgspec.json.format(_report_encoder.encode(self.report), indent=2) + b"\n"
+        return {
+            "microbars.jsonl": _line_encoder.encode_lines(self.bars),
+            "setups.jsonl": _line_encoder.encode_lines(self.setups),
+            "gate_decisions.jsonl": _line_encoder.encode_lines(self.decisions),
+            "quarantine.jsonl": _line_encoder.encode_lines(self.quarantine),
+            "report.json": report,
+        }
+
+
+# ----------------------------------------------------------------------------- configuration
+
+
+def resolve_profile(pm: pluggy.PluginManager,
+                    profile: Profile | str | os.PathLike[str] | None = None,
+                    detectors: Sequence[str] | None = None) -> Profile:
+    """The profile a run uses: ``profile`` (a :class:`Profile`, a profile TOML file, or None for
+    the embedded default) with every installed detector not named in ``detectors`` disabled
+    (None: every detector the profile enables).
+
+    :raises ConfigError: an unreadable or invalid profile, ``detectors`` given as a string, or
+        a detector name that is not installed (the message lists the installed ones).
+    """
+    if profile is None:
+        prof = default_profile()
+    elif isinstance(profile, Profile):
+        prof = profile
+    else:
+        prof = load_profile(Path(profile))
+    if detectors is None:
+        return prof
+    if isinstance(detectors, str):
+        raise ConfigError("detectors must be a list of names, not a string")
+    classes: list[Any] = []
+    for result in call_isolated(pm, "spxcc_register_detectors", []):
+        classes.extend(result)
+    installed = {c.name: c for c in classes}
+    unknown = [n for n in detectors if n not in installed]
+    if unknown:
+        raise ConfigError(f"unknown detector{'s' if len(unknown) > 1 else ''} "
+                          f"{', '.join(map(repr, unknown))} (installed: "
+                          f"{', '.join(sorted(installed)) or 'none'})")
+    wanted = set(detectors)
+    table = dict(prof.detectors)
+    for name, cls in installed.items():
+        if name not in wanted:
+            table[name] = DetectorConfig(version=cls.version, enabled=False)
+    return attrs.evolve(prof, detectors=table)
+
+
+# ----------------------------------------------------------------------------- pipeline
+
+
+@attrs.define(eq=False)
+class _ObserverCalls:
+    """Direct calls of the ``spxcc_on_microbar`` implementations (pluggy only discovers them);
+    failures are counted per plugin, the first message kept."""
+
+    impls: list[Any]
+    errors: dict[str, tuple[int, str]] = attrs.field(factory=dict)
+
+    def __call__(self, bar: MicrobarV2, context: Mapping[str, Any]) -> None:
+        for impl in self.impls:
+            try:
+                impl.function(**{n: (bar if n == "bar" else context) for n in impl.argnames})
+            except Exception as exc:  # isolation: record under the plugin's name, go on
+                count, first = self.errors.get(impl.plugin_name, (0, ""))
+                self.errors[impl.plugin_name] = (count + 1,
+                                                 first or f"{type(exc).__name__}: {exc}")
+
+
+def _plural(first: str, count: int) -> str:
+    return first if count == 1 else f"{first} ({count} times)"
+
+
+class Pipeline:
+    """One session's per-batch pipeline (module docstring), used by replay and live alike.
+
+    :param pm: the plugin manager (detectors, context providers, observers).
+    :param profile: a :class:`Profile`, a profile TOML file, or None (the embedded default).
+    :param detectors: names of the detectors to run (None: every installed detector the
+        profile enables), see :func:`resolve_profile`.
+    :param store: the store setup state changes are upserted into (left open).
+    :param config: aggregation settings (default :class:`AggregatorConfig`).
+    :param feeds: the aggregator's configured feeds, a non-empty subset of :data:`FEEDS`; a bar
+        is final once every configured feed's watermark passed its end.
+    :param run_id_prefix: the run id is ``<prefix>-<32 hex digits>`` (``replay``, ``live``, ...;
+        lower-case letters, digits and ``_``, starting with a letter). The run id reaches
+        observers in ``context["run_id"]`` and never any output file.
+    :param chain: the session's option-chain snapshot for the ``gamma`` context (None: none).
+    :param session_date: the session's New York date ``YYYY-MM-DD`` (None: from the first
+        step with trades or quotes, or :meth:`set_session_date`).
+    :param symbols: the symbol table batches refer to (default: a new, empty one that decoders
+        fill — pass ``pipeline.aggregator.symbols`` to them).
+    :param conditions: the condition table batches refer to (default: a new, empty one).
+    :raises ConfigError: a bad profile, detector name, feed list or prefix.
+    :raises InputError: a bad ``session_date``.
+    """
+
+    def __init__(self, pm: pluggy.PluginManager,
+                 profile: Profile | str | os.PathLike[str] | None = None, *,
+                 detectors: Sequence[str] | None = None, store: Store,
+                 config: AggregatorConfig | None = None, feeds: Sequence[str] = FEEDS,
+                 run_id_prefix: str, chain: ChainSnapshot | None = None,
+                 session_date: str | None = None, symbols: SymbolTable | None = None,
+                 conditions: ConditionTable | None = None) -> None:
+        if not isinstance(run_id_prefix, str) or not _PREFIX.match(run_id_prefix):
+            raise ConfigError(f"run id prefix must be lower-case letters, digits and '_', "
+                              f"starting with a letter; got {run_id_prefix!r}")
+        self.run_id = f"{run_id_prefix}-{uuid.uuid4().hex}"
+        self.pm = pm
+        self.profile = resolve_profile(pm, profile, detectors)
+        self.aggregator = StreamingAggregator(config, symbols=symbols, conditions=conditions,
+                                              feeds=tuple(feeds))
+        self.runner = DetectorRunner(pm, self.profile, run_id=self.run_id)
+        self._setup_store = SetupStore(store)
+        self._observe = _ObserverCalls(list(reversed(pm.hook.spxcc_on_microbar.get_hookimpls())))
+        self.context: Mapping[str, Any] = MappingProxyType({
+            "run_id": self.run_id, "engine": "stream",
+            "interval_ms": self.aggregator.config.interval_ms})
+        self._chain = chain
+        self._session_date: str | None = None
+        self._bars: list[MicrobarV2] = []
+        self._decisions: list[tuple[int, str, int, GateDecision]] = []
+        self._failures: list[PluginFailure] = []
+        self._index_values = 0
+        self._finished = False
+        self._reported = False
+        if session_date is not None:
+            self.set_session_date(session_date)
+
+    # -- properties --------------------------------------------------------------------------
+
+    @property
+    def market(self) -> SessionMarket:
+        """The runner's session market (chain, option flow, index values)."""
+        return self.runner.market
+
+    @property
+    def session_date(self) -> str | None:
+        """The session's New York date, None until known."""
+        return self._session_date
+
+    @property
+    def finished(self) -> bool:
+        """True once :meth:`finish` ran."""
+        return self._finished
+
+    @property
+    def index_values(self) -> int:
+        """Index values pushed so far (every symbol)."""
+        return self._index_values
+
+    # -- steps -------------------------------------------------------------------------------
+
+    def set_session_date(self, session_date: str) -> None:
+        """Fix the session's New York date (``YYYY-MM-DD``) and give the market the chain
+        snapshot for it. A no-op when already set (the first date wins): call it before the
+        first step whose bars need the chain.
+
+        :raises InputError: ``session_date`` is not a valid date.
+        """
+        if self._session_date is not None:
+            return
+        if self._chain is not None:
+            self.market.set_chain(self._chain, session_date)
+        self._session_date = session_date
+
+    def push(self, trades: TradeColumns | None, quotes: QuoteColumns | None,
+             index_values: IndexColumns | None = None) -> StepOutputs:
+        """One step: ``index_values`` to the market, then ``trades`` and ``quotes`` (each
+        None or empty: none; arrival order) through the aggregator, the observers, the runner
+        and the store. Symbol and condition ids refer to this pipeline's tables.
+
+        :returns: what the step produced.
+        :raises InputError: a batch refers to an id the tables do not hold.
+        :raises RuntimeError: the pipeline was already finished.
+        """
+        if self._finished:
+            raise RuntimeError("push() after finish(): the input has ended")
+        if index_values is not None and len(index_values):
+            self._add_index(index_values)
+        t = trades if trades is not None and len(trades) else None
+        q = quotes if quotes is not None and len(quotes) else None
+        if t is None and q is None:
+            return StepOutputs()
+        if self._session_date is None:
+            from spxcc_core.session import ny_date_of_ms
+
+            first = min(int(c.ts.min()) for c in (t, q) if c is not None)
+            self.set_session_date(ny_date_of_ms(first // _NS_PER_MS).isoformat())
+        return self._step(self.aggregator.push_events(t, q))
+
+    def finish(self) -> StepOutputs:
+        """End the input: every held bar becomes final, open setups expire, providers give
+        their session-end values. Idempotent (a second call returns empty outputs)."""
+        if self._finished:
+            return StepOutputs()
+        self._finished = True
+        out = self._step(self.aggregator.close())
+        expired = [s for s in self.runner.finish() if isinstance(s, SetupInstance)]
+        if expired:
+            self._setup_store.upsert({s.id: s for s in expired}.values())
+        return StepOutputs(bars=out.bars, setups=[*out.setups, *expired],
+                           decisions=out.decisions)
+
+    def _add_index(self, values: IndexColumns) -> None:
+        self._index_values += len(values)
+        names = self.aggregator.symbols.names
+        market = self.market
+        sym = values.symbol
+        first = int(sym[0])
+        if bool((sym == first).all()):
+            market.add_index_values(names[first], values.ts, values.value)
+            return
+        for sid in dict.fromkeys(sym.tolist()):
+            mask = sym == sid
+            market.add_index_values(names[sid], values.ts[mask], values.value[mask])
+
+    def _step(self, bars: list[MicrobarV2]) -> StepOutputs:
+        changed: dict[str, SetupInstance] = {}
+        setups: list[SetupInstance] = []
+        decisions: list[GateDecision] = []
+        runner, observe, context = self.runner, self._observe, self.context
+        ranked = self._decisions
+        for bar in bars:
+            if observe.impls:
+                observe(bar, context)
+            for out in runner.on_bar(bar):
+                if isinstance(out, GateDecision):
+                    ranked.append((out.bar_start_ms, out.symbol, len(ranked), out))
+                    decisions.append(out)
+                else:
+                    changed[out.id] = out
+                    setups.append(out)
+        self._bars.extend(bars)
+        if changed:
+            self._setup_store.upsert(changed.values())
+        return StepOutputs(bars=bars, setups=setups, decisions=decisions)
+
+    # -- report ------------------------------------------------------------------------------
+
+    def plugin_errors(self) -> list[PluginErrorRecord]:
+        """Every plugin failure so far: observers (with counts), detectors and providers (with
+        counts), failed registrations and ``spxcc_on_setup`` / ``spxcc_on_run_end`` calls."""
+        errs = [PluginErrorRecord(plugin=name, hook="spxcc_on_microbar",
+                                  error=_plural(first, count))
+                for name, (count, first) in sorted(self._observe.errors.items())]
+        for name, e in self.runner.report()["errors"].items():
+            errs.append(PluginErrorRecord(plugin=name, hook="on_bar",
+                                          error=_plural(e["first"], e["count"])))
+        errs.extend(PluginErrorRecord(plugin=f.plugin, hook=f.hook, error=f.error)
+                    for f in [*self.runner.failures, *self._failures])
+        return errs
+
+    def report(self, source: ReplaySource, *, index_values: int | None = None,
+               websocket: dict[str, Any] | None = None) -> ReplayRun:
+        """The run's outputs and ``replay_report@1``, after the ``spxcc_on_run_end`` observers
+        added their summary lines. Ends the input first when :meth:`finish` was not called.
+        Call once.
+
+        :param source: what the run read (written into the report as is).
+        :param index_values: the index-value count to report (None: those pushed).
+        :param websocket: the websocket event counts of a websocket source (None: none).
+        :raises RuntimeError: called a second time.
+        """
+        if self._reported:
+            raise RuntimeError("report() was already called for this run")
+        self._reported = True
+        self.finish()
+        rank = {name: i for i, name in enumerate(sorted(self.aggregator.symbols.names))}
+        bars = sorted(self._bars, key=lambda b: (rank[b.symbol], b.start_ms))
+        decisions = [d for *_, d in sorted(self._decisions, key=lambda x: x[:3])]
+        quarantine = sorted(self.aggregator.quarantine,
+                            key=lambda q: (q.kind, q.ts, q.symbol, q.line, q.reason))
+        setups = self.runner.setups()
+        outputs = {"microbars.jsonl": len(bars), "setups.jsonl": len(setups),
+                   "gate_decisions.jsonl": len(decisions), "quarantine.jsonl": len(quarantine)}
+        report = ReplayReport(
+            source=source, aggregation=self.aggregator.report, detection=self.runner.report(),
+            setups_by_detector=dict(sorted(Counter(s.detector for s in setups).items())),
+            outcomes=summarize(setups), plugin_errors=self.plugin_errors(), outputs=outputs,
+            index_values=self._index_values if index_values is None else index_values,
+            websocket=websocket)
+        summary: list[str] = []
+        for lines in call_isolated(self.pm, "spxcc_on_run_end", self._failures,
+                                   report=MappingProxyType(msgspec.to_builtins(report)),
+                                   context=self.context):
+            summary.extend(str(line) for line in lines)
+        report = msgspec.structs.replace(report, summary=summary,
+                                         plugin_errors=self.plugin_errors())
+        return ReplayRun(bars=bars, setups=setups, decisions=decisions, quarantine=quarantine,
+                         report=report)
