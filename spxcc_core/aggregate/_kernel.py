@@ -7,14 +7,20 @@ order) and carries **all** state between calls in numpy arrays owned by the call
 - per feed, in arrival order: the ``late`` check against the symbol's running ``max_ts``, the
   ``duplicate`` check (an open-addressing hash table of recent keys, pruned below the watermark)
   and the validity checks; quarantined events go to the quarantine output;
-- accepted events wait in a per-symbol, per-feed doubly linked list kept sorted by
-  ``(ts, seq, arrival position)`` (the reorder buffer);
+- accepted events wait in the reorder buffer, per symbol and feed sorted by
+  ``(ts, seq, arrival position)``: a doubly linked list of pool slots followed by an *input
+  chain*. An event that sorts after everything buffered (the common, in-order case; it cannot
+  be a duplicate then) only joins the chain, which links rows of the current batch without
+  copying them; any other event first moves the chain into the pool and is inserted there.
+  What is left of a chain moves to the pool at the end of each release step, so no chain
+  outlives a call;
 - an event is applied once no event that can still arrive may sort before it (a trade at ``t``:
   ``t < trade watermark`` and ``t <= quote watermark``; a quote: ``t <`` both), so the order of
   application is ``(ts, feed, seq, arrival)`` whatever the batch boundaries — the stream and batch
   engines therefore agree by construction;
 - a bucket is finalised when an applied event falls into a later bucket or when every configured
-  feed's watermark reaches its end (or the input has ended); bars go to the bar output.
+  feed's watermark reaches its end (or the input has ended); bars go to the bar output. While a
+  symbol's events are applied its state lives in local variables (:func:`_release`).
 
 The kernel stops early with a status code when a buffer is full; the caller grows or drains it and
 calls again (input offsets are kept in the state), so one call per batch is the common case.
@@ -42,6 +48,9 @@ NONE_TS = -(2**63)
 INF_TS = 2**63 - 1
 #: Events processed between two release steps inside one call (bounds the reorder buffer).
 SUB_BATCH = 8192
+#: Input chains link rows of one release step only (at most SUB_BATCH consecutive rows per feed),
+#: so a row's link lives in slot ``row & CHAIN_MASK`` of a SUB_BATCH-long array.
+CHAIN_MASK = SUB_BATCH - 1
 #: Micro-unit conversion saturates here so that ``2·P`` and ``B + A`` fit in int64.
 MICRO_CAP = 4.6e18
 
@@ -53,6 +62,9 @@ ST_GROW_TPOOL = 3
 ST_GROW_QPOOL = 4
 ST_GROW_THASH = 5
 ST_GROW_QHASH = 6
+ST_BAD_TSYM = 7     # the batch refers to an id its table does not hold (nothing was consumed)
+ST_BAD_QSYM = 8
+ST_BAD_TCOND = 9
 
 # ---- quarantine reasons (index into REASONS) ----------------------------------------------
 R_LATE = 0
@@ -80,8 +92,8 @@ G_DUPS = 9
 G_BARS = 10
 G_T_POS = 11        # arrival counters per feed
 G_Q_POS = 12
-G_T_FREE = 13       # free slots on the pool free stacks
-G_Q_FREE = 14
+G_T_FREE = 13       # free pool slots, counting a chained event as holding one (the real free
+G_Q_FREE = 14       # stack holds G_T_FREE + G_TC_N slots); the pool is full at 0
 G_TH_N = 15         # hash-table entries
 G_QH_N = 16
 G_N_TOUCHED = 17
@@ -93,7 +105,10 @@ G_SINCE = 22        # events since the last release step
 G_NSYM = 23         # symbols in use (rows of si/sf that are initialised)
 G_REASON0 = 24      # quarantine counts per reason (8 slots)
 G_REL_POS = 32      # release step in progress: next position in the touched list / symbol
-G_SIZE = 34
+G_TC_N = 34         # events waiting in the trade / quote input chains (see S_TC_HEAD)
+G_QC_N = 35
+G_CHECKED = 36      # the current batch's ids were checked (the caller clears it per batch)
+G_SIZE = 37
 
 # ---- si: per-symbol int64 state ----------------------------------------------------------------
 S_T_MAX = 0
@@ -119,7 +134,12 @@ S_TCOUNT = 19
 S_QCOUNT = 20
 S_FRESH = 21        # fresh quote time in the open bucket, ns
 S_TOUCHED = 22
-NSI = 24
+S_BKT_END = 23      # end (ns) of the open bucket, (k + 1)·I
+S_TC_HEAD = 24      # input chains: accepted events of this call that sort after the symbol's
+S_TC_TAIL = 25      # pooled ones, linked by input row (-1: empty); moved into the pool at the
+S_QC_HEAD = 26      # end of each release step
+S_QC_TAIL = 27
+NSI = 28
 
 # ---- sf: per-symbol float64 state ---------------------------------------------------------------
 F_BID = 0
@@ -351,16 +371,61 @@ def _insert_after(pi: Arr, si: Arr, s: Num, hc: Num, tc: Num, j: Num, cur: Num) 
 
 
 @jit
-def _pop_head(pi: Arr, si: Arr, s: Num, hc: Num, tc: Num, free: Arr, g: Arr, fc: Num) -> None:
-    j = si[s, hc]
-    nxt = pi[j, P_NEXT]
-    si[s, hc] = nxt
-    if nxt < 0:
-        si[s, tc] = -1
-    else:
-        pi[nxt, P_PREV] = -1
-    free[g[fc]] = j
-    g[fc] += 1
+def _appends(lts: Num, lseq: Num, ts: Num, seq: Num) -> Num:
+    """True when an event keyed ``(ts, seq)`` goes after a buffered tail keyed ``(lts, lseq)``
+    with no possible duplicate (what :func:`_find_pos` would find in one step)."""
+    return ts > lts or (ts == lts and (seq > lseq or (seq == lseq and seq < 0)))
+
+
+@jit
+def _mat_trades(tpi: Arr, tpf: Arr, tfree: Arr, si: Arr, s: Num, vfree: Num, cn: Num,
+                tnext: Arr, t_ts: Arr, t_seq: Arr, t_price: Arr, t_size: Arr, t_cond: Arr,
+                t_line: Arr, pos_base: Num) -> Num:
+    """Move symbol ``s``'s trade input chain to the tail of its pool list (in order); returns
+    the new chain count. ``vfree + cn`` is the number of real free slots."""
+    c = si[s, S_TC_HEAD]
+    while c >= 0:
+        cn -= 1
+        j = tfree[vfree + cn]
+        tpi[j, P_TS] = t_ts[c]
+        tpi[j, P_SEQ] = t_seq[c]
+        tpi[j, P_POS] = pos_base + c
+        tpi[j, P_LINE] = t_line[c]
+        tpi[j, P_SYM] = s
+        tpi[j, P_COND] = t_cond[c]
+        tpf[j, 0] = t_price[c]
+        tpf[j, 1] = t_size[c]
+        _insert_after(tpi, si, s, S_T_HEAD, S_T_TAIL, j, si[s, S_T_TAIL])
+        c = tnext[c & CHAIN_MASK]
+    si[s, S_TC_HEAD] = -1
+    si[s, S_TC_TAIL] = -1
+    return cn
+
+
+@jit
+def _mat_quotes(qpi: Arr, qpf: Arr, qfree: Arr, si: Arr, s: Num, vfree: Num, cn: Num,
+                qnext: Arr, q_ts: Arr, q_seq: Arr, q_bid: Arr, q_bsz: Arr, q_ask: Arr,
+                q_asz: Arr, q_line: Arr, pos_base: Num) -> Num:
+    """:func:`_mat_trades` for quotes."""
+    c = si[s, S_QC_HEAD]
+    while c >= 0:
+        cn -= 1
+        j = qfree[vfree + cn]
+        qpi[j, P_TS] = q_ts[c]
+        qpi[j, P_SEQ] = q_seq[c]
+        qpi[j, P_POS] = pos_base + c
+        qpi[j, P_LINE] = q_line[c]
+        qpi[j, P_SYM] = s
+        qpi[j, P_COND] = 0
+        qpf[j, 0] = q_bid[c]
+        qpf[j, 1] = q_bsz[c]
+        qpf[j, 2] = q_ask[c]
+        qpf[j, 3] = q_asz[c]
+        _insert_after(qpi, si, s, S_Q_HEAD, S_Q_TAIL, j, si[s, S_Q_TAIL])
+        c = qnext[c & CHAIN_MASK]
+    si[s, S_QC_HEAD] = -1
+    si[s, S_QC_TAIL] = -1
+    return cn
 
 
 # ---------------------------------------------------------------------------- buckets
@@ -436,110 +501,6 @@ def _finalize(g: Arr, si: Arr, sf: Arr, s: Num, boi: Arr, bof: Arr) -> None:
 
 
 @jit
-def _advance(g: Arr, si: Arr, sf: Arr, s: Num, ts: Num, boi: Arr, bof: Arr) -> None:
-    """Make the bucket holding ``ts`` symbol ``s``'s open bucket (finalising an earlier one)."""
-    i_ns = g[G_I_NS]
-    k = ts // i_ns
-    if si[s, S_HAS_BKT]:
-        if si[s, S_BKT] == k:
-            return
-        _finalize(g, si, sf, s, boi, bof)
-    si[s, S_HAS_BKT] = 1
-    si[s, S_BKT] = k
-    si[s, S_CURSOR] = k * i_ns
-    si[s, S_HAS_TRADE] = 0
-    si[s, S_HAS_OC] = 0
-    si[s, S_HAS_HL] = 0
-    si[s, S_TCOUNT] = 0
-    si[s, S_QCOUNT] = 0
-    si[s, S_FRESH] = 0
-    for c in range(F_OPEN, NSF):
-        sf[s, c] = 0.0
-
-
-@jit
-def _apply_trade(g: Arr, si: Arr, sf: Arr, s: Num, ts: Num, price: Num, size: Num,
-                 cond: Num, cflags: Arr, ccount: Arr, boi: Arr, bof: Arr) -> None:
-    _advance(g, si, sf, s, ts, boi, bof)
-    g[G_APPLIED] += 1
-    ccount[cond] += 1
-    fl = np.int64(cflags[cond])
-    if fl & _BAR_BITS:
-        si[s, S_HAS_TRADE] = 1
-    if fl & _HL:
-        if si[s, S_HAS_HL] == 0:
-            si[s, S_HAS_HL] = 1
-            sf[s, F_HIGH] = price
-            sf[s, F_LOW] = price
-        else:
-            if price > sf[s, F_HIGH]:
-                sf[s, F_HIGH] = price
-            if price < sf[s, F_LOW]:
-                sf[s, F_LOW] = price
-    if fl & _OC:
-        if si[s, S_HAS_OC] == 0:
-            si[s, S_HAS_OC] = 1
-            sf[s, F_OPEN] = price
-        sf[s, F_CLOSE] = price
-    if fl & _V:
-        sf[s, F_VOL] += size
-        sf[s, F_PV] += price * size
-        si[s, S_TCOUNT] += 1
-        if fl & _CL:
-            pm = micro(price)
-            side = 0
-            if si[s, S_HAS_Q] and ts - si[s, S_Q_TS] <= g[G_S_NS]:
-                lhs = 2 * pm
-                rhs = si[s, S_Q_BIDU] + si[s, S_Q_ASKU]
-                if lhs > rhs:
-                    side = 1
-                elif lhs < rhs:
-                    side = -1
-            tick = si[s, S_TICK]
-            if side == 0:
-                ref = pm
-                if tick >= 1 and si[s, S_LASTU] != pm:
-                    ref = si[s, S_LASTU]
-                elif tick == 2:
-                    ref = si[s, S_PREVU]
-                if pm > ref:
-                    side = 1
-                elif pm < ref:
-                    side = -1
-            if side > 0:
-                sf[s, F_BUY] += size
-            elif side < 0:
-                sf[s, F_SELL] += size
-            if tick == 0:
-                si[s, S_TICK] = 1
-                si[s, S_LASTU] = pm
-            elif si[s, S_LASTU] != pm:
-                si[s, S_TICK] = 2
-                si[s, S_PREVU] = si[s, S_LASTU]
-                si[s, S_LASTU] = pm
-
-
-@jit
-def _apply_quote(g: Arr, si: Arr, sf: Arr, s: Num, ts: Num, bid: Num, bsz: Num, ask: Num,
-                 asz: Num, boi: Arr, bof: Arr) -> None:
-    _advance(g, si, sf, s, ts, boi, bof)
-    g[G_APPLIED] += 1
-    _integrate(si, sf, s, si[s, S_CURSOR], ts, g[G_S_NS])
-    si[s, S_CURSOR] = ts
-    si[s, S_HAS_Q] = 1
-    si[s, S_Q_TS] = ts
-    si[s, S_Q_BIDU] = micro(bid)
-    si[s, S_Q_ASKU] = micro(ask)
-    sf[s, F_BID] = bid
-    sf[s, F_ASK] = ask
-    sf[s, F_BSZ] = bsz
-    sf[s, F_ASZ] = asz
-    sf[s, F_IMB] = (bsz - asz) / (bsz + asz)
-    sf[s, F_SPR] = (ask - bid) / ((ask + bid) / 2.0) * 1e4
-    si[s, S_QCOUNT] += 1
-
-
-@jit
 def _watermarks(g: Arr, si: Arr, s: Num, closing: bool) -> tuple[Num, Num]:
     if closing:
         return INF_TS, INF_TS
@@ -556,39 +517,328 @@ def _watermarks(g: Arr, si: Arr, s: Num, closing: bool) -> tuple[Num, Num]:
 
 
 @jit
+def _save(si: Arr, sf: Arr, s: Num, has_q: Num, q_ts: Num, q_bidu: Num, q_asku: Num, tick: Num,
+          lastu: Num, prevu: Num, has_bkt: Num, bkt: Num, bkt_end: Num, cursor: Num,
+          has_trade: Num, has_oc: Num, has_hl: Num, tcount: Num, qcount: Num, fresh: Num,
+          bid: Num, ask: Num, bsz: Num, asz: Num, imb: Num, spr: Num, o: Num, hi: Num, lo: Num,
+          c: Num, vol: Num, pv: Num, buy: Num, sell: Num, imbw: Num, sprw: Num) -> None:
+    """Write symbol ``s``'s state held in locals by :func:`_release` back to ``si``/``sf``."""
+    si[s, S_HAS_Q] = has_q
+    si[s, S_Q_TS] = q_ts
+    si[s, S_Q_BIDU] = q_bidu
+    si[s, S_Q_ASKU] = q_asku
+    si[s, S_TICK] = tick
+    si[s, S_LASTU] = lastu
+    si[s, S_PREVU] = prevu
+    si[s, S_HAS_BKT] = has_bkt
+    si[s, S_BKT] = bkt
+    si[s, S_BKT_END] = bkt_end
+    si[s, S_CURSOR] = cursor
+    si[s, S_HAS_TRADE] = has_trade
+    si[s, S_HAS_OC] = has_oc
+    si[s, S_HAS_HL] = has_hl
+    si[s, S_TCOUNT] = tcount
+    si[s, S_QCOUNT] = qcount
+    si[s, S_FRESH] = fresh
+    sf[s, F_BID] = bid
+    sf[s, F_ASK] = ask
+    sf[s, F_BSZ] = bsz
+    sf[s, F_ASZ] = asz
+    sf[s, F_IMB] = imb
+    sf[s, F_SPR] = spr
+    sf[s, F_OPEN] = o
+    sf[s, F_HIGH] = hi
+    sf[s, F_LOW] = lo
+    sf[s, F_CLOSE] = c
+    sf[s, F_VOL] = vol
+    sf[s, F_PV] = pv
+    sf[s, F_BUY] = buy
+    sf[s, F_SELL] = sell
+    sf[s, F_IMBW] = imbw
+    sf[s, F_SPRW] = sprw
+
+
+@jit
 def _release(g: Arr, si: Arr, sf: Arr, s: Num, closing: bool, tpi: Arr, tpf: Arr, tfree: Arr,
              qpi: Arr, qpf: Arr, qfree: Arr, cflags: Arr, ccount: Arr, boi: Arr,
-             bof: Arr) -> bool:
+             bof: Arr, tnext: Arr, qnext: Arr, t_ts: Arr, t_seq: Arr, t_price: Arr,
+             t_size: Arr, t_cond: Arr, t_line: Arr, qa_ts: Arr, q_seq: Arr, q_bid: Arr,
+             q_bsz: Arr, q_ask: Arr, q_asz: Arr, q_line: Arr) -> bool:
     """Apply symbol ``s``'s buffered events that are safe, in order; finalise a final bucket.
 
-    Returns False when the bar output filled up first (call again after draining it)."""
+    Each feed's buffer is the symbol's pool list followed by its input chain. The symbol's state
+    is held in locals while events are applied (written back before a bar is finalised and on
+    return); what is left of the input chains then moves to the pool. Returns False when the
+    bar output filled up first (call again after draining it)."""
     wt, wq = _watermarks(g, si, s, closing)
+    i_ns = g[G_I_NS]
+    stale_ns = g[G_S_NS]
+    nbo = boi.shape[0]
+    th = si[s, S_T_HEAD]
+    qh = si[s, S_Q_HEAD]
+    tch = si[s, S_TC_HEAD]
+    qch = si[s, S_QC_HEAD]
+    tfc = g[G_T_FREE]
+    qfc = g[G_Q_FREE]
+    tcn = g[G_TC_N]
+    qcn = g[G_QC_N]
+    applied = 0
+    has_q = si[s, S_HAS_Q]
+    q_ts = si[s, S_Q_TS]
+    q_bidu = si[s, S_Q_BIDU]
+    q_asku = si[s, S_Q_ASKU]
+    tick = si[s, S_TICK]
+    lastu = si[s, S_LASTU]
+    prevu = si[s, S_PREVU]
+    has_bkt = si[s, S_HAS_BKT]
+    bkt = si[s, S_BKT]
+    bkt_end = si[s, S_BKT_END]
+    cursor = si[s, S_CURSOR]
+    has_trade = si[s, S_HAS_TRADE]
+    has_oc = si[s, S_HAS_OC]
+    has_hl = si[s, S_HAS_HL]
+    tcount = si[s, S_TCOUNT]
+    qcount = si[s, S_QCOUNT]
+    fresh = si[s, S_FRESH]
+    bid = sf[s, F_BID]
+    ask = sf[s, F_ASK]
+    bsz = sf[s, F_BSZ]
+    asz = sf[s, F_ASZ]
+    imb = sf[s, F_IMB]
+    spr = sf[s, F_SPR]
+    o = sf[s, F_OPEN]
+    hi = sf[s, F_HIGH]
+    lo = sf[s, F_LOW]
+    c = sf[s, F_CLOSE]
+    vol = sf[s, F_VOL]
+    pv = sf[s, F_PV]
+    buy = sf[s, F_BUY]
+    sell = sf[s, F_SELL]
+    imbw = sf[s, F_IMBW]
+    sprw = sf[s, F_SPRW]
+    lazy_u = False
+    lazy_m = False
+    full = False
     while True:
-        if boi.shape[0] - g[G_OUT_BARS] < 2:
-            return False
-        th = si[s, S_T_HEAD]
-        qh = si[s, S_Q_HEAD]
-        if th >= 0 and (qh < 0 or tpi[th, P_TS] <= qpi[qh, P_TS]):
-            t = tpi[th, P_TS]
+        has_t = th >= 0 or tch >= 0
+        has_qq = qh >= 0 or qch >= 0
+        tt = 0
+        qt = 0
+        if has_t:
+            tt = tpi[th, P_TS] if th >= 0 else t_ts[tch]
+        if has_qq:
+            qt = qpi[qh, P_TS] if qh >= 0 else qa_ts[qch]
+        if has_t and (not has_qq or tt <= qt):
+            t = tt
             if not (t < wt and t <= wq):
                 break
-            _apply_trade(g, si, sf, s, t, tpf[th, 0], tpf[th, 1], tpi[th, P_COND], cflags,
-                         ccount, boi, bof)
-            _pop_head(tpi, si, s, S_T_HEAD, S_T_TAIL, tfree, g, G_T_FREE)
-        elif qh >= 0:
-            t = qpi[qh, P_TS]
+            is_trade = True
+        elif has_qq:
+            t = qt
             if not (t < wt and t < wq):
                 break
-            _apply_quote(g, si, sf, s, t, qpf[qh, 0], qpf[qh, 1], qpf[qh, 2], qpf[qh, 3],
-                         boi, bof)
-            _pop_head(qpi, si, s, S_Q_HEAD, S_Q_TAIL, qfree, g, G_Q_FREE)
+            is_trade = False
         else:
             break
-    if si[s, S_HAS_BKT]:
+        if has_bkt == 0 or t >= bkt_end:  # applied in ts order: t >= the open bucket's start
+            if has_bkt:
+                if nbo - g[G_OUT_BARS] < 1:
+                    full = True
+                    break
+                if lazy_u:
+                    q_bidu = micro(bid)
+                    q_asku = micro(ask)
+                    lazy_u = False
+                if lazy_m:
+                    imb = (bsz - asz) / (bsz + asz)
+                    spr = (ask - bid) / ((ask + bid) / 2.0) * 1e4
+                    lazy_m = False
+                _save(si, sf, s, has_q, q_ts, q_bidu, q_asku, tick, lastu, prevu, has_bkt, bkt,
+                      bkt_end, cursor, has_trade, has_oc, has_hl, tcount, qcount, fresh, bid,
+                      ask, bsz, asz, imb, spr, o, hi, lo, c, vol, pv, buy, sell, imbw, sprw)
+                _finalize(g, si, sf, s, boi, bof)
+            bkt = t // i_ns
+            bkt_end = (bkt + 1) * i_ns
+            cursor = bkt * i_ns
+            has_bkt = 1
+            has_trade = 0
+            has_oc = 0
+            has_hl = 0
+            tcount = 0
+            qcount = 0
+            fresh = 0
+            o = 0.0
+            hi = 0.0
+            lo = 0.0
+            c = 0.0
+            vol = 0.0
+            pv = 0.0
+            buy = 0.0
+            sell = 0.0
+            imbw = 0.0
+            sprw = 0.0
+        applied += 1
+        if is_trade:
+            if th >= 0:
+                price = tpf[th, 0]
+                size = tpf[th, 1]
+                cond = tpi[th, P_COND]
+            else:
+                price = t_price[tch]
+                size = t_size[tch]
+                cond = np.int64(t_cond[tch])
+            ccount[cond] += 1
+            fl = np.int64(cflags[cond])
+            if fl & _BAR_BITS:
+                has_trade = 1
+            if fl & _HL:
+                if has_hl == 0:
+                    has_hl = 1
+                    hi = price
+                    lo = price
+                else:
+                    if price > hi:
+                        hi = price
+                    if price < lo:
+                        lo = price
+            if fl & _OC:
+                if has_oc == 0:
+                    has_oc = 1
+                    o = price
+                c = price
+            if fl & _V:
+                vol += size
+                pv += price * size
+                tcount += 1
+                if fl & _CL:
+                    pm = micro(price)
+                    side = 0
+                    if has_q and t - q_ts <= stale_ns:
+                        if lazy_u:
+                            q_bidu = micro(bid)
+                            q_asku = micro(ask)
+                            lazy_u = False
+                        lhs = 2 * pm
+                        rhs = q_bidu + q_asku
+                        if lhs > rhs:
+                            side = 1
+                        elif lhs < rhs:
+                            side = -1
+                    if side == 0:
+                        ref = pm
+                        if tick >= 1 and lastu != pm:
+                            ref = lastu
+                        elif tick == 2:
+                            ref = prevu
+                        if pm > ref:
+                            side = 1
+                        elif pm < ref:
+                            side = -1
+                    if side > 0:
+                        buy += size
+                    elif side < 0:
+                        sell += size
+                    if tick == 0:
+                        tick = 1
+                        lastu = pm
+                    elif lastu != pm:
+                        tick = 2
+                        prevu = lastu
+                        lastu = pm
+            tfc += 1
+            if th >= 0:
+                nxt = tpi[th, P_NEXT]
+                tfree[tfc - 1 + tcn] = th
+                th = nxt
+                if nxt >= 0:
+                    tpi[nxt, P_PREV] = -1
+            else:
+                tch = tnext[tch & CHAIN_MASK]
+                tcn -= 1
+        else:
+            if has_q and t > cursor:
+                last_fresh = q_ts + stale_ns
+                hi_t = t if t < last_fresh else last_fresh
+                w = hi_t - cursor
+                if w > 0:
+                    if lazy_m:
+                        imb = (bsz - asz) / (bsz + asz)
+                        spr = (ask - bid) / ((ask + bid) / 2.0) * 1e4
+                        lazy_m = False
+                    fresh += w
+                    wf = float(w)
+                    imbw += wf * imb
+                    sprw += wf * spr
+            cursor = t
+            if qh >= 0:
+                bid = qpf[qh, 0]
+                bsz = qpf[qh, 1]
+                ask = qpf[qh, 2]
+                asz = qpf[qh, 3]
+            else:
+                bid = q_bid[qch]
+                bsz = q_bsz[qch]
+                ask = q_ask[qch]
+                asz = q_asz[qch]
+            has_q = 1
+            q_ts = t
+            lazy_u = True  # micro-unit prices, imbalance and spread: computed when first used
+            lazy_m = True
+            qcount += 1
+            qfc += 1
+            if qh >= 0:
+                nxt = qpi[qh, P_NEXT]
+                qfree[qfc - 1 + qcn] = qh
+                qh = nxt
+                if nxt >= 0:
+                    qpi[nxt, P_PREV] = -1
+            else:
+                qch = qnext[qch & CHAIN_MASK]
+                qcn -= 1
+    if lazy_u:
+        q_bidu = micro(bid)
+        q_asku = micro(ask)
+    if lazy_m:
+        imb = (bsz - asz) / (bsz + asz)
+        spr = (ask - bid) / ((ask + bid) / 2.0) * 1e4
+    _save(si, sf, s, has_q, q_ts, q_bidu, q_asku, tick, lastu, prevu, has_bkt, bkt, bkt_end,
+          cursor, has_trade, has_oc, has_hl, tcount, qcount, fresh, bid, ask, bsz, asz, imb, spr,
+          o, hi, lo, c, vol, pv, buy, sell, imbw, sprw)
+    si[s, S_T_HEAD] = th
+    if th < 0:
+        si[s, S_T_TAIL] = -1
+    si[s, S_Q_HEAD] = qh
+    if qh < 0:
+        si[s, S_Q_TAIL] = -1
+    si[s, S_TC_HEAD] = tch
+    if tch < 0:
+        si[s, S_TC_TAIL] = -1
+    si[s, S_QC_HEAD] = qch
+    if qch < 0:
+        si[s, S_QC_TAIL] = -1
+    g[G_T_FREE] = tfc
+    g[G_Q_FREE] = qfc
+    g[G_APPLIED] += applied
+    if full:
+        g[G_TC_N] = tcn
+        g[G_QC_N] = qcn
+        return False
+    if has_bkt:
         w = wt if wt < wq else wq
-        end = (si[s, S_BKT] + 1) * g[G_I_NS]
-        if end <= w:
+        if bkt_end <= w:
+            if nbo - g[G_OUT_BARS] < 1:
+                g[G_TC_N] = tcn
+                g[G_QC_N] = qcn
+                return False
             _finalize(g, si, sf, s, boi, bof)
+    if tch >= 0:
+        tcn = _mat_trades(tpi, tpf, tfree, si, s, tfc, tcn, tnext, t_ts, t_seq, t_price, t_size,
+                          t_cond, t_line, g[G_T_POS] - g[G_TI])
+    if qch >= 0:
+        qcn = _mat_quotes(qpi, qpf, qfree, si, s, qfc, qcn, qnext, qa_ts, q_seq, q_bid, q_bsz,
+                          q_ask, q_asz, q_line, g[G_Q_POS] - g[G_QI])
+    g[G_TC_N] = tcn
+    g[G_QC_N] = qcn
     return True
 
 
@@ -610,11 +860,14 @@ def _quarantine(g: Arr, qo: Arr, kind: Num, reason: Num, s: Num, ts: Num, seq: N
 
 
 @jit
-def _touch(g: Arr, si: Arr, touched: Arr, s: Num) -> None:
-    if si[s, S_TOUCHED] == 0:
-        si[s, S_TOUCHED] = 1
-        touched[g[G_N_TOUCHED]] = s
-        g[G_N_TOUCHED] += 1
+def _bad_ids(ids: Arr, limit: Num) -> bool:
+    """True when an id lies outside ``[0, limit)``."""
+    bad = False
+    for i in range(ids.shape[0]):
+        if ids[i] < 0 or ids[i] >= limit:
+            bad = True
+            break
+    return bad
 
 
 @jit
@@ -626,167 +879,267 @@ def run(g: Arr, si: Arr, sf: Arr, touched: Arr,
         t_zbits: Arr, t_cond: Arr, t_corr: Arr, t_line: Arr,
         q_ts: Arr, q_sym: Arr, q_seq: Arr, q_bid: Arr, q_bsz: Arr, q_ask: Arr, q_asz: Arr,
         q_bbits: Arr, q_bzbits: Arr, q_abits: Arr, q_azbits: Arr, q_line: Arr,
-        closing: bool) -> Num:
+        tnext: Arr, qnext: Arr, closing: bool) -> Num:
     """Consume the batch from offsets ``g[G_TI]``/``g[G_QI]``; returns an ``ST_*`` status.
 
     With ``closing`` the input has ended after this batch: every buffered event is applied and
     every open bucket finalised. A status other than ``ST_DONE`` asks the caller to grow or
-    drain the named buffer and call again with the same batch.
+    drain the named buffer and call again with the same batch (and the same ``tnext`` /
+    ``qnext``, the input-chain links: int64 arrays of ``SUB_BATCH`` slots).
     """
+    if g[G_CHECKED] == 0:
+        if _bad_ids(t_sym, g[G_NSYM]):
+            return ST_BAD_TSYM
+        if _bad_ids(q_sym, g[G_NSYM]):
+            return ST_BAD_QSYM
+        if _bad_ids(t_cond, cflags.shape[0]):
+            return ST_BAD_TCOND
+        g[G_CHECKED] = 1
     nt = t_ts.shape[0]
     nq = q_ts.shape[0]
     lateness = g[G_L_NS]
+    nth = thash.shape[0]
+    nqh = qhash.shape[0]
+    nqo = qo.shape[0]
     while True:
         ti = g[G_TI]
         qi = g[G_QI]
         done = ti >= nt and qi >= nq
         if done or g[G_SINCE] >= SUB_BATCH:
-            if done and closing:
+            final = done and closing  # the input has ended: release every symbol
+            if final:
                 for r in range(g[G_N_TOUCHED]):
                     si[touched[r], S_TOUCHED] = 0
                 g[G_N_TOUCHED] = 0
-                while g[G_REL_POS] < g[G_NSYM]:
-                    if not _release(g, si, sf, g[G_REL_POS], True, tpi, tpf, tfree, qpi, qpf,
-                                    qfree, cflags, ccount, boi, bof):
-                        return ST_OUT_FULL
-                    g[G_REL_POS] += 1
-            else:
-                while g[G_REL_POS] < g[G_N_TOUCHED]:
-                    s = np.int64(touched[g[G_REL_POS]])
-                    if not _release(g, si, sf, s, False, tpi, tpf, tfree, qpi, qpf, qfree,
-                                    cflags, ccount, boi, bof):
-                        return ST_OUT_FULL
-                    si[s, S_TOUCHED] = 0
-                    g[G_REL_POS] += 1
-                g[G_N_TOUCHED] = 0
+            nrel = g[G_NSYM] if final else g[G_N_TOUCHED]
+            while g[G_REL_POS] < nrel:
+                s = g[G_REL_POS] if final else np.int64(touched[g[G_REL_POS]])
+                if not _release(g, si, sf, s, final, tpi, tpf, tfree, qpi, qpf, qfree, cflags,
+                                ccount, boi, bof, tnext, qnext, t_ts, t_seq, t_price, t_size,
+                                t_cond, t_line, q_ts, q_seq, q_bid, q_bsz, q_ask, q_asz, q_line):
+                    return ST_OUT_FULL
+                si[s, S_TOUCHED] = 0
+                g[G_REL_POS] += 1
+            g[G_N_TOUCHED] = 0
             g[G_REL_POS] = 0
             g[G_SINCE] = 0
             if done:
                 return ST_DONE
-        take_trade = qi >= nq or (ti < nt and t_ts[ti] <= q_ts[qi])
-        if take_trade:
-            if g[G_T_FREE] == 0:
-                if g[G_SINCE] > 0:
-                    g[G_SINCE] = SUB_BATCH
-                    continue
-                return ST_GROW_TPOOL
-            if 2 * g[G_TH_N] >= thash.shape[0]:
-                g[G_TH_N] = _prune(thash, tscratch, si, S_T_MAX, lateness)
-                if 4 * g[G_TH_N] >= thash.shape[0]:
-                    return ST_GROW_THASH
-            if g[G_OUT_QUAR] >= qo.shape[0]:
-                return ST_QUAR_FULL
-            g[G_TI] = ti + 1
-            g[G_TRADES_IN] += 1
-            s = np.int64(t_sym[ti])
-            ts = t_ts[ti]
-            seq = t_seq[ti]
-            _touch(g, si, touched, s)
-            mx = si[s, S_T_MAX]
-            if mx != NONE_TS and ts < mx - lateness:
-                _quarantine(g, qo, 0, R_LATE, s, ts, seq, t_line[ti])
-            else:
-                if mx == NONE_TS or ts > mx:
-                    si[s, S_T_MAX] = ts
-                p = t_price[ti]
-                z = t_size[ti]
-                cond = np.int64(t_cond[ti])
-                if not (np.isfinite(p) and np.isfinite(z)):
-                    reason = R_NON_FINITE
-                elif p <= 0.0:
-                    reason = R_BAD_PRICE
-                elif z <= 0.0:
-                    reason = R_BAD_SIZE
-                elif t_corr[ti] != 0:
-                    reason = R_CORRECTION
+        # ---- ingest up to the next release step; counters live in locals meanwhile
+        since = g[G_SINCE]
+        tfc = g[G_T_FREE]
+        qfc = g[G_Q_FREE]
+        tc_n = g[G_TC_N]
+        qc_n = g[G_QC_N]
+        th_n = g[G_TH_N]
+        qh_n = g[G_QH_N]
+        trades_in = g[G_TRADES_IN]
+        quotes_in = g[G_QUOTES_IN]
+        t_pos = g[G_T_POS]
+        q_pos = g[G_Q_POS]
+        n_touched = g[G_N_TOUCHED]
+        status = ST_DONE
+        while since < SUB_BATCH and (ti < nt or qi < nq):
+            if qi >= nq or (ti < nt and t_ts[ti] <= q_ts[qi]):
+                if tfc == 0:
+                    if since > 0:
+                        since = SUB_BATCH
+                        break
+                    status = ST_GROW_TPOOL
+                    break
+                if 2 * th_n >= nth:
+                    th_n = _prune(thash, tscratch, si, S_T_MAX, lateness)
+                    if 4 * th_n >= nth:
+                        status = ST_GROW_THASH
+                        break
+                if g[G_OUT_QUAR] >= nqo:
+                    status = ST_QUAR_FULL
+                    break
+                trades_in += 1
+                s = np.int64(t_sym[ti])
+                ts = t_ts[ti]
+                seq = t_seq[ti]
+                if si[s, S_TOUCHED] == 0:
+                    si[s, S_TOUCHED] = 1
+                    touched[n_touched] = s
+                    n_touched += 1
+                mx = si[s, S_T_MAX]
+                if mx != NONE_TS and ts < mx - lateness:
+                    _quarantine(g, qo, 0, R_LATE, s, ts, seq, t_line[ti])
                 else:
-                    reason = -1
-                if reason >= 0:
-                    # an invalid event can only duplicate an invalid one: those live in the table
-                    if seq >= 0 and _seen(thash, s, ts, seq, t_pbits[ti], t_zbits[ti], cond,
-                                          np.int64(t_corr[ti])):
-                        reason = R_DUPLICATE
-                    elif seq >= 0:
-                        g[G_TH_N] += 1
-                    _quarantine(g, qo, 0, reason, s, ts, seq, t_line[ti])
-                else:
-                    pos, dup = _find_pos(tpi, tpf, si, s, S_T_TAIL, ts, seq, cond, p, z, 0.0, 0.0)
-                    if dup:
-                        _quarantine(g, qo, 0, R_DUPLICATE, s, ts, seq, t_line[ti])
+                    if mx == NONE_TS or ts > mx:
+                        si[s, S_T_MAX] = ts
+                    p = t_price[ti]
+                    z = t_size[ti]
+                    cond = np.int64(t_cond[ti])
+                    if not (np.isfinite(p) and np.isfinite(z)):
+                        reason = R_NON_FINITE
+                    elif p <= 0.0:
+                        reason = R_BAD_PRICE
+                    elif z <= 0.0:
+                        reason = R_BAD_SIZE
+                    elif t_corr[ti] != 0:
+                        reason = R_CORRECTION
                     else:
-                        g[G_T_FREE] -= 1
-                        j = tfree[g[G_T_FREE]]
-                        tpi[j, P_TS] = ts
-                        tpi[j, P_SEQ] = seq
-                        tpi[j, P_POS] = g[G_T_POS]
-                        tpi[j, P_LINE] = t_line[ti]
-                        tpi[j, P_SYM] = s
-                        tpi[j, P_COND] = cond
-                        tpf[j, 0] = p
-                        tpf[j, 1] = z
-                        _insert_after(tpi, si, s, S_T_HEAD, S_T_TAIL, j, pos)
-            g[G_T_POS] += 1
-        else:
-            if g[G_Q_FREE] == 0:
-                if g[G_SINCE] > 0:
-                    g[G_SINCE] = SUB_BATCH
-                    continue
-                return ST_GROW_QPOOL
-            if 2 * g[G_QH_N] >= qhash.shape[0]:
-                g[G_QH_N] = _prune(qhash, qscratch, si, S_Q_MAX, lateness)
-                if 4 * g[G_QH_N] >= qhash.shape[0]:
-                    return ST_GROW_QHASH
-            if g[G_OUT_QUAR] >= qo.shape[0]:
-                return ST_QUAR_FULL
-            g[G_QI] = qi + 1
-            g[G_QUOTES_IN] += 1
-            s = np.int64(q_sym[qi])
-            ts = q_ts[qi]
-            seq = q_seq[qi]
-            _touch(g, si, touched, s)
-            mx = si[s, S_Q_MAX]
-            if mx != NONE_TS and ts < mx - lateness:
-                _quarantine(g, qo, 1, R_LATE, s, ts, seq, q_line[qi])
-            else:
-                if mx == NONE_TS or ts > mx:
-                    si[s, S_Q_MAX] = ts
-                b = q_bid[qi]
-                bz = q_bsz[qi]
-                a = q_ask[qi]
-                az = q_asz[qi]
-                if not (np.isfinite(b) and np.isfinite(bz) and np.isfinite(a)
-                        and np.isfinite(az)):
-                    reason = R_NON_FINITE
-                elif b <= 0.0 or a <= 0.0 or bz <= 0.0 or az <= 0.0:
-                    reason = R_EMPTY_SIDE
-                elif a < b:
-                    reason = R_CROSSED
-                else:
-                    reason = -1
-                if reason >= 0:
-                    if seq >= 0 and _seen(qhash, s, ts, seq, q_bbits[qi], q_bzbits[qi],
-                                          q_abits[qi], q_azbits[qi]):
-                        reason = R_DUPLICATE
-                    elif seq >= 0:
-                        g[G_QH_N] += 1
-                    _quarantine(g, qo, 1, reason, s, ts, seq, q_line[qi])
-                else:
-                    pos, dup = _find_pos(qpi, qpf, si, s, S_Q_TAIL, ts, seq, 0, b, bz, a, az)
-                    if dup:
-                        _quarantine(g, qo, 1, R_DUPLICATE, s, ts, seq, q_line[qi])
+                        reason = -1
+                    if reason >= 0:
+                        # an invalid event can only duplicate an invalid one: those live in the
+                        # table
+                        if seq >= 0 and _seen(thash, s, ts, seq, t_pbits[ti], t_zbits[ti], cond,
+                                              np.int64(t_corr[ti])):
+                            reason = R_DUPLICATE
+                        elif seq >= 0:
+                            th_n += 1
+                        _quarantine(g, qo, 0, reason, s, ts, seq, t_line[ti])
                     else:
-                        g[G_Q_FREE] -= 1
-                        j = qfree[g[G_Q_FREE]]
-                        qpi[j, P_TS] = ts
-                        qpi[j, P_SEQ] = seq
-                        qpi[j, P_POS] = g[G_Q_POS]
-                        qpi[j, P_LINE] = q_line[qi]
-                        qpi[j, P_SYM] = s
-                        qpi[j, P_COND] = 0
-                        qpf[j, 0] = b
-                        qpf[j, 1] = bz
-                        qpf[j, 2] = a
-                        qpf[j, 3] = az
-                        _insert_after(qpi, si, s, S_Q_HEAD, S_Q_TAIL, j, pos)
-            g[G_Q_POS] += 1
-        g[G_SINCE] += 1
+                        ct = si[s, S_TC_TAIL]
+                        if ct >= 0:
+                            app = _appends(t_ts[ct], t_seq[ct], ts, seq)
+                        else:
+                            pt = si[s, S_T_TAIL]
+                            app = pt < 0 or _appends(tpi[pt, P_TS], tpi[pt, P_SEQ], ts, seq)
+                        if app:  # in order: joins the input chain, no copy
+                            tfc -= 1
+                            tc_n += 1
+                            tnext[ti & CHAIN_MASK] = -1
+                            if ct >= 0:
+                                tnext[ct & CHAIN_MASK] = ti
+                            else:
+                                si[s, S_TC_HEAD] = ti
+                            si[s, S_TC_TAIL] = ti
+                            pos, dup = -1, True  # handled
+                        else:
+                            if ct >= 0:
+                                tc_n = _mat_trades(tpi, tpf, tfree, si, s, tfc, tc_n, tnext, t_ts,
+                                                   t_seq, t_price, t_size, t_cond, t_line,
+                                                   t_pos - ti)
+                            pos, dup = _find_pos(tpi, tpf, si, s, S_T_TAIL, ts, seq, cond, p, z,
+                                                 0.0, 0.0)
+                        if app:
+                            pass
+                        elif dup:
+                            _quarantine(g, qo, 0, R_DUPLICATE, s, ts, seq, t_line[ti])
+                        else:
+                            tfc -= 1
+                            j = tfree[tfc + tc_n]
+                            tpi[j, P_TS] = ts
+                            tpi[j, P_SEQ] = seq
+                            tpi[j, P_POS] = t_pos
+                            tpi[j, P_LINE] = t_line[ti]
+                            tpi[j, P_SYM] = s
+                            tpi[j, P_COND] = cond
+                            tpf[j, 0] = p
+                            tpf[j, 1] = z
+                            _insert_after(tpi, si, s, S_T_HEAD, S_T_TAIL, j, pos)
+                t_pos += 1
+                ti += 1
+            else:
+                if qfc == 0:
+                    if since > 0:
+                        since = SUB_BATCH
+                        break
+                    status = ST_GROW_QPOOL
+                    break
+                if 2 * qh_n >= nqh:
+                    qh_n = _prune(qhash, qscratch, si, S_Q_MAX, lateness)
+                    if 4 * qh_n >= nqh:
+                        status = ST_GROW_QHASH
+                        break
+                if g[G_OUT_QUAR] >= nqo:
+                    status = ST_QUAR_FULL
+                    break
+                quotes_in += 1
+                s = np.int64(q_sym[qi])
+                ts = q_ts[qi]
+                seq = q_seq[qi]
+                if si[s, S_TOUCHED] == 0:
+                    si[s, S_TOUCHED] = 1
+                    touched[n_touched] = s
+                    n_touched += 1
+                mx = si[s, S_Q_MAX]
+                if mx != NONE_TS and ts < mx - lateness:
+                    _quarantine(g, qo, 1, R_LATE, s, ts, seq, q_line[qi])
+                else:
+                    if mx == NONE_TS or ts > mx:
+                        si[s, S_Q_MAX] = ts
+                    b = q_bid[qi]
+                    bz = q_bsz[qi]
+                    a = q_ask[qi]
+                    az = q_asz[qi]
+                    if not (np.isfinite(b) and np.isfinite(bz) and np.isfinite(a)
+                            and np.isfinite(az)):
+                        reason = R_NON_FINITE
+                    elif b <= 0.0 or a <= 0.0 or bz <= 0.0 or az <= 0.0:
+                        reason = R_EMPTY_SIDE
+                    elif a < b:
+                        reason = R_CROSSED
+                    else:
+                        reason = -1
+                    if reason >= 0:
+                        if seq >= 0 and _seen(qhash, s, ts, seq, q_bbits[qi], q_bzbits[qi],
+                                              q_abits[qi], q_azbits[qi]):
+                            reason = R_DUPLICATE
+                        elif seq >= 0:
+                            qh_n += 1
+                        _quarantine(g, qo, 1, reason, s, ts, seq, q_line[qi])
+                    else:
+                        ct = si[s, S_QC_TAIL]
+                        if ct >= 0:
+                            app = _appends(q_ts[ct], q_seq[ct], ts, seq)
+                        else:
+                            pt = si[s, S_Q_TAIL]
+                            app = pt < 0 or _appends(qpi[pt, P_TS], qpi[pt, P_SEQ], ts, seq)
+                        if app:  # in order: joins the input chain, no copy
+                            qfc -= 1
+                            qc_n += 1
+                            qnext[qi & CHAIN_MASK] = -1
+                            if ct >= 0:
+                                qnext[ct & CHAIN_MASK] = qi
+                            else:
+                                si[s, S_QC_HEAD] = qi
+                            si[s, S_QC_TAIL] = qi
+                            pos, dup = -1, True  # handled
+                        else:
+                            if ct >= 0:
+                                qc_n = _mat_quotes(qpi, qpf, qfree, si, s, qfc, qc_n, qnext, q_ts,
+                                                   q_seq, q_bid, q_bsz, q_ask, q_asz, q_line,
+                                                   q_pos - qi)
+                            pos, dup = _find_pos(qpi, qpf, si, s, S_Q_TAIL, ts, seq, 0, b, bz, a,
+                                                 az)
+                        if app:
+                            pass
+                        elif dup:
+                            _quarantine(g, qo, 1, R_DUPLICATE, s, ts, seq, q_line[qi])
+                        else:
+                            qfc -= 1
+                            j = qfree[qfc + qc_n]
+                            qpi[j, P_TS] = ts
+                            qpi[j, P_SEQ] = seq
+                            qpi[j, P_POS] = q_pos
+                            qpi[j, P_LINE] = q_line[qi]
+                            qpi[j, P_SYM] = s
+                            qpi[j, P_COND] = 0
+                            qpf[j, 0] = b
+                            qpf[j, 1] = bz
+                            qpf[j, 2] = a
+                            qpf[j, 3] = az
+                            _insert_after(qpi, si, s, S_Q_HEAD, S_Q_TAIL, j, pos)
+                q_pos += 1
+                qi += 1
+            since += 1
+        g[G_TI] = ti
+        g[G_QI] = qi
+        g[G_SINCE] = since
+        g[G_T_FREE] = tfc
+        g[G_Q_FREE] = qfc
+        g[G_TC_N] = tc_n
+        g[G_QC_N] = qc_n
+        g[G_TH_N] = th_n
+        g[G_QH_N] = qh_n
+        g[G_TRADES_IN] = trades_in
+        g[G_QUOTES_IN] = quotes_in
+        g[G_T_POS] = t_pos
+        g[G_Q_POS] = q_pos
+        g[G_N_TOUCHED] = n_touched
+        if status != ST_DONE:
+            return status

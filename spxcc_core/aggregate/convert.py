@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from spxcc_core.aggregate import _kernel as K
+from spxcc_core.aggregate._barpack import unpack_bars
 from spxcc_core.aggregate.columns import SymbolTable
 from spxcc_core.aggregate.report import QuarantineRecord
 from spxcc_core.aggregate.state import BarBlock
@@ -43,31 +44,7 @@ def sorted_blocks(blocks: Sequence[BarBlock], symbols: SymbolTable) -> BarBlock:
 def bars_from_blocks(blocks: Sequence[BarBlock], symbols: SymbolTable,
                      interval_ms: int) -> list[MicrobarV2]:
     """Microbars of the bar rows, in row order (nulls where the spec says so)."""
-    out: list[MicrobarV2] = []
-    names = symbols.names
-    for bi, bf in blocks:
-        ints = bi.tolist()
-        floats = bf.tolist()
-        for (sym, start_ms, tcount, qcount, flags), f in zip(ints, floats, strict=True):
-            oc = flags & K.BF_OC
-            hl = flags & K.BF_HL
-            fresh = flags & K.BF_FRESH
-            closeq = flags & K.BF_CLOSEQ
-            out.append(MicrobarV2(
-                symbol=names[sym], start_ms=start_ms, interval_ms=interval_ms,
-                open=f[K.O_OPEN] if oc else None,
-                high=f[K.O_HIGH] if hl else None, low=f[K.O_LOW] if hl else None,
-                close=f[K.O_CLOSE] if oc else None, volume=f[K.O_VOL], trade_count=tcount,
-                vwap=f[K.O_VWAP] if flags & K.BF_VWAP else None, delta_volume=f[K.O_DELTA],
-                bid_ask_imbalance=f[K.O_IMB] if fresh else None,
-                ask_bid_size_ratio=f[K.O_RATIO] if closeq else None,
-                quote_coverage_pct=f[K.O_COV],
-                avg_spread_bps=f[K.O_SPREAD] if fresh else None,
-                bid_size_at_close=f[K.O_BSZ] if closeq else None,
-                ask_size_at_close=f[K.O_ASZ] if closeq else None,
-                quote_count=qcount,
-            ))
-    return out
+    return unpack_bars(list(blocks), symbols.names, interval_ms)
 
 
 def quarantine_from_blocks(blocks: Sequence[npt.NDArray[np.int64]],

@@ -37,9 +37,9 @@ def _pool(cap: int, nf: int) -> tuple[I64, F64, I64]:
             np.arange(cap - 1, -1, -1, dtype=np.int64))
 
 
-def _check_ids(name: str, ids: npt.NDArray[Any], limit: int, what: str) -> None:
-    if len(ids) and (int(ids.min()) < 0 or int(ids.max()) >= limit):
-        raise InputError(name, f"{what} id out of range (table has {limit} entries)")
+#: Kernel status → (input name, id kind) of a batch referring to an id its table lacks.
+_BAD_IDS = {K.ST_BAD_TSYM: ("trades", "symbol"), K.ST_BAD_QSYM: ("quotes", "symbol"),
+            K.ST_BAD_TCOND: ("trades", "condition-set")}
 
 
 @attrs.define(eq=False)
@@ -65,6 +65,8 @@ class KernelState:
     qhash: I64 = attrs.field(init=False)
     tscratch: I64 = attrs.field(init=False)
     qscratch: I64 = attrs.field(init=False)
+    tnext: I64 = attrs.field(init=False)
+    qnext: I64 = attrs.field(init=False)
     cflags: npt.NDArray[np.uint8] = attrs.field(init=False)
     ccount: I64 = attrs.field(init=False)
     boi: I64 = attrs.field(init=False)
@@ -93,6 +95,8 @@ class KernelState:
         self.qhash = np.zeros((1 << 14, K.NH), dtype=np.int64)
         self.tscratch = np.zeros_like(self.thash)
         self.qscratch = np.zeros_like(self.qhash)
+        self.tnext = np.zeros(K.SUB_BATCH, dtype=np.int64)
+        self.qnext = np.zeros(K.SUB_BATCH, dtype=np.int64)
         self.cflags = np.zeros(0, dtype=np.uint8)
         self.ccount = np.zeros(0, dtype=np.int64)
         self.boi = np.zeros((1024, K.NBI), dtype=np.int64)
@@ -109,7 +113,8 @@ class KernelState:
             si[:have] = self.si
             si[have:, K.S_T_MAX] = K.NONE_TS
             si[have:, K.S_Q_MAX] = K.NONE_TS
-            for col in (K.S_T_HEAD, K.S_T_TAIL, K.S_Q_HEAD, K.S_Q_TAIL):
+            for col in (K.S_T_HEAD, K.S_T_TAIL, K.S_Q_HEAD, K.S_Q_TAIL, K.S_TC_HEAD,
+                        K.S_TC_TAIL, K.S_QC_HEAD, K.S_QC_TAIL):
                 si[have:, col] = -1
             sf = np.zeros((cap, K.NSF), dtype=np.float64)
             sf[:have] = self.sf
@@ -129,6 +134,8 @@ class KernelState:
         pi, pf, free = (self.tpi, self.tpf, self.tfree) if trades else (self.qpi, self.qpf,
                                                                         self.qfree)
         fcol = K.G_T_FREE if trades else K.G_Q_FREE
+        if self.g[K.G_TC_N if trades else K.G_QC_N]:  # pragma: no cover - kernel invariant
+            raise RuntimeError("reorder pool grown while input chains are pending")
         old = pi.shape[0]
         cap = 2 * old
         npi = np.zeros((cap, K.NPI), dtype=np.int64)
@@ -194,14 +201,11 @@ class KernelState:
             raise InputError("trades", "trades given but the trades feed is not configured")
         if len(q) and not self.quotes_configured:
             raise InputError("quotes", "quotes given but the quotes feed is not configured")
-        nsym = len(self.symbols)
-        _check_ids("trades", t.symbol, nsym, "symbol")
-        _check_ids("quotes", q.symbol, nsym, "symbol")
-        _check_ids("trades", t.cond, len(self.conditions), "condition-set")
         self._sync_tables()
         g = self.g
         g[K.G_TI] = 0
         g[K.G_QI] = 0
+        g[K.G_CHECKED] = 0
         bars: list[BarBlock] = []
         quar: list[I64] = []
         t_pb = t.price.view(np.int64)
@@ -218,7 +222,7 @@ class KernelState:
                        t.ts, t.symbol, t.seq, t.price, t.size, t_pb, t_zb, t.cond,
                        t.correction, t.line,
                        q.ts, q.symbol, q.seq, q.bid, q.bid_size, q.ask, q.ask_size,
-                       q_bb, q_bzb, q_ab, q_azb, q.line, closing)
+                       q_bb, q_bzb, q_ab, q_azb, q.line, self.tnext, self.qnext, closing)
             if st == K.ST_DONE:
                 break
             if st == K.ST_OUT_FULL:
@@ -229,6 +233,10 @@ class KernelState:
                 self._grow_pool(st == K.ST_GROW_TPOOL)
             elif st in (K.ST_GROW_THASH, K.ST_GROW_QHASH):
                 self._grow_hash(st == K.ST_GROW_THASH)
+            elif st in _BAD_IDS:
+                name, what = _BAD_IDS[st]
+                limit = len(self.symbols) if what == "symbol" else len(self.conditions)
+                raise InputError(name, f"{what} id out of range (table has {limit} entries)")
             else:  # pragma: no cover - the kernel returns only the codes above
                 raise RuntimeError(f"aggregation kernel returned unknown status {st}")
         self._drain_bars(bars)
