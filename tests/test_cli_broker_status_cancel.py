@@ -9,18 +9,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from broker_cli_helpers import ACCOUNT, SYM, intent_file, run
 from fake_tradier import FakeTradier, Fault
 from secret_tokens import TRADIER_TEST_TOKEN
 from spxcc_tradier import TradierAdapter
 
 from spxcc_core.broker import tag_for
 from spxcc_core.broker.store import BrokerStore
-from spxcc_core.cli import main
 from spxcc_core.contracts.broker import OrderIntent
 from spxcc_core.store import Store
-
-ACCOUNT = "VA00000001"
-SYM = "SPXW261125C05900000"
 
 
 @pytest.fixture
@@ -37,22 +34,6 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("SPXCC_MASTER_KEY", raising=False)
     monkeypatch.setenv("SPXCC_TRADIER_TOKEN", TRADIER_TEST_TOKEN)
     return path
-
-
-def intent_file(tmp_path: Path, intent_id: str, **kw: object) -> Path:
-    data: dict[str, object] = {"intentId": intent_id, "optionSymbol": SYM, "underlying": "SPX",
-                               "side": "buy_to_open", "quantity": 2, "orderType": "limit",
-                               "limitPrice": 1.50, "duration": "day"}
-    data.update(kw)
-    path = tmp_path / f"{intent_id}.json"
-    path.write_text(json.dumps(data))
-    return path
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def tradier(fake: FakeTradier, action: str, *extra: str) -> list[str]:
