@@ -19,13 +19,16 @@ events are first put in that shape (ns truncated to ms, corrections 0) for all t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import heapq
+import itertools
 import json
 import random
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
+import attrs
 import msgspec
 import pytest
 from fake_massive import FakeMassive, Script
@@ -394,3 +397,217 @@ def test_the_gamma_context_is_the_same_live_and_in_replay(parity: dict[str, Any]
     n = len(parity["values"])
     assert parity["result"].run.report.index_values == n
     assert parity["rec_run"].report.index_values == parity["flat_run"].report.index_values == n
+
+
+# -- two connections: stocks (T.SPY, Q.SPY) and indices (V.I:SPX), merged into one stream -----
+
+STOCKS_SUBS = ["T.SPY", "Q.SPY"]
+INDICES_SUBS = ["V.I:SPX"]
+# connected, auth_success, one success per channel — on each connection
+HANDSHAKE_2 = (2 + len(STOCKS_SUBS)) + (2 + len(INDICES_SUBS))
+
+
+def cluster_frames(events: GeneratedEvents, seed: int,
+                   values: list[IndexValue]) -> list[tuple[str, str]]:
+    """The events merged by time as :func:`ws_frames` does, but every frame holds one
+    cluster's events only (``V`` → ``indices``, ``T``/``Q`` → ``stocks``): ``(cluster,
+    frame)`` in the order the session must receive them."""
+    merged: list[Trade | Quote | IndexValue] = list(
+        heapq.merge(events.trades, events.quotes, values, key=lambda e: e.ts))
+    rng = random.Random(seed)
+    out: list[tuple[str, str]] = []
+    i = 0
+    while i < len(merged):
+        is_value = isinstance(merged[i], IndexValue)
+        n = rng.randint(1, 40)
+        j = i
+        while j < len(merged) and j - i < n and isinstance(merged[j], IndexValue) == is_value:
+            j += 1
+        out.append(("indices" if is_value else "stocks",
+                    json.dumps([_event(e) for e in merged[i:j]])))
+        i = j
+    return out
+
+
+class _Turns:
+    """Lets a fake server send the plan's frame ``g`` once the session's recording (flushed
+    per message) holds ``g`` data frames — so the two connections' frames reach the host in
+    the plan's order, as a real merged stream would in time order."""
+
+    def __init__(self, recording: Path) -> None:
+        self.recording = recording
+        self.data_lines = 0
+        self._offset = 0
+        self._partial = b""
+
+    def _read(self) -> None:
+        if not self.recording.exists():
+            return
+        with open(self.recording, "rb") as f:
+            f.seek(self._offset)
+            chunk = f.read()
+        self._offset += len(chunk)
+        *lines, self._partial = (self._partial + chunk).split(b"\n")
+        self.data_lines += sum(1 for line in lines if b'"status"' not in line)
+
+    async def wait(self, g: int) -> None:
+        while True:
+            self._read()
+            if self.data_lines >= g:
+                return
+            await asyncio.sleep(0.0005)
+
+
+@attrs.define
+class _PlannedMassive(FakeMassive):
+    """The fake Massive server sending its share of a two-cluster plan: frame ``g`` of the plan
+    after :class:`_Turns` says the frames before it were received (only needed when frame
+    ``g − 1`` came from the other server: one connection keeps its own order)."""
+
+    plan: list[tuple[int, str, bool]] = attrs.field(factory=list)  # (g, frame, switch)
+    turns: _Turns | None = None
+    seen_url: str = ""  # the URL while it served
+
+    def __repr__(self) -> str:  # never the key, even in a failure report
+        return f"_PlannedMassive({self.path!r}, frames={len(self.plan)})"
+
+    async def _handle(self, ws: Any) -> None:
+        from fake_massive import status
+
+        self.connections += 1
+        await ws.send(status("connected", "Connected Successfully"))
+        auth = json.loads(await ws.recv())
+        self.auths.append(auth.get("params", ""))
+        assert auth == {"action": "auth", "params": self.api_key}
+        await ws.send(status("auth_success", "authenticated"))
+        sub = json.loads(await ws.recv())
+        assert sub["action"] == "subscribe", sub
+        self.subscriptions.append(sub["params"])
+        for channel in sub["params"].split(","):
+            await ws.send(status("success", f"subscribed to: {channel}"))
+        assert self.turns is not None
+        for g, frame, switch in self.plan:
+            if switch:
+                await self.turns.wait(g)
+            await ws.send(frame)
+        with contextlib.suppress(asyncio.CancelledError):
+            await ws.wait_closed()
+
+
+def _planned(path: str, plan: list[tuple[str, str]], cluster: str,
+             turns: _Turns) -> _PlannedMassive:
+    fake = _PlannedMassive(MASSIVE_TEST_API_KEY, [Script()], path=path)
+    fake.plan = [(g, frame, g > 0 and plan[g - 1][0] != cluster)
+                 for g, (c, frame) in enumerate(plan) if c == cluster]
+    fake.turns = turns
+    return fake
+
+
+async def _live_two(tmp: Path, plan: list[tuple[str, str]],
+                    pm: Any) -> tuple[LiveResult, _PlannedMassive, _PlannedMassive]:
+    turns = _Turns(tmp / "recording2.jsonl")
+    async with _planned("/stocks", plan, "stocks", turns) as stocks, \
+            _planned("/indices", plan, "indices", turns) as indices:
+        stocks.seen_url, indices.seen_url = stocks.url, indices.url
+        result = await run_live(
+            url=[stocks.url, indices.url], api_key=MASSIVE_TEST_API_KEY,
+            subscriptions=SUBSCRIPTIONS, out_dir=tmp / "live2", record=tmp / "recording2.jsonl",
+            idle_timeout_s=1.0, connect_kwargs={"proxy": None}, pm=pm, chain=tmp / "chain.json")
+    return result, stocks, indices
+
+
+@pytest.fixture(scope="module")
+def parity_two(parity: dict[str, Any]) -> dict[str, Any]:
+    tmp = parity["tmp"]
+    plan = cluster_frames(parity["events"], seed=20240308, values=parity["values"])
+    pm = probe_pm()
+    _GammaProbe.seen = []
+    result, stocks, indices = asyncio.run(asyncio.wait_for(_live_two(tmp, plan, pm), 180))
+    seen_live, _GammaProbe.seen = _GammaProbe.seen, []
+    rec_run = run_replay(tmp / "recording2.jsonl", pm=pm, chain=tmp / "chain.json")
+    seen_rec, _GammaProbe.seen = _GammaProbe.seen, []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("SPXCC_DB", raising=False)
+        assert main(["replay", str(tmp / "recording2.jsonl"), "--out", str(tmp / "rec2"),
+                     "--chain", str(tmp / "chain.json")]) == 0
+    return {"tmp": tmp, "plan": plan, "result": result, "stocks": stocks, "indices": indices,
+            "seen_live": seen_live, "seen_rec": seen_rec, "rec_run": rec_run}
+
+
+def test_two_connections_live_equals_replay_of_recording_and_of_flat_files(
+        parity: dict[str, Any], parity_two: dict[str, Any]) -> None:
+    tmp = parity["tmp"]
+    live, rec, flat = _read(tmp / "live2"), _read(tmp / "rec2"), _read(tmp / "flat-out")
+    plan = parity_two["plan"]
+    # a plan worth merging: the clusters alternate hundreds of times
+    switches = sum(1 for a, b in itertools.pairwise(plan) if a[0] != b[0])
+    assert switches > 1000
+    for name in COMPARED:
+        assert live[name] == rec[name], f"live (2 connections) != replay of recording: {name}"
+        assert live[name] == flat[name], f"live (2 connections) != replay of flat files: {name}"
+    # the recording reproduces every live output, quarantine (message indexes) and report too
+    assert live == rec == parity_two["rec_run"].outputs()
+    # and the one-connection session gave the very same bars, setups and decisions
+    one = _read(tmp / "live")
+    assert all(live[name] == one[name] for name in COMPARED)
+
+
+def test_two_connections_gamma_is_the_index_value_as_in_replay(
+        parity: dict[str, Any], parity_two: dict[str, Any]) -> None:
+    live = parity_two["seen_live"]
+    assert len(live) == 1773
+    assert parity_two["seen_rec"] == live
+    assert parity["seen"]["flat"] == live
+    t = NINE_TWENTY_MS
+    by_start = {x[0]: x for x in live}
+    # as in the one-connection session: 09:21:10 sees the 09:21:10.250 value, k = 70
+    assert by_start[t + 70_000][1:4] == (t + 71_000, 5107.5, "oi_baseline")
+    tmp = parity["tmp"]
+    end = _session_end(tmp / "live2")
+    assert end == _session_end(tmp / "flat-out")
+    assert end[DATE]["SPY"]["gamma"]["spot"] == CLOSE_VALUE
+    assert parity_two["result"].run.report.index_values == len(parity["values"])
+
+
+def test_two_connections_are_recorded_as_one_stream(parity_two: dict[str, Any]) -> None:
+    tmp, plan = parity_two["tmp"], parity_two["plan"]
+    lines = (tmp / "recording2.jsonl").read_bytes().splitlines()
+    assert len(lines) == HANDSHAKE_2 + len(plan)
+    data = [json.loads(line) for line in lines if b'"status"' not in line]
+    assert data == [json.loads(frame) for _, frame in plan]  # the plan's order, merged
+    statuses = sorted(json.loads(line)[0]["status"] for line in lines if b'"status"' in line)
+    assert statuses == ["auth_success"] * 2 + ["connected"] * 2 + ["success"] * 3
+    assert MASSIVE_TEST_API_KEY.encode() not in (tmp / "recording2.jsonl").read_bytes()
+    for name in (*COMPARED, "quarantine.jsonl", "report.json", "live.json"):
+        assert MASSIVE_TEST_API_KEY.encode() not in (tmp / "live2" / name).read_bytes()
+    # each cluster got its own channels and the key once
+    stocks, indices = parity_two["stocks"], parity_two["indices"]
+    assert stocks.subscriptions == ["T.SPY,Q.SPY"] and indices.subscriptions == ["V.I:SPX"]
+    assert stocks.auths == [MASSIVE_TEST_API_KEY] == indices.auths
+    # message indexes run across the merged stream: a quarantined event's ``line`` is its
+    # position among every event of the recording (statuses included)
+    events = [e for line in lines for e in json.loads(line)]
+    quarantined = [json.loads(q) for q in (tmp / "live2" / "quarantine.jsonl").read_bytes()
+                   .splitlines()]
+    assert len(quarantined) == 3
+    for q in quarantined:
+        e = events[q["line"] - 1]
+        assert e["ev"] in ("T", "Q") and e["t"] * MS == q["ts"], q
+
+
+def test_two_connections_report(parity: dict[str, Any], parity_two: dict[str, Any]) -> None:
+    r = parity_two["result"].report
+    plan = parity_two["plan"]
+    n_stocks = sum(1 for c, _ in plan if c == "stocks")
+    assert r.stop_reason == "idle" and r.error is None and r.problems == []
+    assert r.connections == 2 and r.messages == HANDSHAKE_2 + len(plan)
+    assert r.subscriptions == SUBSCRIPTIONS and r.feeds == ["trades", "quotes"]
+    stocks, indices = parity_two["stocks"], parity_two["indices"]
+    assert r.url == stocks.seen_url
+    assert [(x.url, x.subscriptions, x.connections, x.messages) for x in r.links] == [
+        (stocks.seen_url, STOCKS_SUBS, 1, 4 + n_stocks),
+        (indices.seen_url, INDICES_SUBS, 1, 3 + len(plan) - n_stocks)]
+    report = json.loads((parity_two["tmp"] / "live2" / "report.json").read_bytes())
+    # the pipeline's websocket counts are over both connections (as the recording's replay)
+    assert report["websocket"]["statuses"] == {"auth_success": 2, "connected": 2, "success": 3}
+    assert report["websocket"]["values"] == len(parity["values"])

@@ -27,13 +27,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     "as `spxcc replay` (microbars, detectors, gating, setup lifecycle, store) "
                     "and publish microbars, setups and gate decisions on a websocket hub. The "
                     "API key comes from --api-key-env or the vault (secret massive_api_key), "
-                    "never from the command line. The session ends after --duration, after "
+                    "never from the command line. Several --url open one connection per "
+                    "Massive cluster (e.g. stocks and indices), merged into one stream. The session ends after --duration, after "
                     "--idle-timeout without a trade or quote, or on Ctrl-C; --record writes a "
                     "recording that `spxcc replay` turns into byte-identical outputs.")
-    p.add_argument("--url", required=True, metavar="WS_URL",
-                   help="Massive websocket URL, e.g. wss://socket.massive.com/stocks")
+    p.add_argument("--url", required=True, action="append", metavar="WS_URL",
+                   help="Massive websocket URL, e.g. wss://socket.massive.com/stocks; repeat "
+                        "it for one connection per cluster (e.g. also .../indices for V.I:SPX): "
+                        "each channel goes to its cluster's URL, the messages are merged into "
+                        "one stream")
     p.add_argument("--subscribe", required=True, metavar="T.SPY,Q.SPY",
-                   help="comma-separated channel params (T.* trades, Q.* quotes, V.* values)")
+                   help="comma-separated channel params (T.* trades, Q.* quotes, V.* values); "
+                        "with several --url, V.* and I:* go to indices, O:* to options, the "
+                        "rest to stocks")
     p.add_argument("--api-key-env", default=API_KEY_ENV, metavar="VAR",
                    help=f"environment variable holding the API key (default {API_KEY_ENV}); "
                         f"when unset the vault's {API_KEY_SECRET!r} is used")
@@ -108,6 +114,7 @@ def _seconds(name: str, value: float | None, *, zero_is_none: bool = False) -> f
 
 def _run(args: argparse.Namespace) -> int:
     from spxcc_core.host.hub import parse_hostport
+    from spxcc_core.host.routing import route
     from spxcc_core.store.sqlite import DB_ENV
 
     subs = [s.strip() for s in args.subscribe.split(",") if s.strip()]
@@ -124,6 +131,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.queue_size < 1:
         raise ConfigError(f"--queue-size must be >= 1, got {args.queue_size}")
     db = args.db or (Path(os.environ[DB_ENV]) if os.environ.get(DB_ENV) else None)
+    route(args.url, subs)  # a bad URL / channel combination fails before the key is read
     if args.chain is not None:  # a bad snapshot fails before the key is read or a hub starts
         from spxcc_core.chain import load_chain_snapshot
 

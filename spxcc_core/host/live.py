@@ -1,7 +1,10 @@
 """The live runner: Massive live websocket → the session pipeline → the websocket hub.
 
-:func:`run_live` connects a :class:`~spxcc_core.massive.live.LiveClient`, pushes every frame
-— its index values, then its trades and quotes — through :class:`spxcc_core.pipeline.Pipeline`,
+:func:`run_live` connects a :class:`~spxcc_core.massive.live.LiveClient` per Massive cluster
+(one URL, or several routed by :mod:`spxcc_core.host.routing`, e.g. stocks for ``T.SPY``/``Q.SPY``
+and indices for ``V.I:SPX``), merges their frames into one stream in arrival order — the order
+they are processed, recorded and numbered (``line``) in — and pushes every frame — its index
+values, then its trades and quotes — through :class:`spxcc_core.pipeline.Pipeline`,
 exactly as a replay of a websocket recording does, and publishes each step's new microbars,
 setup changes and gate decisions on a :class:`~spxcc_core.host.hub.Hub`. Optionally every
 received message is recorded (:class:`~spxcc_core.host.record.Recorder`) so the session can be
@@ -52,9 +55,10 @@ from spxcc_core.errors import ConfigError, SpxccError
 from spxcc_core.host.clock import Clock, SystemClock
 from spxcc_core.host.hub import Hub
 from spxcc_core.host.record import Recorder
-from spxcc_core.host.wire import FeedProblem, InputEnd, LiveReport, StopReason
+from spxcc_core.host.routing import route
+from spxcc_core.host.wire import FeedProblem, InputEnd, LiveLink, LiveReport, StopReason
 from spxcc_core.massive.live import ApiKey, Backoff, LiveClient
-from spxcc_core.massive.websocket import WsFrame
+from spxcc_core.massive.websocket import WsFrame, WsStats
 from spxcc_core.pipeline import Pipeline, ReplayRun, StepOutputs, resolve_profile
 from spxcc_core.plugins import get_plugin_manager
 from spxcc_core.replay.engine import load_chain, open_store, ws_counts
@@ -165,14 +169,101 @@ class _Session:
             self.hub.publish(out.decisions)
 
 
-async def _consume(client: LiveClient, s: _Session, *, idle_timeout_s: float | None,
+@attrs.define(eq=False)
+class _Feed:
+    """One Massive connection of the session and how its message indexes map onto the merged
+    stream's (``offset``: merged ``line`` − the client's own, for its current message)."""
+
+    url: str
+    subscriptions: list[str]
+    client: LiveClient | None = None
+    offset: int = 0
+    messages: int = 0
+
+
+class _Ended:
+    """A pump's feed ended without an error (its client was closed)."""
+
+
+_ENDED = _Ended()
+_Item = tuple[WsFrame | None, BaseException | _Ended | None]
+
+
+def _shift(frame: WsFrame, offset: int) -> WsFrame:
+    """The frame with every ``line`` moved by ``offset`` (merged-stream message indexes)."""
+    if offset == 0:
+        return frame
+    return attrs.evolve(
+        frame,
+        trades=attrs.evolve(frame.trades, line=frame.trades.line + offset),
+        quotes=attrs.evolve(frame.quotes, line=frame.quotes.line + offset),
+        values=attrs.evolve(frame.values, line=frame.values.line + offset))
+
+
+def _merged_stats(feeds: Sequence[_Feed]) -> WsStats:
+    total = WsStats()
+    for f in feeds:
+        if f.client is None:
+            continue
+        st = f.client.stats
+        total.events += st.events
+        total.trades += st.trades
+        total.quotes += st.quotes
+        total.values += st.values
+        total.statuses.update(st.statuses)
+        total.unknown.update(st.unknown)
+    return total
+
+
+async def _pump(feed: _Feed, queue: asyncio.Queue[_Item]) -> None:
+    """Moves one client's frames onto the merged queue. A frame is queued in the same event
+    loop step its message was received and recorded in, so the queue's order is the
+    recording's order."""
+    assert feed.client is not None
+    try:
+        async for frame in feed.client.frames():
+            queue.put_nowait((_shift(frame, feed.offset), None))
+    except Exception as exc:  # handed to the consumer, which decides
+        queue.put_nowait((None, exc))
+    else:
+        queue.put_nowait((None, _ENDED))
+
+
+async def _consume(feeds: Sequence[_Feed], s: _Session, *, idle_timeout_s: float | None,
                    duration_s: float | None, stop: asyncio.Event | None,
                    ) -> tuple[StopReason, SpxccError | None]:
-    """Feed frames to the session until a stop condition; returns (reason, feed error)."""
+    """Feed the merged frames of every connection to the session until a stop condition;
+    returns (reason, feed error). Every frame received — hence recorded — is processed, the
+    ones still queued when the session stops included."""
+    queue: asyncio.Queue[_Item] = asyncio.Queue()
+    pumps = [asyncio.ensure_future(_pump(f, queue)) for f in feeds]
+    try:
+        result = await _wait(queue, len(pumps), s, idle_timeout_s=idle_timeout_s,
+                             duration_s=duration_s, stop=stop)
+    finally:
+        for task in pumps:  # no message is received (nor recorded) after this
+            task.cancel()
+        for task in pumps:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for f in feeds:
+            if f.client is not None:
+                with contextlib.suppress(Exception):
+                    await f.client.close()
+    while not queue.empty():  # received and recorded before the stop: processed too
+        frame, _ = queue.get_nowait()
+        if frame is not None:
+            s.frame(frame)
+    return result
+
+
+async def _wait(queue: asyncio.Queue[_Item], n_feeds: int, s: _Session, *,
+                idle_timeout_s: float | None, duration_s: float | None,
+                stop: asyncio.Event | None) -> tuple[StopReason, SpxccError | None]:
     clock = s.clock
     t0 = clock.monotonic()
-    frames = client.frames()
-    next_task: asyncio.Future[WsFrame] | None = None
+    ended = 0
+    next_task: asyncio.Future[_Item] | None = None
     stop_task = asyncio.ensure_future(stop.wait()) if stop is not None else None
     try:
         while True:
@@ -191,7 +282,7 @@ async def _consume(client: LiveClient, s: _Session, *, idle_timeout_s: float | N
                 if timeout <= 0:
                     return why, None
             if next_task is None:
-                next_task = asyncio.ensure_future(anext(frames))
+                next_task = asyncio.ensure_future(queue.get())
             waiting: set[asyncio.Future[Any]] = {next_task}
             if stop_task is not None:
                 waiting.add(stop_task)
@@ -199,30 +290,30 @@ async def _consume(client: LiveClient, s: _Session, *, idle_timeout_s: float | N
                                          return_when=asyncio.FIRST_COMPLETED)
             if next_task in done:
                 task, next_task = next_task, None
-                try:
-                    frame = task.result()
-                except StopAsyncIteration:
-                    return "stopped", None
-                except SpxccError as exc:  # auth, max_connections, reconnects, bad message
-                    return "feed_error", exc
-                s.frame(frame)
-                continue
+                frame, problem = task.result()
+                if frame is not None:
+                    s.frame(frame)
+                    continue
+                if isinstance(problem, _Ended):
+                    ended += 1
+                    if ended == n_feeds:
+                        return "stopped", None
+                    continue
+                if isinstance(problem, SpxccError):  # auth, max_connections, reconnects, bad message
+                    return "feed_error", problem
+                assert problem is not None
+                raise problem
             if stop_task is not None and stop_task in done:
                 return "stopped", None
             if not done:
                 return why, None
     finally:
-        pending: list[asyncio.Future[Any]] = [t for t in (next_task, stop_task)
-                                              if t is not None and not t.done()]
-        for task in pending:
-            task.cancel()
+        for t in (next_task, stop_task):
+            if t is None or t.done():
+                continue
+            t.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        await client.close()
-        aclose = getattr(frames, "aclose", None)
-        if aclose is not None:
-            with contextlib.suppress(Exception):
-                await aclose()
+                await t  # a cancelled get leaves its item in the queue (drained by the caller)
 
 
 def _public_url(url: str) -> str:
@@ -241,7 +332,7 @@ def _write_outputs(out: Path, files: dict[str, bytes]) -> None:
         tmp.replace(out / name)
 
 
-async def run_live(*, url: str, api_key: str | ApiKey, subscriptions: Sequence[str],
+async def run_live(*, url: str | Sequence[str], api_key: str | ApiKey, subscriptions: Sequence[str],
                    hub: Hub | None = None, out_dir: str | os.PathLike[str] | None = None,
                    store: Store | str | os.PathLike[str] | None = None,
                    record: str | os.PathLike[str] | None = None,
@@ -256,9 +347,13 @@ async def run_live(*, url: str, api_key: str | ApiKey, subscriptions: Sequence[s
                    chain: ChainSnapshot | str | os.PathLike[str] | None = None) -> LiveResult:
     """Run one live session (module docstring) and return its outputs.
 
-    :param url: the Massive websocket URL (e.g. ``wss://socket.massive.com/stocks``).
+    :param url: the Massive websocket URL (e.g. ``wss://socket.massive.com/stocks``), or
+        several, one per cluster (e.g. ``.../stocks`` and ``.../indices``): one connection
+        each, the subscriptions routed by :func:`spxcc_core.host.routing.route`, their
+        messages merged into one stream in arrival order (processed, recorded and numbered in
+        that order).
     :param api_key: the Massive key (never logged, recorded or reported).
-    :param subscriptions: channel params such as ``T.SPY``, ``Q.SPY``.
+    :param subscriptions: channel params such as ``T.SPY``, ``Q.SPY``, ``V.I:SPX``.
     :param hub: where outputs are published (started and closed by the caller); None: nowhere.
     :param out_dir: folder for the output files and ``live.json`` (None: nothing written).
     :param store: a :class:`Store` (left open), a store file, or None: ``out_dir/spxcc.sqlite3``
@@ -284,6 +379,8 @@ async def run_live(*, url: str, api_key: str | ApiKey, subscriptions: Sequence[s
     subs = [s.strip() for s in subscriptions if s.strip()]
     if not subs:
         raise ConfigError("subscribe to at least one channel, e.g. T.SPY,Q.SPY")
+    urls = [url] if isinstance(url, str) else list(url)
+    routes = route(urls, subs)
     key = api_key if isinstance(api_key, ApiKey) else ApiKey(api_key)
     clock = clock if clock is not None else SystemClock()
     pm = pm if pm is not None else get_plugin_manager()
@@ -307,18 +404,33 @@ async def run_live(*, url: str, api_key: str | ApiKey, subscriptions: Sequence[s
         agg = pipe.aggregator
         s = _Session(feeds=feeds, pipe=pipe, hub=hub, clock=clock)
 
-        def on_message(message: bytes) -> None:
-            s.messages += 1
-            if recorder is not None:
-                recorder.write(message)
+        feeds_ = [_Feed(url=u, subscriptions=channels) for u, channels in routes]
 
-        client = LiveClient(url=url, api_key=key, subscriptions=subs, ticker=None,
-                            symbols=agg.symbols, conditions=agg.conditions, backoff=backoff,
-                            on_message=on_message, connect_kwargs=connect_kwargs)
+        def receiver(feed: _Feed) -> Callable[[bytes], None]:
+            def on_message(message: bytes) -> None:
+                # every earlier message of every connection is decoded by now: the merged
+                # stream's events so far give this message's first line
+                assert feed.client is not None
+                merged = sum(f.client.stats.events for f in feeds_ if f.client is not None)
+                feed.offset = merged - feed.client.stats.events
+                feed.messages += 1
+                s.messages += 1
+                if recorder is not None:
+                    recorder.write(message)
+
+            return on_message
+
+        for f in feeds_:
+            f.client = LiveClient(url=f.url, api_key=key, subscriptions=f.subscriptions,
+                                  ticker=None, symbols=agg.symbols, conditions=agg.conditions,
+                                  backoff=backoff, on_message=receiver(f),
+                                  connect_kwargs=connect_kwargs)
+        clients = [f.client for f in feeds_ if f.client is not None]
         started_ms = clock.now_ms()
-        reason, failure = await _consume(client, s, idle_timeout_s=idle_timeout_s,
+        reason, failure = await _consume(feeds_, s, idle_timeout_s=idle_timeout_s,
                                          duration_s=duration_s, stop=stop)
-        if failure is not None and client.connections == 0:
+        connections = sum(c.connections for c in clients)
+        if failure is not None and connections == 0:
             raise failure  # nothing was received: there is no session to write
         ended = clock.now_ms()
         silent = (None if s.last_data is None
@@ -331,22 +443,25 @@ async def run_live(*, url: str, api_key: str | ApiKey, subscriptions: Sequence[s
             session_date=s.session_date or ny_date_of_ms(started_ms).isoformat(),
             recording=recorder.path.name if recorder is not None else None,
             recording_sha256=sha)
-        run = pipe.report(source, websocket=ws_counts(client.stats))
+        run = pipe.report(source, websocket=ws_counts(_merged_stats(feeds_)))
         files = run.outputs()
         report = LiveReport(
-            url=_public_url(url), subscriptions=subs, feeds=list(feeds),
+            url=_public_url(urls[0]), subscriptions=subs, feeds=list(feeds),
             started_ms=started_ms, ended_ms=ended, stop_reason=reason,
             input_end=InputEnd(reason=reason, at_ms=ended, silent_s=silent,
                                last_event_ms=(None if s.last_event_ns is None
                                               else s.last_event_ns // _NS_PER_MS),
                                bars_released=len(held.bars)),
             idle_timeout_s=idle_timeout_s, duration_s=duration_s,
-            connections=client.connections, messages=s.messages,
-            problems=[FeedProblem(status=p, message=m) for p, m in client.problems],
+            connections=connections, messages=s.messages,
+            problems=[FeedProblem(status=p, message=m) for c in clients for p, m in c.problems],
             unconfigured=dict(sorted(s.unconfigured.items())),
             recording=source.recording, hub=hub.stats() if hub is not None else None,
             digests={n: hashlib.sha256(b).hexdigest() for n, b in files.items()},
-            error=None if failure is None else str(failure))
+            error=None if failure is None else str(failure),
+            links=[LiveLink(url=_public_url(f.url), subscriptions=f.subscriptions,
+                            connections=f.client.connections if f.client else 0,
+                            messages=f.messages) for f in feeds_])
         if out is not None:
             files[LIVE_REPORT] = (msgspec.json.format(_report_encoder.encode(report), indent=2)
                                   + b"\n")

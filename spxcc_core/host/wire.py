@@ -21,6 +21,7 @@ __all__ = [
     "HubStats",
     "HubStatus",
     "InputEnd",
+    "LiveLink",
     "LiveReport",
     "StopReason",
 ]
@@ -92,6 +93,16 @@ class InputEnd(Contract, frozen=True, kw_only=True):
     bars_released: int
 
 
+class LiveLink(Contract, frozen=True, kw_only=True):
+    """One Massive connection of a live session: its URL (no user info or query), the channels
+    sent to it, its successful handshakes and the websocket messages it received."""
+
+    url: str
+    subscriptions: list[str]
+    connections: int
+    messages: int
+
+
 class LiveReport(Contract, frozen=True, kw_only=True):
     """``live.json`` of a live session (``live_report@1``); the pipeline's own report is
     ``report.json`` (``replay_report@1``, source kind ``websocket``), exactly what a replay of
@@ -104,6 +115,11 @@ class LiveReport(Contract, frozen=True, kw_only=True):
     aggregated; kept in the recording); ``recording`` the recording's file name (None when
     not recording); ``digests`` the SHA-256 of every output file as in ``replay_result@1``;
     ``error`` the feed failure for ``stop_reason`` ``feed_error`` (None otherwise).
+
+    A session may hold several connections, one per Massive cluster (e.g. stocks and
+    indices): ``url`` is then the first one's, ``connections``, ``messages`` and ``problems``
+    are over all of them, and ``links`` lists each (in the order the URLs were given; empty in
+    reports written before it existed).
     """
 
     contract_name: ClassVar[str] = "live_report"
@@ -126,6 +142,7 @@ class LiveReport(Contract, frozen=True, kw_only=True):
     hub: HubStats | None
     digests: dict[str, str]
     error: str | None = None
+    links: list[LiveLink] = msgspec.field(default_factory=list)
 
 
 CONTRACTS = (HubStatus, LiveReport)
