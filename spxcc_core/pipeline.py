@@ -13,7 +13,8 @@ the batches come from and when they arrive. One :meth:`Pipeline.push` is one ste
    observers (found through pluggy once, then called directly) and to the
    :class:`~spxcc_core.detect.DetectorRunner` (context providers, detectors, gating, setup
    lifecycle; the runner calls the ``spxcc_on_setup`` observers);
-4. the setup state changes of the step are upserted into the store, one transaction per step.
+4. the setup state changes and gate decisions of the step are upserted into the store
+   (``spx_setup_instances``, ``spx_gate_decisions``), one transaction per step.
 
 It returns a :class:`StepOutputs`: the step's new bars, setup changes and gate decisions, each
 in production order (what the live hub broadcasts). :meth:`Pipeline.finish` ends the input (every
@@ -207,7 +208,8 @@ class Pipeline:
     :param profile: a :class:`Profile`, a profile TOML file, or None (the embedded default).
     :param detectors: names of the detectors to run (None: every installed detector the
         profile enables), see :func:`resolve_profile`.
-    :param store: the store setup state changes are upserted into (left open).
+    :param store: the store setup state changes and gate decisions are upserted into (left
+        open).
     :param config: aggregation settings (default :class:`AggregatorConfig`).
     :param feeds: the aggregator's configured feeds, a non-empty subset of :data:`FEEDS`; a bar
         is final once every configured feed's watermark passed its end.
@@ -361,8 +363,8 @@ class Pipeline:
                     changed[out.id] = out
                     setups.append(out)
         self._bars.extend(bars)
-        if changed:
-            self._setup_store.upsert(changed.values())
+        if changed or decisions:
+            self._setup_store.write(changed.values(), decisions)
         return StepOutputs(bars=bars, setups=setups, decisions=decisions)
 
     # -- report ------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 A profile is human-written configuration, so unknown keys are errors naming the key (at every
 level: top, ``[context]``, ``[gating]``, ``[outcome]``, ``[detectors.NAME]`` and its
-``params``). :data:`DEFAULT_PROFILE_TOML` is the one documented default profile (also shown in
+``params``, ``[providers.NAME]``). :data:`DEFAULT_PROFILE_TOML` is the one documented default profile (also shown in
 ``docs/detectors.md``); its values equal the parameter classes' defaults.
 
 A detector missing from the profile runs with its parameter class's defaults (listed as
@@ -10,6 +10,12 @@ A detector missing from the profile runs with its parameter class's defaults (li
 the installed detector's version, so a profile tuned for an older version is never applied
 silently to a newer one. The profile hash is a SHA-256 over the *resolved* profile (every
 parameter, defaults included) in canonical JSON, so formatting does not change it.
+
+Context providers are configured by ``[providers.NAME]`` tables holding the provider's
+parameters directly (e.g. ``[providers.gamma]`` with ``recompute_s``, ``call_sign``, ``rate``);
+a provider without a table runs with its parameter class's defaults. Provider parameters enter
+the profile hash only when the profile has at least one ``[providers.NAME]`` table, so the hash
+of a profile without one is what it was before providers were configurable.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from typing import Any, TypeVar
 import attrs
 import msgspec
 
-from spxcc_core.detect.base import Detector
+from spxcc_core.detect.base import ContextProvider, Detector
 from spxcc_core.detect.gating import GatingProfile
 from spxcc_core.errors import ConfigError
 from spxcc_core.setups.lifecycle import OutcomePolicy
@@ -34,10 +40,12 @@ __all__ = [
     "DetectorConfig",
     "Profile",
     "ResolvedDetector",
+    "ResolvedProvider",
     "default_profile",
     "load_profile",
     "parse_profile",
     "resolve_detectors",
+    "resolve_providers",
 ]
 
 DEFAULT_PROFILE_TOML = """\
@@ -138,11 +146,14 @@ class _ProfileDoc(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     gating: dict[str, Any] = msgspec.field(default_factory=dict)
     outcome: dict[str, Any] = msgspec.field(default_factory=dict)
     detectors: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
+    providers: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
 
 
 @attrs.frozen(kw_only=True)
 class Profile:
-    """A parsed profile (detector parameters stay raw until :func:`resolve_detectors`)."""
+    """A parsed profile (detector and provider parameters stay raw until
+    :func:`resolve_detectors` / :func:`resolve_providers`). ``providers``: provider name →
+    its ``[providers.NAME]`` table (empty: every provider runs with its defaults)."""
 
     name: str
     version: int
@@ -151,6 +162,7 @@ class Profile:
     outcome: OutcomePolicy
     detectors: Mapping[str, DetectorConfig]
     source: str = "<profile>"
+    providers: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
 
 
 @attrs.frozen
@@ -158,6 +170,16 @@ class ResolvedDetector:
     """A detector class with its validated parameters (``from_profile``: False = defaults)."""
 
     cls: type[Detector[Any]]
+    params: Any
+    from_profile: bool
+
+
+@attrs.frozen
+class ResolvedProvider:
+    """A context provider class with its validated parameters (``from_profile``: False =
+    defaults, the profile has no table for it)."""
+
+    cls: type[ContextProvider]
     params: Any
     from_profile: bool
 
@@ -207,7 +229,7 @@ def parse_profile(text: str, source: str = "<profile>") -> Profile:
         context=structure_strict(doc.context, ContextConfig, f"profile {source} [context]"),
         gating=structure_strict(doc.gating, GatingProfile, f"profile {source} [gating]"),
         outcome=structure_strict(doc.outcome, OutcomePolicy, f"profile {source} [outcome]"),
-        detectors=detectors, source=source)
+        detectors=detectors, source=source, providers=doc.providers)
 
 
 def load_profile(path: str | Path) -> Profile:
@@ -259,13 +281,46 @@ def resolve_detectors(profile: Profile, classes: Sequence[type[Detector[Any]]], 
     return out
 
 
-def profile_hash(profile: Profile, resolved: Sequence[ResolvedDetector]) -> str:
-    """SHA-256 (hex, first 16 characters) of the resolved profile in canonical JSON."""
-    doc = {
+def resolve_providers(profile: Profile, classes: Sequence[type[ContextProvider]], *,
+                      strict: bool = True) -> list[ResolvedProvider]:
+    """Validate ``[providers.NAME]`` tables against installed provider classes, in the order
+    of ``classes`` (every class is returned; one without a table gets its defaults).
+
+    :param strict: a table for a provider that is not installed is an error (False: ignored).
+    :raises ConfigError: the profile names a provider that is not installed (strict), or a
+        parameter is unknown (the message names it and lists the known ones) or invalid.
+    """
+    by_name = {c.name: c for c in classes}
+    for name in profile.providers:
+        if strict and name not in by_name:
+            raise ConfigError(f"profile {profile.source}: provider {name!r} is not installed "
+                              f"(installed: {', '.join(sorted(by_name)) or 'none'})")
+    out: list[ResolvedProvider] = []
+    for cls in classes:
+        table = profile.providers.get(cls.name)
+        if table is None:
+            out.append(ResolvedProvider(cls, cls.params_class(), False))
+            continue
+        params = structure_strict(table, cls.params_class,
+                                  f"profile {profile.source} [providers.{cls.name}]")
+        out.append(ResolvedProvider(cls, params, True))
+    return out
+
+
+def profile_hash(profile: Profile, resolved: Sequence[ResolvedDetector],
+                 providers: Sequence[ResolvedProvider] = ()) -> str:
+    """SHA-256 (hex, first 16 characters) of the resolved profile in canonical JSON.
+
+    ``providers`` (resolved provider parameters, defaults included) count only when the
+    profile has a ``[providers.NAME]`` table."""
+    doc: dict[str, Any] = {
         "name": profile.name, "version": profile.version,
         "context": attrs.asdict(profile.context), "gating": attrs.asdict(profile.gating),
         "outcome": attrs.asdict(profile.outcome),
         "detectors": {r.cls.name: {"version": r.cls.version, "params": attrs.asdict(r.params)}
                       for r in resolved},
     }
+    if profile.providers:
+        doc["providers"] = {r.cls.name: {"version": r.cls.version,
+                                         "params": attrs.asdict(r.params)} for r in providers}
     return hashlib.sha256(msgspec.json.encode(doc, order="sorted")).hexdigest()[:16]

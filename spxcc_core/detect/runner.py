@@ -43,10 +43,11 @@ from spxcc_core.detect.market import SessionMarket
 from spxcc_core.detect.profile import (
     Profile,
     ResolvedDetector,
+    ResolvedProvider,
     default_profile,
     profile_hash,
     resolve_detectors,
-    structure_strict,
+    resolve_providers,
 )
 from spxcc_core.errors import PluginError
 from spxcc_core.plugins import PluginFailure, call_isolated, require_unique_names
@@ -106,7 +107,8 @@ class DetectorRunner:
     :param market: the session-scoped market data handed to providers (default: an empty
         :class:`SessionMarket`; the host sets its chain and pushes index values).
     :raises PluginError: malformed registrations (blank or duplicate names, non-list results).
-    :raises ConfigError: the profile does not fit the installed detectors.
+    :raises ConfigError: the profile does not fit the installed detectors or providers
+        (``[providers.NAME]`` tables: unknown provider or key, invalid value).
     """
 
     def __init__(self, source: pluggy.PluginManager | Sequence[type[Detector[Any]]],
@@ -134,9 +136,10 @@ class DetectorRunner:
         self.profile = profile if profile is not None else default_profile()
         self.resolved: list[ResolvedDetector] = resolve_detectors(
             self.profile, detector_classes, strict=profile is not None)
-        self.profile_hash = profile_hash(self.profile, self.resolved)
-        self._providers = [(cls, structure_strict({}, cls.params_class, f"provider {cls.name}"))
-                           for cls in provider_classes]
+        self.resolved_providers: list[ResolvedProvider] = resolve_providers(
+            self.profile, provider_classes, strict=profile is not None)
+        self.profile_hash = profile_hash(self.profile, self.resolved, self.resolved_providers)
+        self._providers = [(r.cls, r.params) for r in self.resolved_providers]
         self.calendar = calendar if calendar is not None else get_calendar()
         self.market = market if market is not None else SessionMarket(self.calendar)
         self.run_id = run_id
