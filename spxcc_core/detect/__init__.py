@@ -6,7 +6,14 @@ from __future__ import annotations
 from spxcc_core.detect.base import ContextProvider, Detector, DetectorParams, NoParams
 from spxcc_core.detect.context import BarContext
 from spxcc_core.detect.gating import GatingProfile, decide, evaluate_gates
-from spxcc_core.detect.profile import Profile, default_profile, load_profile, parse_profile
+from spxcc_core.detect.profile import (
+    Profile,
+    ResolvedProvider,
+    default_profile,
+    load_profile,
+    parse_profile,
+    resolve_providers,
+)
 from spxcc_core.detect.runner import DetectorRunner
 
 __all__ = [
@@ -18,9 +25,11 @@ __all__ = [
     "GatingProfile",
     "NoParams",
     "Profile",
+    "ResolvedProvider",
     "decide",
     "default_profile",
     "evaluate_gates",
     "load_profile",
     "parse_profile",
+    "resolve_providers",
 ]
