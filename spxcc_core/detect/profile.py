@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -260,10 +260,8 @@ def resolve_detectors(profile: Profile, classes: Sequence[type[Detector[Any]]], 
         differs from the installed one, or a parameter is unknown or invalid.
     """
     by_name = {c.name: c for c in classes}
-    for name in profile.detectors:
-        if strict and name not in by_name:
-            raise ConfigError(f"profile {profile.source}: detector {name!r} is not installed "
-                              f"(installed: {', '.join(sorted(by_name)) or 'none'})")
+    if strict:
+        _require_installed(profile, "detector", profile.detectors, by_name)
     out: list[ResolvedDetector] = []
     for cls in classes:
         cfg = profile.detectors.get(cls.name)
@@ -281,6 +279,15 @@ def resolve_detectors(profile: Profile, classes: Sequence[type[Detector[Any]]], 
     return out
 
 
+def _require_installed(profile: Profile, kind: str, named: Iterable[str],
+                       installed: Mapping[str, object]) -> None:
+    """Raise ConfigError for the first profile table naming a plugin that is not installed."""
+    for name in named:
+        if name not in installed:
+            raise ConfigError(f"profile {profile.source}: {kind} {name!r} is not installed "
+                              f"(installed: {', '.join(sorted(installed)) or 'none'})")
+
+
 def resolve_providers(profile: Profile, classes: Sequence[type[ContextProvider]], *,
                       strict: bool = True) -> list[ResolvedProvider]:
     """Validate ``[providers.NAME]`` tables against installed provider classes, in the order
@@ -291,10 +298,8 @@ def resolve_providers(profile: Profile, classes: Sequence[type[ContextProvider]]
         parameter is unknown (the message names it and lists the known ones) or invalid.
     """
     by_name = {c.name: c for c in classes}
-    for name in profile.providers:
-        if strict and name not in by_name:
-            raise ConfigError(f"profile {profile.source}: provider {name!r} is not installed "
-                              f"(installed: {', '.join(sorted(by_name)) or 'none'})")
+    if strict:
+        _require_installed(profile, "provider", profile.providers, by_name)
     out: list[ResolvedProvider] = []
     for cls in classes:
         table = profile.providers.get(cls.name)
