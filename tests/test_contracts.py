@@ -28,7 +28,11 @@ from spxcc_core.contracts import (
     encode_envelope,
 )
 from spxcc_core.contracts.registry import all_contracts, reader_for, schema_filename
-from spxcc_core.contracts.schemas import expected_schemas
+from spxcc_core.contracts.schemas import (
+    expected_schemas,
+    normalize_description,
+    normalize_schema,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTRACTS_DIR = ROOT / "contracts"
@@ -170,6 +174,70 @@ def test_committed_schemas_match_the_structs() -> None:
     assert sorted(committed) == sorted(expected), "run `nox -s contracts -- --write`"
     for fname, text in expected.items():
         assert committed[fname] == text, f"{fname} drifted: run `nox -s contracts -- --write`"
+
+
+def _msgspec_0_21_spelling(node: Any) -> Any:
+    """What msgspec 0.19-0.21 write for the same Structs (seen with those releases): docstring
+    continuation lines keep their 4-space indent, and ``null`` comes first in some ``anyOf``."""
+    if isinstance(node, dict):
+        out = {k: _msgspec_0_21_spelling(v) for k, v in node.items()}
+        if isinstance(node.get("description"), str):
+            out["description"] = node["description"].replace("\n", "\n    ").replace("\n    \n", "\n\n")
+        if isinstance(node.get("anyOf"), list):
+            out["anyOf"] = list(reversed(out["anyOf"]))
+        return out
+    if isinstance(node, list):
+        return [_msgspec_0_21_spelling(v) for v in node]
+    return node
+
+
+def test_committed_schemas_do_not_depend_on_how_msgspec_spells_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 7 item 0: msgspec 0.23 dedents docstrings, older releases do not; the drift gate
+    must see the same files either way (a change of meaning, not of whitespace)."""
+    real_schema = msgspec.json.schema
+    monkeypatch.setattr(msgspec.json, "schema", lambda cls: _msgspec_0_21_spelling(real_schema(cls)))
+    old_spelling = expected_schemas()
+    monkeypatch.setattr(msgspec.json, "schema", real_schema)
+    assert old_spelling == expected_schemas()
+    committed = {p.name: p.read_text("utf-8") for p in CONTRACTS_DIR.glob("*.schema.json")}
+    assert old_spelling == committed
+
+
+def test_description_normalisation_by_hand() -> None:
+    indented = "Summary line.\n\n    Body, first line,  \n    second line.\n      indented more.\n    "
+    assert normalize_description(indented) == (
+        "Summary line.\n\nBody, first line,\nsecond line.\n  indented more."
+    )
+    assert normalize_description("One line.") == "One line."
+
+
+def test_schema_normalisation_leaves_instance_data_and_property_names_alone() -> None:
+    schema = {
+        "description": "A.\n    b.",
+        "properties": {
+            "description": {"type": "string", "default": "  kept\n    as is  "},
+            "n": {"anyOf": [{"type": "null"}, {"type": "integer"}], "description": "x  "},
+        },
+        "enum": [" a\n    b "],
+        "const": {"description": "  kept  "},
+    }
+    assert normalize_schema(schema) == {
+        "description": "A.\nb.",
+        "properties": {
+            "description": {"type": "string", "default": "  kept\n    as is  "},
+            "n": {"anyOf": [{"type": "integer"}, {"type": "null"}], "description": "x"},
+        },
+        "enum": [" a\n    b "],
+        "const": {"description": "  kept  "},
+    }
+
+
+@given(st.text(alphabet=st.sampled_from("ab \t\n"), max_size=40))
+def test_description_normalisation_is_idempotent(text: str) -> None:
+    once = normalize_description(text)
+    assert normalize_description(once) == once
 
 
 def test_schema_rejects_a_missing_required_field_and_a_wrong_type() -> None:
