@@ -255,7 +255,7 @@ def quote_reason(b: Num, bz: Num, a: Num, az: Num) -> Num:
 
 
 @jit
-def two_sided(bid: Num, ask: Num) -> bool:
+def two_sided(bid: Num, ask: Num) -> Num:
     """True when a valid quote has both sides (an absent side's price is 0)."""
     return bid > 0.0 and ask > 0.0
 
