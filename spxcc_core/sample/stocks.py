@@ -5,9 +5,10 @@ Quotes: spreads mostly 1 cent (some 2–3, a few locked), sizes in shares as mul
 few crossed quotes, one-sided quotes (one side ``0 × 0``: valid since the microbar spec's
 revision 2026-12-06) and zero sizes on a priced side (quarantined as ``empty_side``). Trades:
 at the bid or ask with an aggressor-consistent side, at the midpoint, inside with sub-penny
-improvement, or through the touch as intermarket sweeps; odd lots (37), ISO (14), trade-through exempt (41),
-fractional shares, opening/closing prints (25, 8) with official open/close markers (16, 15),
-rare corrections; about 5% of trades share their exact timestamp with a following quote.
+improvement, or through the touch as intermarket sweeps; odd lots (37), ISO (14), trade-through
+exempt (41), fractional shares, opening/closing prints (25, 8) with official open/close markers
+(16, 15), rare corrections; about 5% of trades share their exact timestamp with a following
+quote.
 """
 
 from __future__ import annotations
