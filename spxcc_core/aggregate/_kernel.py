@@ -564,8 +564,9 @@ def _watermarks(g: Arr, si: Arr, s: Num, closing: bool) -> tuple[Num, Num]:
 def _save(si: Arr, sf: Arr, s: Num, has_q: Num, q_ts: Num, q_bidu: Num, q_asku: Num, tick: Num,
           lastu: Num, prevu: Num, has_bkt: Num, bkt: Num, bkt_end: Num, cursor: Num,
           has_trade: Num, has_oc: Num, has_hl: Num, tcount: Num, qcount: Num, fresh: Num,
-          fresh2: Num, bid: Num, ask: Num, bsz: Num, asz: Num, imb: Num, spr: Num, o: Num, hi: Num, lo: Num,
-          c: Num, vol: Num, pv: Num, buy: Num, sell: Num, imbw: Num, sprw: Num) -> None:
+          fresh2: Num, bid: Num, ask: Num, bsz: Num, asz: Num, imb: Num, spr: Num, o: Num,
+          hi: Num, lo: Num, c: Num, vol: Num, pv: Num, buy: Num, sell: Num, imbw: Num,
+          sprw: Num) -> None:
     """Write symbol ``s``'s state held in locals by :func:`_release` back to ``si``/``sf``."""
     si[s, S_HAS_Q] = has_q
     si[s, S_Q_TS] = q_ts
@@ -700,8 +701,8 @@ def _release(g: Arr, si: Arr, sf: Arr, s: Num, closing: bool, tpi: Arr, tpf: Arr
                     spr = spread_bps(bid, ask)
                     lazy_m = False
                 _save(si, sf, s, has_q, q_ts, q_bidu, q_asku, tick, lastu, prevu, has_bkt, bkt,
-                      bkt_end, cursor, has_trade, has_oc, has_hl, tcount, qcount, fresh, fresh2, bid,
-                      ask, bsz, asz, imb, spr, o, hi, lo, c, vol, pv, buy, sell, imbw, sprw)
+                      bkt_end, cursor, has_trade, has_oc, has_hl, tcount, qcount, fresh, fresh2,
+                      bid, ask, bsz, asz, imb, spr, o, hi, lo, c, vol, pv, buy, sell, imbw, sprw)
                 _finalize(g, si, sf, s, boi, bof)
             bkt = t // i_ns
             bkt_end = (bkt + 1) * i_ns
@@ -858,8 +859,7 @@ def _release(g: Arr, si: Arr, sf: Arr, s: Num, closing: bool, tpi: Arr, tpf: Arr
         spr = spread_bps(bid, ask)
     _save(si, sf, s, has_q, q_ts, q_bidu, q_asku, tick, lastu, prevu, has_bkt, bkt, bkt_end,
           cursor, has_trade, has_oc, has_hl, tcount, qcount, fresh, fresh2, bid, ask, bsz, asz,
-          imb, spr,
-          o, hi, lo, c, vol, pv, buy, sell, imbw, sprw)
+          imb, spr, o, hi, lo, c, vol, pv, buy, sell, imbw, sprw)
     si[s, S_T_HEAD] = th
     if th < 0:
         si[s, S_T_TAIL] = -1
