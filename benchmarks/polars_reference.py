@@ -11,12 +11,14 @@ Whole-table expressions, no per-event Python:
    earlier non-late event), then validity reasons in the spec's precedence;
 2. applied events sorted by ``(symbol, ts, seq (missing first), arrival)``; trades see the last
    valid quote with a strictly smaller ``ts`` (as-of join), fresh within ``stale``;
-3. Lee–Ready: ``2·P`` vs ``B + A`` in integer micro-units, else the tick test against the last
+3. Lee–Ready: ``2·P`` vs ``B + A`` in integer micro-units under a fresh two-sided quote (a
+   one-sided quote, one side ``0 × 0``, has no mid), else the tick test against the last
    differing price of earlier volume-eligible (classifiable) trades, across buckets;
 4. time weighting: each valid quote is in force from its ``ts`` to the next quote's ``ts``, fresh
    for ``stale`` of that; the fresh interval is split at bucket boundaries (interval
-   splitting) and weighted by its duration in ns;
-5. close-quote fields from the last valid quote with ``ts < end`` if fresh at ``end``.
+   splitting) and weighted by its duration in ns; the spread only over two-sided pieces;
+5. close-quote fields from the last valid quote with ``ts < end`` if fresh at ``end`` (the
+   ratio only with a bid).
 
 Inputs are polars frames in arrival order. Trades: ``symbol`` (str), ``ts`` (int64 ns),
 ``seq`` (int64, null or negative = absent), ``price``, ``size`` (float64), ``conditions``
@@ -149,13 +151,26 @@ def _trade_validity() -> pl.Expr:
             .otherwise(pl.lit(None, dtype=pl.String)))
 
 
+def _present(price: str, size: str) -> pl.Expr:
+    return (pl.col(price) > 0) & (pl.col(size) > 0)
+
+
+def _absent(price: str, size: str) -> pl.Expr:
+    return (pl.col(price) == 0) & (pl.col(size) == 0)
+
+
 def _quote_validity() -> pl.Expr:
+    """Revision 2026-12-06: each side present (price and size > 0) or absent (both 0); anything
+    else on a side, or both sides absent, is ``empty_side``; crossed needs both sides."""
     cols = [pl.col(c) for c in ("bid", "bid_size", "ask", "ask_size")]
     finite = pl.all_horizontal([c.is_finite() for c in cols])
-    empty = pl.any_horizontal([c <= 0 for c in cols])
+    bid_ok = _present("bid", "bid_size") | _absent("bid", "bid_size")
+    ask_ok = _present("ask", "ask_size") | _absent("ask", "ask_size")
+    both_absent = _absent("bid", "bid_size") & _absent("ask", "ask_size")
+    both_present = _present("bid", "bid_size") & _present("ask", "ask_size")
     return (pl.when(~finite).then(pl.lit("non_finite"))
-            .when(empty).then(pl.lit("empty_side"))
-            .when(pl.col("ask") < pl.col("bid")).then(pl.lit("crossed_quote"))
+            .when(~bid_ok | ~ask_ok | both_absent).then(pl.lit("empty_side"))
+            .when(both_present & (pl.col("ask") < pl.col("bid"))).then(pl.lit("crossed_quote"))
             .otherwise(pl.lit(None, dtype=pl.String)))
 
 
@@ -229,6 +244,8 @@ def microbars(trades: pl.DataFrame | None, quotes: pl.DataFrame | None, *,
     ta = ta.join_asof(qs.rename({"ts": "q_ts"}), left_on="ts", right_on="q_ts", by="symbol",
                       strategy="backward", allow_exact_matches=False, check_sortedness=False)
     fresh = pl.col("q_ts").is_not_null() & (pl.col("ts") - pl.col("q_ts") <= stale)
+    # the quote test needs a two-sided quote (an absent side's price is 0)
+    fresh = fresh & (pl.col("bid") > 0) & (pl.col("ask") > 0)
     two_p = 2 * _micro("price")
     b_plus_a = _micro("bid") + _micro("ask")
     quote_side = (pl.when(fresh & (two_p > b_plus_a)).then(1)
@@ -287,9 +304,10 @@ def microbars(trades: pl.DataFrame | None, quotes: pl.DataFrame | None, *,
         ((pl.col("bid_size") - pl.col("ask_size")) / (pl.col("bid_size") + pl.col("ask_size")))
         .alias("imb"),
         ((pl.col("ask") - pl.col("bid")) / ((pl.col("ask") + pl.col("bid")) / 2.0) * 1e4)
-        .alias("bps"))
+        .alias("bps"),
+        ((pl.col("bid") > 0) & (pl.col("ask") > 0)).alias("two"))
     seg = seg.filter(pl.col("b") > pl.col("ts")).select(
-        "symbol", pl.col("ts").alias("a"), "b", "imb", "bps",
+        "symbol", pl.col("ts").alias("a"), "b", "imb", "bps", "two",
         pl.int_ranges(pl.col("ts") // iv, (pl.col("b") - 1) // iv + 1).alias("k"))
     seg = seg.explode("k").join(bars.select("symbol", "k"), on=["symbol", "k"], how="semi")
     seg = seg.with_columns(
@@ -298,7 +316,9 @@ def microbars(trades: pl.DataFrame | None, quotes: pl.DataFrame | None, *,
     tw = seg.group_by(["symbol", "k"]).agg(
         pl.col("w").sum().alias("fresh"),
         (pl.col("w").cast(pl.Float64) * pl.col("imb")).sum().alias("imb_w"),
-        (pl.col("w").cast(pl.Float64) * pl.col("bps")).sum().alias("bps_w"))
+        pl.col("w").filter(pl.col("two")).sum().alias("fresh2"),
+        (pl.col("w").cast(pl.Float64) * pl.col("bps")).filter(pl.col("two")).sum()
+        .alias("bps_w"))
 
     # Close quote: last valid quote with ts < end, if fresh at end.
     ends = (bars.select("symbol", "k").with_columns(((pl.col("k") + 1) * iv).alias("end"))
@@ -318,13 +338,15 @@ def microbars(trades: pl.DataFrame | None, quotes: pl.DataFrame | None, *,
            .join(close_q, on=["symbol", "k"], how="left")
            .join(qcount, on=["symbol", "k"], how="left"))
     fresh_ns = pl.col("fresh").fill_null(0)
+    fresh2_ns = pl.col("fresh2").fill_null(0)
     out = out.with_columns(
         (pl.col("k") * interval_ms).alias("startMs"),
         pl.lit(interval_ms, dtype=pl.Int64).alias("intervalMs"),
         pl.when(fresh_ns > 0).then(pl.col("imb_w") / fresh_ns).alias("bidAskImbalance"),
         (fresh_ns.cast(pl.Float64) * 100.0 / iv).alias("quoteCoveragePct"),
-        pl.when(fresh_ns > 0).then(pl.col("bps_w") / fresh_ns).alias("avgSpreadBps"),
-        (pl.col("askSizeAtClose") / pl.col("bidSizeAtClose")).alias("askBidSizeRatio"),
+        pl.when(fresh2_ns > 0).then(pl.col("bps_w") / fresh2_ns).alias("avgSpreadBps"),
+        pl.when(pl.col("bidSizeAtClose") > 0)
+        .then(pl.col("askSizeAtClose") / pl.col("bidSizeAtClose")).alias("askBidSizeRatio"),
         pl.col("quoteCount").fill_null(0),
     ).sort(["symbol", "k"]).select(BAR_COLUMNS)
 

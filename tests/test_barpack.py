@@ -23,6 +23,7 @@ def expected(names: list[str], row: list[int], f: list[float], interval_ms: int)
     sym, start_ms, tcount, qcount, flags = row
     oc, hl = flags & K.BF_OC, flags & K.BF_HL
     fresh, closeq = flags & K.BF_FRESH, flags & K.BF_CLOSEQ
+    spread, ratio = flags & K.BF_SPREAD, flags & K.BF_RATIO
     return MicrobarV2(
         symbol=names[sym], start_ms=start_ms, interval_ms=interval_ms,
         open=f[K.O_OPEN] if oc else None, high=f[K.O_HIGH] if hl else None,
@@ -30,15 +31,15 @@ def expected(names: list[str], row: list[int], f: list[float], interval_ms: int)
         volume=f[K.O_VOL], trade_count=tcount,
         vwap=f[K.O_VWAP] if flags & K.BF_VWAP else None, delta_volume=f[K.O_DELTA],
         bid_ask_imbalance=f[K.O_IMB] if fresh else None,
-        ask_bid_size_ratio=f[K.O_RATIO] if closeq else None, quote_coverage_pct=f[K.O_COV],
-        avg_spread_bps=f[K.O_SPREAD] if fresh else None,
+        ask_bid_size_ratio=f[K.O_RATIO] if ratio else None, quote_coverage_pct=f[K.O_COV],
+        avg_spread_bps=f[K.O_SPREAD] if spread else None,
         bid_size_at_close=f[K.O_BSZ] if closeq else None,
         ask_size_at_close=f[K.O_ASZ] if closeq else None, quote_count=qcount)
 
 
 @settings(max_examples=200)
 @given(names=st.lists(st.text(min_size=1, max_size=40), min_size=1, max_size=5, unique=True),
-       rows=st.lists(st.tuples(st.integers(0, 4), ints, ints, ints, st.integers(0, 31),
+       rows=st.lists(st.tuples(st.integers(0, 4), ints, ints, ints, st.integers(0, 127),
                                st.lists(floats, min_size=K.NBF, max_size=K.NBF)), max_size=20),
        interval_ms=st.sampled_from([1, 250, 1000, 60_000]), cut=st.integers(0, 20))
 def test_packed_bars_equal_field_by_field(names, rows, interval_ms, cut) -> None:

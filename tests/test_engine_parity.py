@@ -1,6 +1,7 @@
 """Batch engine == streaming engine, byte for byte, for any split into batches; plus invariants.
 
-Random event streams over 1–3 symbols with crossed and locked quotes, zero/negative sizes, NaN and
+Random event streams over 1–3 symbols with crossed, locked and one-sided quotes (one side ``0 × 0``,
+``-0.0`` included), zero/negative sizes, NaN and
 infinities, corrections, duplicates (same seq and values), equal timestamps, out-of-order events,
 quote gaps longer than ``stale_ms``, with and without ``seq``, lateness 0 and > 0. The same
 stream goes once through the batch engine and once, split at random boundaries (size-1 batches
@@ -133,11 +134,18 @@ def quote_columns(draw: st.DrawFn, symbols: SymbolTable, nsym: int,
         ask = bid + draw(st.sampled_from([0.01, 0.02, 0.05, 0.0, -0.01]))
         if draw(st.integers(0, 12)) == 0:
             bid = draw(st.sampled_from([0.0, math.nan, -2.0]))
+        bid_size = draw(st.sampled_from([1.0, 3.0, 10.0, 0.0]) if draw(st.booleans())
+                        else st.just(5.0))
+        ask_size = draw(st.sampled_from([1.0, 2.0, 7.0, 0.0, math.inf]))
+        # one side absent (0 x 0; the revision of 2026-12-06 makes these valid), or both
+        side = draw(st.sampled_from(["two"] * 5 + ["no_bid", "no_offer", "none"]))
+        if side in ("no_bid", "none"):
+            bid, bid_size = draw(st.sampled_from([(0.0, 0.0), (0.0, 0.0), (-0.0, 0.0),
+                                                  (0.0, -0.0)]))
+        if side in ("no_offer", "none"):
+            ask, ask_size = draw(st.sampled_from([(0.0, 0.0), (0.0, 0.0), (-0.0, -0.0)]))
         rows.append((ts[i], symbols.intern(SYMBOLS[draw(st.integers(0, nsym - 1))]),
-                     _seq(draw, i, dense) if with_seq else -1, bid,
-                     draw(st.sampled_from([1.0, 3.0, 10.0, 0.0]) if draw(st.booleans())
-                          else st.just(5.0)),
-                     ask, draw(st.sampled_from([1.0, 2.0, 7.0, 0.0, math.inf]))))
+                     _seq(draw, i, dense) if with_seq else -1, bid, bid_size, ask, ask_size))
     cols = list(zip(*rows, strict=True)) if rows else [[]] * 7
     return QuoteColumns(ts=cols[0], symbol=cols[1], seq=cols[2], bid=cols[3], bid_size=cols[4],
                         ask=cols[5], ask_size=cols[6], line=np.arange(1, len(rows) + 1))
@@ -260,6 +268,17 @@ def test_invariants(sc) -> None:
         assert 0.0 <= b.quote_coverage_pct <= 100.0
         if b.bid_ask_imbalance is not None:
             assert -1.0 <= b.bid_ask_imbalance <= 1.0
+        else:  # no fresh time: no two-sided fresh time either
+            assert b.avg_spread_bps is None and b.quote_coverage_pct == 0.0
+        if b.avg_spread_bps is not None:
+            assert b.avg_spread_bps >= 0.0  # two-sided, not crossed
+        if b.bid_size_at_close is None:
+            assert b.ask_size_at_close is None and b.ask_bid_size_ratio is None
+        else:  # a close quote: sizes >= 0 (an absent side is +0.0); ratio only with a bid
+            assert b.bid_size_at_close >= 0.0 and b.ask_size_at_close >= 0.0
+            assert math.copysign(1.0, b.bid_size_at_close) == 1.0
+            assert math.copysign(1.0, b.ask_size_at_close) == 1.0
+            assert (b.ask_bid_size_ratio is None) == (b.bid_size_at_close == 0.0)
         assert (b.vwap is None) == (b.volume == 0.0)
         assert abs(b.delta_volume) <= b.volume + 1e-9
         assert b.start_ms % config.interval_ms == 0

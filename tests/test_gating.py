@@ -90,15 +90,17 @@ def test_spread_and_coverage_block_both_directions() -> None:
 
 
 def test_null_inputs_block_as_microstructure_unavailable() -> None:
-    checks = evaluate_gates(cand(), mbar(ratio=None, spread=None), DEFAULT)
+    # no fresh quote at all: imbalance, spread and ratio null together
+    checks = evaluate_gates(cand(), mbar(ratio=None, imb=None, spread=None), DEFAULT)
     assert failed(checks) == [("microstructure_unavailable", "askBidSizeRatio"),
+                              ("microstructure_unavailable", "bidAskImbalance"),
                               ("microstructure_unavailable", "avgSpreadBps")]
     unavailable = [c for c in checks if c.gate == "microstructure_unavailable"]
     assert all(c.observed is None for c in unavailable)
     lenient = GatingProfile(missing="pass")
-    checks = evaluate_gates(cand(), mbar(ratio=None, spread=None), lenient)
+    checks = evaluate_gates(cand(), mbar(ratio=None, imb=None, spread=None), lenient)
     assert failed(checks) == []
-    assert [c.gate for c in checks].count("microstructure_unavailable") == 2  # still recorded
+    assert [c.gate for c in checks].count("microstructure_unavailable") == 3  # still recorded
 
 
 def test_v1_bar_has_no_v2_fields() -> None:
@@ -149,8 +151,11 @@ def test_nothing_is_blocked_without_a_recorded_reason(ratio: float | None, imb: 
     if not d.passed:
         assert any(not c.passed for c in d.checks)
     for c in d.checks:
-        if c.observed is None:
+        one_sided_spread = c.input == "avgSpreadBps" and imb is not None  # never two-sided
+        if c.observed is None and not one_sided_spread:
             assert c.gate == "microstructure_unavailable" and c.passed == (missing == "pass")
+        elif c.observed is None:
+            assert c.gate == "spread" and not c.passed
 
 
 # -- profile ---------------------------------------------------------------------------------

@@ -140,6 +140,37 @@ def test_checks_order_report_and_lateness():
     assert res2.bars.get_column("startMs").to_list() == [0, 1000]
 
 
+def test_one_sided_quotes_revision_2026_12_06():
+    # Bucket 0: q1 two-sided 0.05 x 10 / 0.10 x 30 from 100 ms; q2 bid 0 x 0 (no bid) from
+    # 400 ms; q3 both sides absent (empty_side); q4 bid 0 with size 5 (empty_side); q5 ask 0 x 0
+    # with bid 0.10 x 5 (no offer: valid, not crossed) from 700 ms.
+    quotes = _quotes([("X", 100 * MS, 1, 0.05, 10, 0.10, 30),
+                      ("X", 400 * MS, 2, 0.0, 0, 0.05, 120),
+                      ("X", 500 * MS, 3, 0.0, 0, 0.0, 0),
+                      ("X", 550 * MS, 4, 0.0, 5, 0.05, 120),
+                      ("X", 700 * MS, 5, 0.10, 5, 0.0, 0)])
+    trades = _trades([("X", 200 * MS, 1, 0.15, 1, "", 0),   # q1 mid 0.075: buy 1
+                      ("X", 600 * MS, 2, 0.10, 2, "", 0),   # q2 one-sided: tick down: sell 2
+                      ("X", 900 * MS, 3, 0.12, 3, "", 0)])  # q5 one-sided: tick up: buy 3
+    res = microbars(trades, quotes)
+    (bar,) = res.bars.iter_rows(named=True)
+    assert res.report["quarantined"] == {"empty_side": 2}
+    assert bar["quoteCount"] == 3 and bar["deltaVolume"] == 2
+    # fresh from 100: 90 %; imbalance (-0.5*300 - 1*300 + 1*300) / 900 = -1/6
+    assert bar["quoteCoveragePct"] == pytest.approx(90.0, abs=1e-12)
+    assert bar["bidAskImbalance"] == pytest.approx(-1 / 6, abs=1e-12)
+    # spread over the two-sided time only ([100, 400) q1): 0.05 / 0.075 * 1e4
+    assert bar["avgSpreadBps"] == pytest.approx(6666.666666666667, rel=1e-12)
+    # close q5: bid 5, ask 0 (absent) -> ratio 0 / 5 = 0
+    assert (bar["bidSizeAtClose"], bar["askSizeAtClose"], bar["askBidSizeRatio"]) == (5, 0, 0.0)
+    # Bucket 1 (only the no-bid quote in force): null spread, null ratio (no bid at close).
+    quotes2 = _quotes([("X", 1100 * MS, 1, 0.0, 0, 0.05, 120)])
+    (b1,) = microbars(_trades([("X", 1500 * MS, 1, 0.05, 1, "", 0)]), quotes2).bars.iter_rows(
+        named=True)
+    assert (b1["avgSpreadBps"], b1["askBidSizeRatio"], b1["bidAskImbalance"]) == (None, None, -1.0)
+    assert (b1["bidSizeAtClose"], b1["askSizeAtClose"]) == (0.0, 120.0)
+
+
 def _meaning(bits_unknown):
     # CLASSIFY matters only for volume-eligible trades.
     bits, unknown = bits_unknown
@@ -238,10 +269,17 @@ def _streams(draw):
             quotes.append(quotes[draw(st.integers(0, len(quotes) - 1))])
             continue
         bid = draw(st.sampled_from([*_PRICES[:6], 0.0]))
-        quotes.append(dict(symbol=draw(st.sampled_from(["A", "B"])), ts=draw(ts), seq=seq(i),
-                           bid=bid, bid_size=draw(st.sampled_from([100.0, 300.0, 40.0, 0.0])),
-                           ask=draw(st.sampled_from([bid, bid + 0.01, bid + 0.06, bid - 0.01])),
-                           ask_size=draw(st.sampled_from([100.0, 200.0, 80.0]))))
+        q = dict(symbol=draw(st.sampled_from(["A", "B"])), ts=draw(ts), seq=seq(i),
+                 bid=bid, bid_size=draw(st.sampled_from([100.0, 300.0, 40.0, 0.0])),
+                 ask=draw(st.sampled_from([bid, bid + 0.01, bid + 0.06, bid - 0.01])),
+                 ask_size=draw(st.sampled_from([100.0, 200.0, 80.0])))
+        # one-sided quotes (0 x 0 on one side) and both sides absent
+        side = draw(st.sampled_from(["two"] * 4 + ["no_bid", "no_offer", "none"]))
+        if side in ("no_bid", "none"):
+            q.update(bid=0.0, bid_size=0.0)
+        if side in ("no_offer", "none"):
+            q.update(ask=0.0, ask_size=0.0)
+        quotes.append(q)
     config = dict(interval_ms=draw(st.sampled_from([1000, 500, 2000])),
                   stale_ms=draw(st.sampled_from([2000, 120, 0])),
                   lateness_ms=draw(st.sampled_from([0, 0, 100])))

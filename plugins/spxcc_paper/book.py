@@ -277,8 +277,8 @@ class PaperBook:
         for sym in sorted(acct.positions):
             pos = acct.positions[sym]
             q = self.quotes.get(sym)
-            mid = q.mid if q is not None else None
-            equity += (round(mid * pos.quantity * _SHARES * 100) if mid is not None
+            mark = q.mark(pos.quantity > 0) if q is not None else None
+            equity += (round(mark * pos.quantity * _SHARES * 100) if mark is not None
                        else pos.cost_cents)
             positions.append(Position(symbol=sym, quantity=float(pos.quantity),
                                       cost_basis=_dollars(pos.cost_cents),

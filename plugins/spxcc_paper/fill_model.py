@@ -1,8 +1,11 @@
 """Fill models of the paper broker: at which price and size a quote fills a working order.
 
-A quote is ``(bid, bid_size, ask, ask_size)``; a side with price or size ``<= 0`` is absent and
-a crossed quote (bid > ask) never fills. Buys take the ask side, sells the bid side; the
-executable size is the displayed size of that side (partial fills are bounded by it). Prices
+A quote is ``(bid, bid_size, ask, ask_size)``; a side is present when its price and size are
+``> 0``, otherwise absent (Massive writes an absent side as ``0 × 0``: on 0DTE wings "no bid" is
+the normal state for hours, ``spec/microbar.md`` revision 2026-12-06). A crossed quote (bid > ask)
+never fills. Buys take the ask side, sells the bid side, so **a quote without a bid cannot fill a
+sell** (the order keeps working) and one without an offer cannot fill a buy; the executable size
+is the displayed size of that side (partial fills are bounded by it). Prices
 are rounded to the tick (``tick`` dollars) away from the order's favour for ``touch_ticks``.
 
 Kinds:
@@ -48,6 +51,31 @@ class QuoteState:
         """(bid + ask) / 2 of a two-sided quote, else None."""
         return (self.bid + self.ask) / 2 if self.two_sided else None
 
+    @property
+    def has_bid(self) -> bool:
+        """The bid side is present (price and size > 0)."""
+        return self.bid > 0 and self.bid_size > 0
+
+    @property
+    def has_ask(self) -> bool:
+        """The ask side is present (price and size > 0)."""
+        return self.ask > 0 and self.ask_size > 0
+
+    def mark(self, long: bool) -> float | None:
+        """Mark price (dollars per share) of a long (``long``) or short position: the mid of a
+        two-sided quote. On a one-sided quote, the side that closes the position: a long sells
+        at the bid — with no bid it cannot be sold, so it is marked 0.0 —, a short buys back at
+        the ask (None, no mark, when there is no offer). None on a crossed or empty quote."""
+        if self.two_sided:
+            return (self.bid + self.ask) / 2
+        if self.has_bid and self.has_ask:  # crossed
+            return None
+        if long:
+            if self.has_bid:
+                return self.bid
+            return 0.0 if self.has_ask else None
+        return self.ask if self.has_ask else None
+
 
 def _nonneg(instance: object, attribute: attrs.Attribute[float | None], value: float | None
             ) -> None:
@@ -89,9 +117,9 @@ class FillModel:
         it needs is absent or the gate refuses."""
         if self.refuses(q) is not None:
             return None
-        if buy and not (q.ask > 0 and q.ask_size > 0):
+        if buy and not q.has_ask:
             return None
-        if not buy and not (q.bid > 0 and q.bid_size > 0):
+        if not buy and not q.has_bid:  # a zero bid: nobody to sell to
             return None
         if self.kind == "mid":
             return _round((q.bid + q.ask) / 2)

@@ -50,7 +50,7 @@ _COL = np.array([0, K.B_START_MS, 0, K.O_OPEN, K.O_HIGH, K.O_LOW, K.O_CLOSE, K.O
                  K.O_VWAP, K.O_DELTA, K.O_IMB, K.O_RATIO, K.O_COV, K.O_SPREAD, K.O_BSZ, K.O_ASZ,
                  K.B_QCOUNT], dtype=np.int64)
 _FLAG = np.array([0, 0, 0, K.BF_OC, K.BF_HL, K.BF_HL, K.BF_OC, 0, 0, K.BF_VWAP, 0, K.BF_FRESH,
-                  K.BF_CLOSEQ, 0, K.BF_FRESH, K.BF_CLOSEQ, K.BF_CLOSEQ, 0], dtype=np.int64)
+                  K.BF_RATIO, 0, K.BF_SPREAD, K.BF_CLOSEQ, K.BF_CLOSEQ, 0], dtype=np.int64)
 #: The field layout above as one array (rows: kind, column, flag).
 LAYOUT = np.stack([_KIND, _COL, _FLAG])
 

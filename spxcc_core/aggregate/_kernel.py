@@ -139,7 +139,8 @@ S_TC_HEAD = 24      # input chains: accepted events of this call that sort after
 S_TC_TAIL = 25      # pooled ones, linked by input row (-1: empty); moved into the pool at the
 S_QC_HEAD = 26      # end of each release step
 S_QC_TAIL = 27
-NSI = 28
+S_FRESH2 = 28       # fresh two-sided quote time in the open bucket, ns (weights the spread)
+NSI = 29
 
 # ---- sf: per-symbol float64 state ---------------------------------------------------------------
 F_BID = 0
@@ -147,7 +148,7 @@ F_ASK = 1
 F_BSZ = 2
 F_ASZ = 3
 F_IMB = 4           # (bid_size − ask_size)/(bid_size + ask_size) of the quote in force
-F_SPR = 5           # spread in bps of the quote in force
+F_SPR = 5           # spread in bps of the quote in force (0 when it is one-sided: unused)
 F_OPEN = 6
 F_HIGH = 7
 F_LOW = 8
@@ -157,7 +158,7 @@ F_PV = 11
 F_BUY = 12
 F_SELL = 13
 F_IMBW = 14         # Σ weight·imbalance (weight = fresh ns)
-F_SPRW = 15         # Σ weight·spread
+F_SPRW = 15         # Σ weight·spread (weight = fresh two-sided ns)
 NSF = 16
 
 # ---- pools (reorder buffer): int64 columns; float columns are price,size / bid,bsz,ask,asz ----
@@ -188,8 +189,10 @@ NBI = 5
 BF_OC = 1           # open/close present
 BF_HL = 2           # high/low present
 BF_VWAP = 4         # volume > 0
-BF_FRESH = 8        # fresh time > 0: imbalance and spread present
-BF_CLOSEQ = 16      # fresh quote at close: sizes and ratio present
+BF_FRESH = 8        # fresh time > 0: imbalance present
+BF_CLOSEQ = 16      # fresh quote at close: sizes present
+BF_SPREAD = 32      # fresh two-sided time > 0: spread present
+BF_RATIO = 64       # fresh quote at close with a bid (bid size > 0): ratio present
 O_OPEN = 0
 O_HIGH = 1
 O_LOW = 2
@@ -230,6 +233,40 @@ def micro(p: Num) -> Num:
     elif x < -MICRO_CAP:
         x = -MICRO_CAP
     return np.int64(np.rint(x))
+
+
+@jit
+def quote_reason(b: Num, bz: Num, a: Num, az: Num) -> Num:
+    """Validity of a quote (spec "Checks"): ``R_NON_FINITE``, ``R_EMPTY_SIDE``, ``R_CROSSED`` or
+    -1 (valid). A side is present (price > 0 and size > 0) or absent (price 0 and size 0);
+    anything else on a side, or both sides absent, is an empty side; a quote is crossed only
+    when both sides are present and ``a < b``."""
+    if not (np.isfinite(b) and np.isfinite(bz) and np.isfinite(a) and np.isfinite(az)):
+        return R_NON_FINITE
+    b_present = b > 0.0 and bz > 0.0
+    a_present = a > 0.0 and az > 0.0
+    b_absent = b == 0.0 and bz == 0.0
+    a_absent = a == 0.0 and az == 0.0
+    if not (b_present or b_absent) or not (a_present or a_absent) or (b_absent and a_absent):
+        return R_EMPTY_SIDE
+    if b_present and a_present and a < b:
+        return R_CROSSED
+    return -1
+
+
+@jit
+def two_sided(bid: Num, ask: Num) -> Num:
+    """True when a valid quote has both sides (an absent side's price is 0)."""
+    return bid > 0.0 and ask > 0.0
+
+
+@jit
+def spread_bps(bid: Num, ask: Num) -> Num:
+    """``(ask − bid) / ((ask + bid)/2) × 10⁴`` of a two-sided quote; 0.0 (never used) for a
+    one-sided one."""
+    if not two_sided(bid, ask):
+        return 0.0
+    return (ask - bid) / ((ask + bid) / 2.0) * 1e4
 
 
 @jit
@@ -442,7 +479,9 @@ def _integrate(si: Arr, sf: Arr, s: Num, a: Num, b: Num, stale_ns: Num) -> None:
     si[s, S_FRESH] += w
     wf = float(w)
     sf[s, F_IMBW] += wf * sf[s, F_IMB]
-    sf[s, F_SPRW] += wf * sf[s, F_SPR]
+    if two_sided(sf[s, F_BID], sf[s, F_ASK]):
+        si[s, S_FRESH2] += w
+        sf[s, F_SPRW] += wf * sf[s, F_SPR]
 
 
 @jit
@@ -487,12 +526,17 @@ def _finalize(g: Arr, si: Arr, sf: Arr, s: Num, boi: Arr, bof: Arr) -> None:
         elif imb < -1.0:
             imb = -1.0
         bof[n, O_IMB] = imb
-        bof[n, O_SPREAD] = sf[s, F_SPRW] / float(fresh)
+    fresh2 = si[s, S_FRESH2]
+    if fresh2 > 0:
+        flags |= BF_SPREAD
+        bof[n, O_SPREAD] = sf[s, F_SPRW] / float(fresh2)
     if si[s, S_HAS_Q] and end - si[s, S_Q_TS] <= stale_ns:
         flags |= BF_CLOSEQ
         bof[n, O_BSZ] = sf[s, F_BSZ]
         bof[n, O_ASZ] = sf[s, F_ASZ]
-        bof[n, O_RATIO] = sf[s, F_ASZ] / sf[s, F_BSZ]
+        if sf[s, F_BSZ] > 0.0:
+            flags |= BF_RATIO
+            bof[n, O_RATIO] = sf[s, F_ASZ] / sf[s, F_BSZ]
     boi[n, B_SYM] = s
     boi[n, B_START_MS] = k * g[G_I_MS]
     boi[n, B_TCOUNT] = si[s, S_TCOUNT]
@@ -520,8 +564,9 @@ def _watermarks(g: Arr, si: Arr, s: Num, closing: bool) -> tuple[Num, Num]:
 def _save(si: Arr, sf: Arr, s: Num, has_q: Num, q_ts: Num, q_bidu: Num, q_asku: Num, tick: Num,
           lastu: Num, prevu: Num, has_bkt: Num, bkt: Num, bkt_end: Num, cursor: Num,
           has_trade: Num, has_oc: Num, has_hl: Num, tcount: Num, qcount: Num, fresh: Num,
-          bid: Num, ask: Num, bsz: Num, asz: Num, imb: Num, spr: Num, o: Num, hi: Num, lo: Num,
-          c: Num, vol: Num, pv: Num, buy: Num, sell: Num, imbw: Num, sprw: Num) -> None:
+          fresh2: Num, bid: Num, ask: Num, bsz: Num, asz: Num, imb: Num, spr: Num, o: Num,
+          hi: Num, lo: Num, c: Num, vol: Num, pv: Num, buy: Num, sell: Num, imbw: Num,
+          sprw: Num) -> None:
     """Write symbol ``s``'s state held in locals by :func:`_release` back to ``si``/``sf``."""
     si[s, S_HAS_Q] = has_q
     si[s, S_Q_TS] = q_ts
@@ -540,6 +585,7 @@ def _save(si: Arr, sf: Arr, s: Num, has_q: Num, q_ts: Num, q_bidu: Num, q_asku: 
     si[s, S_TCOUNT] = tcount
     si[s, S_QCOUNT] = qcount
     si[s, S_FRESH] = fresh
+    si[s, S_FRESH2] = fresh2
     sf[s, F_BID] = bid
     sf[s, F_ASK] = ask
     sf[s, F_BSZ] = bsz
@@ -600,6 +646,7 @@ def _release(g: Arr, si: Arr, sf: Arr, s: Num, closing: bool, tpi: Arr, tpf: Arr
     tcount = si[s, S_TCOUNT]
     qcount = si[s, S_QCOUNT]
     fresh = si[s, S_FRESH]
+    fresh2 = si[s, S_FRESH2]
     bid = sf[s, F_BID]
     ask = sf[s, F_ASK]
     bsz = sf[s, F_BSZ]
@@ -651,11 +698,11 @@ def _release(g: Arr, si: Arr, sf: Arr, s: Num, closing: bool, tpi: Arr, tpf: Arr
                     lazy_u = False
                 if lazy_m:
                     imb = (bsz - asz) / (bsz + asz)
-                    spr = (ask - bid) / ((ask + bid) / 2.0) * 1e4
+                    spr = spread_bps(bid, ask)
                     lazy_m = False
                 _save(si, sf, s, has_q, q_ts, q_bidu, q_asku, tick, lastu, prevu, has_bkt, bkt,
-                      bkt_end, cursor, has_trade, has_oc, has_hl, tcount, qcount, fresh, bid,
-                      ask, bsz, asz, imb, spr, o, hi, lo, c, vol, pv, buy, sell, imbw, sprw)
+                      bkt_end, cursor, has_trade, has_oc, has_hl, tcount, qcount, fresh, fresh2,
+                      bid, ask, bsz, asz, imb, spr, o, hi, lo, c, vol, pv, buy, sell, imbw, sprw)
                 _finalize(g, si, sf, s, boi, bof)
             bkt = t // i_ns
             bkt_end = (bkt + 1) * i_ns
@@ -667,6 +714,7 @@ def _release(g: Arr, si: Arr, sf: Arr, s: Num, closing: bool, tpi: Arr, tpf: Arr
             tcount = 0
             qcount = 0
             fresh = 0
+            fresh2 = 0
             o = 0.0
             hi = 0.0
             lo = 0.0
@@ -713,7 +761,7 @@ def _release(g: Arr, si: Arr, sf: Arr, s: Num, closing: bool, tpi: Arr, tpf: Arr
                 if fl & _CL:
                     pm = micro(price)
                     side = 0
-                    if has_q and t - q_ts <= stale_ns:
+                    if has_q and t - q_ts <= stale_ns and two_sided(bid, ask):
                         if lazy_u:
                             q_bidu = micro(bid)
                             q_asku = micro(ask)
@@ -763,12 +811,14 @@ def _release(g: Arr, si: Arr, sf: Arr, s: Num, closing: bool, tpi: Arr, tpf: Arr
                 if w > 0:
                     if lazy_m:
                         imb = (bsz - asz) / (bsz + asz)
-                        spr = (ask - bid) / ((ask + bid) / 2.0) * 1e4
+                        spr = spread_bps(bid, ask)
                         lazy_m = False
                     fresh += w
                     wf = float(w)
                     imbw += wf * imb
-                    sprw += wf * spr
+                    if two_sided(bid, ask):
+                        fresh2 += w
+                        sprw += wf * spr
             cursor = t
             if qh >= 0:
                 bid = qpf[qh, 0]
@@ -780,6 +830,12 @@ def _release(g: Arr, si: Arr, sf: Arr, s: Num, closing: bool, tpi: Arr, tpf: Arr
                 bsz = q_bsz[qch]
                 ask = q_ask[qch]
                 asz = q_asz[qch]
+            if bsz == 0.0:  # an absent side is 0 × 0 (held as +0.0 whatever the input's sign)
+                bid = 0.0
+                bsz = 0.0
+            if asz == 0.0:
+                ask = 0.0
+                asz = 0.0
             has_q = 1
             q_ts = t
             lazy_u = True  # micro-unit prices, imbalance and spread: computed when first used
@@ -800,10 +856,10 @@ def _release(g: Arr, si: Arr, sf: Arr, s: Num, closing: bool, tpi: Arr, tpf: Arr
         q_asku = micro(ask)
     if lazy_m:
         imb = (bsz - asz) / (bsz + asz)
-        spr = (ask - bid) / ((ask + bid) / 2.0) * 1e4
+        spr = spread_bps(bid, ask)
     _save(si, sf, s, has_q, q_ts, q_bidu, q_asku, tick, lastu, prevu, has_bkt, bkt, bkt_end,
-          cursor, has_trade, has_oc, has_hl, tcount, qcount, fresh, bid, ask, bsz, asz, imb, spr,
-          o, hi, lo, c, vol, pv, buy, sell, imbw, sprw)
+          cursor, has_trade, has_oc, has_hl, tcount, qcount, fresh, fresh2, bid, ask, bsz, asz,
+          imb, spr, o, hi, lo, c, vol, pv, buy, sell, imbw, sprw)
     si[s, S_T_HEAD] = th
     if th < 0:
         si[s, S_T_TAIL] = -1
@@ -1066,15 +1122,7 @@ def run(g: Arr, si: Arr, sf: Arr, touched: Arr,
                     bz = q_bsz[qi]
                     a = q_ask[qi]
                     az = q_asz[qi]
-                    if not (np.isfinite(b) and np.isfinite(bz) and np.isfinite(a)
-                            and np.isfinite(az)):
-                        reason = R_NON_FINITE
-                    elif b <= 0.0 or a <= 0.0 or bz <= 0.0 or az <= 0.0:
-                        reason = R_EMPTY_SIDE
-                    elif a < b:
-                        reason = R_CROSSED
-                    else:
-                        reason = -1
+                    reason = quote_reason(b, bz, a, az)
                     if reason >= 0:
                         if seq >= 0 and _seen(qhash, s, ts, seq, q_bbits[qi], q_bzbits[qi],
                                               q_abits[qi], q_azbits[qi]):

@@ -2,7 +2,9 @@
 replay it end to end.
 
 Steps, each a function so later issues can extend the demo:
-:func:`prepare_session` → :func:`aggregate_spy` → :func:`replay_demo` (session cache, the full
+:func:`prepare_session` → :func:`aggregate_spy` and :func:`aggregate_options` (the SPXW 0DTE
+contracts: quote coverage of wings where nobody bids, ``spec/microbar.md`` revision 2026-12-06)
+→ :func:`replay_demo` (session cache, the full
 replay pipeline: aggregation, detectors, gating, outcomes, SQLite store) →
 :func:`store_summary` (read back from the embedded store) → :func:`render` /
 :func:`render_replay`.
@@ -23,8 +25,9 @@ from spxcc_core.replay.wire import ReplayReport, ReplayResult
 from spxcc_core.sample import DEFAULT_DATE, DEFAULT_SEED, SampleSession, generate_session
 from spxcc_core.sample.summary import BarSummary, summarize_bars
 
-__all__ = ["GammaAtClose", "ReplaySummary", "aggregate_spy", "gamma_at_close", "prepare_session",
-           "register", "render", "render_replay", "replay_demo", "store_summary"]
+__all__ = ["GammaAtClose", "ReplaySummary", "aggregate_options", "aggregate_spy", "gamma_at_close",
+           "prepare_session", "register", "render", "render_options", "render_replay",
+           "replay_demo", "store_summary"]
 
 TICKER = "SPY"
 
@@ -64,17 +67,27 @@ def prepare_session(seed: int, scale: float, date: dt.date,
 
 def aggregate_spy(session: SampleSession) -> BarSummary:
     """SPY microbars of ``session`` (batch engine, default config), summarised."""
+    return _aggregate(session, "us_stocks_sip", TICKER)
+
+
+def aggregate_options(session: SampleSession) -> BarSummary:
+    """Microbars of every SPXW 0DTE contract of ``session`` (batch engine, default config),
+    summarised. Far out of the money nobody bids (Massive writes bid ``0 × 0``): those quotes
+    are one-sided and count in ``quoteCoveragePct`` like any valid quote."""
+    return _aggregate(session, "us_options_opra", None)
+
+
+def _aggregate(session: SampleSession, market: str, ticker: str | None) -> BarSummary:
     from spxcc_core.aggregate import AggregatorConfig, aggregate_columns
     from spxcc_core.aggregate.columns import ConditionTable, SymbolTable
     from spxcc_core.massive import open_quotes, open_trades
 
     symbols, conditions = SymbolTable(), ConditionTable()
-    trades = open_trades(session.paths["us_stocks_sip/trades_v1"], ticker=TICKER,
+    trades = open_trades(session.paths[f"{market}/trades_v1"], ticker=ticker,
                          symbols=symbols, conditions=conditions)
-    quotes = open_quotes(session.paths["us_stocks_sip/quotes_v1"], ticker=TICKER,
-                         symbols=symbols)
+    quotes = open_quotes(session.paths[f"{market}/quotes_v1"], ticker=ticker, symbols=symbols)
     result = aggregate_columns(trades, quotes, symbols=symbols, conditions=conditions,
-                               config=AggregatorConfig(ticker=TICKER), engine="batch")
+                               config=AggregatorConfig(ticker=ticker), engine="batch")
     r = result.report
     return summarize_bars(result.bars, events_in=r.events_in, applied=r.applied,
                           quarantined=r.quarantined, duplicates=r.duplicates)
@@ -242,6 +255,23 @@ def _fmt(value: float | None, spec: str) -> str:
     return "—" if value is None else format(value, spec)
 
 
+def render_options(summary: BarSummary) -> None:
+    """Print the SPXW option microbar summary with ``rich``."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="SPXW 0DTE option microbars (all contracts)", title_justify="left")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("bars (1 s)", f"{summary.bars:,}")
+    table.add_row("mean quote coverage", f"{summary.mean_quote_coverage_pct:.1f} %")
+    table.add_row("mean spread (two-sided time)", _fmt(summary.mean_spread_bps, ",.0f") + " bps")
+    table.add_row("events in / applied", f"{summary.events_in:,} / {summary.applied:,}")
+    for reason, n in summary.quarantined.items():
+        table.add_row(f"quarantined: {reason}", f"{n:,}")
+    Console().print(table)
+
+
 def render(session: SampleSession, summary: BarSummary, seconds: float) -> None:
     """Print the summary table and the file locations with ``rich``."""
     from rich.console import Console
@@ -282,6 +312,7 @@ def _run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     session = prepare_session(args.seed, args.scale, args.date, args.cache_dir)
     summary = aggregate_spy(session)
+    options = aggregate_options(session)
     replay: ReplaySummary | None = None
     if not args.no_replay:
         result, out_dir, db = replay_demo(session, args.db)
@@ -292,10 +323,12 @@ def _run(args: argparse.Namespace) -> int:
                            "reused": session.reused, "counts": session.counts,
                            "paths": {k: str(p) for k, p in session.paths.items()}},
                "summary": msgspec.to_builtins(summary),
+               "options": msgspec.to_builtins(options),
                "replay": None if replay is None else msgspec.to_builtins(replay)}
         sys.stdout.write(msgspec.json.encode(out).decode() + "\n")
     else:
         render(session, summary, time.perf_counter() - start)
+        render_options(options)
         if replay is not None:
             render_replay(replay)
     return 0

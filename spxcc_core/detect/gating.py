@@ -17,6 +17,18 @@ Each candidate is checked against the microbar that produced it, in this fixed o
 A null input (no fresh quote) yields a check with gate ``microstructure_unavailable`` naming the
 input; it blocks unless ``missing = "pass"``. Every check is recorded, passed or not, so nothing
 is blocked without a reason (``GateDecision.checks``).
+
+One-sided quotes (``spec/microbar.md`` revision 2026-12-06) are a market state, not missing data,
+so two nulls are read as what they mean rather than as "unavailable":
+
+- ``askBidSizeRatio`` null with a fresh close quote whose ``bidSizeAtClose`` is 0 — nobody bids:
+  the ratio is infinite (the heaviest offer there is). The ``ask_bid_size_ratio`` check records
+  ``observed = None`` and blocks a long, passes a short.
+- ``avgSpreadBps`` null while ``bidAskImbalance`` is not — a fresh quote all bucket but never
+  two-sided: there is no spread to trade at. The ``spread`` check records ``observed = None``
+  and blocks either direction.
+
+``missing = "pass"`` does not apply to these: nothing is missing.
 """
 
 from __future__ import annotations
@@ -124,6 +136,7 @@ def evaluate_gates(c: SetupCandidate, bar: MicrobarV1,
     ratio: float | None = getattr(bar, "ask_bid_size_ratio", None)
     spread: float | None = getattr(bar, "avg_spread_bps", None)
     coverage: float | None = getattr(bar, "quote_coverage_pct", None)
+    no_bid_at_close = ratio is None and getattr(bar, "bid_size_at_close", None) == 0.0
     if c.direction == "long":
         ratio_check = _check("ask_bid_size_ratio", "askBidSizeRatio", "<=",
                              profile.long_max_ask_bid_size_ratio, ratio, missing_passes)
@@ -136,11 +149,22 @@ def evaluate_gates(c: SetupCandidate, bar: MicrobarV1,
         imb_check = _check("bid_ask_imbalance", "bidAskImbalance", "<=",
                            profile.short_max_bid_ask_imbalance, bar.bid_ask_imbalance,
                            missing_passes)
+    if no_bid_at_close:  # infinite ratio: the heaviest offer blocks a long, passes a short
+        ratio_check = GateCheck(
+            gate="ask_bid_size_ratio", input="askBidSizeRatio",
+            comparison=ratio_check.comparison, threshold=ratio_check.threshold, observed=None,
+            passed=c.direction == "short")
+    spread_check = _check("spread", "avgSpreadBps", "<=", profile.max_avg_spread_bps, spread,
+                          missing_passes)
+    if spread is None and bar.bid_ask_imbalance is not None and hasattr(bar, "avg_spread_bps"):
+        # fresh quotes all bucket, none two-sided: no spread to trade at
+        spread_check = GateCheck(gate="spread", input="avgSpreadBps", comparison="<=",
+                                 threshold=profile.max_avg_spread_bps, observed=None,
+                                 passed=False)
     return (
         ratio_check,
         imb_check,
-        _check("spread", "avgSpreadBps", "<=", profile.max_avg_spread_bps, spread,
-               missing_passes),
+        spread_check,
         _check("quote_coverage", "quoteCoveragePct", ">=", profile.min_quote_coverage_pct,
                coverage, missing_passes),
     )

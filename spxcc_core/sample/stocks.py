@@ -2,11 +2,13 @@
 
 Quotes: spreads mostly 1 cent (some 2–3, a few locked), sizes in shares as multiples of 40
 (the post-2025-11-03 unit for a $250–1,000 stock), sizes tilted by order-flow pressure, plus a
-few crossed quotes, empty sides (price and size 0) and zero sizes. Trades: at the bid or ask
-with an aggressor-consistent side, at the midpoint, inside with sub-penny improvement, or
-through the touch as intermarket sweeps; odd lots (37), ISO (14), trade-through exempt (41),
-fractional shares, opening/closing prints (25, 8) with official open/close markers (16, 15),
-rare corrections; about 5% of trades share their exact timestamp with a following quote.
+few crossed quotes, one-sided quotes (one side ``0 × 0``: valid since the microbar spec's
+revision 2026-12-06) and zero sizes on a priced side (quarantined as ``empty_side``). Trades:
+at the bid or ask with an aggressor-consistent side, at the midpoint, inside with sub-penny
+improvement, or through the touch as intermarket sweeps; odd lots (37), ISO (14), trade-through
+exempt (41), fractional shares, opening/closing prints (25, 8) with official open/close markers
+(16, 15), rare corrections; about 5% of trades share their exact timestamp with a following
+quote.
 """
 
 from __future__ import annotations
@@ -67,6 +69,8 @@ def _quotes(rng: np.random.Generator, path: LatentPath, ts: I64, scale: float) -
     ask_size = np.asarray(ask_lots * _ROUND_LOT, dtype=np.int64)
 
     bad = rng.choice(n, size=min(n, 3 * count_for(1e-5, n, scale)), replace=False)
+    # crossed -> crossed_quote; empty (one side 0 x 0) -> applied, one-sided; zero (size 0 on a
+    # priced side) -> empty_side
     crossed, empty, zero = np.array_split(bad, 3)
     ask_c[crossed] = bid_c[crossed] - 1
     empty_bid = rng.random(len(empty)) < 0.5

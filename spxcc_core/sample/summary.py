@@ -22,7 +22,8 @@ class BarSummary(msgspec.Struct, kw_only=True, frozen=True, rename="camel"):
     no volume). ``mean_quote_coverage_pct`` averages ``quoteCoveragePct`` over all bars;
     ``mean_spread_bps`` averages ``avgSpreadBps`` over bars where it is not null (None if none).
     ``heavy_offer_share`` / ``heavy_bid_share`` are the fractions (0–1) of bars with a close
-    quote whose ``askBidSizeRatio`` is > 3.0 / < 0.33, out of ``bars_with_close_quote``.
+    quote whose ``askBidSizeRatio`` is > 3.0 / < 0.33, out of ``bars_with_close_quote`` (bars
+    whose ratio is not null: a fresh close quote with a bid).
     ``quarantined`` maps reason → count, duplicates included under ``duplicate``.
     """
 
