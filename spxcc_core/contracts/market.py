@@ -30,7 +30,9 @@ class Trade(Contract, frozen=True, kw_only=True):
 
 
 class Quote(Contract, frozen=True, kw_only=True):
-    """One NBBO (or top-of-book) update. A side with price or size 0 is absent."""
+    """One NBBO (or top-of-book) update. A side with price 0 and size 0 is absent (a one-sided
+    quote, e.g. an option nobody bids for); any other zero or negative side is invalid and
+    quarantined as ``empty_side`` by the aggregator (spec revision 2026-12-06)."""
 
     contract_name: ClassVar[str] = "quote"
     contract_version: ClassVar[int] = 1
