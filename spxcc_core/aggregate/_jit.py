@@ -1,9 +1,12 @@
-"""The numba decorator used by the aggregation kernel: cached where a cache can be written.
+"""The numba decorator used by the aggregation kernel: cached in the user's cache folder.
 
-``cache=True`` stores compiled machine code next to the source (or in ``NUMBA_CACHE_DIR`` / the
-user cache directory) so a new process skips the compile. Where no cache location is writable
-numba refuses ``cache=True`` at decoration time; the function is then compiled per process
-(``cache=False``) and the program still works. :data:`CACHE_ENABLED` records which happened.
+Compiled machine code is stored on disk so a new process skips the compile, in
+``$NUMBA_CACHE_DIR`` when the user set it, else in ``<spxcc user cache>/numba`` (``~/.cache/spxcc``
+on Linux, ``$SPXCC_CACHE_DIR`` when set) — never inside the installed package (see
+:mod:`spxcc_core.aggregate._numba_cache`). Where no such folder can be written, or the function
+has no source file, or numba lacks the cache internals used, the function is compiled per
+process without a cache and the program still works. :data:`CACHE_ENABLED` records which
+happened.
 """
 
 from __future__ import annotations
@@ -12,6 +15,11 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import numba
+
+try:
+    from spxcc_core.aggregate._numba_cache import UserFunctionCache
+except ImportError:  # a numba without the cache internals: compile per process
+    UserFunctionCache = None  # type: ignore[assignment,misc]
 
 __all__ = ["CACHE_ENABLED", "jit", "jit_alloc"]
 
@@ -22,12 +30,16 @@ CACHE_ENABLED: dict[str, bool] = {}
 
 
 def _compile(func: F, **options: Any) -> F:
-    try:
-        compiled = numba.njit(cache=True, nogil=True, **options)(func)
-        CACHE_ENABLED[func.__name__] = True
-    except (RuntimeError, OSError):  # "cannot cache function ...: no locator available"
-        compiled = numba.njit(cache=False, nogil=True, **options)(func)
-        CACHE_ENABLED[func.__name__] = False
+    compiled = numba.njit(cache=False, nogil=True, **options)(func)
+    enabled = False
+    if UserFunctionCache is not None:
+        try:
+            # what ``cache=True`` does (Dispatcher.enable_caching), with our cache locations
+            compiled._cache = UserFunctionCache(func)  # type: ignore[no-untyped-call]
+            enabled = True
+        except (RuntimeError, OSError):  # "cannot cache function ...: no locator available"
+            pass
+    CACHE_ENABLED[func.__name__] = enabled
     return compiled  # type: ignore[no-any-return]
 
 

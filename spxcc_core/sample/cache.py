@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import shutil
 import tempfile
 from pathlib import Path
 
 import attrs
 import msgspec
-import platformdirs
 
 from spxcc_core.errors import ConfigError
 from spxcc_core.sample.chain import CHAIN_DATASET
@@ -32,6 +30,7 @@ from spxcc_core.sample.generate import (
     check_scale,
     generate_columns,
 )
+from spxcc_core.userdirs import user_cache_dir
 
 __all__ = ["Manifest", "ManifestFile", "SampleSession", "default_cache_root",
            "generate_session", "session_folder_name"]
@@ -93,9 +92,8 @@ class SampleSession:
 
 def default_cache_root() -> Path:
     """``platformdirs.user_cache_dir("spxcc")/sample`` (``SPXCC_CACHE_DIR`` overrides the
-    ``spxcc`` cache folder)."""
-    base = os.environ.get("SPXCC_CACHE_DIR") or platformdirs.user_cache_dir("spxcc")
-    return Path(base) / "sample"
+    ``spxcc`` cache folder, see :func:`spxcc_core.userdirs.user_cache_dir`)."""
+    return user_cache_dir() / "sample"
 
 
 def session_folder_name(seed: int, date: dt.date, scale: float) -> str:
