@@ -53,6 +53,7 @@ from spxcc_core.errors import PluginError
 from spxcc_core.plugins import PluginFailure, call_isolated, require_unique_names
 from spxcc_core.session import SessionCalendar, TradingDay, get_calendar
 from spxcc_core.setups.lifecycle import (
+    INSTRUMENT_KINDS,
     SetupTracker,
     gap_expectancy,
     instrument_kind,
@@ -164,6 +165,7 @@ class DetectorRunner:
     # -- per bar -----------------------------------------------------------------------------
 
     def _new_state(self, symbol: str, day: TradingDay) -> _SymbolState:
+        kind = instrument_kind(symbol)
         providers: list[tuple[str, ContextProvider]] = []
         for cls, params in self._providers:
             provider = cls(params, symbol=symbol)
@@ -171,7 +173,8 @@ class DetectorRunner:
             providers.append((cls.name, provider))
         return _SymbolState(
             day=day, ctx=BarContext(symbol, day, self._window),
-            detectors=[(r.cls.name, r.cls(r.params, symbol=symbol)) for r in self.resolved],
+            detectors=[(r.cls.name, r.cls(r.params, symbol=symbol)) for r in self.resolved
+                       if kind in getattr(r.cls, "instruments", INSTRUMENT_KINDS)],
             providers=providers)
 
     def _end_session(self, st: _SymbolState) -> None:
@@ -349,16 +352,18 @@ class DetectorRunner:
         return dict(self._gap_r)
 
     def _by_instrument(self, setups: list[SetupInstance]) -> dict[str, Any]:
-        """Setups, gate counts and outcomes per instrument kind (``underlying``, ``option``)."""
+        """Setups, gate counts and outcomes per instrument kind (``underlying``, ``option``),
+        with the detectors that run on that kind."""
         out: dict[str, Any] = {}
-        kinds = sorted({instrument_kind(s.symbol) for s in setups} | set(self._gates_by_kind))
-        for kind in kinds:
+        for kind in INSTRUMENT_KINDS:
             mine = [s for s in setups if instrument_kind(s.symbol) == kind]
             by_det: dict[str, int] = {}
             for s in mine:
                 by_det[s.detector] = by_det.get(s.detector, 0) + 1
             gates = self._gates_by_kind.get(kind, {})
             out[kind] = {
+                "detectors": sorted(r.cls.name for r in self.resolved
+                                    if kind in getattr(r.cls, "instruments", INSTRUMENT_KINDS)),
                 "setupsByDetector": dict(sorted(by_det.items())),
                 "gates": {name: {"evaluated": g.evaluated, "passed": g.passed,
                                  "blocked": g.blocked,

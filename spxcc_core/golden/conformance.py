@@ -3,8 +3,9 @@
 :func:`check_detector` runs the detector through :class:`~spxcc_core.detect.DetectorRunner`
 (gating and setup lifecycle included) and checks, on every golden session:
 
-- ``registration``: a non-blank ``name``, an integer ``version`` >= 1, a parameters class
-  that builds with its defaults, and a runner that accepts the class;
+- ``registration``: a non-blank ``name``, an integer ``version`` >= 1, ``instruments`` a
+  non-empty tuple of known kinds, a parameters class that builds with its defaults, and a
+  runner that accepts the class;
 - ``exceptions``: ``on_bar`` never raises (and the runner never fails on its output);
 - ``contract``: every candidate is a :class:`SetupCandidate` and every candidate, gate decision
   and setup round-trips through its msgspec contract unchanged;
@@ -42,6 +43,7 @@ from spxcc_core.detect.gating import GATE_NAMES
 from spxcc_core.detect.profile import Profile
 from spxcc_core.golden.expect import Expectations
 from spxcc_core.golden.sessions import GoldenSession, golden_sessions
+from spxcc_core.setups.lifecycle import INSTRUMENT_KINDS
 
 __all__ = [
     "CHECKS",
@@ -228,6 +230,12 @@ def _check_registration(cls: type[Any], failures: _Failures) -> bool:
         failures.add("registration", "", f"{cls!r} is not a subclass of "
                                          "spxcc_core.detect.Detector")
         return False
+    kinds = getattr(cls, "instruments", None)
+    if (not isinstance(kinds, tuple) or not kinds
+            or any(k not in INSTRUMENT_KINDS for k in kinds)):
+        failures.add("registration", "", f"`instruments` must be a non-empty tuple of "
+                                         f"{INSTRUMENT_KINDS}, got {kinds!r}")
+        ok = False
     params = getattr(cls, "params_class", None)
     if not (isinstance(params, type) and issubclass(params, DetectorParams)):
         failures.add("registration", "", f"`params_class` must subclass DetectorParams, got "

@@ -42,7 +42,7 @@ import msgspec
 from spxcc_core.contracts.microbar import MicrobarV1
 from spxcc_core.contracts.setup import SetupCandidate, SetupInstance, SetupStats
 
-__all__ = ["SETUP_NAMESPACE", "OutcomePolicy", "SetupTracker", "gap_expectancy", "instrument_kind",
+__all__ = ["INSTRUMENT_KINDS", "SETUP_NAMESPACE", "OutcomePolicy", "SetupTracker", "gap_expectancy", "instrument_kind",
            "make_setup_id",
            "summarize"]
 
@@ -179,6 +179,10 @@ class SetupTracker:
         if s.triggered_ms is None:
             return self._close("untriggered", at_ms, None)
         return self._close("t1" if s.t1_ms is not None else "expired", at_ms, last_price)
+
+
+#: The kinds of symbol :func:`instrument_kind` tells apart.
+INSTRUMENT_KINDS: tuple[str, ...] = ("underlying", "option")
 
 
 def instrument_kind(symbol: str) -> str:
