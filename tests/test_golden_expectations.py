@@ -233,3 +233,57 @@ def test_rules_day_bites_when_a_rule_changes(detector: str, params: dict[str, An
         assert problems == []
     else:
         assert any(p.startswith(expected_problem) for p in problems), problems
+
+
+# ----------------------------------------------------------------------------- issue 9 mutants
+
+
+def _mutated(monkeypatch: pytest.MonkeyPatch, cls: type, method: str, old: str,
+             new: str) -> None:
+    """Replace ``cls.method`` by its source with ``old`` replaced by ``new`` (one mutant)."""
+    import inspect
+    import sys
+    import textwrap
+
+    src = textwrap.dedent(inspect.getsource(getattr(cls, method)))
+    assert src.count(old) == 1, old
+    ns = dict(vars(sys.modules[cls.__module__]))
+    exec("from __future__ import annotations\n" + src.replace(old, new), ns)
+    monkeypatch.setattr(cls, method, ns[method])
+
+
+_TRIGGER_BAR_END = '''            return self._close("stopped", start, s.stop)
+        return s'''
+
+#: The four rule changes issue 9 made in-process while ``golden verify`` still passed: each
+#: must now contradict a stated expectation (the rules_day case).
+ISSUE_9_MUTANTS = {
+    "targets checked before the stop": (
+        "spxcc_core.setups.lifecycle", "SetupTracker", "on_bar",
+        "if (low <= stop) if long else (high >= stop):",
+        "if ((low <= stop) if long else (high >= stop)) and not "
+        "((high >= s.t2) if long else (low <= s.t2)):"),
+    "targets credited on the trigger bar": (
+        "spxcc_core.setups.lifecycle", "SetupTracker", "on_bar", _TRIGGER_BAR_END,
+        _TRIGGER_BAR_END[:-len("return s")] + """if (high >= s.t1) if long else (low <= s.t1):
+            s = self.setup = _replace(s, status="t1", t1_ms=start)
+            self.stop_now = s.entry
+        return s"""),
+    "volume_climax stop ignoring the bar's other end": (
+        "spxcc_detectors.volume_climax", "VolumeClimax", "on_bar",
+        "stop = min(bar.low, entry - entry * p.min_risk_bps / 1e4)",
+        "stop = entry - entry * p.min_risk_bps / 1e4"),
+    "volume_climax cooldown removed": (
+        "spxcc_detectors.volume_climax", "VolumeClimax", "on_bar",
+        "if self._bar_index - self._last_long > p.cooldown_bars:", "if True:"),
+}
+
+
+@pytest.mark.parametrize("mutant", list(ISSUE_9_MUTANTS))
+def test_the_four_issue_9_mutants_contradict_rules_day(monkeypatch: pytest.MonkeyPatch,
+                                                       mutant: str) -> None:
+    import importlib
+
+    module, cls_name, method, old, new = ISSUE_9_MUTANTS[mutant]
+    _mutated(monkeypatch, getattr(importlib.import_module(module), cls_name), method, old, new)
+    assert _run_rules_day() != []
