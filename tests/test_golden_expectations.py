@@ -97,6 +97,32 @@ def test_the_cases_ship_inside_the_package_and_pyproject_includes_them() -> None
         assert any(fnmatch.fnmatch(f, g) for g in globs), f"{f} is not package data"
 
 
+def test_the_wheel_carries_every_golden_file(tmp_path: Path) -> None:
+    """Issue 7: from a wheel install `spxcc golden verify` found no fixtures."""
+    import importlib.util
+    import subprocess
+    import sys
+    import zipfile
+
+    if importlib.util.find_spec("pip") is None:
+        pytest.skip("pip is not available to build the wheel")
+    repo = Path(__file__).parents[1]
+    src = tmp_path / "src"
+    shutil.copytree(repo, src, symlinks=True, ignore=shutil.ignore_patterns(
+        ".venv", ".git", "build", "*.egg-info", "__pycache__", ".nox", ".*_cache", "tests",
+        "benchmarks", "examples"))
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w",
+                           str(tmp_path / "dist"), str(src)],
+                          capture_output=True, text=True, timeout=600, check=False)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot build the wheel here: {proc.stderr.strip().splitlines()[-1:]}")
+    (wheel,) = (tmp_path / "dist").glob("*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for f in GOLDEN.rglob("*"):
+        if f.is_file():
+            assert f"spxcc_core/golden/{f.relative_to(GOLDEN.parent).as_posix()}" in names
+
+
 # ----------------------------------------------------------------------------- the format
 
 
