@@ -313,3 +313,17 @@ def test_the_four_issue_9_mutants_contradict_rules_day(monkeypatch: pytest.Monke
     module, cls_name, method, old, new = ISSUE_9_MUTANTS[mutant]
     _mutated(monkeypatch, getattr(importlib.import_module(module), cls_name), method, old, new)
     assert _run_rules_day() != []
+
+
+def test_verify_of_some_detectors_checks_only_their_statements(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from spxcc_core.golden.expect import restrict_expectations
+
+    exp = load_expectations(GOLDEN / "rules_day" / EXPECT_FILE)
+    only = restrict_expectations(exp, ["vwap"])
+    assert [s.detector for s in only.setup] == ["vwap"]
+    assert [e.name for e in only.event] == ["vwap rejection"]
+    assert only.totals.setups is None  # totals speak for all three detectors together
+    assert restrict_expectations(exp, ["vwap", "orb_pullback", "volume_climax", "x"]) is exp
+    assert main(["golden", "verify", "--case", "rules_day", "--detectors", "vwap"]) == 0
+    assert "rules_day: ok (vwap)" in capsys.readouterr().out

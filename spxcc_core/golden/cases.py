@@ -1,8 +1,10 @@
 """The golden cases: small seeded SPY-like sessions, one per market regime.
 
 Each case is a :class:`~spxcc_core.golden.generate.Regime` (09:30–10:30 New York of one trading
-day; the gap case starts at 09:20 with sparse pre-market prints). Changing a regime changes the
-committed inputs: bump nothing, run ``spxcc golden regen`` and review the diff.
+day; the gap case starts at 09:20 with sparse pre-market prints) or, for ``rules_day``, a fully
+scripted :class:`~spxcc_core.golden.generate.Tape` that hits every documented rule at an exact
+level. Changing a script changes the committed inputs: edit the case's ``expect.toml`` first
+(docs/golden.md), run ``spxcc golden regen`` and review the diff.
 """
 
 from __future__ import annotations

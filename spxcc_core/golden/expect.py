@@ -41,7 +41,7 @@ the covered detectors must match exactly one ``[[setup]]`` (so the list is compl
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Literal, TypeVar
 from zoneinfo import ZoneInfo
@@ -65,6 +65,7 @@ __all__ = [
     "check_expected_files",
     "load_expectations",
     "parse_expectations",
+    "restrict_expectations",
     "unstated_bursts",
 ]
 
@@ -306,6 +307,20 @@ def check_expectations(exp: Expectations, setups: Sequence[SetupInstance],
                             f"{'passed' if want[0].passed else 'was blocked'} (stated "
                             f"{'passed' if c.passed else 'blocked'})")
     return problems
+
+
+def restrict_expectations(exp: Expectations, ran: Collection[str]) -> Expectations:
+    """``exp`` limited to the detectors in ``ran`` (a run of only some detectors, ``spxcc
+    golden verify --detectors``): their ``[[setup]]`` statements and the events naming one of
+    them as the candidate. Totals and ``none`` events speak for every covered detector together,
+    so they are dropped unless every covered detector ran (then ``exp`` comes back as is)."""
+    if set(exp.detectors) <= set(ran):
+        return exp
+    keep = [d for d in exp.detectors if d in ran]
+    return Expectations(
+        case=exp.case, detectors=keep, totals=Totals(),
+        setup=[s for s in exp.setup if s.detector in ran],
+        event=[e for e in exp.event if e.candidate is not None and e.candidate.detector in ran])
 
 
 def unstated_bursts(exp: Expectations, regime: object) -> list[str]:

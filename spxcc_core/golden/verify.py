@@ -5,19 +5,22 @@ A case folder ``<golden_dir>/<case>/`` holds the inputs (``trades.v<N>.jsonl``,
 
 :func:`verify` replays every case with every detector of the plugin manager. Bars and the
 quarantine are compared in full; setups, gate decisions and the report for the detectors the
-expected files were reviewed for (those listed in ``expected/report.json``). A detector that
+expected files were reviewed for (those listed in ``expected/report.json``). Separately from
+the byte comparison, the outputs are checked against the case's stated expectations
+(``expect.toml``, :mod:`spxcc_core.golden.expect`; limited to the detectors that ran). A detector that
 runs but has no expected outputs (a third-party plugin) is checked with
 :func:`~spxcc_core.golden.conformance.check_detector` instead. Committed inputs of the current
 contract versions must also equal what the seeded generator writes.
 
 :func:`regen` rewrites inputs (unless they were written by an older contract version: those stay
-forever) and expected files, and returns a readable diff of what changed.
+forever) and expected files, and returns a readable diff of what changed — unless the new
+outputs contradict ``expect.toml``: then it writes nothing and lists the contradictions.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +35,7 @@ from spxcc_core.golden.expect import (
     EXPECT_FILE,
     check_expected_files,
     load_expectations,
+    restrict_expectations,
     unstated_bursts,
 )
 from spxcc_core.golden.io import current_input_files, encode_inputs, input_files, read_inputs
@@ -109,14 +113,18 @@ def _run(case: str, case_dir: Path, pm: pluggy.PluginManager,
                     detectors=detectors)
 
 
-def _expectation_problems(case: str, case_dir: Path, files: dict[str, bytes]) -> list[str]:
+def _expectation_problems(case: str, case_dir: Path, files: dict[str, bytes],
+                          ran: Collection[str] | None = None) -> list[str]:
     """Where ``files`` (a run's outputs) contradict the case's ``expect.toml``, each line
-    prefixed ``expect.toml:``; a case without the file is itself a problem."""
+    prefixed ``expect.toml:``; a case without the file is itself a problem. ``ran``: the
+    detectors that ran when not all did (the statements are limited to them)."""
     path = case_dir / EXPECT_FILE
     if not path.is_file():
         return [f"{EXPECT_FILE}: missing (state the case's expectations first, docs/golden.md)"]
     exp = load_expectations(path)
     spec = get_case(case)
+    if ran is not None:
+        exp = restrict_expectations(exp, ran)
     problems = check_expected_files(exp, files, spec.regime.date)
     problems += unstated_bursts(exp, spec.regime)
     return [f"{EXPECT_FILE}: {p}" for p in problems]
@@ -183,7 +191,8 @@ def verify(golden_dir: Path | None = None, *, cases: Sequence[str] | None = None
             if want.get(name) != got.get(name):
                 lines.extend(diff_file(name, want.get(name), got.get(name)))
         # the stated expectations, checked on what ran, independently of the byte diff
-        lines.extend(_expectation_problems(case, case_dir, actual))
+        lines.extend(_expectation_problems(case, case_dir, actual,
+                                           None if detectors is None else ran))
         reports: list[ConformanceReport] = []
         for extra in sorted(ran - reviewed):
             if extra not in checked and extra in installed:
