@@ -19,6 +19,17 @@ The conformance check, one call::
 :func:`check_detector` returns a :class:`ConformanceReport` instead of raising (see
 :mod:`spxcc_core.golden.conformance` for the checks: contracts, consistency, gate reasons,
 exceptions, determinism, chunking invariance).
+
+Beyond conformance, state what your detector must do on a golden session in an
+``expect.toml`` (the format of the project's own cases, :mod:`spxcc_core.golden.expect`;
+docs/golden.md) and check it::
+
+    from spxcc_core.testing import assert_golden_expectations
+
+    def test_my_detector_on_gap_and_flush():
+        assert_golden_expectations(MyDetector, Path(__file__).parent / "gap_and_flush.expect.toml")
+
+:func:`check_golden_expectations` returns the contradictions as a list instead.
 """
 
 from __future__ import annotations
@@ -34,9 +45,12 @@ from spxcc_core.golden.conformance import (
     ConformanceFailure,
     ConformanceReport,
     assert_conforms,
+    assert_golden_expectations,
     check_decisions,
     check_detector,
+    check_golden_expectations,
 )
+from spxcc_core.golden.expect import Expectations, load_expectations
 from spxcc_core.golden.sessions import GoldenSession, golden_sessions
 from spxcc_core.plugins import get_plugin_manager
 
@@ -44,11 +58,15 @@ __all__ = [
     "ConformanceError",
     "ConformanceFailure",
     "ConformanceReport",
+    "Expectations",
     "GoldenSession",
     "assert_conforms",
+    "assert_golden_expectations",
     "check_decisions",
     "check_detector",
+    "check_golden_expectations",
     "golden_sessions",
+    "load_expectations",
     "spxcc_golden_sessions",
     "spxcc_pm",
     "spxcc_register",

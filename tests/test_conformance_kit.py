@@ -139,24 +139,24 @@ def _reset_shared_state() -> Iterator[None]:
 @pytest.mark.parametrize("cls", BUILTIN_DETECTORS, ids=lambda c: c.name)
 def test_builtin_detectors_conform(cls: type[Detector[Any]]) -> None:
     report = assert_conforms(cls)
-    assert report.sessions == ("trend_day", "chop_day", "gap_and_flush")
-    assert report.bars == 1379 + 1430 + 1773  # every bar of every golden session
+    assert report.sessions == ("trend_day", "chop_day", "gap_and_flush", "rules_day")
+    assert report.bars == 1379 + 1430 + 1773 + 1481  # every bar of every golden session
     assert report.decisions == report.candidates > 0
 
 
 def test_a_valid_simple_detector_conforms() -> None:
     report = check_detector(_Base)
     assert report.ok, report.summary()
-    # RTH bars with a close (odd lots set none): 514, 566 and 727 -> every 200th gives
-    # 2 + 2 + 3 candidates
-    assert report.candidates == report.decisions == 7
+    # RTH bars with a close (odd lots set none): 514, 566, 727 and 1481 (rules_day: one
+    # 100-share print a second) -> every 200th gives 2 + 2 + 3 + 7 candidates
+    assert report.candidates == report.decisions == 14
 
 
 def test_raising_detector_fails_with_the_error() -> None:
     report = check_detector(Raises)
     assert report.failed_checks() == ["exceptions"]
     summary = report.summary()
-    assert summary.startswith("detector 'raises' v1 FAILS conformance on 3 golden sessions")
+    assert summary.startswith("detector 'raises' v1 FAILS conformance on 4 golden sessions")
     assert ("  - exceptions [trend_day]: on_bar raised 2 time(s); first: ZeroDivisionError: "
             "division by zero in my_indicator") in summary
 
@@ -243,8 +243,9 @@ def test_sessions_can_be_chosen() -> None:
 
 
 def test_fixtures(spxcc_pm: Any, spxcc_register: Any, spxcc_golden_sessions: Any) -> None:
-    assert [s.name for s in spxcc_golden_sessions] == ["trend_day", "chop_day", "gap_and_flush"]
-    assert [len(s.bars) for s in spxcc_golden_sessions] == [1379, 1430, 1773]
+    assert [s.name for s in spxcc_golden_sessions] == ["trend_day", "chop_day", "gap_and_flush",
+                                                       "rules_day"]
+    assert [len(s.bars) for s in spxcc_golden_sessions] == [1379, 1430, 1773, 1481]
     assert "opening_drive" not in {c.name for r in spxcc_pm.hook.spxcc_register_detectors()
                                    for c in r}
 
@@ -331,10 +332,10 @@ def test_golden_verify_covers_the_installed_plugin(example_site: Path) -> None:
         capture_output=True, text=True, timeout=300, env=_env(example_site), cwd=REPO,
         check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    for case in ("trend_day", "chop_day", "gap_and_flush"):
+    for case in ("trend_day", "chop_day", "gap_and_flush", "rules_day"):
         assert (f"{case}: ok (orb_pullback, volume_climax, vwap, opening_drive "
                 "(conformance ok))") in proc.stdout
-    assert "golden: 3 of 3 cases match" in proc.stdout
+    assert "golden: 4 of 4 cases match" in proc.stdout
 
 
 def test_the_examples_own_tests_pass_with_the_kit(example_site: Path) -> None:
@@ -343,7 +344,27 @@ def test_the_examples_own_tests_pass_with_the_kit(example_site: Path) -> None:
         capture_output=True, text=True, timeout=300, env=_env(example_site), cwd=EXAMPLE,
         check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    assert "4 passed" in proc.stdout
+    assert "5 passed" in proc.stdout
+
+
+def test_the_kit_checks_a_plugins_golden_expectations(on_path: Path) -> None:
+    from spxcc_example_detector import OpeningDrive
+
+    from spxcc_core.testing import assert_golden_expectations, check_golden_expectations
+
+    stated = EXAMPLE / "tests" / "gap_and_flush.expect.toml"
+    assert check_golden_expectations(OpeningDrive, stated) == []
+    # a statement the detector contradicts: named, with what happened instead
+    wrong = on_path / "wrong.expect.toml"
+    wrong.write_text(stated.read_text().replace('status = "stopped"', 'status = "t2"')
+                     .replace("candidates = 1", "candidates = 2"))
+    problems = check_golden_expectations(OpeningDrive, wrong)
+    assert problems[0] == "totals.candidates: 1 (stated 2)"
+    assert problems[1].startswith("setup opening_drive long 09:35:00-09:35:05 (the gap-and-go "
+                                  "drive: +0.2 % in five minutes on buying): status stopped "
+                                  "(stated t2)")
+    with pytest.raises(ConformanceError, match="contradicts its golden expectations"):
+        assert_golden_expectations(OpeningDrive, wrong)
 
 
 def test_golden_verify_fails_on_a_registered_detector_that_does_not_conform(

@@ -71,7 +71,7 @@ def test_committed_inputs_are_the_seeded_generators_bytes(case: str) -> None:
 
 
 def test_every_case_has_inputs_readme_and_every_expected_file() -> None:
-    assert case_names() == ["trend_day", "chop_day", "gap_and_flush"]
+    assert case_names() == ["trend_day", "chop_day", "gap_and_flush", "rules_day"]
     for case in case_names():
         d = GOLDEN / case
         assert input_files(d) == {"quotes.v1.jsonl": ("quote", 1),
@@ -160,7 +160,7 @@ def test_verify_passes_on_the_committed_cases(capsys: pytest.CaptureFixture[str]
     assert main(["golden", "verify", "--golden-dir", str(GOLDEN)]) == 0
     out = capsys.readouterr().out
     assert "trend_day: ok (orb_pullback, volume_climax, vwap)" in out
-    assert out.rstrip().endswith("golden: 3 of 3 cases match")
+    assert out.rstrip().endswith("golden: 4 of 4 cases match")
 
 
 def copy_case(tmp_path: Path, case: str) -> Path:
@@ -225,7 +225,7 @@ def test_cli_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["golden", "verify", "--case", "nope"]) == 2
     err = capsys.readouterr().err
     assert err == ("spxcc: error: unknown golden case 'nope' (known: trend_day, chop_day, "
-                   "gap_and_flush)\n")
+                   "gap_and_flush, rules_day)\n")
     assert main(["golden", "verify", "--detectors", " , "]) == 2
     assert "give at least one detector name" in capsys.readouterr().err
 

@@ -101,6 +101,16 @@ def test_demo_replays_the_sample_and_reads_the_store(tmp_path: Path,
     assert replay["gateBlocks"] == {k: v["reasons"] for k, v in report["detection"]["gates"].items()
                                     if v["reasons"]}
     assert Path(replay["db"]) == out / "spxcc.sqlite3"
+    # gross beside gap-aware, and the underlying apart from the option contracts (issue 9)
+    assert replay["expectancyGapR"] == report["detection"]["expectancyGapR"]
+    by = replay["byInstrument"]
+    assert sorted(by) == ["option", "underlying"]
+    assert by["option"]["detectors"] == [] and by["option"]["evaluated"] == 0
+    assert by["underlying"]["detectors"] == ["orb_pullback", "volume_climax", "vwap"]
+    assert by["underlying"]["setupsByDetector"] == replay["setupsByDetector"]
     assert main(["demo", "--scale", "0.02", "--cache-dir", str(tmp_path)]) == 0
     text = capsys.readouterr().out
     assert "Replay — session 2025-12-12" in text and "T1 hit rate" in text
+    assert "expectancy (R), gross" in text and "expectancy (R), gap-aware" in text
+    assert "gross = fills exactly at the entry and the stop; gap-aware" in " ".join(text.split())
+    assert "option contracts: detectors" in text and "none (by default)" in text

@@ -12,15 +12,25 @@ import pytest
 
 from spxcc_core.contracts.microbar import MicrobarV2
 from spxcc_core.contracts.setup import SetupCandidate, SetupInstance
-from spxcc_core.setups.lifecycle import OutcomePolicy, SetupTracker, make_setup_id, summarize
+from spxcc_core.setups.lifecycle import (
+    OutcomePolicy,
+    SetupTracker,
+    gap_expectancy,
+    instrument_kind,
+    make_setup_id,
+    summarize,
+)
 from spxcc_core.setups.store import SetupStore
 from spxcc_core.store import Store
 
 T0 = 1_710_163_800_000  # 2024-03-11 13:30:00 UTC = 09:30 New York
 
 
-def bar(sec: int, high: float | None, low: float | None, close: float | None) -> MicrobarV2:
-    return MicrobarV2(symbol="SPY", start_ms=T0 + sec * 1000, interval_ms=1000, open=close,
+def bar(sec: int, high: float | None, low: float | None, close: float | None,
+        open_: float | None = None) -> MicrobarV2:
+    """A one-second bar; its open is ``open_`` (default: the close)."""
+    return MicrobarV2(symbol="SPY", start_ms=T0 + sec * 1000, interval_ms=1000,
+                      open=close if open_ is None else open_,
                       high=high, low=low, close=close, volume=10.0, trade_count=1, vwap=close,
                       delta_volume=0.0, bid_ask_imbalance=0.0)
 
@@ -40,9 +50,8 @@ def run(tr: SetupTracker, bars: list[MicrobarV2]) -> list[SetupInstance]:
     return [u for b in bars if (u := tr.on_bar(b)) is not None]
 
 
-def tracker(direction: str = "long", policy: OutcomePolicy | None = None,
-            ref: float = 99.5) -> SetupTracker:
-    return SetupTracker(setup(direction), policy or OutcomePolicy(), ref)
+def tracker(direction: str = "long", policy: OutcomePolicy | None = None) -> SetupTracker:
+    return SetupTracker(setup(direction), policy or OutcomePolicy())
 
 
 def test_trigger_then_t1_then_t2_scales_out() -> None:
@@ -98,9 +107,91 @@ def test_trigger_bar_checks_stop_but_credits_no_target() -> None:
 
 
 def test_gap_across_the_entry_triggers() -> None:
-    tr = tracker(ref=99.5)
-    ups = run(tr, [bar(1, 100.6, 100.3, 100.5)])  # previous close 99.5, whole bar above 100
+    tr = tracker()
+    ups = run(tr, [bar(1, 100.6, 100.3, 100.5)])  # the whole bar above the entry 100
     assert [u.status for u in ups] == ["triggered"]
+    tr = tracker("short")
+    ups = run(tr, [bar(1, 99.7, 99.4, 99.5)])  # the whole bar below a short's entry 100
+    assert [u.status for u in ups] == ["triggered"]
+
+
+def test_detection_bar_closing_at_the_entry_does_not_trigger_the_next_bar() -> None:
+    """Issue 9: the detection bar closed exactly at the entry (100); the next bars trade
+    below it. No trade at the entry after detection: not triggered (the old rule extended the
+    first bar's range to the detection bar's close and triggered at any price), and a later bar
+    that does reach 100 triggers."""
+    tr = tracker()
+    ups = run(tr, [bar(1, 99.9, 99.2, 99.3),    # below the entry: nothing
+                   bar(2, 99.4, 98.9, 99.0),    # would be a stop-out of a phantom position
+                   bar(3, 100.0, 99.1, 99.9)])  # trades at 100: triggered now
+    assert [(u.status, u.triggered_ms) for u in ups] == [("triggered", T0 + 3000)]
+    tr = tracker("short")  # mirror: a short whose detection bar closed at its entry 100
+    assert run(tr, [bar(1, 100.8, 100.1, 100.7)]) == []
+
+
+def test_gap_aware_fills_at_the_open_of_a_bar_that_gaps_past_entry_and_stop() -> None:
+    # long 100 / stop 99: the trigger bar opens at 100.40 (gap through the entry), the next
+    # bar opens at 98.60 (gap through the stop). Gross −1R; filled at those opens:
+    # (98.60 − 100.40) / 1.0 = −1.8R
+    tr = tracker()
+    ups = run(tr, [bar(1, 100.6, 100.3, 100.5, open_=100.4),
+                   bar(2, 98.7, 98.5, 98.6, open_=98.6)])
+    assert [u.status for u in ups] == ["triggered", "stopped"]
+    assert ups[-1].realized_r == pytest.approx(-1.0) and ups[-1].exit_price == 99.0
+    assert (tr.entry_fill, tr.exit_fill) == (100.4, 98.6)
+    assert tr.gap_r == pytest.approx(-1.8)
+
+
+def test_gap_aware_breakeven_stop_and_short_mirror() -> None:
+    # long: entry touched from below (no gap, fill 100), T1, then a bar opening at 99.70
+    # through the breakeven stop 100: gross 0.5 × 1 + 0.5 × 0 = 0.5R;
+    # gap-aware 0.5 × 1 + 0.5 × (99.70 − 100) = 0.35R
+    tr = tracker()
+    run(tr, [bar(1, 100.1, 99.9, 100.0, open_=99.95), bar(2, 101.2, 100.4, 101.0),
+             bar(3, 99.8, 99.6, 99.7, open_=99.7)])
+    assert tr.setup.realized_r == pytest.approx(0.5)
+    assert tr.gap_r == pytest.approx(0.35)
+    # short 100 / stop 101: opens 99.80 below the entry (fill 99.80), then opens 101.30 above
+    # the stop: gross −1R, gap-aware (99.80 − 101.30) / 1 = −1.5R
+    tr = tracker("short")
+    run(tr, [bar(1, 99.9, 99.7, 99.8, open_=99.8), bar(2, 101.4, 101.2, 101.3, open_=101.3)])
+    assert tr.setup.realized_r == pytest.approx(-1.0)
+    assert tr.gap_r == pytest.approx(-1.5)
+
+
+def test_gap_aware_equals_gross_without_gaps_and_inside_the_trigger_bar() -> None:
+    tr = tracker()
+    run(tr, [bar(1, 100.2, 99.9, 100.1, open_=99.9), bar(2, 101.0, 100.5, 100.9),
+             bar(3, 102.1, 101.5, 102.0)])
+    assert tr.setup.realized_r == tr.gap_r == pytest.approx(1.5)
+    # trigger bar opening at 100.30 and falling through the stop inside the bar: entry fill
+    # 100.30, the stop fills at 99 (no gap between bars): (99 − 100.30) / 1 = −1.3R
+    tr = tracker()
+    run(tr, [bar(1, 100.4, 98.9, 99.0, open_=100.3)])
+    assert tr.setup.status == "stopped" and tr.exit_fill == 99.0
+    assert tr.gap_r == pytest.approx(-1.3)
+    # untriggered: no R of either kind
+    tr = tracker()
+    run(tr, [bar(10, 100.5, 99.9, 100.2)])
+    assert tr.setup.status == "untriggered" and tr.gap_r is None
+
+
+def test_gap_expectancy_is_the_mean_over_closed_triggered_setups() -> None:
+    import msgspec
+
+    base = setup()
+    a = msgspec.structs.replace(base, id="a", triggered_ms=T0, closed_ms=T0 + 1)
+    b = msgspec.structs.replace(base, id="b", triggered_ms=T0, closed_ms=T0 + 1)
+    c = msgspec.structs.replace(base, id="c")  # never triggered
+    # (−1.8 + 0.35) / 2 = −0.725
+    assert gap_expectancy([a, b, c], {"a": -1.8, "b": 0.35}) == pytest.approx(-0.725)
+    assert gap_expectancy([c], {}) is None
+
+
+def test_instrument_kind() -> None:
+    assert instrument_kind("SPY") == "underlying"
+    assert instrument_kind("I:SPX") == "underlying"
+    assert instrument_kind("O:SPXW240311C05100000") == "option"
 
 
 def test_untriggered_after_deadline_has_no_r() -> None:
@@ -129,7 +220,7 @@ def test_expiry_after_t1_keeps_t1_status() -> None:
 
 
 def test_short_mirrors_long() -> None:
-    tr = tracker("short", ref=100.5)
+    tr = tracker("short")
     ups = run(tr, [bar(1, 100.2, 99.9, 100.0),   # trades through 100: triggered
                    bar(2, 99.5, 98.9, 99.0),     # T1 99
                    bar(3, 99.2, 97.9, 98.0)])    # T2 98

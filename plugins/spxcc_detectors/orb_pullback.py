@@ -84,6 +84,8 @@ class OrbPullback(Detector[OrbPullbackParams]):
     name = "orb_pullback"
     version = 1
     params_class = OrbPullbackParams
+    #: the underlying only: option bars never pass the default spread gate (decision 0007)
+    instruments = ("underlying",)
 
     def __init__(self, params: OrbPullbackParams, *, symbol: str) -> None:
         super().__init__(params, symbol=symbol)

@@ -68,6 +68,8 @@ class VolumeClimax(Detector[VolumeClimaxParams]):
     name = "volume_climax"
     version = 1
     params_class = VolumeClimaxParams
+    #: the underlying only: option bars never pass the default spread gate (decision 0007)
+    instruments = ("underlying",)
 
     def __init__(self, params: VolumeClimaxParams, *, symbol: str) -> None:
         super().__init__(params, symbol=symbol)

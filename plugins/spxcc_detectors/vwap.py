@@ -66,6 +66,8 @@ class VwapReclaimRejection(Detector[VwapParams]):
     name = "vwap"
     version = 1
     params_class = VwapParams
+    #: the underlying only: option bars never pass the default spread gate (decision 0007)
+    instruments = ("underlying",)
 
     def __init__(self, params: VwapParams, *, symbol: str) -> None:
         super().__init__(params, symbol=symbol)

@@ -17,6 +17,7 @@ import datetime as dt
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -25,9 +26,9 @@ from spxcc_core.replay.wire import ReplayReport, ReplayResult
 from spxcc_core.sample import DEFAULT_DATE, DEFAULT_SEED, SampleSession, generate_session
 from spxcc_core.sample.summary import BarSummary, summarize_bars
 
-__all__ = ["GammaAtClose", "ReplaySummary", "aggregate_options", "aggregate_spy", "gamma_at_close",
-           "prepare_session", "register", "render", "render_options", "render_replay",
-           "replay_demo", "store_summary"]
+__all__ = ["GammaAtClose", "InstrumentSummary", "ReplaySummary", "aggregate_options", "aggregate_spy",
+           "gamma_at_close", "prepare_session", "register", "render", "render_options",
+           "render_replay", "replay_demo", "store_summary"]
 
 TICKER = "SPY"
 
@@ -111,16 +112,38 @@ class GammaAtClose(msgspec.Struct, kw_only=True, frozen=True, rename="camel"):
     sign_convention: str
 
 
+class InstrumentSummary(msgspec.Struct, kw_only=True, frozen=True, rename="camel"):
+    """Setups and gate blocks of one instrument kind (``underlying`` or ``option``), from the
+    replay report's ``detection.byInstrument``: the ``detectors`` that run on that kind (the
+    built-ins run on the underlying only), candidates ``evaluated`` and ``blocked``,
+    ``gate_blocks`` (detector → gate → candidates), setups by detector, ``triggered``, the T1
+    hit rate and the gross and gap-aware expectancy (None when nothing closed)."""
+
+    detectors: list[str]
+    evaluated: int
+    blocked: int
+    gate_blocks: dict[str, dict[str, int]]
+    setups_by_detector: dict[str, int]
+    triggered: int
+    t1_hit_rate: float | None
+    expectancy_r: float | None
+    expectancy_gap_r: float | None
+
+
 class ReplaySummary(msgspec.Struct, kw_only=True, frozen=True, rename="camel"):
     """What the demo reports about its replay.
 
     ``bars`` are the microbars of every symbol; ``setups_by_detector``, ``statuses``,
     ``t1_hit_rate`` (T1 reached / triggered, None when nothing triggered) and ``expectancy_r``
     (mean realized R over closed triggered setups, None when none) are read back from the
-    SQLite store; ``gate_blocks`` maps detector → gate → candidates blocked (from the report);
-    ``out_dir`` and ``db`` are where the outputs and the store are. ``gamma`` is the gamma
-    context at the RTH close (the ``gamma`` provider's session-end value; None without a chain
-    snapshot).
+    SQLite store. ``expectancy_r`` is **gross**: fills exactly at the entry and the stop;
+    ``expectancy_gap_r`` is the same mean with fills at a bar's open when it gapped past the
+    entry or the stop (from the report; see :mod:`spxcc_core.setups.lifecycle`).
+    ``gate_blocks`` maps detector → gate → candidates blocked (from the report);
+    ``by_instrument`` splits setups and blocks between the ``underlying`` and ``option``
+    contracts. ``out_dir`` and ``db`` are where the outputs and the store are. ``gamma`` is
+    the gamma context at the RTH close (the ``gamma`` provider's session-end value; None
+    without a chain snapshot).
     """
 
     session_id: str
@@ -131,11 +154,31 @@ class ReplaySummary(msgspec.Struct, kw_only=True, frozen=True, rename="camel"):
     t1_hits: int
     t1_hit_rate: float | None
     expectancy_r: float | None
+    expectancy_gap_r: float | None
     gate_blocks: dict[str, dict[str, int]]
+    by_instrument: dict[str, InstrumentSummary]
     plugin_errors: list[str]
     out_dir: str
     db: str
     gamma: GammaAtClose | None = None
+
+
+def instrument_summaries(detection: dict[str, Any]) -> dict[str, InstrumentSummary]:
+    """``detection.byInstrument`` of a replay report as :class:`InstrumentSummary` values."""
+    out: dict[str, InstrumentSummary] = {}
+    for kind, part in detection.get("byInstrument", {}).items():
+        gates = part.get("gates", {})
+        stats = part.get("stats", {})
+        out[kind] = InstrumentSummary(
+            detectors=list(part.get("detectors", [])),
+            evaluated=sum(g["evaluated"] for g in gates.values()),
+            blocked=sum(g["blocked"] for g in gates.values()),
+            gate_blocks={n: dict(g["reasons"]) for n, g in gates.items() if g["reasons"]},
+            setups_by_detector=dict(part.get("setupsByDetector", {})),
+            triggered=int(stats.get("triggered", 0)), t1_hit_rate=stats.get("t1HitRate"),
+            expectancy_r=stats.get("expectancyR"),
+            expectancy_gap_r=part.get("expectancyGapR"))
+    return out
 
 
 def gamma_at_close(report: ReplayReport) -> GammaAtClose | None:
@@ -206,7 +249,8 @@ def store_summary(result: ReplayResult, out_dir: Path, db: Path) -> ReplaySummar
         session_id=session_id, bars=report.outputs["microbars.jsonl"],
         setups_by_detector=by_detector, statuses=statuses, triggered=triggered,
         t1_hits=t1_hits, t1_hit_rate=t1_hits / triggered if triggered else None,
-        expectancy_r=expectancy, gate_blocks=blocks,
+        expectancy_r=expectancy, expectancy_gap_r=report.detection.get("expectancyGapR"),
+        gate_blocks=blocks, by_instrument=instrument_summaries(report.detection),
         plugin_errors=[f"{e.plugin} ({e.hook}): {e.error}" for e in report.plugin_errors],
         out_dir=str(out_dir), db=str(db), gamma=gamma_at_close(report))
 
@@ -226,14 +270,27 @@ def render_replay(summary: ReplaySummary) -> None:
         table.add_row(f"setups: {name}", f"{n:,}")
     if not summary.setups_by_detector:
         table.add_row("setups", "0")
-    for name, gates in summary.gate_blocks.items():
-        for gate, n in gates.items():
-            table.add_row(f"blocked: {name} / {gate}", f"{n:,}")
+    if not summary.by_instrument:  # a report without the split (older runs)
+        for name, gates in summary.gate_blocks.items():
+            for gate, n in gates.items():
+                table.add_row(f"blocked: {name} / {gate}", f"{n:,}")
     for status, n in summary.statuses.items():
         table.add_row(f"outcome: {status}", f"{n:,}")
     table.add_row("triggered / T1 reached", f"{summary.triggered:,} / {summary.t1_hits:,}")
     table.add_row("T1 hit rate", _fmt(summary.t1_hit_rate, ".1%"))
-    table.add_row("expectancy (R)", _fmt(summary.expectancy_r, "+.2f"))
+    table.add_row("expectancy (R), gross", _fmt(summary.expectancy_r, "+.2f"))
+    table.add_row("expectancy (R), gap-aware", _fmt(summary.expectancy_gap_r, "+.2f"))
+    for kind, part in summary.by_instrument.items():
+        label = "option contracts" if kind == "option" else kind
+        setups = sum(part.setups_by_detector.values())
+        table.add_row(f"{label}: detectors", ", ".join(part.detectors) or "none (by default)")
+        table.add_row(f"{label}: candidates / blocked / setups",
+                      f"{part.evaluated:,} / {part.blocked:,} / {setups:,}")
+        for name, gates in part.gate_blocks.items():
+            for gate, n in gates.items():
+                table.add_row(f"{label}: blocked {name} / {gate}", f"{n:,}")
+        table.add_row(f"{label}: expectancy (R), gross / gap-aware",
+                      f"{_fmt(part.expectancy_r, '+.2f')} / {_fmt(part.expectancy_gap_r, '+.2f')}")
     g = summary.gamma
     if g is None:
         table.add_row("gamma at close", "— (no chain snapshot)")
@@ -245,6 +302,9 @@ def render_replay(summary: ReplaySummary) -> None:
                       f"{g.max_strike:,.0f} ({g.max_strike_gex:+,.0f})")
         table.add_row("gamma at close: source", g.source)
     console.print(table)
+    console.print("Expectancy: gross = fills exactly at the entry and the stop; gap-aware = "
+                  "fills at a bar's open when it gapped past them (no slippage, no fees).",
+                  highlight=False)
     for line in summary.plugin_errors:
         console.print(f"plugin error: {line}", highlight=False)
     console.print(f"Replay outputs in {summary.out_dir}; store {summary.db}", highlight=False,

@@ -12,7 +12,8 @@ __all__ = ["register"]
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("golden", help="verify or regenerate the golden replay fixtures",
-                       description="Golden sessions (tests/golden/<case>/): seeded inputs and "
+                       description="Golden sessions (spxcc_core/golden/fixtures/<case>/, shipped "
+                                   "with the package): seeded inputs, stated expectations and "
                                    "reviewed expected outputs of the replay pipeline.")
     gsub = p.add_subparsers(dest="golden_command", metavar="ACTION")
     gsub.required = True
@@ -28,7 +29,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     r = gsub.add_parser(
         "regen", help="rewrite the expected files and show what changed",
         description="Regenerate inputs (except those of older contract versions) and expected "
-                    "files with the built-in detectors, and print a per-file diff to review.")
+                    "files with the built-in detectors, and print a per-file diff to review. "
+                    "A case whose new outputs contradict its expect.toml is not written "
+                    "(exit 1).")
     _common(r)
     r.set_defaults(func=_regen)
 
@@ -37,7 +40,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--case", action="append", default=None, metavar="NAME",
                    help="only this case (repeatable; default: every case)")
     p.add_argument("--golden-dir", type=Path, default=None, metavar="DIR",
-                   help="golden folder (default: $SPXCC_GOLDEN_DIR, else tests/golden)")
+                   help="golden folder (default: $SPXCC_GOLDEN_DIR, else the cases shipped "
+                        "in the package, spxcc_core/golden/fixtures)")
 
 
 def _names(text: str | None) -> list[str] | None:
@@ -69,8 +73,11 @@ def _verify(args: argparse.Namespace) -> int:
 def _regen(args: argparse.Namespace) -> int:
     from spxcc_core.golden.verify import regen
 
+    refused = 0
     for v in regen(args.golden_dir, cases=args.case):
-        print(f"{v.case}: regenerated ({', '.join(v.compared) or 'no detectors'})")
+        verb = "regenerated" if v.ok else "REFUSED"
+        print(f"{v.case}: {verb} ({', '.join(v.compared) or 'no detectors'})")
         for line in v.lines:
             print(f"  {line}")
-    return 0
+        refused += not v.ok
+    return 1 if refused else 0

@@ -77,11 +77,17 @@ class Detector(abc.ABC, Generic[P]):
 
     Subclasses set ``name`` (unique, non-blank), ``version`` (bumped whenever the logic or the
     meaning of a parameter changes) and ``params_class``; they implement :meth:`on_bar`.
+    ``instruments`` names the kinds of symbol the detector runs on (``"underlying"``: stocks,
+    ETFs, indices; ``"option"``: option contracts, see
+    :func:`~spxcc_core.setups.lifecycle.instrument_kind`); the host builds no instance for a
+    symbol of another kind. Default: both (the built-in detectors declare ``("underlying",)``:
+    docs/decisions/0007-detectors-on-the-underlying-by-default.md).
     """
 
     name: ClassVar[str] = ""
     version: ClassVar[int] = 0
     params_class: ClassVar[type[DetectorParams]] = DetectorParams
+    instruments: ClassVar[tuple[str, ...]] = ("underlying", "option")
 
     def __init__(self, params: P, *, symbol: str) -> None:
         self.params: P = params

@@ -52,7 +52,14 @@ from spxcc_core.detect.profile import (
 from spxcc_core.errors import PluginError
 from spxcc_core.plugins import PluginFailure, call_isolated, require_unique_names
 from spxcc_core.session import SessionCalendar, TradingDay, get_calendar
-from spxcc_core.setups.lifecycle import SetupTracker, make_setup_id, summarize
+from spxcc_core.setups.lifecycle import (
+    INSTRUMENT_KINDS,
+    SetupTracker,
+    gap_expectancy,
+    instrument_kind,
+    make_setup_id,
+    summarize,
+)
 
 __all__ = ["DetectorRunner", "RunnerOutput"]
 
@@ -148,6 +155,9 @@ class DetectorRunner:
         self._setups: dict[str, SetupInstance] = {}
         self._errors: dict[str, _ErrorCount] = {}
         self._gates: dict[str, _GateCounts] = {r.cls.name: _GateCounts() for r in self.resolved}
+        # the same counts split by instrument kind ("underlying" / "option")
+        self._gates_by_kind: dict[str, dict[str, _GateCounts]] = {}
+        self._gap_r: dict[str, float] = {}
         self._bars = 0
         self._out_of_order = 0
         self._window = self.profile.context.window_bars
@@ -155,6 +165,7 @@ class DetectorRunner:
     # -- per bar -----------------------------------------------------------------------------
 
     def _new_state(self, symbol: str, day: TradingDay) -> _SymbolState:
+        kind = instrument_kind(symbol)
         providers: list[tuple[str, ContextProvider]] = []
         for cls, params in self._providers:
             provider = cls(params, symbol=symbol)
@@ -162,7 +173,8 @@ class DetectorRunner:
             providers.append((cls.name, provider))
         return _SymbolState(
             day=day, ctx=BarContext(symbol, day, self._window),
-            detectors=[(r.cls.name, r.cls(r.params, symbol=symbol)) for r in self.resolved],
+            detectors=[(r.cls.name, r.cls(r.params, symbol=symbol)) for r in self.resolved
+                       if kind in getattr(r.cls, "instruments", INSTRUMENT_KINDS)],
             providers=providers)
 
     def _end_session(self, st: _SymbolState) -> None:
@@ -246,7 +258,7 @@ class DetectorRunner:
             else:
                 upd = tr.on_bar(bar)
             if upd is not None:
-                self._emit(upd, out, st.day.session_id)
+                self._emit(upd, out, st.day.session_id, tracker=tr)
         st.trackers = [tr for tr in st.trackers if not tr.closed]
 
     def _gate(self, name: str, c: SetupCandidate, bar: MicrobarV1, st: _SymbolState,
@@ -270,16 +282,20 @@ class DetectorRunner:
                 decision = msgspec.structs.replace(decision, passed=False, checks=(
                     *decision.checks, GateCheck(gate="duplicate_setup", input="", comparison="",
                                                 threshold=None, observed=None, passed=False)))
-        counts.evaluated += 1
+        by_kind = self._gates_by_kind.setdefault(instrument_kind(bar.symbol), {})
+        both = (counts, by_kind.setdefault(name, _GateCounts()))
         out.append(decision)
+        for cnt in both:
+            cnt.evaluated += 1
+            if not decision.passed:
+                cnt.blocked += 1
+                for ch in decision.checks:
+                    if not ch.passed:
+                        cnt.reasons[ch.gate] = cnt.reasons.get(ch.gate, 0) + 1
+            else:
+                cnt.passed += 1
         if not decision.passed:
-            counts.blocked += 1
-            reasons = counts.reasons
-            for ch in decision.checks:
-                if not ch.passed:
-                    reasons[ch.gate] = reasons.get(ch.gate, 0) + 1
             return
-        counts.passed += 1
         st.seen_ids.add(setup_id)
         setup = SetupInstance(
             id=setup_id, session_id=session_id, detector=c.detector,
@@ -287,12 +303,14 @@ class DetectorRunner:
             entry=c.entry, stop=c.stop, t1=c.t1, t2=c.t2, detected_ms=c.bar_start_ms,
             trigger_deadline_ms=c.trigger_deadline_ms, note=c.note,
             profile_hash=self.profile_hash)
-        st.trackers.append(SetupTracker(setup, self.profile.outcome, bar.close))
+        st.trackers.append(SetupTracker(setup, self.profile.outcome))
         self._emit(setup, out, session_id, decision)
 
     def _emit(self, setup: SetupInstance, out: list[RunnerOutput], session_id: str,
-              gate: GateDecision | None = None) -> None:
+              gate: GateDecision | None = None, tracker: SetupTracker | None = None) -> None:
         self._setups[setup.id] = setup
+        if tracker is not None and tracker.gap_r is not None:
+            self._gap_r[setup.id] = tracker.gap_r
         out.append(setup)
         if self._pm is not None:
             context: dict[str, Any] = {"run_id": self.run_id, "profile_hash": self.profile_hash,
@@ -309,7 +327,7 @@ class DetectorRunner:
                   else day.day_end_ms)
             upd = tr.expire(at, st.ctx.last_price)
             if upd is not None:
-                self._emit(upd, out, day.session_id)
+                self._emit(upd, out, day.session_id, tracker=tr)
         st.trackers = []
 
     # -- end of run --------------------------------------------------------------------------
@@ -328,11 +346,42 @@ class DetectorRunner:
         """Latest state of every setup created so far, ordered by (detected_ms, id)."""
         return sorted(self._setups.values(), key=lambda s: (s.detected_ms, s.id))
 
+    def gap_r(self) -> dict[str, float]:
+        """Gap-aware R of every closed triggered setup, by setup id (see
+        :mod:`spxcc_core.setups.lifecycle`; the gross R is the setup's ``realized_r``)."""
+        return dict(self._gap_r)
+
+    def _by_instrument(self, setups: list[SetupInstance]) -> dict[str, Any]:
+        """Setups, gate counts and outcomes per instrument kind (``underlying``, ``option``),
+        with the detectors that run on that kind."""
+        out: dict[str, Any] = {}
+        for kind in INSTRUMENT_KINDS:
+            mine = [s for s in setups if instrument_kind(s.symbol) == kind]
+            by_det: dict[str, int] = {}
+            for s in mine:
+                by_det[s.detector] = by_det.get(s.detector, 0) + 1
+            gates = self._gates_by_kind.get(kind, {})
+            out[kind] = {
+                "detectors": sorted(r.cls.name for r in self.resolved
+                                    if kind in getattr(r.cls, "instruments", INSTRUMENT_KINDS)),
+                "setupsByDetector": dict(sorted(by_det.items())),
+                "gates": {name: {"evaluated": g.evaluated, "passed": g.passed,
+                                 "blocked": g.blocked,
+                                 "reasons": dict(sorted(g.reasons.items()))}
+                          for name, g in sorted(gates.items())},
+                "stats": msgspec.to_builtins(summarize(mine)),
+                "expectancyGapR": gap_expectancy(mine, self._gap_r),
+            }
+        return out
+
     def report(self) -> dict[str, Any]:
         """Run report (wire names): bars, quarantine, per-detector gate counts and reasons,
-        detector/provider errors, plugin failures, outcome statistics and, when a provider
+        detector/provider errors, plugin failures, outcome statistics (``stats``: gross R;
+        ``expectancyGapR``: gap-aware, see :mod:`spxcc_core.setups.lifecycle`), the same split
+        by instrument kind (``byInstrument``: ``underlying`` / ``option``) and, when a provider
         gave one, ``sessionEnd`` (session id → symbol → provider name → value)."""
-        stats = summarize(self.setups())
+        setups = self.setups()
+        stats = summarize(setups)
         extra: dict[str, Any] = {}
         if self._session_end:
             extra["sessionEnd"] = {sid: {sym: dict(sorted(vals.items()))
@@ -352,5 +401,7 @@ class DetectorRunner:
                        for name, e in sorted(self._errors.items())},
             "pluginFailures": [f.as_dict() for f in self.failures],
             "stats": msgspec.to_builtins(stats),
+            "expectancyGapR": gap_expectancy(setups, self._gap_r),
+            "byInstrument": self._by_instrument(setups),
             **extra,
         }

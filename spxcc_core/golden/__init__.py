@@ -7,6 +7,8 @@ Public API::
     GoldenSession, golden_sessions, case_events      the cases as bars / events
     verify, regen, CaseVerdict, default_golden_dir   ``spxcc golden verify|regen``
     check_detector, assert_conforms, ConformanceReport, ConformanceError
+    check_golden_expectations, assert_golden_expectations   stated expectations (expect.toml)
+    Expectations, load_expectations, check_expectations
 
 Names are imported lazily so that importing the package does not load the aggregation kernel.
 """
@@ -24,8 +26,11 @@ if TYPE_CHECKING:
         ConformanceFailure,
         ConformanceReport,
         assert_conforms,
+        assert_golden_expectations,
         check_detector,
+        check_golden_expectations,
     )
+    from spxcc_core.golden.expect import Expectations, check_expectations, load_expectations
     from spxcc_core.golden.sessions import GoldenSession, case_events, golden_sessions
     from spxcc_core.golden.verify import CaseVerdict, default_golden_dir, regen, verify
 
@@ -35,15 +40,20 @@ __all__ = [
     "ConformanceError",
     "ConformanceFailure",
     "ConformanceReport",
+    "Expectations",
     "GoldenCase",
     "GoldenSession",
     "assert_conforms",
+    "assert_golden_expectations",
     "case_events",
     "case_names",
     "check_detector",
+    "check_expectations",
+    "check_golden_expectations",
     "default_golden_dir",
     "get_case",
     "golden_sessions",
+    "load_expectations",
     "regen",
     "verify",
 ]
@@ -52,7 +62,9 @@ _WHERE = {
     "CASES": "cases", "GoldenCase": "cases", "case_names": "cases", "get_case": "cases",
     "ConformanceError": "conformance", "ConformanceFailure": "conformance",
     "ConformanceReport": "conformance", "assert_conforms": "conformance",
-    "check_detector": "conformance",
+    "check_detector": "conformance", "check_golden_expectations": "conformance",
+    "assert_golden_expectations": "conformance",
+    "Expectations": "expect", "check_expectations": "expect", "load_expectations": "expect",
     "GoldenSession": "sessions", "case_events": "sessions", "golden_sessions": "sessions",
     "CaseVerdict": "verify", "default_golden_dir": "verify", "regen": "verify",
     "verify": "verify",

@@ -3,8 +3,9 @@
 :func:`check_detector` runs the detector through :class:`~spxcc_core.detect.DetectorRunner`
 (gating and setup lifecycle included) and checks, on every golden session:
 
-- ``registration``: a non-blank ``name``, an integer ``version`` >= 1, a parameters class
-  that builds with its defaults, and a runner that accepts the class;
+- ``registration``: a non-blank ``name``, an integer ``version`` >= 1, ``instruments`` a
+  non-empty tuple of known kinds, a parameters class that builds with its defaults, and a
+  runner that accepts the class;
 - ``exceptions``: ``on_bar`` never raises (and the runner never fails on its output);
 - ``contract``: every candidate is a :class:`SetupCandidate` and every candidate, gate decision
   and setup round-trips through its msgspec contract unchanged;
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -39,7 +41,9 @@ from spxcc_core.contracts.setup import (
 from spxcc_core.detect.base import Detector, DetectorParams
 from spxcc_core.detect.gating import GATE_NAMES
 from spxcc_core.detect.profile import Profile
+from spxcc_core.golden.expect import Expectations
 from spxcc_core.golden.sessions import GoldenSession, golden_sessions
+from spxcc_core.setups.lifecycle import INSTRUMENT_KINDS
 
 __all__ = [
     "CHECKS",
@@ -48,8 +52,10 @@ __all__ = [
     "ConformanceFailure",
     "ConformanceReport",
     "assert_conforms",
+    "assert_golden_expectations",
     "check_decisions",
     "check_detector",
+    "check_golden_expectations",
 ]
 
 #: The checks, in the order they are reported.
@@ -224,6 +230,12 @@ def _check_registration(cls: type[Any], failures: _Failures) -> bool:
         failures.add("registration", "", f"{cls!r} is not a subclass of "
                                          "spxcc_core.detect.Detector")
         return False
+    kinds = getattr(cls, "instruments", None)
+    if (not isinstance(kinds, tuple) or not kinds
+            or any(k not in INSTRUMENT_KINDS for k in kinds)):
+        failures.add("registration", "", f"`instruments` must be a non-empty tuple of "
+                                         f"{INSTRUMENT_KINDS}, got {kinds!r}")
+        ok = False
     params = getattr(cls, "params_class", None)
     if not (isinstance(params, type) and issubclass(params, DetectorParams)):
         failures.add("registration", "", f"`params_class` must subclass DetectorParams, got "
@@ -413,6 +425,51 @@ def check_detector(detector_cls: type[Detector[Any]], *, profile: Profile | None
         decisions=sum(len(r.decisions) for r in firsts),
         setups=sum(len(r.setups) for r in firsts),
         failures=tuple(failures.kept), suppressed=failures.suppressed)
+
+
+def check_golden_expectations(detector_cls: type[Detector[Any]],
+                              expectations: Expectations | Path | str, *,
+                              profile: Profile | None = None) -> list[str]:
+    """Run ``detector_cls`` on the golden session its expectations name and return every way
+    the outcome contradicts them (empty: it agrees) — the same ``expect.toml`` format as the
+    project's golden cases (:mod:`spxcc_core.golden.expect`; ``detectors`` names yours).
+
+    The session goes through the real :class:`~spxcc_core.detect.DetectorRunner` (gating and
+    setup lifecycle included), as in the conformance check.
+
+    :param expectations: parsed expectations, or the path of an ``expect.toml``.
+    :param profile: the profile to run with (None: the class's defaults, default gating).
+    :raises InputError: an unreadable or malformed expectations file.
+    :raises ConfigError: the file names no known golden case.
+    """
+    from spxcc_core.golden.cases import get_case
+    from spxcc_core.golden.expect import check_expectations, load_expectations
+
+    exp = (expectations if isinstance(expectations, Expectations)
+           else load_expectations(Path(expectations)))
+    case = get_case(exp.case)
+    (session,) = golden_sessions([exp.case])
+    run = _run(detector_cls, list(session.bars), profile)
+    if run.crash is not None:
+        return [f"the run failed: {run.crash}"]
+    problems = check_expectations(exp, run.setups, run.decisions, case.regime.date)
+    covered = set(exp.detectors)
+    if detector_cls.name not in covered:
+        problems.insert(0, f"{exp.case}: the expectations speak for {sorted(covered)}, not "
+                           f"for {detector_cls.name!r}")
+    return problems
+
+
+def assert_golden_expectations(detector_cls: type[Detector[Any]],
+                               expectations: Expectations | Path | str, *,
+                               profile: Profile | None = None) -> None:
+    """:func:`check_golden_expectations`, raising :class:`ConformanceError` listing every
+    contradiction when there is any."""
+    problems = check_golden_expectations(detector_cls, expectations, profile=profile)
+    if problems:
+        name = getattr(detector_cls, "name", "?")
+        raise ConformanceError(f"detector {name!r} contradicts its golden expectations:\n"
+                               + "\n".join(f"  - {p}" for p in problems))
 
 
 def assert_conforms(detector_cls: type[Detector[Any]], *, profile: Profile | None = None,

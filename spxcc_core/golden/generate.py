@@ -10,6 +10,12 @@ sizes are round lots, trade sizes shares.
 
 The same :class:`Regime` gives the same events, byte for byte once encoded. Injected anomalies
 (a crossed quote, a correction, a late trade, an exact duplicate) exercise the quarantine.
+
+A :class:`Tape` is the other kind of session: no randomness at all, every trade scripted
+(:class:`Print`), one quote per second derived from the prints (the first print of a second
+sits on the ask when it is a buy, on the bid when it is a sell; seconds without a print repeat
+the last quote). It is for cases that must hit exact levels (a breakout failing at exactly
+``fail_bps``, a bar touching a stop and a target), whose bars a reviewer can compute by hand.
 """
 
 from __future__ import annotations
@@ -25,7 +31,8 @@ import attrs
 from spxcc_core.contracts.market import Quote, Trade
 from spxcc_core.errors import ConfigError
 
-__all__ = ["Anomalies", "GeneratedEvents", "Regime", "Segment", "generate_events"]
+__all__ = ["Anomalies", "GeneratedEvents", "Print", "Regime", "Segment", "Tape",
+           "generate_events"]
 
 _NY = ZoneInfo("America/New_York")
 _NS = 1_000_000_000
@@ -91,6 +98,66 @@ class Regime:
     anomalies: Anomalies = Anomalies()
 
 
+@attrs.frozen(kw_only=True)
+class Print:
+    """One scripted trade: ``at_s`` seconds after the tape's start, at ``price`` (cents),
+    ``size`` shares (>= 100: a regular, volume-eligible print), initiated by ``side``."""
+
+    at_s: int
+    price: float
+    side: str  # "buy" | "sell"
+    size: float = 100.0
+
+
+@attrs.frozen(kw_only=True)
+class Tape:
+    """A fully scripted session (module docstring): ``prints`` in time order from ``start``
+    (New York ``HH:MM:SS``) on ``date``; quotes ``spread_cents`` wide with ``quote_size`` lots
+    on each side."""
+
+    symbol: str
+    date: dt.date
+    start: str
+    prints: tuple[Print, ...]
+    spread_cents: int = 1
+    quote_size: float = 5.0
+
+
+def _tape_events(tape: Tape) -> GeneratedEvents:
+    if not tape.prints or any(b.at_s < a.at_s for a, b in zip(tape.prints, tape.prints[1:],
+                                                                 strict=False)):
+        raise ConfigError("a tape needs prints in time order")
+    t0 = _epoch_ns(tape.date, tape.start)
+    by_second: dict[int, list[Print]] = {}
+    for pr in tape.prints:
+        if pr.side not in ("buy", "sell") or pr.at_s < 0:
+            raise ConfigError(f"print at +{pr.at_s}s: side must be buy or sell, at_s >= 0")
+        by_second.setdefault(pr.at_s, []).append(pr)
+    spread = tape.spread_cents / 100.0
+    trades: list[Trade] = []
+    quotes: list[Quote] = []
+    bid = ask = 0.0
+    t_seq = 0
+    for sec in range(tape.prints[-1].at_s + 1):
+        ts = t0 + sec * _NS
+        here = by_second.get(sec, [])
+        if here:
+            first = here[0]
+            if first.side == "buy":
+                bid, ask = round(first.price - spread, 2), first.price
+            else:
+                bid, ask = first.price, round(first.price + spread, 2)
+        quotes.append(Quote(symbol=tape.symbol, ts=ts + 100_000_000, bid=bid,
+                            bid_size=tape.quote_size, ask=ask, ask_size=tape.quote_size,
+                            seq=sec + 1))
+        for k, pr in enumerate(here):
+            t_seq += 1
+            trades.append(Trade(symbol=tape.symbol, ts=ts + 500_000_000 + k * 10_000_000,
+                                price=pr.price, size=pr.size, seq=t_seq, conditions=(),
+                                correction=0, exchange=4))
+    return GeneratedEvents(trades=trades, quotes=quotes)
+
+
 @attrs.frozen(eq=False)
 class GeneratedEvents:
     """Trades and quotes of one session in arrival order (each feed's own order)."""
@@ -149,11 +216,15 @@ def _cents(x: float) -> float:
     return math.floor(x * 100.0 + 0.5) / 100.0
 
 
-def generate_events(regime: Regime) -> GeneratedEvents:
-    """Draw the session's quotes and trades (deterministic for a given ``regime``).
+def generate_events(regime: Regime | Tape) -> GeneratedEvents:
+    """Draw the session's quotes and trades (deterministic for a given ``regime``); a
+    :class:`Tape` gives exactly its prints and the quotes derived from them.
 
-    :raises ConfigError: segments that are not contiguous, go backwards or have bad values.
+    :raises ConfigError: segments that are not contiguous, go backwards or have bad values; a
+        tape whose prints are out of order or malformed.
     """
+    if isinstance(regime, Tape):
+        return _tape_events(regime)
     spans = _check(regime)
     rng = random.Random(regime.seed)
     sym = regime.symbol

@@ -5,19 +5,22 @@ A case folder ``<golden_dir>/<case>/`` holds the inputs (``trades.v<N>.jsonl``,
 
 :func:`verify` replays every case with every detector of the plugin manager. Bars and the
 quarantine are compared in full; setups, gate decisions and the report for the detectors the
-expected files were reviewed for (those listed in ``expected/report.json``). A detector that
+expected files were reviewed for (those listed in ``expected/report.json``). Separately from
+the byte comparison, the outputs are checked against the case's stated expectations
+(``expect.toml``, :mod:`spxcc_core.golden.expect`; limited to the detectors that ran). A detector that
 runs but has no expected outputs (a third-party plugin) is checked with
 :func:`~spxcc_core.golden.conformance.check_detector` instead. Committed inputs of the current
 contract versions must also equal what the seeded generator writes.
 
 :func:`regen` rewrites inputs (unless they were written by an older contract version: those stay
-forever) and expected files, and returns a readable diff of what changed.
+forever) and expected files, and returns a readable diff of what changed — unless the new
+outputs contradict ``expect.toml``: then it writes nothing and lists the contradictions.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +31,20 @@ from spxcc_core.errors import ConfigError
 from spxcc_core.golden.cases import case_names, get_case
 from spxcc_core.golden.conformance import ConformanceReport, check_detector
 from spxcc_core.golden.diff import diff_file, diff_outputs
+from spxcc_core.golden.expect import (
+    EXPECT_FILE,
+    check_expected_files,
+    load_expectations,
+    restrict_expectations,
+    unstated_bursts,
+)
 from spxcc_core.golden.io import current_input_files, encode_inputs, input_files, read_inputs
 from spxcc_core.golden.run import EXPECTED_FILES, decode_report, restrict, run_case
 from spxcc_core.golden.sessions import case_events
 from spxcc_core.plugins import call_isolated
 
-__all__ = ["GOLDEN_DIR_ENV", "CaseVerdict", "default_golden_dir", "regen", "verify"]
+__all__ = ["GOLDEN_DIR_ENV", "PACKAGED_GOLDEN_DIR", "CaseVerdict", "default_golden_dir", "regen",
+           "verify"]
 
 #: Environment variable naming the golden folder (default: ``tests/golden`` of the checkout).
 GOLDEN_DIR_ENV = "SPXCC_GOLDEN_DIR"
@@ -55,14 +66,17 @@ class CaseVerdict:
     lines: tuple[str, ...]
 
 
+#: The golden cases shipped with the package (``tests/golden`` of a checkout links here).
+PACKAGED_GOLDEN_DIR = Path(__file__).resolve().parent / "fixtures"
+
+
 def default_golden_dir() -> Path:
-    """``$SPXCC_GOLDEN_DIR``, else ``tests/golden`` of the source checkout, else of the
-    current directory."""
+    """``$SPXCC_GOLDEN_DIR``, else the cases shipped inside the package
+    (:data:`PACKAGED_GOLDEN_DIR`, the same files in a checkout and in a wheel install)."""
     env = os.environ.get(GOLDEN_DIR_ENV)
     if env:
         return Path(env)
-    checkout = Path(__file__).resolve().parents[2] / "tests" / "golden"
-    return checkout if checkout.is_dir() else Path.cwd() / "tests" / "golden"
+    return PACKAGED_GOLDEN_DIR
 
 
 def _selected_cases(cases: Sequence[str] | None) -> list[str]:
@@ -87,12 +101,33 @@ def _read_expected(case_dir: Path) -> dict[str, bytes | None]:
 
 
 def _run(case: str, case_dir: Path, pm: pluggy.PluginManager,
-         detectors: Sequence[str] | None) -> dict[str, bytes]:
+         detectors: Sequence[str] | None,
+         inputs: dict[str, bytes] | None = None) -> dict[str, bytes]:
     spec = get_case(case)
-    events = read_inputs(case_dir)
-    inputs = {n: (case_dir / n).read_bytes() for n in input_files(case_dir)}
+    if inputs is None:
+        events = read_inputs(case_dir)
+        inputs = {n: (case_dir / n).read_bytes() for n in input_files(case_dir)}
+    else:
+        events = case_events(case)
     return run_case(case, spec.summary, events, spec.regime.date.isoformat(), inputs, pm=pm,
                     detectors=detectors)
+
+
+def _expectation_problems(case: str, case_dir: Path, files: dict[str, bytes],
+                          ran: Collection[str] | None = None) -> list[str]:
+    """Where ``files`` (a run's outputs) contradict the case's ``expect.toml``, each line
+    prefixed ``expect.toml:``; a case without the file is itself a problem. ``ran``: the
+    detectors that ran when not all did (the statements are limited to them)."""
+    path = case_dir / EXPECT_FILE
+    if not path.is_file():
+        return [f"{EXPECT_FILE}: missing (state the case's expectations first, docs/golden.md)"]
+    exp = load_expectations(path)
+    spec = get_case(case)
+    if ran is not None:
+        exp = restrict_expectations(exp, ran)
+    problems = check_expected_files(exp, files, spec.regime.date)
+    problems += unstated_bursts(exp, spec.regime)
+    return [f"{EXPECT_FILE}: {p}" for p in problems]
 
 
 def _report_detectors(files: dict[str, bytes]) -> list[str]:
@@ -155,6 +190,9 @@ def verify(golden_dir: Path | None = None, *, cases: Sequence[str] | None = None
         for name in EXPECTED_FILES:
             if want.get(name) != got.get(name):
                 lines.extend(diff_file(name, want.get(name), got.get(name)))
+        # the stated expectations, checked on what ran, independently of the byte diff
+        lines.extend(_expectation_problems(case, case_dir, actual,
+                                           None if detectors is None else ran))
         reports: list[ConformanceReport] = []
         for extra in sorted(ran - reviewed):
             if extra not in checked and extra in installed:
@@ -175,6 +213,10 @@ def regen(golden_dir: Path | None = None, *, cases: Sequence[str] | None = None,
     plugins are never written into the project's golden files) unless ``pm`` is given.
     Inputs written by an older contract version are kept as they are.
 
+    A case whose new outputs contradict its ``expect.toml`` (or that has none) is **not
+    written**: its verdict has ``ok`` False and lists the contradictions — edit the
+    expectations first, with the reason, in the same change.
+
     :raises ConfigError: an unknown case name.
     """
     from spxcc_core.plugins import get_plugin_manager
@@ -184,31 +226,41 @@ def regen(golden_dir: Path | None = None, *, cases: Sequence[str] | None = None,
     verdicts: list[CaseVerdict] = []
     for case in _selected_cases(cases):
         case_dir = root / case
-        case_dir.mkdir(parents=True, exist_ok=True)
         lines: list[str] = []
         committed = input_files(case_dir)
         current = current_input_files()
         legacy = [n for n in committed if n not in current]
+        new_inputs: dict[str, bytes] = {}
         if legacy:
             lines.append(f"inputs kept as committed (older contract versions): "
                          f"{', '.join(legacy)}")
+            new_expected = _run(case, case_dir, pm, None)
         else:
-            for name, data in encode_inputs(case_events(case)).items():
-                path = case_dir / name
-                old = path.read_bytes() if path.is_file() else None
-                if old != data:
-                    events = data.count(b"\n")
-                    lines.append(f"{name}: {'written' if old is None else 'rewritten'} "
-                                 f"({events} events)")
-                    path.write_bytes(data)
+            new_inputs = encode_inputs(case_events(case))
+            new_expected = _run(case, case_dir, pm, None, inputs=new_inputs)
+        reviewed = tuple(sorted(decode_report(new_expected["report.json"]).detectors))
+        refused = _expectation_problems(case, case_dir, new_expected)
+        if refused:
+            verdicts.append(CaseVerdict(
+                case=case, ok=False, compared=reviewed, conformance=(),
+                lines=("nothing written: the new outputs contradict the stated expectations "
+                       "(edit expect.toml first, with the reason)", *refused)))
+            continue
+        case_dir.mkdir(parents=True, exist_ok=True)
+        for name, data in new_inputs.items():
+            path = case_dir / name
+            old = path.read_bytes() if path.is_file() else None
+            if old != data:
+                events = data.count(b"\n")
+                lines.append(f"{name}: {'written' if old is None else 'rewritten'} "
+                             f"({events} events)")
+                path.write_bytes(data)
         old_expected = _read_expected(case_dir)
-        new_expected = _run(case, case_dir, pm, None)
         lines.extend(diff_outputs(old_expected, dict(new_expected), EXPECTED_FILES))
         exp_dir = case_dir / "expected"
         exp_dir.mkdir(exist_ok=True)
         for name, data in new_expected.items():
             (exp_dir / name).write_bytes(data)
-        reviewed = tuple(sorted(decode_report(new_expected["report.json"]).detectors))
         verdicts.append(CaseVerdict(case=case, ok=True, compared=reviewed, conformance=(),
                                     lines=tuple(lines)))
     return verdicts

@@ -7,8 +7,11 @@ from spxcc_core.setups.lifecycle import (
     SETUP_NAMESPACE,
     OutcomePolicy,
     SetupTracker,
+    gap_expectancy,
+    instrument_kind,
     make_setup_id,
     summarize,
 )
 
-__all__ = ["SETUP_NAMESPACE", "OutcomePolicy", "SetupTracker", "make_setup_id", "summarize"]
+__all__ = ["SETUP_NAMESPACE", "OutcomePolicy", "SetupTracker", "gap_expectancy", "instrument_kind",
+           "make_setup_id", "summarize"]

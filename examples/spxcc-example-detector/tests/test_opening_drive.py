@@ -3,17 +3,24 @@ fixtures and the one-call conformance check that spxcc's pytest plugin provides.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from spxcc_example_detector import OpeningDrive, spxcc_register_detectors
 
 from spxcc_core.detect import DetectorRunner
-from spxcc_core.testing import assert_conforms, check_detector
+from spxcc_core.testing import assert_conforms, assert_golden_expectations, check_detector
 
 
 def test_passes_the_conformance_kit() -> None:
     report = assert_conforms(OpeningDrive)
     assert report.ok
-    assert report.sessions == ("trend_day", "chop_day", "gap_and_flush")
+    assert report.sessions == ("trend_day", "chop_day", "gap_and_flush", "rules_day")
     assert report.candidates == 1  # the gap-and-go open is the one opening drive
+
+
+def test_meets_its_stated_golden_expectations() -> None:
+    # what the detector must do on gap_and_flush, stated in the golden format (docs/golden.md)
+    assert_golden_expectations(OpeningDrive, Path(__file__).parent / "gap_and_flush.expect.toml")
 
 
 def test_check_detector_reports_without_raising() -> None:
