@@ -1,0 +1,95 @@
+"""Corrupt or foreign input files: one line naming the file, exit 2, never a traceback.
+
+Session caches whose ``.arrow`` files are truncated, garbage or of another shape, golden
+expected files that are truncated or not UTF-8, and order intents with out-of-range numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.ipc as ipc
+import pytest
+from test_session_cache import write_day
+
+from spxcc_core.cli import main
+from spxcc_core.errors import InputError
+from spxcc_core.replay.cache import open_cache
+
+
+def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
+    capsys.readouterr()
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return code, err.strip().splitlines()
+
+
+@pytest.fixture
+def cache(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    out = tmp_path / "cache"
+    assert main(["ingest", str(write_day(tmp_path / "day")), "--out", str(out)]) == 0
+    capsys.readouterr()
+    return out
+
+
+def _truncate(p: Path) -> None:
+    p.write_bytes(p.read_bytes()[: p.stat().st_size // 2])
+
+
+def _garbage(p: Path) -> None:
+    p.write_bytes(b"ARROW1\x00\x00" + b"\x17garbage bytes, not an IPC file" * 9)
+
+
+def _other_columns(p: Path) -> None:
+    table = pa.table({"x": pa.array([1, 2, 3], pa.int64())})
+    with pa.OSFile(str(p), "wb") as sink, ipc.new_file(sink, table.schema) as w:
+        w.write_table(table)
+
+
+def _fewer_rows(p: Path) -> None:
+    with pa.memory_map(str(p)) as src:
+        table = ipc.open_file(src).read_all()
+    with pa.OSFile(str(p), "wb") as sink, ipc.new_file(sink, table.schema) as w:
+        w.write_table(table.slice(0, 1))
+
+
+@pytest.mark.parametrize(("damage", "problem"), [
+    (_truncate, "not a readable Arrow IPC dataset file"),
+    (_garbage, "not a readable Arrow IPC dataset file"),
+    (_other_columns, "columns x are not those of a stocks_trades dataset"),
+    (_fewer_rows, "holds 1 rows, the manifest says 3"),
+])
+def test_replay_of_a_damaged_cache_is_one_line(damage: Callable[[Path], None], problem: str,
+                                               cache: Path, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    arrow = cache / "stocks_trades.arrow"
+    damage(arrow)
+    with pytest.raises(InputError) as info:
+        open_cache(cache)
+    assert str(info.value).startswith(f"{arrow}: {problem}")
+    code, err = _run(["replay", str(cache), "--out", str(tmp_path / "out")], capsys)
+    assert code == 2
+    assert len(err) == 1, err
+    assert err[0].startswith(f"spxcc: error: {arrow}: {problem}"), err
+    assert err[0].endswith("run `spxcc ingest` again")
+
+
+def test_a_cache_damaged_after_it_was_opened_is_one_line(cache: Path) -> None:
+    """A reader holding an opened cache whose file is replaced meanwhile gets an InputError
+    naming the file, not a pyarrow exception."""
+    opened = open_cache(cache)
+    _garbage(cache / "stocks_quotes.arrow")
+    with pytest.raises(InputError) as info:
+        list(opened.batches("stocks_quotes"))
+    assert str(info.value).startswith(f"{cache / 'stocks_quotes.arrow'}: not a readable Arrow")
+
+
+def test_an_intact_cache_still_replays(cache: Path, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["replay", str(cache), "--out", str(tmp_path / "out")]) == 0
+    assert json.loads((tmp_path / "out" / "report.json").read_text())["aggregation"][
+        "eventsIn"] == 6
