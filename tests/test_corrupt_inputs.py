@@ -93,3 +93,55 @@ def test_an_intact_cache_still_replays(cache: Path, tmp_path: Path,
     assert main(["replay", str(cache), "--out", str(tmp_path / "out")]) == 0
     assert json.loads((tmp_path / "out" / "report.json").read_text())["aggregation"][
         "eventsIn"] == 6
+
+
+# ----------------------------------------------------------------------------- golden verify
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+def _half(data: bytes) -> bytes:
+    return data[: len(data) // 2]
+
+
+def _latin1_line(data: bytes) -> bytes:
+    first, rest = data.split(b"\n", 1)
+    return first.replace(b'"', b'"\xe9', 1) + b"\n" + rest  # an invalid UTF-8 byte in a key
+
+
+@pytest.mark.parametrize(("name", "damage", "problem"), [
+    ("microbars.jsonl", _half, "not a JSON object (Input data was truncated)"),
+    ("setups.jsonl", _latin1_line, "not a JSON object (Invalid UTF-8 encoded string)"),
+    ("quarantine.jsonl", lambda d: d + b"\xff\xfe\n", "not a JSON object (JSON is malformed"),
+    ("report.json", _half, "not a JSON object (Input data was truncated)"),
+])
+def test_golden_verify_with_a_damaged_expected_file_is_one_line(
+        name: str, damage: Callable[[bytes], bytes], problem: str, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    case = "chop_day"
+    (tmp_path / case).mkdir()
+    for p in (GOLDEN / case).iterdir():
+        if p.is_file():
+            (tmp_path / case / p.name).write_bytes(p.read_bytes())
+    (tmp_path / case / "expected").mkdir()
+    for p in (GOLDEN / case / "expected").iterdir():
+        (tmp_path / case / "expected" / p.name).write_bytes(p.read_bytes())
+    target = tmp_path / case / "expected" / name
+    data = damage(target.read_bytes())
+    target.write_bytes(data)
+    lines = data.splitlines()
+    bad = next(i for i, ln in enumerate(lines, start=1) if _not_json(ln))
+    code, err = _run(["golden", "verify", "--golden-dir", str(tmp_path), "--case", case], capsys)
+    assert code == 2
+    assert len(err) == 1, err
+    where = f"{target}" if name.endswith(".json") else f"{target}, row {bad}"
+    assert err[0].startswith(f"spxcc: error: {where}: {problem}"), err
+    assert target.read_bytes() == data  # the damaged file is left as it was
+
+
+def _not_json(line: bytes) -> bool:
+    try:
+        json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return True
+    return False
