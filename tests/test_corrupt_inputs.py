@@ -13,6 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.ipc as ipc
 import pytest
+from broker_cli_helpers import intent_file
 from test_session_cache import write_day
 
 from spxcc_core.cli import main
@@ -145,3 +146,41 @@ def _not_json(line: bytes) -> bool:
     except (UnicodeDecodeError, ValueError):
         return True
     return False
+
+
+# ----------------------------------------------------------------------------- order intents
+
+
+def _paper(tmp_path: Path, action: str = "submit") -> list[str]:
+    return ["broker", action, "--broker", "paper", "--account", "P1",
+            "--option", "cash=100000000", "--db", str(tmp_path / "s.sqlite3")]
+
+
+@pytest.mark.parametrize(("field", "value", "problem"), [
+    ("quantity", 10**30, "Expected `int` <= 1000000 - at `$.quantity`"),
+    ("quantity", 2**63, "Expected `int` <= 1000000 - at `$.quantity`"),
+    ("quantity", 1_000_001, "Expected `int` <= 1000000 - at `$.quantity`"),
+    ("quantity", 0, "Expected `int` >= 1 - at `$.quantity`"),
+    ("createdAtMs", 10**30, "Expected `int` <= 253402300799999 - at `$.createdAtMs`"),
+    ("createdAtMs", -1, "Expected `int` >= 0 - at `$.createdAtMs`"),
+])
+def test_an_intent_with_an_out_of_range_integer_is_refused_when_decoded(
+        field: str, value: int, problem: str, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    path = intent_file(tmp_path, "huge-1", **{field: value})
+    code, err = _run([*_paper(tmp_path), "--intent", str(path)], capsys)
+    assert code == 2 and err == [f"spxcc: error: {path}: {problem}"]
+    assert not (tmp_path / "s.sqlite3").exists()  # refused before the store is opened
+
+
+def test_submit_refuses_more_than_100_contracts_by_default(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]
+                                                          ) -> None:
+    path = intent_file(tmp_path, "big-1", quantity=101, limitPrice=0.05)
+    code, err = _run([*_paper(tmp_path), "--intent", str(path)], capsys)
+    assert code == 2
+    assert err == ["spxcc: error: intent 'big-1' refused by pre-trade checks: quantity 101 > "
+                   "max contracts 100"]
+    ok = intent_file(tmp_path, "big-2", quantity=101, limitPrice=0.05)
+    code, err = _run([*_paper(tmp_path), "--intent", str(ok), "--max-contracts", "101"], capsys)
+    assert (code, err) == (0, [])
