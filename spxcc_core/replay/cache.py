@@ -46,6 +46,7 @@ from spxcc_core.aggregate.columns import ConditionTable, QuoteColumns, SymbolTab
 from spxcc_core.errors import ConfigError, InputError
 from spxcc_core.massive.columns import IndexColumns
 from spxcc_core.replay.wire import CacheChainSnapshot, CacheDataset, SessionManifestV2
+from spxcc_core.session import earliest_event_ns
 
 if TYPE_CHECKING:
     from spxcc_core.chain import ChainSnapshot
@@ -349,7 +350,7 @@ def _build(tmp: Path, paths: Mapping[str, Path], base: Path | None, ticker: str 
                 if len(cols) == 0:
                     continue
                 if first_ts is None and kind != "index_values":
-                    first_ts = int(cols.ts[0])
+                    first_ts = earliest_event_ns(cols.ts)
                 writer.write_batch(_record_batch(cols, schema))
                 rows += len(cols)
         datasets.append(CacheDataset(kind=kind, file=fname, rows=rows,  # type: ignore[arg-type]
