@@ -21,7 +21,7 @@ import platformdirs
 from spxcc_core.errors import ConfigError, InputError
 from spxcc_core.store.migrations import Migration, all_migrations
 
-__all__ = ["DB_ENV", "Store", "StoreError", "default_db_path"]
+__all__ = ["DB_ENV", "Store", "StoreError", "check_file", "default_db_path"]
 
 #: First 16 bytes of every SQLite 3 database file.
 _MAGIC = b"SQLite format 3\x00"
