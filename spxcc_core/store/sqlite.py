@@ -155,7 +155,8 @@ class Store:
         """Refuse an SQLite database of another program (tables, but no ``spxcc_schema``):
         migrating it would write our tables into someone else's file."""
         names = {r[0] for r in self.conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite!_%' "
+            "ESCAPE '!'")}
         if names and "spxcc_schema" not in names:
             raise StoreError(self.path, f"an SQLite database that is not an spxcc store (no "
                              f"spxcc_schema table; it holds {len(names)} other table"
