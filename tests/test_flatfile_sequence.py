@@ -168,3 +168,11 @@ def test_an_empty_cell_elsewhere_is_still_an_error(column: str, what: str,
     with pytest.raises(InputError) as info:
         list(open_trades(t, ticker=None, symbols=SymbolTable(), conditions=ConditionTable()))
     assert str(info.value) == f"{t}, row 2: column {column!r}: '' is not {what}"
+
+
+def test_a_quoted_empty_cell_is_absent_too(tmp_path: Path) -> None:
+    """Writers that quote every field write an absent value as ``""``."""
+    t = tmp_path / "trades.csv"
+    t.write_text(TRADE_HEADER + "\n" + f'"SPY","","0","4","10.00","","{S_NS}","1"' + "\n")
+    (cols,) = open_trades(t, ticker=None, symbols=SymbolTable(), conditions=ConditionTable())
+    assert cols.seq.tolist() == [-1] and cols.price.tolist() == [10.0]

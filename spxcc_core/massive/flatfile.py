@@ -209,8 +209,8 @@ def _num(batch: pa.RecordBatch, name: str) -> npt.NDArray[Any]:
 
 class _SeqPresence:
     """Sequence numbers of one file: per symbol always present or always absent (spec), and
-    never negative (``-1`` means absent). Cost on a file that gives every row one: one
-    fancy-indexed read and write per batch."""
+    never negative (``-1`` means absent). Cost on a file that gives every row one: two
+    fancy-indexed reads and writes per batch."""
 
     def __init__(self, src: str, symbols: SymbolTable) -> None:
         self.src = src
@@ -413,7 +413,7 @@ def read_csv_batches(path: str | os.PathLike[str], *, required: dict[str, pa.Dat
     convert_opts = pacsv.ConvertOptions(
         column_types={c: wanted[c] for c in include}, include_columns=include,
         null_values=[""] if nulls else [], strings_can_be_null=False,
-        quoted_strings_can_be_null=False)
+        quoted_strings_can_be_null=bool(nulls))  # text columns are never null
     first_row = 1
     try:
         stream = pa.input_stream(os.fspath(path), compression="gzip" if gz else None)
