@@ -184,3 +184,23 @@ def test_submit_refuses_more_than_100_contracts_by_default(tmp_path: Path,
     ok = intent_file(tmp_path, "big-2", quantity=101, limitPrice=0.05)
     code, err = _run([*_paper(tmp_path), "--intent", str(ok), "--max-contracts", "101"], capsys)
     assert (code, err) == (0, [])
+
+
+def test_golden_regen_repairs_a_damaged_expected_file(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """The remedy the verify error names works: regen replaces the damaged file (with the
+    committed bytes again: the case is deterministic) and says it was unreadable."""
+    case = "chop_day"
+    (tmp_path / case / "expected").mkdir(parents=True)
+    for p in (GOLDEN / case).iterdir():
+        if p.is_file():
+            (tmp_path / case / p.name).write_bytes(p.read_bytes())
+    for p in (GOLDEN / case / "expected").iterdir():
+        (tmp_path / case / "expected" / p.name).write_bytes(p.read_bytes())
+    target = tmp_path / case / "expected" / "microbars.jsonl"
+    target.write_bytes(_half(target.read_bytes()))
+    capsys.readouterr()
+    assert main(["golden", "regen", "--golden-dir", str(tmp_path), "--case", case]) == 0
+    out = capsys.readouterr().out
+    assert f"  microbars.jsonl: the previous file was unreadable ({target}, row " in out
+    assert target.read_bytes() == (GOLDEN / case / "expected" / "microbars.jsonl").read_bytes()

@@ -88,6 +88,21 @@ def _read_expected(case_dir: Path) -> dict[str, bytes | None]:
             for n in EXPECTED_FILES}
 
 
+def _previous_expected(case_dir: Path) -> tuple[dict[str, bytes | None], list[str]]:
+    """The expected files ``regen`` replaces, a damaged one counting as absent, and a line
+    naming each damaged one (regenerating is how a damaged file is repaired)."""
+    out: dict[str, bytes | None] = {}
+    notes: list[str] = []
+    for name in EXPECTED_FILES:
+        path = case_dir / "expected" / name
+        try:
+            out[name] = _checked_expected(path) if path.is_file() else None
+        except InputError as exc:
+            out[name] = None
+            notes.append(f"{name}: the previous file was unreadable ({exc}); replaced")
+    return out, notes
+
+
 _object_decoder = msgspec.json.Decoder(dict[str, Any])
 
 
@@ -229,7 +244,8 @@ def regen(golden_dir: Path | None = None, *, cases: Sequence[str] | None = None,
                     lines.append(f"{name}: {'written' if old is None else 'rewritten'} "
                                  f"({events} events)")
                     path.write_bytes(data)
-        old_expected = _read_expected(case_dir)
+        old_expected, damaged = _previous_expected(case_dir)
+        lines.extend(damaged)
         new_expected = _run(case, case_dir, pm, None)
         lines.extend(diff_outputs(old_expected, dict(new_expected), EXPECTED_FILES))
         exp_dir = case_dir / "expected"
