@@ -7,6 +7,7 @@ expected files that are truncated or not UTF-8, and order intents with out-of-ra
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -101,6 +102,12 @@ def test_an_intact_cache_still_replays(cache: Path, tmp_path: Path,
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
 
+def _copy_case(root: Path, case: str) -> str:
+    """A copy of a committed golden case (inputs and expected files) under ``root``."""
+    shutil.copytree(GOLDEN / case, root / case)
+    return case
+
+
 def _half(data: bytes) -> bytes:
     return data[: len(data) // 2]
 
@@ -119,14 +126,7 @@ def _latin1_line(data: bytes) -> bytes:
 def test_golden_verify_with_a_damaged_expected_file_is_one_line(
         name: str, damage: Callable[[bytes], bytes], problem: str, tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
-    case = "chop_day"
-    (tmp_path / case).mkdir()
-    for p in (GOLDEN / case).iterdir():
-        if p.is_file():
-            (tmp_path / case / p.name).write_bytes(p.read_bytes())
-    (tmp_path / case / "expected").mkdir()
-    for p in (GOLDEN / case / "expected").iterdir():
-        (tmp_path / case / "expected" / p.name).write_bytes(p.read_bytes())
+    case = _copy_case(tmp_path, "chop_day")
     target = tmp_path / case / "expected" / name
     data = damage(target.read_bytes())
     target.write_bytes(data)
@@ -190,13 +190,7 @@ def test_golden_regen_repairs_a_damaged_expected_file(tmp_path: Path,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     """The remedy the verify error names works: regen replaces the damaged file (with the
     committed bytes again: the case is deterministic) and says it was unreadable."""
-    case = "chop_day"
-    (tmp_path / case / "expected").mkdir(parents=True)
-    for p in (GOLDEN / case).iterdir():
-        if p.is_file():
-            (tmp_path / case / p.name).write_bytes(p.read_bytes())
-    for p in (GOLDEN / case / "expected").iterdir():
-        (tmp_path / case / "expected" / p.name).write_bytes(p.read_bytes())
+    case = _copy_case(tmp_path, "chop_day")
     target = tmp_path / case / "expected" / "microbars.jsonl"
     target.write_bytes(_half(target.read_bytes()))
     capsys.readouterr()
