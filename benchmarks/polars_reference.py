@@ -130,14 +130,20 @@ def _normalise(df: pl.DataFrame, schema: Mapping[str, Any], kind: str) -> pl.Dat
 
 def _judge(df: pl.DataFrame, value_cols: list[str], validity: pl.Expr, lateness_ns: int
            ) -> pl.DataFrame:
-    """Adds ``reason`` (null = applied) following the spec's check order."""
-    prev_max = pl.col("ts").cum_max().shift(1).over("symbol")
-    df = df.with_columns((pl.col("ts") < prev_max - lateness_ns).fill_null(False).alias("late"))
-    key = ["late", "symbol", "ts", "seq", *value_cols]
+    """Adds ``reason`` (null = applied) following the spec's check order. An event before the
+    epoch (``ts < 0``) is ``bad_timestamp`` and never moves ``max_ts``."""
+    bad_ts = pl.col("ts") < 0
+    epoch_ts = pl.when(~bad_ts).then(pl.col("ts"))
+    prev_max = epoch_ts.cum_max().forward_fill().shift(1).over("symbol")
+    df = df.with_columns(bad_ts.alias("bad_ts"))
+    df = df.with_columns((~pl.col("bad_ts") & (pl.col("ts") < prev_max - lateness_ns))
+                         .fill_null(False).alias("late"))
+    key = ["bad_ts", "late", "symbol", "ts", "seq", *value_cols]
     rank = pl.int_range(pl.len()).over(key)
-    dup = ~pl.col("late") & pl.col("seq").is_not_null() & (rank > 0)
+    dup = ~pl.col("bad_ts") & ~pl.col("late") & pl.col("seq").is_not_null() & (rank > 0)
     return df.with_columns(
-        pl.when(pl.col("late")).then(pl.lit("late"))
+        pl.when(pl.col("bad_ts")).then(pl.lit("bad_timestamp"))
+        .when(pl.col("late")).then(pl.lit("late"))
         .when(dup).then(pl.lit("duplicate"))
         .otherwise(validity).alias("reason"))
 

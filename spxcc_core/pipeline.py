@@ -25,7 +25,8 @@ boundaries.
 
 Gamma context: with a chain snapshot (``chain``), the market is given the snapshot for the
 session's New York date — ``session_date`` when given, else the date of the earliest trade or
-quote of the first step that has any (or the date set by :meth:`Pipeline.set_session_date`).
+quote (``ts >= 0``) of the first step that has any (or the date set by
+:meth:`Pipeline.set_session_date`).
 
 An observer, provider or detector that raises is isolated: recorded under its plugin's name with
 a count and reported in ``pluginErrors``; the pipeline goes on.
@@ -314,10 +315,11 @@ class Pipeline:
         if t is None and q is None:
             return StepOutputs()
         if self._session_date is None:
-            from spxcc_core.session import ny_date_of_ms
+            from spxcc_core.session import earliest_event_ns, ny_date_of_ms
 
-            first = min(int(c.ts.min()) for c in (t, q) if c is not None)
-            self.set_session_date(ny_date_of_ms(first // _NS_PER_MS).isoformat())
+            first = earliest_event_ns(*(c.ts for c in (t, q) if c is not None))
+            if first is not None:
+                self.set_session_date(ny_date_of_ms(first // _NS_PER_MS).isoformat())
         return self._step(self.aggregator.push_events(t, q))
 
     def finish(self) -> StepOutputs:

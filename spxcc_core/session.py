@@ -15,9 +15,11 @@ from __future__ import annotations
 import datetime as dt
 import warnings
 from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import attrs
+import numpy.typing as npt
 
 from spxcc_core.errors import InputError
 
@@ -27,6 +29,7 @@ __all__ = [
     "NEW_YORK",
     "SessionCalendar",
     "TradingDay",
+    "earliest_event_ns",
     "get_calendar",
     "ny_date_of_ms",
 ]
@@ -43,6 +46,14 @@ _MS_PER_MINUTE = 60_000
 def ny_date_of_ms(epoch_ms: int) -> dt.date:
     """The America/New_York calendar date of an epoch-millisecond instant."""
     return dt.datetime.fromtimestamp(epoch_ms / 1000.0, tz=NEW_YORK).date()
+
+
+def earliest_event_ns(*stamps: npt.NDArray[Any]) -> int | None:
+    """The earliest event time (ns) of ``stamps`` that can date a session: ``ts >= 0``. Events
+    before the epoch are quarantined (``bad_timestamp``) and never date one; None when there is
+    no such event."""
+    found = [int(a[a >= 0].min()) for a in stamps if len(a) and (a >= 0).any()]
+    return min(found) if found else None
 
 
 def _ny_midnight_ms(day: dt.date) -> int:

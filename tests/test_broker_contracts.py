@@ -43,8 +43,8 @@ def test_intent_wire_is_camel_case_and_round_trips() -> None:
 
 
 @pytest.mark.parametrize(("patch", "problem"), [
-    ((b'"quantity":2', b'"quantity":0'), "OrderIntent.quantity: must be an integer > 0"),
-    ((b'"quantity":2', b'"quantity":-1'), "OrderIntent.quantity: must be an integer > 0"),
+    ((b'"quantity":2', b'"quantity":0'), "Expected `int` >= 1 - at `$.quantity`"),
+    ((b'"quantity":2', b'"quantity":-1'), "Expected `int` >= 1 - at `$.quantity`"),
     ((b'"quantity":2', b'"quantity":1.5'), "Expected `int`"),
     ((b'"buy_to_open"', b'"buy"'), "OrderIntent.side: 'buy' is not one of"),
     ((b'"orderType":"limit"', b'"orderType":"stop"'), "OrderIntent.orderType: 'stop'"),

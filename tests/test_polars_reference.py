@@ -171,6 +171,20 @@ def test_one_sided_quotes_revision_2026_12_06():
     assert (b1["bidSizeAtClose"], b1["askSizeAtClose"]) == (0.0, 120.0)
 
 
+def test_events_before_the_epoch_are_bad_timestamp_and_never_move_max_ts():
+    trades = _trades([
+        ("X", -1000 * MS, 1, 10.0, 100, "", 0),   # before the epoch: bad_timestamp
+        ("X", 1000 * MS, 2, 10.0, 100, "", 0),
+        ("X", -5, 3, 10.0, 100, "", 0),           # bad_timestamp, not late
+        ("X", 1000 * MS, 4, 10.5, 10, "", 0),     # not late: the -5 did not move max_ts
+    ])
+    res = microbars(trades, None)
+    assert res.report["quarantined"] == {"bad_timestamp": 2}
+    assert res.report["applied"] == 2 and res.report["late"] == 0
+    assert res.bars.get_column("startMs").to_list() == [1000]
+    assert res.quarantine.get_column("line").to_list() == [1, 3]
+
+
 def _meaning(bits_unknown):
     # CLASSIFY matters only for volume-eligible trades.
     bits, unknown = bits_unknown
@@ -248,7 +262,7 @@ def _streams(draw):
     n_t = draw(st.integers(0, 25))
     n_q = draw(st.integers(0, 25))
     with_seq = draw(st.booleans())
-    ts = st.integers(0, 120).map(lambda k: k * 50 * MS + (k % 3))
+    ts = st.integers(-3, 120).map(lambda k: k * 50 * MS + (k % 3))  # k < 0: bad_timestamp
 
     def seq(i):
         return (i + 1) if with_seq else None

@@ -4,7 +4,8 @@ One function, :func:`run`, consumes one batch of trades and one batch of quotes 
 order) and carries **all** state between calls in numpy arrays owned by the caller
 (:class:`spxcc_core.aggregate.state.KernelState`):
 
-- per feed, in arrival order: the ``late`` check against the symbol's running ``max_ts``, the
+- per feed, in arrival order: the ``bad_timestamp`` check (``ts < 0``; such an event never
+  moves ``max_ts``), the ``late`` check against the symbol's running ``max_ts``, the
   ``duplicate`` check (an open-addressing hash table of recent keys, pruned below the watermark)
   and the validity checks; quarantined events go to the quarantine output;
 - accepted events wait in the reorder buffer, per symbol and feed sorted by
@@ -75,8 +76,9 @@ R_CORRECTION = 4
 R_EMPTY_SIDE = 5
 R_CROSSED = 6
 R_DUPLICATE = 7
+R_BAD_TIMESTAMP = 8  # ts < 0 (before the epoch): checked first, never moves the watermark
 REASONS = ("late", "non_finite", "bad_price", "bad_size", "correction", "empty_side",
-           "crossed_quote", "duplicate")
+           "crossed_quote", "duplicate", "bad_timestamp")
 
 # ---- g: global int64 state -----------------------------------------------------------------
 G_I_NS = 0          # interval, ns
@@ -103,12 +105,14 @@ G_TI = 20           # input offsets of the current batch
 G_QI = 21
 G_SINCE = 22        # events since the last release step
 G_NSYM = 23         # symbols in use (rows of si/sf that are initialised)
-G_REASON0 = 24      # quarantine counts per reason (8 slots)
-G_REL_POS = 32      # release step in progress: next position in the touched list / symbol
+G_REASON0 = 24      # quarantine counts per reason (9 slots, one per REASONS entry)
+G_REL_POS = 33      # release step in progress: next position in the touched list / symbol
 G_TC_N = 34         # events waiting in the trade / quote input chains (see S_TC_HEAD)
 G_QC_N = 35
 G_CHECKED = 36      # the current batch's ids were checked (the caller clears it per batch)
 G_SIZE = 37
+if G_REASON0 + len(REASONS) > G_REL_POS:  # pragma: no cover - a layout mistake
+    raise RuntimeError("the quarantine counters overlap the next global slot")
 
 # ---- si: per-symbol int64 state ----------------------------------------------------------------
 S_T_MAX = 0
@@ -1020,7 +1024,9 @@ def run(g: Arr, si: Arr, sf: Arr, touched: Arr,
                     touched[n_touched] = s
                     n_touched += 1
                 mx = si[s, S_T_MAX]
-                if mx != NONE_TS and ts < mx - lateness:
+                if ts < 0:
+                    _quarantine(g, qo, 0, R_BAD_TIMESTAMP, s, ts, seq, t_line[ti])
+                elif mx != NONE_TS and ts < mx - lateness:
                     _quarantine(g, qo, 0, R_LATE, s, ts, seq, t_line[ti])
                 else:
                     if mx == NONE_TS or ts > mx:
@@ -1113,7 +1119,9 @@ def run(g: Arr, si: Arr, sf: Arr, touched: Arr,
                     touched[n_touched] = s
                     n_touched += 1
                 mx = si[s, S_Q_MAX]
-                if mx != NONE_TS and ts < mx - lateness:
+                if ts < 0:
+                    _quarantine(g, qo, 1, R_BAD_TIMESTAMP, s, ts, seq, q_line[qi])
+                elif mx != NONE_TS and ts < mx - lateness:
                     _quarantine(g, qo, 1, R_LATE, s, ts, seq, q_line[qi])
                 else:
                     if mx == NONE_TS or ts > mx:

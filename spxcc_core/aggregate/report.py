@@ -60,8 +60,9 @@ class RunReport(Contract, frozen=True, kw_only=True):
 class QuarantineRecord(Contract, frozen=True, kw_only=True):
     """One event that was not applied, and why.
 
-    ``reason``: ``late``, ``duplicate``, ``non_finite``, ``bad_price``, ``bad_size``,
-    ``correction`` (trades) or ``non_finite``, ``empty_side``, ``crossed_quote`` (quotes);
+    ``reason``: ``bad_timestamp`` (``ts < 0``), ``late``, ``duplicate``, ``non_finite``,
+    ``bad_price``, ``bad_size``, ``correction`` (trades) or ``non_finite``, ``empty_side``,
+    ``crossed_quote`` (quotes);
     ``ts`` ns since the UTC epoch; ``seq`` None when the source gave none; ``line`` the 1-based
     data row in its file or the message index of a live feed.
     """

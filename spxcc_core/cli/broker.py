@@ -11,8 +11,9 @@ The Tradier token comes from ``$SPXCC_TRADIER_TOKEN`` when set, else from the va
 ``tradier_token``. The paper broker keeps its accounts in the store (``--db``).
 
 ``snapshot`` prints a PortfolioSnapshot JSON object (and stores it); ``submit --intent FILE``
-routes an OrderIntent through the pre-trade checks (market clock, max contracts, max open
-risk, buying power of a fresh snapshot minus in-flight reservations) and prints the OrderAck.
+routes an OrderIntent through the pre-trade checks (market clock, max contracts — default
+:data:`DEFAULT_MAX_CONTRACTS` —, max open risk, buying power of a fresh snapshot minus
+in-flight reservations) and prints the OrderAck.
 Submitting the same intent again prints the same order. Refusals, broker rejections and
 unknown outcomes print one line and exit 2.
 
@@ -53,12 +54,14 @@ from spxcc_core.errors import ConfigError, InputError, SpxccError
 from spxcc_core.plugins import get_plugin_manager
 from spxcc_core.store import Store, default_db_path
 
-__all__ = ["TOKEN_ENV", "TOKEN_SECRET", "open_adapter", "register"]
+__all__ = ["DEFAULT_MAX_CONTRACTS", "TOKEN_ENV", "TOKEN_SECRET", "open_adapter", "register"]
 
 #: Environment variable overriding the vault for the Tradier token.
 TOKEN_ENV = "SPXCC_TRADIER_TOKEN"
 #: Vault name of the Tradier token.
 TOKEN_SECRET = "tradier_token"
+#: ``broker submit --max-contracts`` when not given: an intent for more contracts is refused.
+DEFAULT_MAX_CONTRACTS = 100
 
 _encoder = msgspec.json.Encoder()
 
@@ -93,7 +96,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="OrderIntent JSON file")
     t.add_argument("--after", default=None, metavar="INTENT_ID",
                    help="entry intent an exit must wait for (default: the symbol's open entry)")
-    t.add_argument("--max-contracts", type=int, default=None, metavar="N")
+    t.add_argument("--max-contracts", type=int, default=DEFAULT_MAX_CONTRACTS, metavar="N",
+                   help="refuse an intent for more than N contracts (default "
+                        f"{DEFAULT_MAX_CONTRACTS})")
     t.add_argument("--max-open-risk", type=float, default=None, metavar="USD")
     t.add_argument("--max-snapshot-age", type=float, default=5.0, metavar="SECONDS",
                    help="use a stored snapshot at most this old, else fetch one (default 5)")

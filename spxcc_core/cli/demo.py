@@ -369,6 +369,10 @@ def render(session: SampleSession, summary: BarSummary, seconds: float) -> None:
 def _run(args: argparse.Namespace) -> int:
     if args.cache_dir is not None and args.cache_dir.exists() and not args.cache_dir.is_dir():
         raise ConfigError(f"--cache-dir {args.cache_dir}: not a folder")
+    if args.db is not None and not args.no_replay:
+        from spxcc_core.store.sqlite import check_file
+
+        check_file(args.db)  # a foreign or damaged store fails before the session is built
     start = time.perf_counter()
     session = prepare_session(args.seed, args.scale, args.date, args.cache_dir)
     summary = aggregate_spy(session)

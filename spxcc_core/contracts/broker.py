@@ -15,7 +15,7 @@ then decode the known variant) so a kind from a newer writer comes back as
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar, Final
+from typing import Annotated, Any, ClassVar, Final
 
 import attrs
 import msgspec
@@ -27,6 +27,8 @@ from spxcc_core.occ import parse_occ
 __all__ = [
     "ACCOUNT_TYPES",
     "DURATIONS",
+    "MAX_EPOCH_MS",
+    "MAX_INTENT_QUANTITY",
     "OPEN_STATUSES",
     "ORDER_TYPES",
     "SIDES",
@@ -66,6 +68,17 @@ OPEN_STATUSES: Final = frozenset({"pending", "open", "partially_filled", "submit
                                   "calculated", "accepted_for_bidding", "held"})
 
 
+#: Largest ``quantity`` an intent may carry, in contracts: a bound on what can be meant (and
+#: stored), far above any single option order; the pre-trade ``max contracts`` limit is the risk
+#: limit (``spxcc broker submit --max-contracts``, default 100).
+MAX_INTENT_QUANTITY: Final = 1_000_000
+#: Largest epoch-millisecond time a contract accepts (9999-12-31T23:59:59.999Z).
+MAX_EPOCH_MS: Final = 253_402_300_799_999
+
+_Quantity = Annotated[int, msgspec.Meta(ge=1, le=MAX_INTENT_QUANTITY)]
+_EpochMs = Annotated[int, msgspec.Meta(ge=0, le=MAX_EPOCH_MS)]
+
+
 def _fail(contract: str, field: str, problem: str) -> None:
     # ValueError: msgspec turns it into a ValidationError during decode; construction in code
     # sees the same message.
@@ -89,6 +102,8 @@ class OrderIntent(Contract, frozen=True, kw_only=True):
     (informational for risk; not sent to the broker). ``createdAtMs`` is epoch ms or null.
     ``entryIntentId`` (exits only) names the entry intent this exit closes, so the router never
     sends the exit before its entry; null lets the router match the latest open entry.
+    Decoding refuses a ``quantity`` outside 1..1000000 contracts, a ``createdAtMs`` outside
+    0..253402300799999 (year 9999) and prices that are not finite.
     """
 
     contract_name: ClassVar[str] = "order_intent"
@@ -98,7 +113,7 @@ class OrderIntent(Contract, frozen=True, kw_only=True):
     option_symbol: str
     underlying: str
     side: str
-    quantity: int
+    quantity: _Quantity
     order_type: str
     limit_price: float | None = None
     duration: str = "day"
@@ -106,7 +121,7 @@ class OrderIntent(Contract, frozen=True, kw_only=True):
     arrival_bid: float | None = None
     arrival_ask: float | None = None
     stop_premium: float | None = None
-    created_at_ms: int | None = None
+    created_at_ms: _EpochMs | None = None
     entry_intent_id: str | None = None
 
     def __post_init__(self) -> None:
@@ -121,8 +136,13 @@ class OrderIntent(Contract, frozen=True, kw_only=True):
             _fail(name, "underlying", "must be a non-empty symbol")
         if self.side not in SIDES:
             _fail(name, "side", f"{self.side!r} is not one of {', '.join(SIDES)}")
-        if isinstance(self.quantity, bool) or self.quantity <= 0:
-            _fail(name, "quantity", f"must be an integer > 0, got {self.quantity!r}")
+        if (isinstance(self.quantity, bool) or not isinstance(self.quantity, int)
+                or not 1 <= self.quantity <= MAX_INTENT_QUANTITY):
+            _fail(name, "quantity", f"must be an integer from 1 to {MAX_INTENT_QUANTITY}, got "
+                                    f"{self.quantity!r}")
+        if self.created_at_ms is not None and not 0 <= self.created_at_ms <= MAX_EPOCH_MS:
+            _fail(name, "createdAtMs", f"must be null or epoch ms from 0 to {MAX_EPOCH_MS}, "
+                                       f"got {self.created_at_ms!r}")
         if self.order_type not in ORDER_TYPES:
             _fail(name, "orderType", f"{self.order_type!r} is not one of market, limit")
         if self.duration not in DURATIONS:

@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import msgspec
 import pluggy
 
-from spxcc_core.errors import ConfigError
+from spxcc_core.errors import ConfigError, InputError
 from spxcc_core.golden.cases import case_names, get_case
 from spxcc_core.golden.conformance import ConformanceReport, check_detector
 from spxcc_core.golden.diff import diff_file, diff_outputs
@@ -97,7 +98,49 @@ def _registered_detectors(pm: pluggy.PluginManager) -> dict[str, Any]:
 
 def _read_expected(case_dir: Path) -> dict[str, bytes | None]:
     exp = case_dir / "expected"
-    return {n: (exp / n).read_bytes() if (exp / n).is_file() else None for n in EXPECTED_FILES}
+    return {n: _checked_expected(exp / n) if (exp / n).is_file() else None
+            for n in EXPECTED_FILES}
+
+
+def _previous_expected(case_dir: Path) -> tuple[dict[str, bytes | None], list[str]]:
+    """The expected files ``regen`` replaces, a damaged one counting as absent, and a line
+    naming each damaged one (regenerating is how a damaged file is repaired)."""
+    out: dict[str, bytes | None] = {}
+    notes: list[str] = []
+    for name in EXPECTED_FILES:
+        path = case_dir / "expected" / name
+        try:
+            out[name] = _checked_expected(path) if path.is_file() else None
+        except InputError as exc:
+            out[name] = None
+            notes.append(f"{name}: the previous file was unreadable ({exc}); replaced")
+    return out, notes
+
+
+_object_decoder = msgspec.json.Decoder(dict[str, Any])
+
+
+def _checked_expected(path: Path) -> bytes:
+    """The bytes of an expected file, each JSON Lines line (or the whole ``.json`` file) a JSON
+    object in UTF-8.
+
+    :raises InputError: unreadable, truncated, not UTF-8 or not JSON (naming the file and line).
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read ({exc.strerror or exc})") from None
+    lines = [data] if path.suffix == ".json" else data.splitlines()
+    for i, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            _object_decoder.decode(line)
+        except msgspec.DecodeError as exc:
+            raise InputError(str(path), f"not a JSON object ({exc}); restore the file or run "
+                             "`spxcc golden regen` and review", row=None if path.suffix == ".json" else i
+                             ) from None
+    return data
 
 
 def _run(case: str, case_dir: Path, pm: pluggy.PluginManager,
@@ -255,7 +298,8 @@ def regen(golden_dir: Path | None = None, *, cases: Sequence[str] | None = None,
                 lines.append(f"{name}: {'written' if old is None else 'rewritten'} "
                              f"({events} events)")
                 path.write_bytes(data)
-        old_expected = _read_expected(case_dir)
+        old_expected, damaged = _previous_expected(case_dir)
+        lines.extend(damaged)
         lines.extend(diff_outputs(old_expected, dict(new_expected), EXPECTED_FILES))
         exp_dir = case_dir / "expected"
         exp_dir.mkdir(exist_ok=True)

@@ -12,15 +12,20 @@ Contract of every reader here:
 - With ``ticker`` given, rows of other tickers are not events: they are neither yielded, nor
   interned into the symbol table, nor counted anywhere. ``ticker`` is compared as a string
   (``NA`` and ``NULL`` are real tickers).
-- Timestamps are int64 nanoseconds parsed as integers (never through a float); a missing
-  ``sequence_number`` column gives ``seq = -1``. Trade condition strings (``"12,37"``, empty =
-  none) are interned once per distinct string through :meth:`ConditionTable.intern`.
+- Timestamps are int64 nanoseconds parsed as integers (never through a float). A sequence
+  number may be absent (``spec/microbar.md``): a missing ``sequence_number`` column or an empty
+  cell gives ``seq = -1``. Within one file a symbol's rows either all have one or all lack it; a
+  row that breaks this (a mix within one symbol), or a negative sequence number, is an error.
+  Trade condition strings (``"12,37"``, empty = none) are interned once per distinct string
+  through :meth:`ConditionTable.intern`.
 - Values that parse but are invalid (NaN, infinities, zero or negative prices and sizes, crossed
   quotes) pass through unchanged for the aggregator to quarantine.
 - Unreadable input raises :class:`~spxcc_core.errors.InputError` naming the file and the data row
   (or the compressed byte offset for a damaged gzip stream) and the problem: missing or unreadable
   file, bad gzip stream, missing required column, a row with the wrong number of fields, a number
-  or timestamp that does not parse, an empty ticker, a malformed condition list.
+  or timestamp that does not parse (an empty cell included, except ``sequence_number``), an empty
+  ticker, a malformed condition list, a sequence number given for some rows of a symbol and not
+  for others.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import csv
 import os
 import re
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
 import attrs
@@ -75,16 +80,17 @@ class _Dataset:
     kind: str
     required: dict[str, pa.DataType]
     optional: dict[str, pa.DataType]
+    nullable: frozenset[str] = frozenset()  # columns whose empty cells are absent values
 
 
 _TRADES = _Dataset("trades", {
     "ticker": _STR, "sip_timestamp": _I64, "price": _F64, "size": _F64,
     "conditions": _STR, "correction": _I32,
-}, {"sequence_number": _I64})
+}, {"sequence_number": _I64}, frozenset({"sequence_number"}))
 _QUOTES = _Dataset("quotes", {
     "ticker": _STR, "sip_timestamp": _I64, "bid_price": _F64, "bid_size": _F64,
     "ask_price": _F64, "ask_size": _F64,
-}, {"sequence_number": _I64})
+}, {"sequence_number": _I64}, frozenset({"sequence_number"}))
 _INDEX = _Dataset("index values", {"ticker": _STR, "timestamp": _I64, "value": _F64}, {})
 
 _TYPE_WORDS = {"double": "a number", "int64": "an integer", "int32": "an integer",
@@ -154,7 +160,8 @@ def _stream(path: str | os.PathLike[str], dataset: _Dataset, convert: _Convert,
     src = source_name(path)
     chunker = Rechunker(chunk_rows)
     for first_row, batch in read_csv_batches(path, required=dataset.required,
-                                             optional=dataset.optional):
+                                             optional=dataset.optional,
+                                             nullable=dataset.nullable):
         cols = convert(src, first_row, batch)
         if cols is not None:
             for chunk in chunker.push(cols):
@@ -189,7 +196,7 @@ def _lines(first_row: int, n: int) -> npt.NDArray[np.int64]:
 
 def _np(arr: pa.Array) -> npt.NDArray[Any]:
     """A read-only numpy view of a null-free primitive Arrow array (no pandas import)."""
-    if arr.null_count:  # pragma: no cover - null parsing is disabled in ConvertOptions
+    if arr.null_count:  # pragma: no cover - nulls are refused or filled before this
         raise AssertionError("unexpected nulls in a CSV column")
     dtype = np.dtype(arr.type.to_pandas_dtype())
     return np.frombuffer(arr.buffers()[1], dtype=dtype, count=len(arr),
@@ -200,10 +207,75 @@ def _num(batch: pa.RecordBatch, name: str) -> npt.NDArray[Any]:
     return _np(batch.column(name))
 
 
-def _seq(batch: pa.RecordBatch) -> npt.NDArray[np.int64]:
-    if "sequence_number" in batch.schema.names:
-        return _num(batch, "sequence_number")
-    return np.full(batch.num_rows, -1, dtype=np.int64)
+class _SeqPresence:
+    """Sequence numbers of one file: per symbol always present or always absent (spec), and
+    never negative (``-1`` means absent). Cost on a file that gives every row one: two
+    fancy-indexed reads and writes per batch."""
+
+    def __init__(self, src: str, symbols: SymbolTable) -> None:
+        self.src = src
+        self.symbols = symbols
+        self.known = np.zeros(0, dtype=np.bool_)    # symbol id → a row of it was seen
+        self.present = np.zeros(0, dtype=np.bool_)  # symbol id → its rows have a seq
+
+    def seq(self, first_row: int, batch: pa.RecordBatch, sym: npt.NDArray[np.int32],
+            keep: npt.NDArray[np.bool_] | None) -> npt.NDArray[np.int64]:
+        """``seq`` of the batch (-1 where absent), checked against the earlier rows."""
+        if "sequence_number" not in batch.schema.names:
+            return np.full(batch.num_rows, -1, dtype=np.int64)
+        col = batch.column("sequence_number")
+        if col.null_count == 0:
+            seq = _np(col)
+            has = None
+        else:
+            seq = _np(col.fill_null(-1))
+            has = np.asarray(col.is_valid())
+        neg = seq < 0 if has is None else (seq < 0) & has
+        if keep is not None:
+            neg &= keep
+        if neg.any():
+            row = int(np.flatnonzero(neg)[0])
+            raise InputError(self.src, f"column 'sequence_number': {int(seq[row])} is not a "
+                             "sequence number (>= 0; leave the cell empty when there is none)",
+                             row=first_row + row)
+        self._check(first_row, sym, has, keep)
+        return seq
+
+    def _check(self, first_row: int, sym: npt.NDArray[np.int32],
+               has: npt.NDArray[np.bool_] | None, keep: npt.NDArray[np.bool_] | None) -> None:
+        rows = np.arange(len(sym)) if keep is None else np.flatnonzero(keep)
+        s = sym if keep is None else sym[rows]
+        if not len(s):
+            return
+        n = int(s.max()) + 1
+        if n > len(self.known):
+            grow = n - len(self.known)
+            self.known = np.concatenate([self.known, np.zeros(grow, dtype=np.bool_)])
+            self.present = np.concatenate([self.present, np.zeros(grow, dtype=np.bool_)])
+        if has is None:  # every row has one: only a symbol seen without one conflicts
+            bad = self.known[s] & ~self.present[s]
+            if bad.any():
+                self._fail(first_row, int(rows[np.flatnonzero(bad)[0]]), int(s[bad][0]), True)
+            self.known[s] = True
+            self.present[s] = True
+            return
+        h = has if keep is None else has[rows]
+        uniq, first = np.unique(s, return_index=True)
+        new = ~self.known[uniq]
+        self.present[uniq[new]] = h[first[new]]
+        self.known[uniq] = True
+        bad = h != self.present[s]
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            self._fail(first_row, int(rows[i]), int(s[i]), bool(h[i]))
+
+    def _fail(self, first_row: int, row: int, sid: int, given: bool) -> None:
+        name = self.symbols.names[sid]
+        what = ("given here but empty in earlier rows" if given
+                else "empty here but given in earlier rows")
+        raise InputError(self.src, f"column 'sequence_number': {what} of {name!r} (a file gives "
+                         "every row of a symbol a sequence number, or none)",
+                         row=first_row + row)
 
 
 def _select(cols: Columns, keep: npt.NDArray[np.bool_] | None) -> Columns | None:
@@ -218,9 +290,13 @@ def _trade_columns(ticker: str | None, symbols: SymbolTable,
                    conditions: ConditionTable) -> _Convert:
     selector = TickerSelector(ticker, symbols)
     strings = ConditionStrings(conditions)
+    presence: list[_SeqPresence] = []
 
     def convert(src: str, first_row: int, batch: pa.RecordBatch) -> Columns | None:
         sym, keep = _symbols_of(src, first_row, batch, selector)
+        if not presence:
+            presence.append(_SeqPresence(src, symbols))
+        seq = presence[0].seq(first_row, batch, sym, keep)
         cond_col = batch.column("conditions")
         cidx = _np(cond_col.indices)
         texts = cond_col.dictionary.to_pylist()
@@ -236,7 +312,7 @@ def _trade_columns(ticker: str | None, symbols: SymbolTable,
                     raise InputError(src, f"column 'conditions': {exc}",
                                      row=first_row + int(rows[0])) from None
         cols: Columns = {
-            "ts": _num(batch, "sip_timestamp"), "symbol": sym, "seq": _seq(batch),
+            "ts": _num(batch, "sip_timestamp"), "symbol": sym, "seq": seq,
             "price": _num(batch, "price"), "size": _num(batch, "size"), "cond": lut[cidx],
             "correction": _num(batch, "correction"), "line": _lines(first_row, batch.num_rows),
         }
@@ -247,11 +323,15 @@ def _trade_columns(ticker: str | None, symbols: SymbolTable,
 
 def _quote_columns(ticker: str | None, symbols: SymbolTable) -> _Convert:
     selector = TickerSelector(ticker, symbols)
+    presence: list[_SeqPresence] = []
 
     def convert(src: str, first_row: int, batch: pa.RecordBatch) -> Columns | None:
         sym, keep = _symbols_of(src, first_row, batch, selector)
+        if not presence:
+            presence.append(_SeqPresence(src, symbols))
         cols: Columns = {
-            "ts": _num(batch, "sip_timestamp"), "symbol": sym, "seq": _seq(batch),
+            "ts": _num(batch, "sip_timestamp"), "symbol": sym,
+            "seq": presence[0].seq(first_row, batch, sym, keep),
             "bid": _num(batch, "bid_price"), "bid_size": _num(batch, "bid_size"),
             "ask": _num(batch, "ask_price"), "ask_size": _num(batch, "ask_size"),
             "line": _lines(first_row, batch.num_rows),
@@ -297,11 +377,14 @@ def _is_gzip(path: str | os.PathLike[str], src: str) -> bool:
 
 def read_csv_batches(path: str | os.PathLike[str], *, required: dict[str, pa.DataType],
                      optional: dict[str, pa.DataType] | None = None,
+                     nullable: Collection[str] = (),
                      block_size: int = BLOCK_SIZE) -> Iterator[tuple[int, pa.RecordBatch]]:
     """Stream a (possibly gzip) CSV file as Arrow record batches of the named columns.
 
     :param required: column name → Arrow type; a missing one is an :class:`InputError`.
     :param optional: columns read when present.
+    :param nullable: numeric columns whose empty cells are read as nulls (an absent value);
+        an empty cell of any other numeric column is an :class:`InputError`.
     :param block_size: bytes of CSV text per batch.
     :returns: ``(first_row, batch)`` pairs, ``first_row`` the 1-based data row of the batch's
         first row; batches hold only the requested columns present in the file.
@@ -324,19 +407,35 @@ def read_csv_batches(path: str | os.PathLike[str], *, required: dict[str, pa.Dat
 
     read_opts = pacsv.ReadOptions(block_size=block_size, use_threads=False)
     parse_opts = pacsv.ParseOptions(invalid_row_handler=on_invalid_row)
+    nulls = [c for c in nullable if c in include]
+    strict = [c for c in include if nulls and c not in nullable
+              and not pa.types.is_dictionary(wanted[c])]
     convert_opts = pacsv.ConvertOptions(
         column_types={c: wanted[c] for c in include}, include_columns=include,
-        null_values=[], strings_can_be_null=False, quoted_strings_can_be_null=False)
+        null_values=[""] if nulls else [], strings_can_be_null=False,
+        quoted_strings_can_be_null=bool(nulls))  # text columns are never null
     first_row = 1
     try:
         stream = pa.input_stream(os.fspath(path), compression="gzip" if gz else None)
         with pacsv.open_csv(stream, read_options=read_opts, parse_options=parse_opts,
                             convert_options=convert_opts) as reader:
             for batch in reader:
+                for c in strict:
+                    if batch.column(c).null_count:
+                        raise _empty_cell(src, c, wanted[c], first_row, batch)
                 yield first_row, batch
                 first_row += batch.num_rows
     except (pa.ArrowException, OSError) as exc:
         raise _translate(exc, src, path, gz, header, bad_rows) from None
+
+
+def _empty_cell(src: str, column: str, dtype: pa.DataType, first_row: int,
+                batch: pa.RecordBatch) -> InputError:
+    """The error for an empty cell in a column that needs a value (as the CSV reader words a
+    value that does not parse)."""
+    row = int(np.flatnonzero(np.asarray(batch.column(column).is_null()))[0])
+    what = _TYPE_WORDS.get(str(dtype), str(dtype))
+    return InputError(src, f"column {column!r}: '' is not {what}", row=first_row + row)
 
 
 def _read_header(path: str | os.PathLike[str], src: str, gz: bool) -> list[str]:

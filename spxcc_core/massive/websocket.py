@@ -18,8 +18,9 @@ run: not yielded and not counted in :class:`WsStats`.
 
 A recording is one frame per line (blank lines are skipped; a bare JSON object is a frame of one
 event; ``.gz`` files are read through gzip). A malformed line, an event of a known type whose
-fields do not match, an empty ticker or a ``t`` too large for milliseconds raises
-:class:`~spxcc_core.errors.InputError` naming the file and line.
+fields do not match, an empty ticker, a ``t`` too large for milliseconds or a negative index
+value ``t`` raises :class:`~spxcc_core.errors.InputError` naming the file and line. A trade or
+quote with a negative ``t`` passes through; the aggregator quarantines it (``bad_timestamp``).
 """
 
 from __future__ import annotations
@@ -208,8 +209,10 @@ class FrameDecoder:
             raise InputError(self.source, f"{where}: empty ticker")
         return self._tickers.id_of(name)
 
-    def _ns(self, t: int, where: str) -> int:
-        if not 0 <= t <= _MAX_MS:
+    def _ns(self, t: int, where: str, *, before_epoch: bool = False) -> int:
+        """``t`` ms as ns. With ``before_epoch`` a negative ``t`` passes through (a trade or
+        quote before the epoch is quarantined as ``bad_timestamp`` by the aggregator)."""
+        if not (-_MAX_MS if before_epoch else 0) <= t <= _MAX_MS:
             raise InputError(self.source, f"{where}: timestamp t={t} is not epoch milliseconds")
         return t * _MS_TO_NS
 
@@ -233,14 +236,14 @@ class FrameDecoder:
                         raise InputError(self.source, f"{where}: ds {e.ds[:40]!r} is not a "
                                                       "number") from None
                 cond = self._conditions.intern_ids(tuple(e.c)) if e.c else 0
-                tr.append((self._ns(e.t, where), sid, -1 if e.q is None else e.q, e.p, size,
-                           cond, 0, line))
+                ts = self._ns(e.t, where, before_epoch=True)
+                tr.append((ts, sid, -1 if e.q is None else e.q, e.p, size, cond, 0, line))
             elif isinstance(e, WsQuote):
                 sid = self._symbol(e.sym, where)
                 if sid == SKIP:
                     continue
-                qu.append((self._ns(e.t, where), sid, -1 if e.q is None else e.q, e.bp, e.bs,
-                           e.ap, e.as_, line))
+                ts = self._ns(e.t, where, before_epoch=True)
+                qu.append((ts, sid, -1 if e.q is None else e.q, e.bp, e.bs, e.ap, e.as_, line))
             elif isinstance(e, WsValue):
                 sid = self._symbol(e.T, where)
                 if sid == SKIP:

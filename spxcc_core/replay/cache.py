@@ -46,6 +46,7 @@ from spxcc_core.aggregate.columns import ConditionTable, QuoteColumns, SymbolTab
 from spxcc_core.errors import ConfigError, InputError
 from spxcc_core.massive.columns import IndexColumns
 from spxcc_core.replay.wire import CacheChainSnapshot, CacheDataset, SessionManifestV2
+from spxcc_core.session import earliest_event_ns
 
 if TYPE_CHECKING:
     from spxcc_core.chain import ChainSnapshot
@@ -349,7 +350,7 @@ def _build(tmp: Path, paths: Mapping[str, Path], base: Path | None, ticker: str 
                 if len(cols) == 0:
                     continue
                 if first_ts is None and kind != "index_values":
-                    first_ts = int(cols.ts[0])
+                    first_ts = earliest_event_ns(cols.ts)
                 writer.write_batch(_record_batch(cols, schema))
                 rows += len(cols)
         datasets.append(CacheDataset(kind=kind, file=fname, rows=rows,  # type: ignore[arg-type]
@@ -411,8 +412,9 @@ def is_session_cache(path: str | os.PathLike[str]) -> bool:
 def open_cache(path: str | os.PathLike[str]) -> SessionCache:
     """Open a session cache folder.
 
-    :raises InputError: no manifest, an unreadable manifest, an unsupported format version or a
-        missing dataset file.
+    :raises InputError: no manifest, an unreadable manifest, an unsupported format version, a
+        missing dataset file, or one that is not the Arrow IPC file the manifest describes
+        (truncated, foreign bytes, other columns or another row count).
     """
     root = Path(path)
     mpath = root / MANIFEST
@@ -431,10 +433,39 @@ def open_cache(path: str | os.PathLike[str]) -> SessionCache:
     for d in manifest.datasets:
         if not (root / d.file).is_file():
             raise InputError(str(root / d.file), "dataset file missing from the session cache")
+        _check_dataset(root / d.file, d)
     if manifest.chain_snapshot is not None and not (root / manifest.chain_snapshot.file).is_file():
         raise InputError(str(root / manifest.chain_snapshot.file),
                          "chain snapshot missing from the session cache")
     return SessionCache(root, manifest)
+
+
+def _arrow_error(path: Path, exc: BaseException) -> InputError:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return InputError(str(path), f"not a readable Arrow IPC dataset file ({text}); the session "
+                                 "cache is damaged: run `spxcc ingest` again")
+
+
+def _check_dataset(path: Path, d: CacheDataset) -> None:
+    """The dataset file opens as an Arrow IPC file with the kind's schema and the manifest's
+    row count (reads the footer and batch headers only; the data stay memory-mapped).
+
+    :raises InputError: truncated or foreign bytes, another schema, or another row count.
+    """
+    try:
+        with pa.memory_map(str(path)) as source:
+            reader = ipc.open_file(source)
+            schema = reader.schema
+            rows = sum(reader.get_batch(i).num_rows for i in range(reader.num_record_batches))
+    except (pa.ArrowException, OSError) as exc:
+        raise _arrow_error(path, exc) from None
+    if not schema.equals(_SCHEMAS[d.kind]):
+        raise InputError(str(path), f"columns {', '.join(schema.names) or 'none'} are not those "
+                                    f"of a {d.kind} dataset; the session cache is damaged: run "
+                                    "`spxcc ingest` again")
+    if rows != d.rows:
+        raise InputError(str(path), f"holds {rows:,} rows, the manifest says {d.rows:,}; the "
+                                    "session cache is damaged: run `spxcc ingest` again")
 
 
 _MAKERS: dict[str, Any] = {"stocks_trades": TradeColumns, "options_trades": TradeColumns,
@@ -489,13 +520,22 @@ class SessionCache:
             if d.kind != kind:
                 continue
             make = _MAKERS[kind]
-            source = pa.memory_map(str(self.root / d.file))
-            reader = ipc.open_file(source)
-            names = reader.schema.names
-            for i in range(reader.num_record_batches):
-                batch = reader.get_batch(i)
-                yield make(**{n: batch.column(j).to_numpy(zero_copy_only=True)
-                              for j, n in enumerate(names)})
+            path = self.root / d.file
+            try:
+                source = pa.memory_map(str(path))
+                reader = ipc.open_file(source)
+                names = reader.schema.names
+                count = reader.num_record_batches
+            except (pa.ArrowException, OSError) as exc:
+                raise _arrow_error(path, exc) from None
+            for i in range(count):
+                try:
+                    batch = reader.get_batch(i)
+                    cols = {n: batch.column(j).to_numpy(zero_copy_only=True)
+                            for j, n in enumerate(names)}
+                except (pa.ArrowException, OSError) as exc:
+                    raise _arrow_error(path, exc) from None
+                yield make(**cols)
 
     def chain_snapshot(self) -> ChainSnapshot | None:
         """The session's option-chain snapshot, None when the cache has none.

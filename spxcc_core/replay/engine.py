@@ -246,13 +246,13 @@ def ws_counts(stats: WsStats) -> dict[str, Any]:
 def _first_event_date(path: Path) -> str:
     from spxcc_core.aggregate.columns import ConditionTable, SymbolTable
     from spxcc_core.massive.websocket import iter_ws_decoded
-    from spxcc_core.session import ny_date_of_ms
+    from spxcc_core.session import earliest_event_ns, ny_date_of_ms
 
     for frame in iter_ws_decoded(path, ticker=None, symbols=SymbolTable(),
                                  conditions=ConditionTable()):
-        stamps = [int(c.ts.min()) for c in (frame.trades, frame.quotes) if len(c)]
-        if stamps:
-            return ny_date_of_ms(min(stamps) // _NS_PER_MS).isoformat()
+        first = earliest_event_ns(frame.trades.ts, frame.quotes.ts)
+        if first is not None:
+            return ny_date_of_ms(first // _NS_PER_MS).isoformat()
     raise InputError(str(path), "the recording holds no trades or quotes")
 
 

@@ -30,6 +30,7 @@ from spxcc_core.secrets.info import SecretInfo
 from spxcc_core.secrets.keys import MasterKey, MasterKeyring
 from spxcc_core.secrets.value import Secret
 from spxcc_core.store import Store
+from spxcc_core.store.sqlite import StoreError
 
 __all__ = ["MAX_VALUE_BYTES", "RotationReport", "Vault", "validate_secret_name"]
 
@@ -72,6 +73,40 @@ class RotationReport:
     rewrapped: tuple[str, ...]
     already_current: tuple[str, ...]
     remaining: tuple[str, ...]
+
+
+#: Column → (accepted Python types, what the message calls them) of an ``spx_secrets`` row.
+_ROW_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    "name": ((str,), "text"), "version": ((int,), "an integer"),
+    "ciphertext": ((bytes,), "a blob"), "nonce": ((bytes,), "a blob"),
+    "wrapped_key": ((bytes,), "a blob"), "wrap_nonce": ((bytes,), "a blob"),
+    "master_key_id": ((str,), "text"), "prev_wrapped_key": ((bytes, type(None)), "a blob or null"),
+    "prev_wrap_nonce": ((bytes, type(None)), "a blob or null"),
+    "prev_master_key_id": ((str, type(None)), "text or null"),
+    "created_at": ((str,), "text"), "updated_at": ((str,), "text"),
+}
+_SQL_TYPE_NAMES = {str: "text", int: "an integer", float: "a real number", bytes: "a blob",
+                   type(None): "null"}
+
+
+def _checked(row: sqlite3.Row | None, store: Store) -> sqlite3.Row | None:
+    """``row`` when every column holds the type the schema means (SQLite does not enforce it).
+
+    :raises StoreError: a column of another type (a damaged or hand-edited store).
+    """
+    if row is None:
+        return None
+    for column, (types, wanted) in _ROW_TYPES.items():
+        value = row[column]
+        if not isinstance(value, types) or isinstance(value, bool):
+            got = _SQL_TYPE_NAMES.get(type(value), type(value).__name__)
+            name = row["name"] if isinstance(row["name"], str) else "?"
+            raise StoreError(store.path, f"table spx_secrets, secret {name!r}: column "
+                             f"{column!r} holds {got}, not {wanted} (damaged store)")
+    if row["version"] < 1:
+        raise StoreError(store.path, f"table spx_secrets, secret {row['name']!r}: column "
+                         f"'version' is {row['version']}, not >= 1 (damaged store)")
+    return row
 
 
 def _sealed(row: sqlite3.Row) -> Sealed:
@@ -117,8 +152,9 @@ class Vault:
 
     def _row(self, name: str, cur: sqlite3.Cursor | None = None) -> sqlite3.Row | None:
         sql = f"SELECT {_COLUMNS} FROM spx_secrets WHERE name = ?"
-        row: sqlite3.Row | None = (cur or self.store.conn).execute(sql, (name,)).fetchone()
-        return row
+        with self.store.errors():
+            row: sqlite3.Row | None = (cur or self.store.conn).execute(sql, (name,)).fetchone()
+        return _checked(row, self.store)
 
     def put(self, name: str, value: str | Secret) -> SecretInfo:
         """Store ``value`` under ``name`` (a new version if it exists) and return its metadata.
@@ -196,8 +232,10 @@ class Vault:
 
     def list(self) -> list[SecretInfo]:
         """Metadata of every secret, ordered by name (no key needed, no value read)."""
-        rows = self.store.conn.execute(f"SELECT {_COLUMNS} FROM spx_secrets ORDER BY name")
-        return [_info(r) for r in rows]
+        with self.store.errors():
+            rows = self.store.conn.execute(
+                f"SELECT {_COLUMNS} FROM spx_secrets ORDER BY name").fetchall()
+        return [_info(r) for r in rows if _checked(r, self.store) is not None]
 
     def delete(self, name: str) -> None:
         """Delete ``name``. :raises SecretNotFoundError: no such secret."""

@@ -1,19 +1,95 @@
-"""SQLite store: one file, WAL journal, schema migrations applied on open."""
+"""SQLite store: one file, WAL journal, schema migrations applied on open.
+
+A file that is not an SQLite database, a truncated or damaged one, or a store missing a table
+its recorded migrations created is refused when it is opened, with a :class:`StoreError` naming
+the file (the CLI prints it as one line and exits 2). Damage found later, by a query inside a
+``with store:`` block or :meth:`Store.errors`, is reported the same way.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from types import TracebackType
 
 import platformdirs
 
-from spxcc_core.errors import ConfigError
+from spxcc_core.errors import ConfigError, InputError
 from spxcc_core.store.migrations import Migration, all_migrations
 
-__all__ = ["DB_ENV", "Store", "default_db_path"]
+__all__ = ["DB_ENV", "Store", "StoreError", "check_file", "default_db_path"]
+
+#: First 16 bytes of every SQLite 3 database file.
+_MAGIC = b"SQLite format 3\x00"
+_CREATE_TABLE = re.compile(r"^\s*CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)", re.I)
+_DROP_TABLE = re.compile(r"^\s*DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?(\w+)", re.I)
+
+
+class StoreError(InputError):
+    """The store file cannot be used: not an SQLite database, truncated or damaged, or missing
+    a table of its schema. The message names the file and the problem."""
+
+    def __init__(self, path: str | os.PathLike[str], problem: str) -> None:
+        super().__init__(f"store {os.fspath(path)}", problem)
+
+
+def _damage(exc: sqlite3.Error) -> bool:
+    """True for errors that come from the file rather than from the calling code (SQL or
+    constraint mistakes stay as they are)."""
+    return (isinstance(exc, sqlite3.DatabaseError)
+            and not isinstance(exc, sqlite3.IntegrityError | sqlite3.ProgrammingError))
+
+
+def check_file(path: Path) -> None:
+    """Refuse a file that cannot be an intact SQLite database, without opening it.
+
+    A missing or empty file passes (a new store). Otherwise the first 16 bytes must be the
+    SQLite magic, and when the header's page count is valid (no write-ahead log pending) the
+    file must hold that many pages.
+
+    :raises StoreError: not an SQLite database, or shorter than its header says (truncated).
+    """
+    try:
+        if not path.is_file():
+            return
+        size = path.stat().st_size
+        if size == 0:
+            return
+        with open(path, "rb") as fh:
+            head = fh.read(100)
+    except OSError as exc:
+        raise StoreError(path, f"cannot read ({exc.strerror or exc})") from None
+    if not head.startswith(_MAGIC):
+        raise StoreError(path, "not an SQLite database file")
+    if len(head) < 100:
+        raise StoreError(path, f"truncated SQLite file ({size} bytes, shorter than its header)")
+    page_size = int.from_bytes(head[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(head[28:32], "big")
+    header_valid = pages > 0 and head[24:28] == head[92:96]
+    wal = Path(f"{os.fspath(path)}-wal")
+    wal_pending = wal.is_file() and wal.stat().st_size > 0
+    if header_valid and not wal_pending and page_size and pages * page_size > size:
+        raise StoreError(path, f"truncated SQLite file ({size} bytes, its header says "
+                               f"{pages * page_size})")
+
+
+def _tables(migrations: Sequence[Migration], applied: set[tuple[str, int]]) -> set[str]:
+    """Tables the applied migrations leave behind (created and not dropped again)."""
+    tables: set[str] = set()
+    for m in migrations:
+        if (m.component, m.version) not in applied:
+            continue
+        for stmt in m.statements:
+            if (c := _CREATE_TABLE.match(stmt)) is not None:
+                tables.add(c[1])
+            elif (d := _DROP_TABLE.match(stmt)) is not None:
+                tables.discard(d[1])
+    return tables
 
 #: Environment variable naming the store file when ``--db`` is not given.
 DB_ENV = "SPXCC_DB"
@@ -37,6 +113,7 @@ class Store:
     def __init__(self, path: str | os.PathLike[str],
                  migrations: Sequence[Migration] | None = None) -> None:
         self.path = Path(path)
+        check_file(self.path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.conn = sqlite3.connect(self.path, isolation_level=None,
@@ -44,10 +121,18 @@ class Store:
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(f"store {self.path}: cannot open ({exc})") from None
         self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.execute("PRAGMA foreign_keys=ON")
-        self._migrate(all_migrations() if migrations is None else list(migrations))
+        try:
+            with self.errors():
+                self._check_ours()  # before anything writes to the file
+                self.conn.execute("PRAGMA journal_mode=WAL")
+                self.conn.execute("PRAGMA synchronous=NORMAL")
+                self.conn.execute("PRAGMA foreign_keys=ON")
+                known = all_migrations() if migrations is None else list(migrations)
+                self._migrate(known)
+                self._check_tables(known)
+        except BaseException:
+            self.conn.close()
+            raise
 
     def _migrate(self, migrations: Sequence[Migration]) -> None:
         self.conn.execute(
@@ -65,6 +150,50 @@ class Store:
                     cur.execute(stmt)
                 cur.execute("INSERT INTO spxcc_schema (component, version) VALUES (?, ?)",
                             (m.component, m.version))
+
+    def _check_ours(self) -> None:
+        """Refuse an SQLite database of another program (tables, but no ``spxcc_schema``):
+        migrating it would write our tables into someone else's file."""
+        names = {r[0] for r in self.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite!_%' "
+            "ESCAPE '!'")}
+        if names and "spxcc_schema" not in names:
+            raise StoreError(self.path, f"an SQLite database that is not an spxcc store (no "
+                             f"spxcc_schema table; it holds {len(names)} other table"
+                             f"{'s' if len(names) > 1 else ''})")
+
+    def _check_tables(self, migrations: Sequence[Migration]) -> None:
+        """Every table the applied migrations created is there (a store whose table was
+        dropped by hand is damaged, not empty)."""
+        applied = {(r[0], r[1]) for r in
+                   self.conn.execute("SELECT component, version FROM spxcc_schema")}
+        present = {r[0] for r in self.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        missing = sorted(_tables(migrations, applied) - present)
+        if missing:
+            raise StoreError(self.path, f"table{'s' if len(missing) > 1 else ''} "
+                             f"{', '.join(missing)} missing although the schema records it "
+                             "(damaged store)")
+
+    @contextmanager
+    def errors(self) -> Iterator[None]:
+        """Turn an SQLite error that comes from the file (not a database, malformed, missing
+        table, I/O error) raised in the block into a :class:`StoreError` naming the file."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            if _damage(exc):
+                raise self.error(exc) from None
+            raise
+
+    def error(self, exc: sqlite3.Error) -> StoreError:
+        """The :class:`StoreError` for an SQLite error from this store's file."""
+        text = str(exc) or type(exc).__name__
+        if "not a database" in text:
+            return StoreError(self.path, "not an SQLite database file")
+        if "malformed" in text:
+            return StoreError(self.path, f"damaged or truncated SQLite file ({text})")
+        return StoreError(self.path, text)
 
     def schema_versions(self) -> dict[str, int]:
         """Highest applied migration version per component."""
@@ -94,5 +223,8 @@ class Store:
     def __enter__(self) -> Store:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         self.close()
+        if isinstance(exc, sqlite3.Error) and _damage(exc):
+            raise self.error(exc) from None
