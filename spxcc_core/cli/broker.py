@@ -43,6 +43,7 @@ from spxcc_core.broker.errors import BrokerRejected, UnknownOrderError
 from spxcc_core.broker.routing import CancelResult, RoutingLimits, RoutingWorker
 from spxcc_core.broker.store import BrokerStore, IntentBrief
 from spxcc_core.broker.sync import SnapshotSync
+from spxcc_core.cli.parser import SafeArgumentParser
 from spxcc_core.contracts.broker import (
     TERMINAL_STATUSES,
     BrokerOrder,
@@ -64,7 +65,7 @@ _encoder = msgspec.json.Encoder()
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    common = argparse.ArgumentParser(add_help=False)
+    common = SafeArgumentParser(add_help=False)
     common.add_argument("--broker", required=True, help="broker adapter name (tradier, paper)")
     common.add_argument("--account", required=True, metavar="ID", help="account number")
     common.add_argument("--base-url", default=None, metavar="URL",
@@ -115,12 +116,24 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     c.set_defaults(func=_run_cancel)
 
 
+#: Adapter options that carry a secret: refused on the command line (argv is visible to every
+#: user of the machine and lands in shell history).
+_SECRET_OPTIONS = frozenset({"token", "api_key", "password", "secret"})
+
+
 def _options(pairs: list[str]) -> dict[str, Any]:
+    """``--option KEY=VALUE`` pairs as a dict. Errors name the option by its rank (1 = the
+    first ``--option``), never its value."""
     out: dict[str, Any] = {}
-    for pair in pairs:
+    for rank, pair in enumerate(pairs, start=1):
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"--option {pair!r}: expected KEY=VALUE")
+            raise ConfigError(f"--option number {rank}: expected KEY=VALUE (the value is not "
+                              "shown)")
+        if key.strip().lower() in _SECRET_OPTIONS:
+            raise ConfigError(f"--option {key.strip()}=...: secrets are never taken from the "
+                              f"command line; set {TOKEN_ENV} or store it with `spxcc secrets "
+                              f"set {TOKEN_SECRET}`")
         out[key.strip()] = value
     return out
 
@@ -144,7 +157,7 @@ def open_adapter(args: argparse.Namespace, store: Store) -> Iterator[BrokerAdapt
     registry = broker_adapters(get_plugin_manager())
     cls = registry.get(args.broker)
     if cls is None:
-        raise ConfigError(f"--broker {args.broker!r}: unknown broker; registered: "
+        raise ConfigError("--broker: unknown broker (the value is not shown); registered: "
                           f"{', '.join(sorted(registry)) or 'none'}")
     options = _options(args.option)
     options["account_id"] = args.account

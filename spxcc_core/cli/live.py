@@ -22,7 +22,7 @@ API_KEY_SECRET = "massive_api_key"
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
-        "live", allow_abbrev=False, help="run the live Massive feed through the pipeline; serve outputs on a hub",
+        "live", help="run the live Massive feed through the pipeline; serve outputs on a hub",
         description="Connect to a Massive websocket, push every frame through the same pipeline "
                     "as `spxcc replay` (microbars, detectors, gating, setup lifecycle, store) "
                     "and publish microbars, setups and gate decisions on a websocket hub. The "
@@ -84,10 +84,15 @@ class _RefuseKey(argparse.Action):
 
 
 def _api_key(args: argparse.Namespace) -> str:
-    from spxcc_core.secrets import MasterKeySource, resolve_secret
+    from spxcc_core.secrets import (
+        MasterKeySource,
+        check_env_var_name,
+        env_var_label,
+        resolve_secret,
+    )
     from spxcc_core.store.sqlite import Store, default_db_path
 
-    env_var = args.api_key_env or None
+    env_var = check_env_var_name("--api-key-env", args.api_key_env) if args.api_key_env else None
     if env_var and os.environ.get(env_var):
         return resolve_secret(API_KEY_SECRET, store=None, key_source=None,
                               env_var=env_var).reveal()
@@ -97,8 +102,9 @@ def _api_key(args: argparse.Namespace) -> str:
                                 key_source=MasterKeySource.from_env_or_file(args.key_file),
                                 env_var=env_var)
     except ConfigError as exc:
-        raise ConfigError(f"massive api key: {env_var or 'no environment variable'} is not "
-                          f"set and the vault cannot be read: {exc}") from None
+        what = env_var_label(env_var) if env_var else "no environment variable"
+        raise ConfigError(f"massive api key: {what} is not set and the vault cannot be read: "
+                          f"{exc}") from None
     finally:
         store.close()
     return secret.reveal()
