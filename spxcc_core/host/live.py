@@ -115,12 +115,7 @@ def _check_seconds(name: str, value: float | None) -> None:
 
 
 def _scrubber(key: ApiKey) -> Callable[[bytes], bytes]:
-    needle = key.reveal().encode()
-
-    def scrub(message: bytes) -> bytes:
-        return message.replace(needle, b"***") if needle in message else message
-
-    return scrub
+    return key.scrub_bytes
 
 
 @attrs.define(eq=False)
