@@ -13,7 +13,10 @@ The Tradier token comes from ``$SPXCC_TRADIER_TOKEN`` when set, else from the va
 ``snapshot`` prints a PortfolioSnapshot JSON object (and stores it); ``submit --intent FILE``
 routes an OrderIntent through the pre-trade checks (market clock, max contracts, max open
 risk, buying power of a fresh snapshot minus in-flight reservations) and prints the OrderAck.
-Submitting the same intent again prints the same order. Refusals, broker rejections and
+Submitting the same intent again prints the same order with ``"duplicate": true``; the ack says
+``"duplicate": false`` only when this run placed the order (also when it resumes an intent a
+killed run left unsent). A submit racing another process's submit of the same intent waits for
+that one's outcome and prints it as a duplicate. Refusals, broker rejections and
 unknown outcomes print one line and exit 2.
 
 ``status --intent-id ID`` prints one JSON object: the intent's stored state (``state`` etc.,
@@ -223,6 +226,9 @@ def _run_submit(args: argparse.Namespace) -> int:
     if result.state == "ambiguous":
         raise SpxccError("; ".join(result.reasons)
                          or f"intent {intent.intent_id!r}: order outcome unknown")
+    if result.state == "submitting":
+        raise SpxccError(f"intent {intent.intent_id!r} is being submitted by another process; "
+                         "its order is not confirmed yet (run the command again)")
     if result.ack is None:
         if result.reasons:  # the broker was unavailable: the intent stays queued
             raise SpxccError(f"intent {intent.intent_id!r} queued, not sent: "
