@@ -9,8 +9,12 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from spxcc_core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from spxcc_core.host.live import LiveResult
 
 __all__ = ["API_KEY_ENV", "API_KEY_SECRET", "register"]
 
@@ -189,5 +193,22 @@ async def _session(args: argparse.Namespace, key: str, subs: list[str],
         print(f"outputs -> {args.out}")
     if r.error is not None:
         print(f"spxcc: error: {r.error}", file=sys.stderr)
+        return 2
+    return _no_data_error(result)
+
+
+def _no_data_error(result: LiveResult) -> int:
+    """Exit 2 with one line when the session never connected or received no event (a
+    session that saw nothing must not look like a success); else 0."""
+    r = result.report
+    if r.connections == 0:
+        why = result.last_failure or "no connection attempt completed"
+        print(f"spxcc: error: never connected to the feed ({why}); no data received",
+              file=sys.stderr)
+        return 2
+    if result.run.report.aggregation.events_in == 0 and result.run.report.index_values == 0:
+        print(f"spxcc: error: connected ({r.connections} connection(s), {r.messages} "
+              "message(s)) but received no trade, quote or index value; check --subscribe "
+              "and the market hours", file=sys.stderr)
         return 2
     return 0

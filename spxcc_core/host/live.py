@@ -92,6 +92,8 @@ class LiveResult:
     run: ReplayRun
     report: LiveReport
     out_dir: Path | None
+    #: Why the latest failed connection attempt failed (``URL: reason``), None when none did.
+    last_failure: str | None = None
 
     @property
     def digests(self) -> dict[str, str]:
@@ -465,7 +467,10 @@ async def run_live(*, url: str | Sequence[str], api_key: str | ApiKey, subscript
             _write_outputs(out, files)
         log.info("live session ended (%s): %d bars, %d setups", reason, len(run.bars),
                  len(run.setups))
-        return LiveResult(run=run, report=report, out_dir=out)
+        failures = [f"{_public_url(c.url)}: {c.last_failure}" for c in clients
+                    if c.last_failure is not None]
+        return LiveResult(run=run, report=report, out_dir=out,
+                          last_failure=failures[-1] if failures else None)
     finally:
         if recorder is not None:
             recorder.close()

@@ -185,6 +185,8 @@ class LiveClient:
         self.connections = 0
         #: ``(status, message)`` of abnormal statuses seen, key scrubbed.
         self.problems: list[tuple[str, str]] = []
+        #: Why the latest connection attempt failed or ended (key scrubbed); None before any.
+        self.last_failure: str | None = None
         self._next_line = 1
         self._ws: ClientConnection | None = None
         self._closing = False
@@ -223,6 +225,7 @@ class LiveClient:
                 self._ws = None
             if self._closing:
                 return
+            self.last_failure = reason
             attempt += 1
             limit = self.backoff.max_attempts
             if limit is not None and attempt > limit:
