@@ -22,7 +22,7 @@ from spxcc_core.contracts.broker import decode_intent
 from spxcc_core.store import Store
 
 #: A contract that has not expired on any machine date this suite runs at.
-FUTURE = "SPXW351221C05900000"
+FUTURE = "SPXW991218C05900000"
 
 CHILD = textwrap.dedent("""
     import os, sys
