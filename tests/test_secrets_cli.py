@@ -216,8 +216,8 @@ def test_value_on_command_line_is_rejected(env: Path, capsys: pytest.CaptureFixt
      "spxcc: error: stdin: no value given for secret 't' (pipe it in, e.g. `printenv TOKEN | "
      "spxcc secrets set t`)"),
     ("env", ["secrets", "set", "bad name"], TRADIER_TEST_TOKEN,
-     "spxcc: error: secret name: 'bad name' is not 1-128 characters of [A-Za-z0-9_.:-] "
-     "starting with a letter or digit"),
+     "spxcc: error: secret name: not 1-128 characters of [A-Za-z0-9_.:-] starting with a "
+     "letter or digit (the name given is not shown)"),
     ("env", ["secrets", "delete", "nope"], "", "spxcc: error: secret 'nope' not found in {db}"),
     ("env", ["secrets", "rotate", "--new-key-env", "UNSET_VAR_X"], "",
      "spxcc: error: --new-key-env: environment variable UNSET_VAR_X is not set"),

@@ -49,8 +49,9 @@ def validate_secret_name(name: str) -> str:
     :raises InputError: otherwise.
     """
     if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
-        raise InputError("secret name", f"{name!r} is not 1-128 characters of "
-                         "[A-Za-z0-9_.:-] starting with a letter or digit")
+        # not repeated: a secret typed in the name's place must not be echoed
+        raise InputError("secret name", "not 1-128 characters of [A-Za-z0-9_.:-] starting "
+                         "with a letter or digit (the name given is not shown)")
     return name
 
 
