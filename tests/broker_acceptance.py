@@ -55,7 +55,8 @@ class MarketControl(Protocol):
 class BrokerAcceptanceSuite:
     """The contract tests. Class attributes may be overridden by a subclass."""
 
-    SYMBOL: ClassVar[str] = "SPXW261125C05900000"
+    #: A contract that is not expired at any date the suite runs (paper refuses expired ones).
+    SYMBOL: ClassVar[str] = "SPXW991218C05900000"
     UNDERLYING: ClassVar[str] = "SPX"
     WAIT_S: ClassVar[float] = 5.0
 

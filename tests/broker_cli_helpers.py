@@ -10,7 +10,8 @@ import pytest
 from spxcc_core.cli import main
 
 ACCOUNT = "VA00000001"
-SYM = "SPXW261125C05900000"
+#: Not expired at any date the suite runs (the paper broker refuses expired contracts).
+SYM = "SPXW991218C05900000"
 
 
 def intent_file(tmp_path: Path, intent_id: str, **kw: object) -> Path:

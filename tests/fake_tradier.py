@@ -17,7 +17,13 @@ Fault injection (:meth:`FakeTradier.inject`), matched per request in FIFO order:
 - ``errors`` — 200 ``{"errors":{"error": body}}`` (nothing executed);
 - ``quota`` — 429 with ``Available: 0`` headers and a ``Quota Violation`` body;
 - ``delay`` — sleep ``delay_ms`` before answering (after executing);
-- ``fault`` — a fault JSON body (``body`` = faultstring, e.g. ``Datastore Error``).
+- ``fault`` — a fault JSON body (``body`` = faultstring, e.g. ``Datastore Error``);
+- ``echo`` — a broken/hostile server that echoes the request's access token in the form named
+  by ``body`` (:data:`ECHO_FORMS`: ``plain``, ``base64``, ``basic`` = base64 of
+  ``user:TOKEN``, ``url`` = every byte ``%XX``, ``hex``, ``split`` = the two halves in two
+  fields): with ``status`` 200 the request is executed and the token replaces the string
+  fields :data:`ECHO_FIELDS` of the answer (pieces in turn); otherwise the answer is ``status``
+  with the text ``Invalid Access Token <form>``.
 
 ``skip`` lets that many matching requests through before the fault starts.
 ``visibility_delay_ms`` hides new orders from lists and single GETs for that long.
@@ -25,6 +31,7 @@ Fault injection (:meth:`FakeTradier.inject`), matched per request in FIFO order:
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import itertools
 import json
@@ -42,7 +49,48 @@ from urllib.parse import parse_qsl, urlsplit
 import attrs
 from secret_tokens import TRADIER_TEST_TOKEN
 
-__all__ = ["FakeAccount", "FakeOrder", "FakeTradier", "Fault"]
+__all__ = ["ECHO_FIELDS", "ECHO_FORMS", "FakeAccount", "FakeOrder", "FakeTradier", "Fault",
+           "echo_pieces"]
+
+#: Forms of the ``echo`` fault.
+ECHO_FORMS = ("plain", "base64", "basic", "url", "hex", "split")
+#: String fields an ``echo`` fault with status 200 overwrites with the token (in this order).
+ECHO_FIELDS = ("account_number", "account_type", "reason_description", "status", "description")
+
+
+def echo_pieces(token: str, form: str) -> list[str]:
+    """The token as the ``echo`` fault sends it: one string, or two for ``split``."""
+    raw = token.encode()
+    if form == "plain":
+        return [token]
+    if form == "base64":
+        return [base64.b64encode(raw).decode()]
+    if form == "basic":
+        return [base64.b64encode(b"user:" + raw).decode()]
+    if form == "url":
+        return ["".join(f"%{b:02X}" for b in raw)]
+    if form == "hex":
+        return [raw.hex()]
+    if form == "split":
+        half = len(token) // 2
+        return [token[:half], token[half:]]
+    raise ValueError(f"unknown echo form {form!r}")
+
+
+def _plant(doc: Any, pieces: list[str], counter: list[int]) -> Any:
+    """``doc`` with every string field of :data:`ECHO_FIELDS` replaced by the next piece."""
+    if isinstance(doc, dict):
+        out = {}
+        for k, v in doc.items():
+            if k in ECHO_FIELDS and isinstance(v, str):
+                out[k] = pieces[counter[0] % len(pieces)]
+                counter[0] += 1
+            else:
+                out[k] = _plant(v, pieces, counter)
+        return out
+    if isinstance(doc, list):
+        return [_plant(v, pieces, counter) for v in doc]
+    return doc
 
 TERMINAL = {"filled", "canceled", "expired", "rejected", "error"}
 _TAG_RE = re.compile(r"^[A-Za-z0-9-]{1,255}$")
@@ -527,6 +575,9 @@ class _Handler(BaseHTTPRequestHandler):
                         fake.faults.remove(f)
                     fault = f
                     break
+        if fault is not None and fault.kind == "echo":
+            self._echo(fault, method, path, params, rl_headers)
+            return
         if fault is not None and not fault.after and fault.kind != "delay":
             self._fault(fault, rl_headers)
             return
@@ -544,6 +595,19 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             body = '<?xml version="1.0" encoding="UTF-8"?>' + _xml(doc)
             self._send(status, body.encode(), "application/xml", rl_headers)
+
+    def _echo(self, fault: Fault, method: str, path: str, params: dict[str, str],
+              headers: dict[str, str]) -> None:
+        pieces = echo_pieces(self.fake.token, fault.body or "plain")
+        if fault.status != 200:
+            self._send(fault.status, ("Invalid Access Token " + " ".join(pieces)).encode(),
+                       "text/plain", headers)
+            return
+        status, doc = self._route(method, path, params)
+        if isinstance(doc, dict):
+            doc = _plant(doc, pieces, [0])
+        body = doc.encode() if isinstance(doc, str) else _render(doc).encode()
+        self._send(status, body, "application/json", headers)
 
     def _fault(self, fault: Fault, headers: dict[str, str]) -> None:
         kind = fault.kind

@@ -7,7 +7,8 @@ Enable it for the whole suite with one line in ``tests/conftest.py``::
 (or ad hoc: ``pytest -p leakcheck``, with ``tests/`` on ``sys.path``). It scans, for every test
 and collection report, the captured stdout, stderr and log sections, the failure text
 (``longrepr``) and every recorded warning, for each value of
-``secret_tokens.KNOWN_TEST_TOKENS`` — verbatim and base64-encoded (as in an HTTP Basic header).
+``secret_tokens.KNOWN_TEST_TOKENS`` — verbatim, base64-encoded (as in an HTTP Basic header),
+hex and URL-encoded (every byte ``%XX``).
 At the end of the session it prints a ``SECRET LEAKS`` section naming the test id, where the
 token was seen and the token's constant name (never the token), and turns a passing exit status
 into 1. Output written with capture disabled (``-s``) is not seen.
@@ -44,7 +45,10 @@ def _needles(tokens: dict[str, str]) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for name, value in tokens.items():
         out.append((name, value))
-        out.append((f"{name} (base64)", base64.b64encode(value.encode()).decode()))
+        raw = value.encode()
+        out.append((f"{name} (base64)", base64.b64encode(raw).decode()))
+        out.append((f"{name} (hex)", raw.hex()))
+        out.append((f"{name} (url-encoded)", "".join(f"%{b:02X}" for b in raw)))
     return out
 
 

@@ -37,7 +37,7 @@ CHILD = textwrap.dedent("""
     store = Store(db)
     paper = Crashing(account_id="A", store=store)
     worker = RoutingWorker(paper, BrokerStore(store))
-    worker.route(OrderIntent(intent_id="i-crash", option_symbol="SPXW261125C05900000",
+    worker.route(OrderIntent(intent_id="i-crash", option_symbol="SPXW991218C05900000",
                              underlying="SPX", side="buy_to_open", quantity=2,
                              order_type="limit", limit_price=1.25))
     sys.exit(0)
@@ -90,7 +90,7 @@ def test_restart_records_fills_missed_while_down(tmp_path: Path) -> None:
     db = crash(tmp_path, "after-request")
     with Store(db) as store:
         paper = PaperBroker(account_id="A", store=store, clock=None)
-        paper.on_quote("SPXW261125C05900000", 1_790_000_000 * 10**9, 1.10, 5, 1.20, 5)
+        paper.on_quote("SPXW991218C05900000", 1_790_000_000 * 10**9, 1.10, 5, 1.20, 5)
         # the order (limit 1.25) filled at 1.20 while no worker was running
         bstore = BrokerStore(store)
         fresh = PaperBroker(account_id="A", store=store)  # a new process: no events queued

@@ -25,6 +25,7 @@ from typing import Any, ClassVar, Self
 import msgspec
 
 from spxcc_core.aggregate.columns import QuoteColumns, SymbolTable
+from spxcc_core.broker.errors import ContractExpired
 from spxcc_core.broker.interface import BrokerAdapter, TagCallback, tag_for
 from spxcc_core.contracts.broker import (
     BrokerEvent,
@@ -46,6 +47,7 @@ from spxcc_paper.book import (
     account_from_builtins,
     account_to_builtins,
 )
+from spxcc_paper.expiry import contract_expired_reason, contract_trading_end_ms
 from spxcc_paper.fill_model import FillModel
 
 __all__ = ["PaperBroker"]
@@ -179,6 +181,19 @@ class PaperBroker(BrokerAdapter):
         self.book.tick()
         return acct
 
+    def _expired(self, symbol: str) -> ContractExpired | None:
+        """The rejection for an order of ``symbol`` when the contract no longer trades at the
+        book's time (:func:`~spxcc_paper.expiry.contract_trading_end_ms`), else None. A
+        symbol that is not an OCC option symbol is not checked here."""
+        try:
+            occ = parse_occ(symbol)
+        except InputError:
+            return None
+        ended_ms = contract_trading_end_ms(occ)
+        if self.book.now_ns() // 1_000_000 < ended_ms:
+            return None
+        return ContractExpired(occ.occ(), ended_ms, contract_expired_reason(occ, ended_ms))
+
     def canonical(self, symbol: str) -> str:
         """The OCC compact form of an option symbol (``O:`` and OSI forms mapped); other
         symbols upper-cased."""
@@ -251,6 +266,9 @@ class PaperBroker(BrokerAdapter):
             return self._ack(intent.intent_id, account_id, o, status=o.status, duplicate=True)
         self.remember_intent(tag, intent.intent_id)
         symbol = self.canonical(intent.option_symbol)
+        expired = self._expired(intent.option_symbol)
+        if expired is not None:
+            raise expired
         order = self.book.place(
             account_id, tag=tag, intent_id=intent.intent_id, symbol=symbol,
             underlying=intent.underlying, side=intent.side, quantity=intent.quantity,
@@ -283,6 +301,9 @@ class PaperBroker(BrokerAdapter):
             account_id, symbol=self.canonical(intent.option_symbol), side=intent.side,
             quantity=intent.quantity, order_type=intent.order_type,
             limit_price=intent.limit_price)
+        expired = self._expired(intent.option_symbol)
+        if expired is not None:
+            problems = [*problems, expired.reason]
         cost = held / 100 if held else None
         return OrderPreview(intent_id=intent.intent_id, ok=not problems, cost=cost,
                             order_cost=cost, commission=0.0, fees=0.0,

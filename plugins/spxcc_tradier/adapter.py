@@ -164,7 +164,7 @@ class TradierAdapter(BrokerAdapter):
     def accounts(self) -> list[str]:
         """Account numbers of the token's user profile."""
         doc = self._http.read("/user/profile")
-        return [a for a in (N.text(x.get("account_number")) for x in
+        return [a for a in (N.account_number(x.get("account_number")) for x in
                             N.items(N.section(doc, "profile"), "account")
                             if isinstance(x, Mapping)) if a]
 

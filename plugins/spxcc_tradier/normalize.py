@@ -31,7 +31,9 @@ from spxcc_core.contracts.broker import (
 )
 
 __all__ = [
+    "ACCOUNT_TYPES",
     "NEW_YORK",
+    "account_number",
     "balances_from",
     "clock_from",
     "epoch_ms",
@@ -226,6 +228,19 @@ def position_from(d: Mapping[str, Any]) -> Position:
                     acquired_at_ms=iso_ms(d.get("date_acquired")))
 
 
+#: Account types Tradier reports; any other text is stored as ``unknown``.
+ACCOUNT_TYPES: Final = frozenset({"margin", "cash", "pdt"})
+_ACCOUNT_NUMBER: Final = re.compile(r"[A-Z0-9]{4,16}")
+
+
+def account_number(value: object) -> str | None:
+    """A broker-supplied account number if it looks like one (4–16 upper-case letters and
+    digits, e.g. ``VA00000001``, ``6YA05708``), else None: free text from the broker is never
+    taken as an identifier (a server echoing a credential must not put it into the store)."""
+    t = text(value)
+    return t if t is not None and _ACCOUNT_NUMBER.fullmatch(t) else None
+
+
 def balances_from(doc: Mapping[str, Any], account_id: str, as_of_ms: int | None) -> Balances:
     """:class:`Balances` from a ``{"balances": {...}}`` document.
 
@@ -236,9 +251,11 @@ def balances_from(doc: Mapping[str, Any], account_id: str, as_of_ms: int | None)
     """
     b = section(doc, "balances") or {}
     account_type = text(b.get("account_type")) or "unknown"
+    if account_type not in ACCOUNT_TYPES:
+        account_type = "unknown"
     sub = section(b, account_type) or {}
     return Balances(
-        account_id=text(b.get("account_number")) or account_id,
+        account_id=account_number(b.get("account_number")) or account_id,
         account_type=account_type,
         total_equity=num(b.get("total_equity")),
         total_cash=num(b.get("total_cash")),

@@ -7,7 +7,9 @@ a typed error (reference §2).
 - Writes (order POST/PUT/DELETE) are sent ONCE. An outcome that may have reached the broker
   raises :class:`OutcomeUnknown`; one that certainly did not (connect failure, 429 quota)
   raises :class:`NotSent`. The adapter decides what to do (tag lookup).
-- The access token lives only in the client's headers; error messages are scrubbed of it.
+- The access token lives only in the client's headers. Every response body is scrubbed of it
+  (verbatim, base64, URL-encoded, hex, pieces: :class:`~spxcc_core.secrets.Redactor`) before
+  it is parsed, so an echoing server cannot put it into a message, a log or the store.
 """
 
 from __future__ import annotations
@@ -27,10 +29,13 @@ from spxcc_core.broker.errors import (
     BrokerUnavailable,
     UnknownOrderError,
 )
+from spxcc_core.errors import ConfigError
+from spxcc_core.secrets.redact import Redactor
 from spxcc_tradier.normalize import error_messages
 from spxcc_tradier.ratelimit import Group, RateLimiter, group_for
 
-__all__ = ["NotSent", "OutcomeUnknown", "TradierTransport", "Transient", "interpret"]
+__all__ = ["NotSent", "OutcomeUnknown", "TradierTransport", "Transient", "check_header_token",
+           "interpret"]
 
 _decoder: Final = msgspec.json.Decoder()
 _QUOTA_EPOCH: Final = re.compile(r"(\d{10,13})")
@@ -137,6 +142,19 @@ def interpret(status: int, headers: Mapping[str, str], body: bytes, *, path: str
     return doc
 
 
+def check_header_token(token: str) -> None:
+    """Refuse a token an HTTP ``Authorization`` header cannot carry: non-ASCII, whitespace or
+    control characters (httpx would fail with ``UnicodeEncodeError`` on the first request).
+
+    :raises ConfigError: one line naming where tokens come from; the token is not shown.
+    """
+    if not token.isascii() or not token.isprintable() or any(c.isspace() for c in token):
+        raise ConfigError(
+            "tradier access token: contains non-ASCII, whitespace or control characters, which "
+            "an HTTP header cannot carry (the token is not shown); check SPXCC_TRADIER_TOKEN or "
+            "the vault secret tradier_token")
+
+
 @attrs.define
 class TradierTransport:
     """One HTTP client against one API root (``.../v1``) with one token.
@@ -156,8 +174,11 @@ class TradierTransport:
     sleep: Callable[[float], None] = time.sleep
     requests: int = 0
     _client: httpx.Client = attrs.field(init=False, repr=False)
+    _redactor: Redactor = attrs.field(init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
+        check_header_token(self._token)
+        self._redactor = Redactor([self._token])
         self.base_url = self.base_url.rstrip("/")
         transport = httpx.HTTPTransport(retries=self.connect_retries)
         self._client = httpx.Client(
@@ -171,7 +192,7 @@ class TradierTransport:
         self._client.close()
 
     def _scrub(self, message: str) -> str:
-        return message.replace(self._token, "***") if self._token else message
+        return self._redactor.scrub(message)
 
     def _once(self, method: str, path: str, params: Mapping[str, str] | None,
               form: Mapping[str, str] | None, group: Group) -> Any:
@@ -186,7 +207,10 @@ class TradierTransport:
                                              f"({type(exc).__name__})")) from None
         self.limiter.update(group, response.headers)
         try:
-            return interpret(response.status_code, response.headers, response.content,
+            # the token is removed from the body in every form before anything reads it (a
+            # server echoing it must not put it into a message, a log or the store)
+            body = self._redactor.scrub_bytes(response.content)
+            return interpret(response.status_code, response.headers, body,
                              path=path, now_s=self.limiter.clock())
         except Transient as exc:
             if exc.quota:

@@ -14,6 +14,7 @@ from spxcc_core.broker.errors import (
     BrokerError,
     BrokerRejected,
     BrokerUnavailable,
+    ContractExpired,
     UnknownOrderError,
 )
 from spxcc_core.broker.interface import (
@@ -36,6 +37,7 @@ __all__ = [
     "BrokerError",
     "BrokerRejected",
     "BrokerUnavailable",
+    "ContractExpired",
     "OrderEventTracker",
     "TagCallback",
     "UnknownOrderError",

@@ -13,6 +13,7 @@ __all__ = [
     "BrokerError",
     "BrokerRejected",
     "BrokerUnavailable",
+    "ContractExpired",
     "UnknownOrderError",
 ]
 
@@ -35,6 +36,19 @@ class BrokerRejected(BrokerError):
         self.reason = reason
         self.codes = codes or (reason,)
         super().__init__(f"broker rejected: {reason}")
+
+
+class ContractExpired(BrokerRejected):
+    """The order's contract can no longer trade: its expiry has passed on the broker's clock.
+
+    ``codes`` is ``("ContractExpired",)``; ``reason`` names the contract and when it stopped
+    trading. :ivar symbol: the contract (OCC). :ivar expired_ms: that moment (epoch ms).
+    """
+
+    def __init__(self, symbol: str, expired_ms: int, reason: str) -> None:
+        self.symbol = symbol
+        self.expired_ms = expired_ms
+        super().__init__(reason, codes=("ContractExpired",))
 
 
 class UnknownOrderError(BrokerRejected):

@@ -59,7 +59,7 @@ from spxcc_core.broker.errors import (
 )
 from spxcc_core.broker.interface import BrokerAdapter, accepts_known_unsubmitted, tag_for
 from spxcc_core.broker.sizing import available_buying_power
-from spxcc_core.broker.store import FINAL_STATES, BrokerStore, IntentRecord
+from spxcc_core.broker.store import FINAL_STATES, BrokerStore, IntentExists, IntentRecord
 from spxcc_core.broker.sync import SnapshotSync, wall_clock_ms
 from spxcc_core.contracts.broker import (
     TERMINAL_STATUSES,
@@ -201,6 +201,8 @@ class RoutingWorker:
         self._started = False
         self._retry_at: dict[str, int] = {}  # per account: no request before this (ms)
         self._fast_submit = accepts_known_unsubmitted(adapter)
+        #: intents whose order this worker placed and no route() call has reported yet
+        self._placed_unreported: set[str] = set()
 
     # --- public API ---------------------------------------------------------------------------
 
@@ -226,26 +228,49 @@ class RoutingWorker:
         self.poll()
         return [self.result(rec.intent_id) for rec in open_records]
 
-    def route(self, intent: OrderIntent, *, entry_intent_id: str | None = None) -> RouteResult:
+    def route(self, intent: OrderIntent, *, entry_intent_id: str | None = None,
+              wait_other_s: float = 5.0) -> RouteResult:
         """Check, record and send one intent now (as far as its dependencies allow), then
         collect the broker's events. Idempotent: an intent already recorded is not sent again
         (a refused one is checked again).
 
+        The ack's ``duplicate`` is False exactly when this worker placed the order and this is
+        the first ``route`` call to report it; True when the order existed before (placed by an
+        earlier run or another process, or found by its tag). When another process is
+        submitting the same intent (stored state ``submitting`` it holds), this call waits up
+        to ``wait_other_s`` seconds for that submission's outcome and reports it (state still
+        ``submitting`` when it did not finish in time).
+
         :raises InputError: the intent id is recorded with different content.
         :raises BrokerAuthError: the broker refused the credentials (the intent stays queued).
         """
-        before = self.store.brief(intent.intent_id)
-        placed_before = before is not None and before.broker_order_id is not None
         with self.store.batch():  # committed before each request (see _send)
             result = self.enqueue(intent, entry_intent_id=entry_intent_id)
             if result.state == "queued":
                 self.process(self._account(intent))
                 self.poll()
-        if result.state == "queued":
-            return self.result(intent.intent_id, duplicate=placed_before)
-        if result.ack is not None:
-            return self.result(intent.intent_id, duplicate=placed_before)
+        if result.state in ("queued", "submitting") or result.ack is not None:
+            self._await_other_writer(intent.intent_id, wait_other_s)
+            placed_here = intent.intent_id in self._placed_unreported
+            self._placed_unreported.discard(intent.intent_id)
+            return self.result(intent.intent_id, duplicate=not placed_here)
         return result
+
+    def _await_other_writer(self, intent_id: str, wait_s: float) -> None:
+        """Wait (up to ``wait_s``) while the stored state is ``submitting``: after this
+        worker's own sending, only another process can hold that state. Adopt what it
+        recorded."""
+        deadline = time.monotonic() + wait_s
+        waited = False
+        while True:
+            brief = self.store.brief(intent_id)
+            if brief is None or brief.state != "submitting" or time.monotonic() >= deadline:
+                break
+            waited = True
+            time.sleep(0.05)
+        live = self._live.get(intent_id)
+        if waited and live is not None:
+            self._adopt_stored(live)
 
     def enqueue(self, intent: OrderIntent, *, entry_intent_id: str | None = None
                 ) -> RouteResult:
@@ -268,17 +293,24 @@ class RoutingWorker:
         if reasons:
             detail = "; ".join(reasons)
             if existing is None:
-                self.store.insert_intent(intent, broker=self.broker, account_id=account, tag=tag,
-                                         state="refused", now_ms=now, detail=detail,
-                                         entry_intent_id=entry_id)
+                try:
+                    self.store.insert_intent(intent, broker=self.broker, account_id=account,
+                                             tag=tag, state="refused", now_ms=now,
+                                             detail=detail, entry_intent_id=entry_id)
+                except IntentExists:
+                    return self._recorded_meanwhile(intent)
             else:
                 self.store.transition(intent.intent_id, "refused", now_ms=now, kind="check",
                                       detail=detail, last_error=detail)
             return RouteResult(intent.intent_id, "refused", None, tuple(reasons))
         if existing is None:
-            self.store.insert_intent(intent, broker=self.broker, account_id=account, tag=tag,
-                                     state="queued", now_ms=now, entry_intent_id=entry_id,
-                                     reserved_bp=reserved, risk=risk)
+            try:
+                self.store.insert_intent(intent, broker=self.broker, account_id=account,
+                                         tag=tag, state="queued", now_ms=now,
+                                         entry_intent_id=entry_id, reserved_bp=reserved,
+                                         risk=risk)
+            except IntentExists:
+                return self._recorded_meanwhile(intent)
         else:
             self.store.transition(intent.intent_id, "queued", now_ms=now, kind="check",
                                   reserved_bp=reserved, risk=risk, entry_intent_id=entry_id,
@@ -292,6 +324,19 @@ class RoutingWorker:
             self._risk[account] = self._open_risk(account) + risk
         self._queues.setdefault(account, deque()).append(intent.intent_id)
         return RouteResult(intent.intent_id, "queued")
+
+    def _recorded_meanwhile(self, intent: OrderIntent) -> RouteResult:
+        """Another writer recorded the same intent between this worker's read and its insert
+        (concurrent submits of one intent): adopt the stored intent instead of failing."""
+        rec = self.store.get(intent.intent_id)
+        if rec is None or encode_intent(rec.intent) != encode_intent(intent):
+            raise InputError(f"intent {intent.intent_id!r}",
+                             "already recorded with different content")
+        if rec.state not in FINAL_STATES and rec.intent_id not in self._live:
+            self._load(rec)
+            if rec.state == "queued":
+                self._queues.setdefault(rec.account_id, deque()).append(rec.intent_id)
+        return self.result(intent.intent_id)
 
     def process(self, account_id: str | None = None) -> int:
         """Send queued intents whose entry (if any) has filled, in queue order, one request at
@@ -642,6 +687,8 @@ class RoutingWorker:
         except SpxccError as exc:
             self._final(live, "error", str(exc), kind="error")
             return True
+        if not ack.duplicate:  # placed by this call: reported as new once (see route)
+            self._placed_unreported.add(intent.intent_id)
         with self.store.batch():
             self._apply_ack(live, ack)
             if ack.duplicate and live.order_id is not None:

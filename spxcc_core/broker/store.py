@@ -42,10 +42,16 @@ __all__ = [
     "BrokerStore",
     "IntentBrief",
     "IntentEvent",
+    "IntentExists",
     "IntentRecord",
     "StoredSnapshot",
     "states",
 ]
+
+class IntentExists(InputError):
+    """:meth:`BrokerStore.insert_intent` found the intent id (or its tag) already recorded —
+    e.g. by another process that recorded the same intent a moment earlier."""
+
 
 #: States after which an intent never changes again.
 FINAL_STATES: Final = frozenset({"filled", "canceled", "expired", "rejected", "error",
@@ -231,7 +237,7 @@ class BrokerStore:
                       detail: str | None = None) -> None:
         """Record a new intent with its tag and first state (one transaction).
 
-        :raises InputError: the intent id (or its tag) is already recorded.
+        :raises IntentExists: the intent id (or its tag) is already recorded.
         """
         payload = encode_intent(intent)
         try:
@@ -246,8 +252,8 @@ class BrokerStore:
                             "payload, ts_ms) VALUES (?, 'intent', ?, ?, NULL, ?)",
                             (intent.intent_id, state, detail, now_ms))
         except sqlite3.IntegrityError:
-            raise InputError(f"intent {intent.intent_id!r}",
-                             "already recorded in the store") from None
+            raise IntentExists(f"intent {intent.intent_id!r}",
+                               "already recorded in the store") from None
 
     def transition(self, intent_id: str, state: str, *, now_ms: int, kind: str = "state",
                    detail: str | None = None, payload: bytes | None = None,

@@ -2,7 +2,8 @@
 
 Each command group lives in its own module with ``register(subparsers)``; the module sets
 ``func`` on its parser. Errors the user can cause (:class:`~spxcc_core.errors.SpxccError`) print
-one line on stderr and exit 2 — never a traceback.
+one line on stderr and exit 2 — never a traceback. Usage errors never repeat an argument value
+(:mod:`spxcc_core.cli.parser`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from spxcc_core import __version__
+from spxcc_core.cli.parser import SafeArgumentParser
 from spxcc_core.errors import SpxccError
 
 __all__ = ["build_parser", "main"]
@@ -33,8 +35,9 @@ _COMMAND_MODULES: tuple[str, ...] = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser with every command registered."""
-    parser = argparse.ArgumentParser(
+    """The full argument parser with every command registered (a :class:`SafeArgumentParser`:
+    usage errors never repeat argument values, no abbreviated options)."""
+    parser = SafeArgumentParser(
         prog="spxcc", description="SPX microbars, setups, broker routing and release gates.")
     parser.add_argument("--version", action="version", version=f"spxcc {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -12,9 +12,12 @@ The Tradier token comes from ``$SPXCC_TRADIER_TOKEN`` when set, else from the va
 
 ``snapshot`` prints a PortfolioSnapshot JSON object (and stores it); ``submit --intent FILE``
 routes an OrderIntent through the pre-trade checks (market clock, max contracts — default
-:data:`DEFAULT_MAX_CONTRACTS` —, max open risk, buying power of a fresh snapshot minus
-in-flight reservations) and prints the OrderAck.
-Submitting the same intent again prints the same order. Refusals, broker rejections and
+:data:`DEFAULT_MAX_CONTRACTS` —, max open
+risk, buying power of a fresh snapshot minus in-flight reservations) and prints the OrderAck.
+Submitting the same intent again prints the same order with ``"duplicate": true``; the ack says
+``"duplicate": false`` only when this run placed the order (also when it resumes an intent a
+killed run left unsent). A submit racing another process's submit of the same intent waits for
+that one's outcome and prints it as a duplicate. Refusals, broker rejections and
 unknown outcomes print one line and exit 2.
 
 ``status --intent-id ID`` prints one JSON object: the intent's stored state (``state`` etc.,
@@ -44,6 +47,7 @@ from spxcc_core.broker.errors import BrokerRejected, UnknownOrderError
 from spxcc_core.broker.routing import CancelResult, RoutingLimits, RoutingWorker
 from spxcc_core.broker.store import BrokerStore, IntentBrief
 from spxcc_core.broker.sync import SnapshotSync
+from spxcc_core.cli.parser import SafeArgumentParser
 from spxcc_core.contracts.broker import (
     TERMINAL_STATUSES,
     BrokerOrder,
@@ -67,7 +71,7 @@ _encoder = msgspec.json.Encoder()
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    common = argparse.ArgumentParser(add_help=False)
+    common = SafeArgumentParser(add_help=False)
     common.add_argument("--broker", required=True, help="broker adapter name (tradier, paper)")
     common.add_argument("--account", required=True, metavar="ID", help="account number")
     common.add_argument("--base-url", default=None, metavar="URL",
@@ -120,12 +124,24 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     c.set_defaults(func=_run_cancel)
 
 
+#: Adapter options that carry a secret: refused on the command line (argv is visible to every
+#: user of the machine and lands in shell history).
+_SECRET_OPTIONS = frozenset({"token", "api_key", "password", "secret"})
+
+
 def _options(pairs: list[str]) -> dict[str, Any]:
+    """``--option KEY=VALUE`` pairs as a dict. Errors name the option by its rank (1 = the
+    first ``--option``), never its value."""
     out: dict[str, Any] = {}
-    for pair in pairs:
+    for rank, pair in enumerate(pairs, start=1):
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"--option {pair!r}: expected KEY=VALUE")
+            raise ConfigError(f"--option number {rank}: expected KEY=VALUE (the value is not "
+                              "shown)")
+        if key.strip().lower() in _SECRET_OPTIONS:
+            raise ConfigError(f"--option {key.strip()}=...: secrets are never taken from the "
+                              f"command line; set {TOKEN_ENV} or store it with `spxcc secrets "
+                              f"set {TOKEN_SECRET}`")
         out[key.strip()] = value
     return out
 
@@ -149,7 +165,7 @@ def open_adapter(args: argparse.Namespace, store: Store) -> Iterator[BrokerAdapt
     registry = broker_adapters(get_plugin_manager())
     cls = registry.get(args.broker)
     if cls is None:
-        raise ConfigError(f"--broker {args.broker!r}: unknown broker; registered: "
+        raise ConfigError("--broker: unknown broker (the value is not shown); registered: "
                           f"{', '.join(sorted(registry)) or 'none'}")
     options = _options(args.option)
     options["account_id"] = args.account
@@ -215,6 +231,9 @@ def _run_submit(args: argparse.Namespace) -> int:
     if result.state == "ambiguous":
         raise SpxccError("; ".join(result.reasons)
                          or f"intent {intent.intent_id!r}: order outcome unknown")
+    if result.state == "submitting":
+        raise SpxccError(f"intent {intent.intent_id!r} is being submitted by another process; "
+                         "its order is not confirmed yet (run the command again)")
     if result.ack is None:
         if result.reasons:  # the broker was unavailable: the intent stays queued
             raise SpxccError(f"intent {intent.intent_id!r} queued, not sent: "

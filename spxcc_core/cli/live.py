@@ -9,8 +9,12 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from spxcc_core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from spxcc_core.host.live import LiveResult
 
 __all__ = ["API_KEY_ENV", "API_KEY_SECRET", "register"]
 
@@ -22,7 +26,7 @@ API_KEY_SECRET = "massive_api_key"
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
-        "live", allow_abbrev=False, help="run the live Massive feed through the pipeline; serve outputs on a hub",
+        "live", help="run the live Massive feed through the pipeline; serve outputs on a hub",
         description="Connect to a Massive websocket, push every frame through the same pipeline "
                     "as `spxcc replay` (microbars, detectors, gating, setup lifecycle, store) "
                     "and publish microbars, setups and gate decisions on a websocket hub. The "
@@ -84,10 +88,15 @@ class _RefuseKey(argparse.Action):
 
 
 def _api_key(args: argparse.Namespace) -> str:
-    from spxcc_core.secrets import MasterKeySource, resolve_secret
+    from spxcc_core.secrets import (
+        MasterKeySource,
+        check_env_var_name,
+        env_var_label,
+        resolve_secret,
+    )
     from spxcc_core.store.sqlite import Store, default_db_path
 
-    env_var = args.api_key_env or None
+    env_var = check_env_var_name("--api-key-env", args.api_key_env) if args.api_key_env else None
     if env_var and os.environ.get(env_var):
         return resolve_secret(API_KEY_SECRET, store=None, key_source=None,
                               env_var=env_var).reveal()
@@ -97,8 +106,9 @@ def _api_key(args: argparse.Namespace) -> str:
                                 key_source=MasterKeySource.from_env_or_file(args.key_file),
                                 env_var=env_var)
     except ConfigError as exc:
-        raise ConfigError(f"massive api key: {env_var or 'no environment variable'} is not "
-                          f"set and the vault cannot be read: {exc}") from None
+        what = env_var_label(env_var) if env_var else "no environment variable"
+        raise ConfigError(f"massive api key: {what} is not set and the vault cannot be read: "
+                          f"{exc}") from None
     finally:
         store.close()
     return secret.reveal()
@@ -183,5 +193,22 @@ async def _session(args: argparse.Namespace, key: str, subs: list[str],
         print(f"outputs -> {args.out}")
     if r.error is not None:
         print(f"spxcc: error: {r.error}", file=sys.stderr)
+        return 2
+    return _no_data_error(result)
+
+
+def _no_data_error(result: LiveResult) -> int:
+    """Exit 2 with one line when the session never connected or received no event (a
+    session that saw nothing must not look like a success); else 0."""
+    r = result.report
+    if r.connections == 0:
+        why = result.last_failure or "no connection attempt completed"
+        print(f"spxcc: error: never connected to the feed ({why}); no data received",
+              file=sys.stderr)
+        return 2
+    if result.run.report.aggregation.events_in == 0 and result.run.report.index_values == 0:
+        print(f"spxcc: error: connected ({r.connections} connection(s), {r.messages} "
+              "message(s)) but received no trade, quote or index value; check --subscribe "
+              "and the market hours", file=sys.stderr)
         return 2
     return 0

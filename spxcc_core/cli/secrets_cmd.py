@@ -11,14 +11,18 @@ import getpass
 import os
 import sys
 from pathlib import Path
+from typing import TextIO
 
 import msgspec
 
+from spxcc_core.cli.parser import SafeArgumentParser
 from spxcc_core.errors import ConfigError, InputError
 from spxcc_core.secrets import (
     MasterKeySource,
     SecretInfo,
     Vault,
+    check_env_var_name,
+    env_var_label,
     generate_master_key_text,
     parse_master_key,
     read_key_file,
@@ -35,10 +39,10 @@ _list_encoder = msgspec.json.Encoder(order="deterministic")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    db = argparse.ArgumentParser(add_help=False)
+    db = SafeArgumentParser(add_help=False)
     db.add_argument("--db", type=Path, default=None,
                     help="store file (default: $SPXCC_DB or the user data folder)")
-    key = argparse.ArgumentParser(add_help=False)
+    key = SafeArgumentParser(add_help=False)
     key.add_argument("--key-file", type=Path, default=None,
                      help="master key file, mode 0600 (default: $SPXCC_MASTER_KEY)")
     key.add_argument("--previous-key-file", type=Path, default=None,
@@ -96,7 +100,7 @@ def _read_value(name: str) -> str:
     if stdin.isatty():
         text = getpass.getpass(f"value for secret {name!r} (input hidden): ")
     else:
-        text = stdin.read(MAX_VALUE_BYTES + 3)
+        text = _read_piped(stdin, name)
         if text.endswith("\r\n"):
             text = text[:-2]
         elif text.endswith("\n"):
@@ -105,6 +109,20 @@ def _read_value(name: str) -> str:
         raise InputError("stdin", f"no value given for secret {name!r} (pipe it in, e.g. "
                          f"`printenv TOKEN | spxcc secrets set {name}`)")
     return text
+
+
+def _read_piped(stdin: TextIO, name: str) -> str:
+    """The piped value, decoded as UTF-8 whatever the locale (the bytes when the stream has
+    them). :raises InputError: not UTF-8 (the message shows no byte of it)."""
+    buffer = getattr(stdin, "buffer", None)
+    try:
+        if buffer is not None:
+            raw: bytes = buffer.read(MAX_VALUE_BYTES + 3)
+            return raw.decode("utf-8")
+        return stdin.read(MAX_VALUE_BYTES + 3)
+    except UnicodeDecodeError:
+        raise InputError("stdin", f"the value for secret {name!r} is not UTF-8 text (the value "
+                         "is not shown)") from None
 
 
 def _run_set(args: argparse.Namespace) -> int:
@@ -145,11 +163,11 @@ def _print_table(infos: list[SecretInfo]) -> None:
 def _new_key(args: argparse.Namespace) -> MasterKey:
     if args.new_key_file is not None:
         return read_key_file(args.new_key_file)
-    var = args.new_key_env
+    var = check_env_var_name("--new-key-env", args.new_key_env)
     text = os.environ.get(var)
     if not text:
-        raise ConfigError(f"--new-key-env: environment variable {var} is not set")
-    return parse_master_key(text, source=f"environment variable {var}")
+        raise ConfigError(f"--new-key-env: {env_var_label(var)} is not set")
+    return parse_master_key(text, source=env_var_label(var))
 
 
 def _run_rotate(args: argparse.Namespace) -> int:
@@ -163,16 +181,39 @@ def _run_rotate(args: argparse.Namespace) -> int:
             return 0
         new_key = _new_key(args)
         report = vault.rotate(new_key)
-    old = keyring.current.key_id
+        infos = vault.list()
     print(f"re-wrapped {len(report.rewrapped)} secret(s) under master key {report.new_key_id} "
-          f"({len(report.already_current)} already under it); master key {old} still opens "
-          f"them until `spxcc secrets rotate --finish` is run with the new key")
+          f"({len(report.already_current)} already under it); "
+          + _who_opens(infos, keyring.current.key_id, report.new_key_id))
     if report.remaining:
         print(f"spxcc: warning: {len(report.remaining)} secret(s) were written under another "
               f"key during the rotation ({', '.join(map(repr, report.remaining))}); "
               "run the rotation again", file=sys.stderr)
         return 1
     return 0
+
+
+def _who_opens(infos: list[SecretInfo], old: str, new: str) -> str:
+    """What opens the secrets after a rotation to ``new`` run with ``old`` as the current key,
+    read from the stored wrappings (never assumed)."""
+    total = len(infos)
+
+    def opens(key_id: str) -> str:
+        n = sum(1 for i in infos if key_id in (i.master_key_id, i.previous_master_key_id))
+        return "them" if n == total else ("none of them" if n == 0 else f"{n} of the {total}")
+
+    if total == 0:
+        return "there are no secrets"
+    if old == new:
+        return f"master key {new} opens {opens(new)}"
+    finish = "until `spxcc secrets rotate --finish` is run with the new key"
+    by_new = "" if opens(new) == "them" else f"; master key {new} opens {opens(new)}"
+    if opens(old) != "none of them":
+        return f"master key {old} still opens {opens(old)} {finish}{by_new}"
+    others = sorted({i.previous_master_key_id for i in infos
+                     if i.previous_master_key_id not in (None, old, new)})
+    also = "".join(f"; master key {k} opens {opens(k)} {finish}" for k in others if k)
+    return f"master key {old} opens none of them; master key {new} opens {opens(new)}{also}"
 
 
 def _run_delete(args: argparse.Namespace) -> int:

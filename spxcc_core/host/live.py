@@ -92,6 +92,8 @@ class LiveResult:
     run: ReplayRun
     report: LiveReport
     out_dir: Path | None
+    #: Why the latest failed connection attempt failed (``URL: reason``), None when none did.
+    last_failure: str | None = None
 
     @property
     def digests(self) -> dict[str, str]:
@@ -115,12 +117,7 @@ def _check_seconds(name: str, value: float | None) -> None:
 
 
 def _scrubber(key: ApiKey) -> Callable[[bytes], bytes]:
-    needle = key.reveal().encode()
-
-    def scrub(message: bytes) -> bytes:
-        return message.replace(needle, b"***") if needle in message else message
-
-    return scrub
+    return key.scrub_bytes
 
 
 @attrs.define(eq=False)
@@ -470,7 +467,10 @@ async def run_live(*, url: str | Sequence[str], api_key: str | ApiKey, subscript
             _write_outputs(out, files)
         log.info("live session ended (%s): %d bars, %d setups", reason, len(run.bars),
                  len(run.setups))
-        return LiveResult(run=run, report=report, out_dir=out)
+        failures = [f"{_public_url(c.url)}: {c.last_failure}" for c in clients
+                    if c.last_failure is not None]
+        return LiveResult(run=run, report=report, out_dir=out,
+                          last_failure=failures[-1] if failures else None)
     finally:
         if recorder is not None:
             recorder.close()

@@ -37,6 +37,7 @@ from websockets.exceptions import InvalidHandshake, InvalidURI, WebSocketExcepti
 from spxcc_core.aggregate.columns import ConditionTable, SymbolTable
 from spxcc_core.errors import ConfigError, SpxccError
 from spxcc_core.massive.websocket import FrameDecoder, WsFrame, WsStats
+from spxcc_core.secrets.redact import Redactor
 
 __all__ = [
     "ApiKey",
@@ -70,20 +71,26 @@ class MassiveConnectionError(SpxccError):
 class ApiKey:
     """An API key that never shows itself: ``repr``/``str`` print ``ApiKey(***)``."""
 
-    __slots__ = ("_value",)
+    __slots__ = ("_redactor", "_value")
 
     def __init__(self, value: str) -> None:
         if not value or not value.strip():
             raise ConfigError("the Massive API key is empty")
         self._value = value
+        self._redactor = Redactor([value], fragment=None)
 
     def reveal(self) -> str:
         """The key itself, for the auth message only."""
         return self._value
 
     def scrub(self, text: str) -> str:
-        """``text`` with every occurrence of the key replaced by ``***``."""
-        return text.replace(self._value, "***")
+        """``text`` with every occurrence of the key replaced by ``***``: verbatim, base64,
+        URL-encoded or hex (:class:`~spxcc_core.secrets.Redactor`)."""
+        return self._redactor.scrub(text)
+
+    def scrub_bytes(self, data: bytes) -> bytes:
+        """:meth:`scrub` for a raw message."""
+        return self._redactor.scrub_bytes(data)
 
     def __repr__(self) -> str:
         return "ApiKey(***)"
@@ -178,6 +185,8 @@ class LiveClient:
         self.connections = 0
         #: ``(status, message)`` of abnormal statuses seen, key scrubbed.
         self.problems: list[tuple[str, str]] = []
+        #: Why the latest connection attempt failed or ended (key scrubbed); None before any.
+        self.last_failure: str | None = None
         self._next_line = 1
         self._ws: ClientConnection | None = None
         self._closing = False
@@ -216,6 +225,7 @@ class LiveClient:
                 self._ws = None
             if self._closing:
                 return
+            self.last_failure = reason
             attempt += 1
             limit = self.backoff.max_attempts
             if limit is not None and attempt > limit:

@@ -24,6 +24,11 @@ API
     raises; msgspec raises unless its encoder uses :func:`secret_enc_hook` (emits ``"***"``);
     pickling is refused. ``.reveal()`` is the only way to the plaintext.
 
+``Redactor(values, fragment=8)``
+    ``.scrub(text)`` / ``.scrub_bytes(data)`` remove a secret in every form a server may echo it
+    (verbatim, base64 at any alignment, URL-encoded, hex, pieces of ``fragment`` or more
+    characters); every response of a broker passes through one before anything reads it.
+
 ``Vault(store, keyring)``
     ``put(name, value) -> SecretInfo``, ``get(name) -> Secret``, ``list()``, ``info(name)``,
     ``delete(name)``, ``rotate(new_key) -> RotationReport`` (re-wraps data keys one row per
@@ -52,11 +57,13 @@ from spxcc_core.secrets.keys import (
     read_key_file,
     write_key_file,
 )
-from spxcc_core.secrets.resolve import resolve_secret
+from spxcc_core.secrets.redact import MASK, Redactor, encoded_forms
+from spxcc_core.secrets.resolve import check_env_var_name, env_var_label, resolve_secret
 from spxcc_core.secrets.value import REDACTED, Secret, secret_enc_hook
 from spxcc_core.secrets.vault import RotationReport, Vault, validate_secret_name
 
 __all__ = [
+    "MASK",
     "MASTER_KEY_ENV",
     "PREVIOUS_MASTER_KEY_ENV",
     "REDACTED",
@@ -64,13 +71,17 @@ __all__ = [
     "MasterKey",
     "MasterKeySource",
     "MasterKeyring",
+    "Redactor",
     "RotationReport",
     "Secret",
     "SecretError",
     "SecretInfo",
     "SecretNotFoundError",
     "Vault",
+    "check_env_var_name",
     "check_key_file_permissions",
+    "encoded_forms",
+    "env_var_label",
     "generate_master_key_text",
     "parse_master_key",
     "read_key_file",

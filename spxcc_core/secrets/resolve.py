@@ -3,15 +3,43 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 
+from spxcc_core.errors import ConfigError
 from spxcc_core.secrets.errors import SecretNotFoundError
 from spxcc_core.secrets.keys import MasterKeySource
 from spxcc_core.secrets.value import Secret
 from spxcc_core.secrets.vault import Vault, validate_secret_name
 from spxcc_core.store import Store
 
-__all__ = ["resolve_secret"]
+__all__ = ["check_env_var_name", "env_var_label", "resolve_secret"]
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+_SHOWN_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,63}")
+
+
+def check_env_var_name(option: str, name: str) -> str:
+    """Return ``name`` if it can name an environment variable (``[A-Za-z_][A-Za-z0-9_]*``).
+
+    Options such as ``--api-key-env VAR`` take a variable's *name*; a user who types the secret
+    there instead must not see it echoed.
+
+    :raises ConfigError: otherwise; the message does not repeat ``name``.
+    """
+    if not _ENV_NAME.fullmatch(name):
+        raise ConfigError(f"{option}: not an environment variable name (letters, digits and _; "
+                          "the value is not shown); give the variable's name, not the secret")
+    return name
+
+
+def env_var_label(name: str) -> str:
+    """How messages name the environment variable ``name``: ``environment variable NAME`` for
+    a conventional upper-case name, else a description without it (a lower- or mixed-case
+    "name" may well be a secret typed in the wrong place)."""
+    if _SHOWN_ENV_NAME.fullmatch(name):
+        return f"environment variable {name}"
+    return "the environment variable named on the command line (name not shown)"
 
 
 def resolve_secret(name: str, *, store: Store | None, key_source: MasterKeySource | None,
@@ -36,7 +64,7 @@ def resolve_secret(name: str, *, store: Store | None, key_source: MasterKeySourc
         if value:
             return Secret(value, name=name, source=f"env {env_var}")
     if store is None or key_source is None:
-        tried = f"environment variable {env_var} is not set and " if env_var else ""
+        tried = f"{env_var_label(env_var)} is not set and " if env_var else ""
         missing = "store" if store is None else "master key"
         raise SecretNotFoundError(f"secret {name!r} not available: {tried}no vault to read "
                                   f"(no {missing} given)")
@@ -46,7 +74,7 @@ def resolve_secret(name: str, *, store: Store | None, key_source: MasterKeySourc
     except SecretNotFoundError:
         if env_var:
             raise SecretNotFoundError(
-                f"secret {name!r} not found: environment variable {env_var} is not set and the "
+                f"secret {name!r} not found: {env_var_label(env_var)} is not set and the "
                 f"vault {store.path} has no such secret (store it with `spxcc secrets set "
                 f"{name}`)") from None
         raise

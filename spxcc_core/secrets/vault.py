@@ -30,7 +30,7 @@ from spxcc_core.secrets.info import SecretInfo
 from spxcc_core.secrets.keys import MasterKey, MasterKeyring
 from spxcc_core.secrets.value import Secret
 from spxcc_core.store import Store
-from spxcc_core.store.sqlite import StoreError
+from spxcc_core.store.sqlite import StoreError, restrict_permissions
 
 __all__ = ["MAX_VALUE_BYTES", "RotationReport", "Vault", "validate_secret_name"]
 
@@ -49,8 +49,9 @@ def validate_secret_name(name: str) -> str:
     :raises InputError: otherwise.
     """
     if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
-        raise InputError("secret name", f"{name!r} is not 1-128 characters of "
-                         "[A-Za-z0-9_.:-] starting with a letter or digit")
+        # not repeated: a secret typed in the name's place must not be echoed
+        raise InputError("secret name", "not 1-128 characters of [A-Za-z0-9_.:-] starting "
+                         "with a letter or digit (the name given is not shown)")
     return name
 
 
@@ -160,7 +161,8 @@ class Vault:
         """Store ``value`` under ``name`` (a new version if it exists) and return its metadata.
 
         The data key is wrapped under the keyring's current key and, during a rotation, also
-        under its previous key.
+        under its previous key. A store file (and its ``-wal``/``-shm``) that group or other may
+        access is first restricted to its owner (``chmod go-rwx``).
 
         :raises InputError: invalid name, or an empty / oversized value.
         """
@@ -172,6 +174,7 @@ class Vault:
         if len(plain.encode("utf-8")) > MAX_VALUE_BYTES:
             raise InputError(f"secret {name!r}", f"value is longer than {MAX_VALUE_BYTES} bytes")
         now = _iso(self.clock())
+        restrict_permissions(self.store.path)
         with self.store.transaction() as cur:
             self._check_same_master_key(cur, keyring)
             old = self._row(name, cur)

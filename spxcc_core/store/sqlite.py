@@ -1,4 +1,4 @@
-"""SQLite store: one file, WAL journal, schema migrations applied on open.
+"""SQLite store: one file (created mode 0600), WAL journal, schema migrations applied on open.
 
 A file that is not an SQLite database, a truncated or damaged one, or a store missing a table
 its recorded migrations created is refused when it is opened, with a :class:`StoreError` naming
@@ -21,7 +21,8 @@ import platformdirs
 from spxcc_core.errors import ConfigError, InputError
 from spxcc_core.store.migrations import Migration, all_migrations
 
-__all__ = ["DB_ENV", "Store", "StoreError", "check_file", "default_db_path"]
+__all__ = ["DB_ENV", "STORE_FILE_MODE", "Store", "StoreError", "check_file", "default_db_path",
+           "restrict_permissions"]
 
 #: First 16 bytes of every SQLite 3 database file.
 _MAGIC = b"SQLite format 3\x00"
@@ -103,6 +104,35 @@ def default_db_path() -> Path:
     return Path(platformdirs.user_data_dir("spxcc", appauthor=False)) / "spxcc.sqlite3"
 
 
+#: Mode of a new store file (and, as SQLite copies the database file's mode, of its ``-wal``
+#: and ``-shm`` files): the store may hold encrypted secrets and the broker's account state.
+STORE_FILE_MODE = 0o600
+
+
+def _create_private(path: Path) -> None:
+    """Create ``path`` empty with mode :data:`STORE_FILE_MODE` (whatever the umask) unless it
+    exists; SQLite then opens the empty file as a new database. ``:memory:`` is left alone."""
+    if str(path) in ("", ":memory:") or str(path).startswith("file:"):
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, STORE_FILE_MODE)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
+def restrict_permissions(path: Path) -> None:
+    """Remove group/other permission bits from the store file ``path`` and its ``-wal`` /
+    ``-shm`` files (done before a secret is written into a store created elsewhere)."""
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            mode = p.stat().st_mode & 0o777
+            if mode & 0o077:
+                p.chmod(mode & 0o700)
+        except OSError:
+            continue
+
+
 class Store:
     """A SQLite store file with every known migration applied.
 
@@ -116,6 +146,7 @@ class Store:
         check_file(self.path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            _create_private(self.path)
             self.conn = sqlite3.connect(self.path, isolation_level=None,
                                         check_same_thread=False, timeout=30.0)
         except (OSError, sqlite3.Error) as exc:
