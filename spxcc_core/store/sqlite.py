@@ -27,6 +27,13 @@ def default_db_path() -> Path:
     return Path(platformdirs.user_data_dir("spxcc", appauthor=False)) / "spxcc.sqlite3"
 
 
+_SCHEMA_TABLE = (
+    "CREATE TABLE IF NOT EXISTS spxcc_schema ("
+    " component TEXT NOT NULL, version INTEGER NOT NULL,"
+    " applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),"
+    " PRIMARY KEY (component, version))")
+
+
 class Store:
     """A SQLite store file with every known migration applied.
 
@@ -50,21 +57,35 @@ class Store:
         self._migrate(all_migrations() if migrations is None else list(migrations))
 
     def _migrate(self, migrations: Sequence[Migration]) -> None:
-        self.conn.execute(
-            "CREATE TABLE IF NOT EXISTS spxcc_schema ("
-            " component TEXT NOT NULL, version INTEGER NOT NULL,"
-            " applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),"
-            " PRIMARY KEY (component, version))")
-        applied = {(r[0], r[1]) for r in
-                   self.conn.execute("SELECT component, version FROM spxcc_schema")}
-        for m in migrations:
-            if (m.component, m.version) in applied:
-                continue
-            with self.transaction() as cur:
+        """Apply the pending migrations, once, whoever opens the store first.
+
+        The applied versions are read inside the write transaction (``BEGIN IMMEDIATE``) that
+        applies the missing ones, so processes opening a fresh store at the same moment
+        serialise on SQLite's write lock: the first applies every migration, the others find
+        them applied. A store already up to date takes no write lock.
+        """
+        wanted = {(m.component, m.version) for m in migrations}
+        if wanted <= self._applied():
+            return
+        with self.transaction() as cur:
+            cur.execute(_SCHEMA_TABLE)
+            applied = {(r[0], r[1]) for r in
+                       cur.execute("SELECT component, version FROM spxcc_schema")}
+            for m in migrations:
+                if (m.component, m.version) in applied:
+                    continue
                 for stmt in m.statements:
                     cur.execute(stmt)
                 cur.execute("INSERT INTO spxcc_schema (component, version) VALUES (?, ?)",
                             (m.component, m.version))
+
+    def _applied(self) -> set[tuple[str, int]]:
+        """Applied migrations as read now (empty when the store has no schema table yet)."""
+        try:
+            return {(r[0], r[1]) for r in
+                    self.conn.execute("SELECT component, version FROM spxcc_schema")}
+        except sqlite3.OperationalError:  # no such table: a fresh store
+            return set()
 
     def schema_versions(self) -> dict[str, int]:
         """Highest applied migration version per component."""
