@@ -368,10 +368,12 @@ def run_replay(session: SessionInput, *, detectors: Sequence[str] | None = None,
         context; it replaces the session cache's own snapshot. None: the cache's snapshot, none
         for a websocket recording.
     :raises InputError: unreadable session input or chain snapshot.
-    :raises ConfigError: a bad profile, detector name, step or store.
+    :raises ConfigError: a bad profile, detector name, step or store; a store file that is,
+        contains or lies inside an input.
     """
     _check_step(step_ms)
     kind = session_kind(session)
+    _check_outputs(session, None, store, profile, chain)
     pm = pm if pm is not None else get_plugin_manager()
     prof = resolve_profile(pm, profile, detectors)
     snap = load_chain(chain)
