@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +28,8 @@ def default_db_path() -> Path:
     return Path(platformdirs.user_data_dir("spxcc", appauthor=False)) / "spxcc.sqlite3"
 
 
+#: Seconds a connection waits for another's write lock before "database is locked".
+_BUSY_TIMEOUT_S = 30.0
 _SCHEMA_TABLE = (
     "CREATE TABLE IF NOT EXISTS spxcc_schema ("
     " component TEXT NOT NULL, version INTEGER NOT NULL,"
@@ -47,14 +50,31 @@ class Store:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.conn = sqlite3.connect(self.path, isolation_level=None,
-                                        check_same_thread=False, timeout=30.0)
+                                        check_same_thread=False, timeout=_BUSY_TIMEOUT_S)
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(f"store {self.path}: cannot open ({exc})") from None
         self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA journal_mode=WAL")
+        self._set_wal()
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA foreign_keys=ON")
         self._migrate(all_migrations() if migrations is None else list(migrations))
+
+    def _set_wal(self) -> None:
+        """Switch the journal to WAL. On a fresh file another process may be switching it at
+        the same moment, and SQLite then answers "database is locked" at once instead of
+        waiting: try again (every 10 ms, up to the 30 s busy timeout).
+
+        :raises ConfigError: still locked after the timeout.
+        """
+        deadline = time.monotonic() + _BUSY_TIMEOUT_S
+        while True:
+            try:
+                self.conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise ConfigError(f"store {self.path}: cannot open ({exc})") from None
+                time.sleep(0.01)
 
     def _migrate(self, migrations: Sequence[Migration]) -> None:
         """Apply the pending migrations, once, whoever opens the store first.
@@ -65,7 +85,8 @@ class Store:
         them applied. A store already up to date takes no write lock.
         """
         wanted = {(m.component, m.version) for m in migrations}
-        if wanted <= self._applied():
+        applied = self._applied()
+        if applied is not None and wanted <= applied:
             return
         with self.transaction() as cur:
             cur.execute(_SCHEMA_TABLE)
@@ -79,13 +100,13 @@ class Store:
                 cur.execute("INSERT INTO spxcc_schema (component, version) VALUES (?, ?)",
                             (m.component, m.version))
 
-    def _applied(self) -> set[tuple[str, int]]:
-        """Applied migrations as read now (empty when the store has no schema table yet)."""
+    def _applied(self) -> set[tuple[str, int]] | None:
+        """Applied migrations as read now (None when the store has no schema table yet)."""
         try:
             return {(r[0], r[1]) for r in
                     self.conn.execute("SELECT component, version FROM spxcc_schema")}
         except sqlite3.OperationalError:  # no such table: a fresh store
-            return set()
+            return None
 
     def schema_versions(self) -> dict[str, int]:
         """Highest applied migration version per component."""
