@@ -59,12 +59,12 @@ from spxcc_core.host.routing import route
 from spxcc_core.host.wire import FeedProblem, InputEnd, LiveLink, LiveReport, StopReason
 from spxcc_core.massive.live import ApiKey, Backoff, LiveClient
 from spxcc_core.massive.websocket import WsFrame, WsStats
-from spxcc_core.outputs import atomic_write, check_paths
+from spxcc_core.outputs import atomic_write
 from spxcc_core.pipeline import Pipeline, ReplayRun, StepOutputs, resolve_profile
 from spxcc_core.plugins import get_plugin_manager
 from spxcc_core.replay.engine import (
-    DB_NAME,
     OUTPUT_FILES,
+    check_run_paths,
     load_chain,
     open_store,
     ws_counts,
@@ -340,21 +340,13 @@ def check_live_paths(*, out_dir: str | os.PathLike[str] | None,
                      profile: Profile | str | os.PathLike[str] | None) -> None:
     """Refuse a live session's outputs (the files written in ``out_dir``, the store file, the
     recording) that are the same file, nest, or are, contain or lie inside an input (the chain
-    snapshot file, the profile file): :func:`spxcc_core.outputs.check_paths`.
+    snapshot file, the profile file): :func:`spxcc_core.replay.engine.check_run_paths`.
 
     :raises ConfigError: one line naming both paths.
     """
-    outputs: list[tuple[str, str | os.PathLike[str] | None]] = [("recording", record)]
-    if out_dir is not None:
-        out = Path(out_dir)
-        outputs += [("output", out / name) for name in (*OUTPUT_FILES, LIVE_REPORT, CHAIN_COPY)]
-    if isinstance(store, str | os.PathLike):
-        outputs.append(("store", store))
-    elif store is None and out_dir is not None:
-        outputs.append(("store", Path(out_dir) / DB_NAME))
-    check_paths(outputs, {
-        "chain": chain if isinstance(chain, str | os.PathLike) else None,
-        "profile": profile if isinstance(profile, str | os.PathLike) else None})
+    check_run_paths(session=None, out_dir=out_dir, store=store, profile=profile, chain=chain,
+                    names=(*OUTPUT_FILES, LIVE_REPORT, CHAIN_COPY),
+                    extra=[("recording", record)])
 
 
 async def run_live(*, url: str | Sequence[str], api_key: str | ApiKey, subscriptions: Sequence[str],

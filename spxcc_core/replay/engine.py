@@ -79,6 +79,7 @@ __all__ = [
     "OUTPUT_FILES",
     "ReplayRun",
     "SessionInput",
+    "check_run_paths",
     "load_chain",
     "open_store",
     "replay_session",
@@ -373,7 +374,7 @@ def run_replay(session: SessionInput, *, detectors: Sequence[str] | None = None,
     """
     _check_step(step_ms)
     kind = session_kind(session)
-    _check_outputs(session, None, store, profile, chain)
+    check_run_paths(session=session, out_dir=None, store=store, profile=profile, chain=chain)
     pm = pm if pm is not None else get_plugin_manager()
     prof = resolve_profile(pm, profile, detectors)
     snap = load_chain(chain)
@@ -465,7 +466,7 @@ def replay_session(session: SessionInput, *, detectors: Sequence[str] | None = N
     _check_step(step_ms)
     kind = session_kind(session)
     out = Path(out_dir) if out_dir is not None else None
-    _check_outputs(session, out, store, profile, chain)
+    check_run_paths(session=session, out_dir=out, store=store, profile=profile, chain=chain)
     pm = pm if pm is not None else get_plugin_manager()
     prof = resolve_profile(pm, profile, detectors)
     snap = load_chain(chain)
@@ -490,15 +491,24 @@ def replay_session(session: SessionInput, *, detectors: Sequence[str] | None = N
                         digests={n: hashlib.sha256(b).hexdigest() for n, b in files.items()})
 
 
-def _check_outputs(session: SessionInput, out: Path | None,
-                   store: Store | str | os.PathLike[str] | None,
-                   profile: Profile | str | os.PathLike[str] | None,
-                   chain: ChainSnapshot | str | os.PathLike[str] | None) -> None:
-    """Refuse outputs that are, contain or lie inside an input (:func:`check_paths`)."""
-    outputs: list[tuple[str, str | os.PathLike[str] | None]] = []
+def check_run_paths(*, session: SessionInput | None, out_dir: str | os.PathLike[str] | None,
+                    store: Store | str | os.PathLike[str] | None,
+                    profile: Profile | str | os.PathLike[str] | None,
+                    chain: ChainSnapshot | str | os.PathLike[str] | None,
+                    names: Sequence[str] = OUTPUT_FILES,
+                    extra: Sequence[tuple[str, str | os.PathLike[str] | None]] = ()) -> None:
+    """Refuse a run's outputs — ``out_dir/NAME`` for each of ``names``, the store file (``store``
+    when it is a path, else ``out_dir/spxcc.sqlite3``) and the ``extra`` ``(label, path)``
+    outputs — when two are the same or nest, or one is, contains or lies inside an input
+    (``session``, the ``profile`` file, the ``chain`` file): :func:`check_paths`.
+
+    :raises ConfigError: one line naming both paths.
+    """
+    out = Path(out_dir) if out_dir is not None else None
+    outputs = list(extra)
     if out is not None:
-        outputs += [("output", out / name) for name in OUTPUT_FILES]
-    if isinstance(store, str | os.PathLike):
+        outputs += [("output", out / name) for name in names]
+    if isinstance(store, str | os.PathLike) and os.fspath(store) != ":memory:":
         outputs.append(("store", store))
     elif store is None and out is not None:
         outputs.append(("store", out / DB_NAME))
