@@ -12,6 +12,7 @@ import pyarrow.ipc as ipc
 import pytest
 
 from spxcc_core.errors import ConfigError, InputError
+from spxcc_core.outputs import MARKER
 from spxcc_core.replay.cache import (
     MANIFEST,
     classify_source,
@@ -105,7 +106,8 @@ def test_ingesting_twice_gives_identical_bytes_wherever_the_input_lies(sample,
     b = ingest(moved, tmp_path / "b", chunk_rows=1_000_000)
     names = sorted(p.name for p in a.root.iterdir())
     assert names == sorted(p.name for p in b.root.iterdir())
-    assert MANIFEST in names and len(names) == 7  # 5 datasets, the chain snapshot, manifest
+    # 5 datasets, the chain snapshot, manifest and the marker of a folder spxcc made
+    assert MANIFEST in names and MARKER in names and len(names) == 8
     for name in names:
         assert (a.root / name).read_bytes() == (b.root / name).read_bytes(), name
     assert str(tmp_path) not in (a.root / MANIFEST).read_text()
@@ -224,7 +226,7 @@ def test_refuses_to_overwrite_a_folder_that_is_not_a_cache(tmp_path: Path) -> No
     src = write_day(tmp_path / "src")
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
-    with pytest.raises(ConfigError, match="not a session cache"):
+    with pytest.raises(ConfigError, match="not made by spxcc"):
         ingest(src, tmp_path / "mine")
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
 

@@ -17,15 +17,17 @@ the latest quote time fed); ``store`` a :class:`~spxcc_core.store.Store` to pers
 
 from __future__ import annotations
 
+import sqlite3
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import date
 from typing import Any, ClassVar, Self
 
 import msgspec
 
 from spxcc_core.aggregate.columns import QuoteColumns, SymbolTable
-from spxcc_core.broker.errors import ContractExpired
+from spxcc_core.broker.errors import BrokerUnavailable, ContractExpired
 from spxcc_core.broker.interface import BrokerAdapter, TagCallback, tag_for
 from spxcc_core.contracts.broker import (
     BrokerEvent,
@@ -55,6 +57,8 @@ __all__ = ["PaperBroker"]
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(dict[str, Any])
 _HOURS = ("always", "nyse", "closed")
+_UPSERT = ("INSERT OR REPLACE INTO spx_paper_state (account_id, payload, rev, updated_ms) "
+           "VALUES (?, ?, ?, ?)")
 
 
 def _opt(options: Mapping[str, Any], key: str, conv: Callable[[Any], Any], default: Any) -> Any:
@@ -105,6 +109,8 @@ class PaperBroker(BrokerAdapter):
                               on_change=self._persist if store is not None else None)
         self._symbols: dict[str, str] = {}
         self._revs: dict[str, int] = {}
+        #: accounts persisted inside the current :meth:`_op` transaction (None outside one)
+        self._touched: set[str] | None = None
         if store is not None:
             for (stored_id,) in store.conn.execute(
                     "SELECT account_id FROM spx_paper_state ORDER BY account_id").fetchall():
@@ -148,11 +154,55 @@ class PaperBroker(BrokerAdapter):
         assert self.store is not None
         rev = self._revs.get(acct.account_id, 0) + 1
         payload = _encoder.encode(account_to_builtins(acct))
-        with self.store.transaction() as cur:
-            cur.execute("INSERT OR REPLACE INTO spx_paper_state (account_id, payload, rev, "
-                        "updated_ms) VALUES (?, ?, ?, ?)",
-                        (acct.account_id, payload, rev, self.book.now_ns() // 1_000_000))
+        row = (acct.account_id, payload, rev, self.book.now_ns() // 1_000_000)
+        if self._touched is not None:  # inside _op's transaction: committed with it
+            self.store.conn.execute(_UPSERT, row)
+            self._touched.add(acct.account_id)
+        else:
+            with self.store.transaction() as cur:
+                cur.execute(_UPSERT, row)
         self._revs[acct.account_id] = rev
+
+    @contextmanager
+    def _op(self, account_id: str) -> Iterator[PaperAccount]:
+        """One operation on an account, as a single write transaction on the store.
+
+        With a store, ``BEGIN IMMEDIATE`` takes SQLite's write lock first, then the account is
+        reloaded (another process may have changed it), changed and persisted, and the
+        transaction commits before the operation returns — so processes sharing a store
+        never overwrite each other's orders, and an order acknowledged exists in the store.
+        Every change is persisted as it happens (whole-account rows), so what the transaction
+        holds always matches memory: it commits even when the operation raises (a rejection,
+        an unknown order). Only a store failure rolls it back, and then the touched accounts
+        are forgotten (the next operation reloads them). Inside a transaction the caller
+        already holds, the operation joins it.
+
+        :raises BrokerUnavailable: the store's write lock could not be had or the store failed
+            (nothing of the operation was kept).
+        """
+        store = self.store
+        if store is None or self._touched is not None or store.conn.in_transaction:
+            yield self._acct(account_id)
+            return
+        try:
+            store.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise BrokerUnavailable(f"paper store {store.path}: {exc}") from None
+        self._touched = {account_id}
+        try:
+            try:
+                yield self._acct(account_id)
+            finally:
+                store.conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if store.conn.in_transaction:
+                store.conn.execute("ROLLBACK")
+            for touched in self._touched:
+                self.book.drop(touched)
+                self._revs.pop(touched, None)
+            raise BrokerUnavailable(f"paper store {store.path}: {exc}") from None
+        finally:
+            self._touched = None
 
     def _reload(self, account_id: str) -> None:
         """Install the stored copy of an account when another adapter instance (or process)
@@ -241,66 +291,69 @@ class PaperBroker(BrokerAdapter):
     # --- BrokerAdapter ----------------------------------------------------------------------
 
     def snapshot(self, account_id: str) -> PortfolioSnapshot:
-        self._acct(account_id)
-        return self.book.snapshot(account_id, broker=self.name)
+        with self._op(account_id):
+            return self.book.snapshot(account_id, broker=self.name)
 
     def orders(self, account_id: str) -> list[BrokerOrder]:
-        return [o.as_contract() for o in self._acct(account_id).orders.values()]
+        with self._op(account_id) as acct:
+            return [o.as_contract() for o in acct.orders.values()]
 
     def order(self, account_id: str, order_id: str) -> BrokerOrder:
-        self._acct(account_id)
-        return self.book.order(account_id, order_id).as_contract()
+        with self._op(account_id):
+            return self.book.order(account_id, order_id).as_contract()
 
     def submit(self, intent: OrderIntent, *, on_tag_assigned: TagCallback | None = None,
                known_unsubmitted: bool = False) -> OrderAck:
         """See :meth:`BrokerAdapter.submit`. The tag check is an in-memory lookup, so
         ``known_unsubmitted`` changes nothing here."""
         account_id = self.account_for(intent)
-        acct = self._acct(account_id)
         tag = tag_for(intent.intent_id)
-        if on_tag_assigned is not None:
-            on_tag_assigned(intent, tag)
-        existing = acct.tags.get(tag)
-        if existing is not None:
-            o = acct.orders[existing]
-            return self._ack(intent.intent_id, account_id, o, status=o.status, duplicate=True)
+        with self._op(account_id) as acct:
+            if on_tag_assigned is not None:
+                on_tag_assigned(intent, tag)
+            existing = acct.tags.get(tag)
+            if existing is not None:
+                o = acct.orders[existing]
+                return self._ack(intent.intent_id, account_id, o, status=o.status,
+                                 duplicate=True)
+            expired = self._expired(intent.option_symbol)
+            if expired is not None:
+                raise expired
+            symbol = self.canonical(intent.option_symbol)
+            order = self.book.place(
+                account_id, tag=tag, intent_id=intent.intent_id, symbol=symbol,
+                underlying=intent.underlying, side=intent.side, quantity=intent.quantity,
+                order_type=intent.order_type, limit_price=intent.limit_price,
+                duration=intent.duration, latency_ns=self.model.latency_ns)
+        # committed: the order exists in the store before it is acknowledged
         self.remember_intent(tag, intent.intent_id)
-        symbol = self.canonical(intent.option_symbol)
-        expired = self._expired(intent.option_symbol)
-        if expired is not None:
-            raise expired
-        order = self.book.place(
-            account_id, tag=tag, intent_id=intent.intent_id, symbol=symbol,
-            underlying=intent.underlying, side=intent.side, quantity=intent.quantity,
-            order_type=intent.order_type, limit_price=intent.limit_price,
-            duration=intent.duration, latency_ns=self.model.latency_ns)
         return self._ack(intent.intent_id, account_id, order, status="ok", duplicate=False)
 
     def find_by_tag(self, account_id: str, tag: str) -> OrderAck | None:
-        acct = self._acct(account_id)
-        order_id = acct.tags.get(tag)
-        if order_id is None:
-            return None
-        o = acct.orders[order_id]
-        return self._ack(o.intent_id, account_id, o, status=o.status, duplicate=False)
+        with self._op(account_id) as acct:
+            order_id = acct.tags.get(tag)
+            if order_id is None:
+                return None
+            o = acct.orders[order_id]
+            return self._ack(o.intent_id, account_id, o, status=o.status, duplicate=False)
 
     def cancel(self, account_id: str, order_id: str) -> None:
-        self._acct(account_id)
-        self.book.cancel(account_id, order_id)
+        with self._op(account_id):
+            self.book.cancel(account_id, order_id)
 
     def modify(self, account_id: str, order_id: str, *, order_type: str | None = None,
                limit_price: float | None = None, duration: str | None = None) -> None:
-        self._acct(account_id)
-        self.book.modify(account_id, order_id, order_type=order_type, limit_price=limit_price,
-                         duration=duration)
+        with self._op(account_id):
+            self.book.modify(account_id, order_id, order_type=order_type,
+                             limit_price=limit_price, duration=duration)
 
     def preview(self, intent: OrderIntent) -> OrderPreview:
         account_id = self.account_for(intent)
-        self._acct(account_id)
-        held, problems = self.book.check(
-            account_id, symbol=self.canonical(intent.option_symbol), side=intent.side,
-            quantity=intent.quantity, order_type=intent.order_type,
-            limit_price=intent.limit_price)
+        with self._op(account_id):
+            held, problems = self.book.check(
+                account_id, symbol=self.canonical(intent.option_symbol), side=intent.side,
+                quantity=intent.quantity, order_type=intent.order_type,
+                limit_price=intent.limit_price)
         expired = self._expired(intent.option_symbol)
         if expired is not None:
             problems = [*problems, expired.reason]
@@ -355,8 +408,8 @@ class PaperBroker(BrokerAdapter):
 
     def poll_events(self, account_id: str) -> list[BrokerEvent]:
         """Events of the account since the previous poll (acks are returned by submit)."""
-        self._acct(account_id)
-        return self.book.drain(account_id)
+        with self._op(account_id):
+            return self.book.drain(account_id)
 
 
 def _option_fields(sym: str) -> dict[str, Any]:

@@ -3,20 +3,18 @@
 Writes one bar per line (wire names of ``--schema-version``, ordered by symbol then ``startMs``),
 optionally the run report (one JSON object) and the quarantine (JSON Lines). Outputs are written
 to temporary files next to their targets and renamed only when the whole run succeeded, so a
-failed run leaves no partial output. Input errors stop the run with one line and exit code 2.
+failed run leaves no partial output (:class:`spxcc_core.outputs.AtomicFiles`). An output that
+is, contains or lies inside an input (or another output) is refused before anything is read
+or written. Input errors stop the run with one line and exit code 2.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import sys
-import tempfile
 import uuid
-from collections.abc import Iterator, Sequence
-from pathlib import Path
-from typing import IO, Any
+from collections.abc import Iterator
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -27,6 +25,7 @@ from spxcc_core.aggregate.engine import ENGINES, aggregate_batches, interleave
 from spxcc_core.aggregate.report import PluginErrorRecord, RunReport
 from spxcc_core.contracts.microbar import MICROBAR_VERSIONS, MicrobarV1, MicrobarV2
 from spxcc_core.errors import ConfigError
+from spxcc_core.outputs import AtomicFiles, check_paths
 from spxcc_core.plugins import PluginFailure, call_isolated, get_plugin_manager
 
 __all__ = ["register"]
@@ -84,46 +83,6 @@ def _config(args: argparse.Namespace) -> AggregatorConfig:
                           .replace("lateness_ms", "--lateness-ms")) from None
 
 
-class _Outputs:
-    """Temporary files next to each target, renamed into place by :meth:`commit`."""
-
-    def __init__(self, targets: Sequence[str]) -> None:
-        self.targets = [Path(t) for t in targets]
-        seen: set[Path] = set()
-        for t in self.targets:
-            key = t.resolve()
-            if key in seen:
-                raise ConfigError(f"{t}: given for two outputs")
-            seen.add(key)
-            if not t.parent.is_dir():
-                raise ConfigError(f"{t}: output folder {str(t.parent)!r} does not exist")
-            if t.is_dir():
-                raise ConfigError(f"{t}: is a folder, not a file")
-        self.files: list[IO[bytes]] = []
-        self.temps: list[str] = []
-        try:
-            for t in self.targets:
-                fd, tmp = tempfile.mkstemp(dir=t.parent, prefix=f".{t.name}.", suffix=".tmp")
-                self.temps.append(tmp)
-                self.files.append(os.fdopen(fd, "wb"))
-        except OSError as exc:
-            self.discard()
-            raise ConfigError(f"cannot write next to {t}: {exc.strerror}") from None
-
-    def commit(self) -> None:
-        for f in self.files:
-            f.close()
-        for tmp, t in zip(self.temps, self.targets, strict=True):
-            os.replace(tmp, t)
-
-    def discard(self) -> None:
-        for f in self.files:
-            f.close()
-        for tmp in self.temps:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-
-
 def _concat(parts: list[Any], cls: type[Any]) -> Any:
     if len(parts) == 1:
         return parts[0]
@@ -170,6 +129,8 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError("give --trades and/or --quotes, or --ws")
     if not args.out:
         raise ConfigError("--out is required")
+    check_paths({"--out": args.out, "--report": args.report, "--quarantine": args.quarantine},
+                {"--trades": args.trades, "--quotes": args.quotes, "--ws": args.ws})
 
     symbols = SymbolTable()
     conditions = ConditionTable()
@@ -195,7 +156,7 @@ def _run(args: argparse.Namespace) -> int:
         call_isolated(pm, "spxcc_on_microbar", failures, bar=bar, context=context)
 
     targets = [args.out] + [p for p in (args.report, args.quarantine) if p]
-    outputs = _Outputs(targets)
+    outputs = AtomicFiles(targets)
     try:
         result = aggregate_batches(batches, feeds=feeds, symbols=symbols, conditions=conditions,
                                    config=config, engine=engine, on_bar=on_bar)

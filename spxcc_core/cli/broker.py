@@ -55,6 +55,7 @@ from spxcc_core.contracts.broker import (
     decode_intent,
 )
 from spxcc_core.errors import ConfigError, InputError, SpxccError
+from spxcc_core.outputs import check_paths
 from spxcc_core.plugins import get_plugin_manager
 from spxcc_core.store import Store, default_db_path
 
@@ -185,7 +186,10 @@ def open_adapter(args: argparse.Namespace, store: Store) -> Iterator[BrokerAdapt
 
 
 def _store(args: argparse.Namespace) -> Store:
-    return Store(args.db if args.db is not None else default_db_path())
+    db = args.db if args.db is not None else default_db_path()
+    check_paths({"--db": db}, {"--intent": getattr(args, "intent", None),
+                               "--key-file": args.key_file})
+    return Store(db)
 
 
 def _run_snapshot(args: argparse.Namespace) -> int:

@@ -207,16 +207,20 @@ def replay_demo(session: SampleSession, db: Path | None) -> tuple[ReplayResult, 
     the store is ``db`` or ``spxcc.sqlite3`` there.
     :returns: the replay result, the output folder and the store file.
     """
+    from spxcc_core.outputs import MARKER, check_paths, mark_owned
     from spxcc_core.replay.cache import ingest, is_session_cache, open_cache
     from spxcc_core.replay.engine import DB_NAME, replay_session
 
     root = session.root.parent
     cache = root / f"cache-{session.root.name}"
-    if not is_session_cache(cache) or (
-            session.chain is not None and open_cache(cache).manifest.chain_snapshot is None):
-        ingest(session.root, cache)
     out = root / f"replay-{session.root.name}"
     store = db if db is not None else out / DB_NAME
+    check_paths({"--db": store}, {"sample session": session.root, "session cache": cache})
+    if not is_session_cache(cache) or (
+            session.chain is not None and open_cache(cache).manifest.chain_snapshot is None):
+        if is_session_cache(cache) and not (cache / MARKER).exists():
+            mark_owned(cache, "session cache")  # the demo's own cache, made before marking
+        ingest(session.root, cache)
     result = replay_session(cache, out_dir=out, store=store, progress=None)
     return result, out, store
 

@@ -31,7 +31,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--index-values", type=Path, help="us_indices values file")
     p.add_argument("--ticker", default=None, help="keep only this ticker's events")
     p.add_argument("--out", type=Path, required=True, metavar="DIR",
-                   help="cache folder (created; an existing cache there is replaced)")
+                   help="cache folder (created; replaced only when it is a cache spxcc made; "
+                        "never a source folder or inside one)")
     p.set_defaults(func=_run)
 
 

@@ -124,6 +124,7 @@ def _seconds(name: str, value: float | None, *, zero_is_none: bool = False) -> f
 
 def _run(args: argparse.Namespace) -> int:
     from spxcc_core.host.hub import parse_hostport
+    from spxcc_core.host.live import check_live_paths
     from spxcc_core.host.routing import route
     from spxcc_core.store.sqlite import DB_ENV
 
@@ -141,6 +142,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.queue_size < 1:
         raise ConfigError(f"--queue-size must be >= 1, got {args.queue_size}")
     db = args.db or (Path(os.environ[DB_ENV]) if os.environ.get(DB_ENV) else None)
+    check_live_paths(out_dir=args.out, record=args.record, store=db, chain=args.chain,
+                     profile=args.profile)
     route(args.url, subs)  # a bad URL / channel combination fails before the key is read
     if args.chain is not None:  # a bad snapshot fails before the key is read or a hub starts
         from spxcc_core.chain import load_chain_snapshot

@@ -17,6 +17,7 @@ import msgspec
 
 from spxcc_core.cli.parser import SafeArgumentParser
 from spxcc_core.errors import ConfigError, InputError
+from spxcc_core.outputs import check_paths
 from spxcc_core.secrets import (
     MasterKeySource,
     SecretInfo,
@@ -85,7 +86,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _store(args: argparse.Namespace) -> Store:
-    return Store(args.db if args.db is not None else default_db_path())
+    db = args.db if args.db is not None else default_db_path()
+    check_paths({"--db": db}, {f"--{name.replace('_', '-')}": getattr(args, name, None)
+                               for name in ("key_file", "previous_key_file", "new_key_file")})
+    return Store(db)
 
 
 def _key_source(args: argparse.Namespace) -> MasterKeySource:

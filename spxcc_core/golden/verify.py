@@ -42,6 +42,7 @@ from spxcc_core.golden.expect import (
 from spxcc_core.golden.io import current_input_files, encode_inputs, input_files, read_inputs
 from spxcc_core.golden.run import EXPECTED_FILES, decode_report, restrict, run_case
 from spxcc_core.golden.sessions import case_events
+from spxcc_core.outputs import atomic_write
 from spxcc_core.plugins import call_isolated
 
 __all__ = ["GOLDEN_DIR_ENV", "PACKAGED_GOLDEN_DIR", "CaseVerdict", "default_golden_dir", "regen",
@@ -297,14 +298,13 @@ def regen(golden_dir: Path | None = None, *, cases: Sequence[str] | None = None,
                 events = data.count(b"\n")
                 lines.append(f"{name}: {'written' if old is None else 'rewritten'} "
                              f"({events} events)")
-                path.write_bytes(data)
+                atomic_write({path: data})
         old_expected, damaged = _previous_expected(case_dir)
         lines.extend(damaged)
         lines.extend(diff_outputs(old_expected, dict(new_expected), EXPECTED_FILES))
         exp_dir = case_dir / "expected"
         exp_dir.mkdir(exist_ok=True)
-        for name, data in new_expected.items():
-            (exp_dir / name).write_bytes(data)
+        atomic_write({exp_dir / name: data for name, data in new_expected.items()})
         verdicts.append(CaseVerdict(case=case, ok=True, compared=reviewed, conformance=(),
                                     lines=tuple(lines)))
     return verdicts

@@ -59,9 +59,16 @@ from spxcc_core.host.routing import route
 from spxcc_core.host.wire import FeedProblem, InputEnd, LiveLink, LiveReport, StopReason
 from spxcc_core.massive.live import ApiKey, Backoff, LiveClient
 from spxcc_core.massive.websocket import WsFrame, WsStats
+from spxcc_core.outputs import atomic_write
 from spxcc_core.pipeline import Pipeline, ReplayRun, StepOutputs, resolve_profile
 from spxcc_core.plugins import get_plugin_manager
-from spxcc_core.replay.engine import load_chain, open_store, ws_counts
+from spxcc_core.replay.engine import (
+    OUTPUT_FILES,
+    check_run_paths,
+    load_chain,
+    open_store,
+    ws_counts,
+)
 from spxcc_core.replay.wire import ReplaySource
 from spxcc_core.session import ny_date_of_ms
 from spxcc_core.store.sqlite import Store
@@ -69,7 +76,8 @@ from spxcc_core.store.sqlite import Store
 if TYPE_CHECKING:
     from spxcc_core.aggregate.columns import QuoteColumns, TradeColumns
 
-__all__ = ["CHAIN_COPY", "DEFAULT_IDLE_TIMEOUT_S", "LIVE_REPORT", "LiveResult", "feeds_for", "run_live"]
+__all__ = ["CHAIN_COPY", "DEFAULT_IDLE_TIMEOUT_S", "LIVE_REPORT", "LiveResult", "check_live_paths",
+           "feeds_for", "run_live"]
 
 log = logging.getLogger("spxcc.host.live")
 
@@ -322,11 +330,20 @@ def _public_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
-def _write_outputs(out: Path, files: dict[str, bytes]) -> None:
-    for name, data in files.items():
-        tmp = out / f".{name}.tmp"
-        tmp.write_bytes(data)
-        tmp.replace(out / name)
+def check_live_paths(*, out_dir: str | os.PathLike[str] | None,
+                     record: str | os.PathLike[str] | None,
+                     store: Store | str | os.PathLike[str] | None,
+                     chain: ChainSnapshot | str | os.PathLike[str] | None,
+                     profile: Profile | str | os.PathLike[str] | None) -> None:
+    """Refuse a live session's outputs (the files written in ``out_dir``, the store file, the
+    recording) that are the same file, nest, or are, contain or lie inside an input (the chain
+    snapshot file, the profile file): :func:`spxcc_core.replay.engine.check_run_paths`.
+
+    :raises ConfigError: one line naming both paths.
+    """
+    check_run_paths(session=None, out_dir=out_dir, store=store, profile=profile, chain=chain,
+                    names=(*OUTPUT_FILES, LIVE_REPORT, CHAIN_COPY),
+                    extra=[("recording", record)])
 
 
 async def run_live(*, url: str | Sequence[str], api_key: str | ApiKey, subscriptions: Sequence[str],
@@ -367,12 +384,15 @@ async def run_live(*, url: str | Sequence[str], api_key: str | ApiKey, subscript
     :param chain: an option-chain snapshot (or its Massive JSON file) for the ``gamma``
         context (None: none). A file is copied unchanged to ``out_dir/chain_snapshot.json``
         (:data:`CHAIN_COPY`), the ``--chain`` for a replay of the recording.
-    :raises ConfigError: a bad argument, profile, detector name, store or output path.
+    :raises ConfigError: a bad argument, profile, detector name, store or output path; outputs
+        that overlap each other or an input (:func:`check_live_paths`), before anything is
+        written.
     :raises InputError: the chain snapshot cannot be read.
     :raises MassiveAuthError: the key was refused at the first connection (nothing to write).
     """
     _check_seconds("duration_s", duration_s)
     _check_seconds("idle_timeout_s", idle_timeout_s)
+    check_live_paths(out_dir=out_dir, record=record, store=store, chain=chain, profile=profile)
     subs = [s.strip() for s in subscriptions if s.strip()]
     if not subs:
         raise ConfigError("subscribe to at least one channel, e.g. T.SPY,Q.SPY")
@@ -464,7 +484,7 @@ async def run_live(*, url: str | Sequence[str], api_key: str | ApiKey, subscript
                                   + b"\n")
             if chain_file is not None:  # what a replay of the recording needs besides it
                 files[CHAIN_COPY] = chain_file.read_bytes()
-            _write_outputs(out, files)
+            atomic_write({out / name: data for name, data in files.items()})
         log.info("live session ended (%s): %d bars, %d setups", reason, len(run.bars),
                  len(run.setups))
         failures = [f"{_public_url(c.url)}: {c.last_failure}" for c in clients

@@ -21,7 +21,10 @@ of :mod:`spxcc_core.aggregate.columns`.
 
 Ingesting the same sources gives byte-identical files. A cache is built in a temporary folder
 beside the destination and renamed into place, so a folder with a manifest is complete; bad input
-raises :class:`~spxcc_core.errors.InputError` and leaves nothing behind.
+raises :class:`~spxcc_core.errors.InputError` and leaves nothing behind. The folder also holds
+the marker :data:`spxcc_core.outputs.MARKER`: an existing folder is replaced only when it has the
+marker and nothing but cache files (:func:`spxcc_core.outputs.check_replaceable`), and never
+when it is, contains or lies inside a source.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ import pyarrow.ipc as ipc
 from spxcc_core.aggregate.columns import ConditionTable, QuoteColumns, SymbolTable, TradeColumns
 from spxcc_core.errors import ConfigError, InputError
 from spxcc_core.massive.columns import IndexColumns
+from spxcc_core.outputs import check_paths, check_replaceable, mark_owned, swap_folder
 from spxcc_core.replay.wire import CacheChainSnapshot, CacheDataset, SessionManifestV2
 from spxcc_core.session import earliest_event_ns
 
@@ -100,6 +104,8 @@ _SCHEMAS = {"stocks_trades": _TRADE_SCHEMA, "stocks_quotes": _QUOTE_SCHEMA,
             "options_trades": _TRADE_SCHEMA, "options_quotes": _QUOTE_SCHEMA,
             "index_values": _INDEX_SCHEMA}
 
+#: Names a cache folder may hold besides the marker: only such a folder is ever replaced.
+_OWNED = frozenset({MANIFEST, CHAIN_FILE, *(f"{k}.arrow" for k in DATASET_KINDS)})
 _DATE_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
 _encoder = msgspec.json.Encoder(order="deterministic")
 _decoder = msgspec.json.Decoder(SessionManifestV2)  # reads v1 manifests too
@@ -271,12 +277,15 @@ def ingest(sources: str | os.PathLike[str] | Mapping[str, str | os.PathLike[str]
     :param sources: a folder of flat files (found by :func:`discover_sources`, with the chain
         snapshot found by :func:`discover_chain`), or a mapping of dataset kind
         (:data:`DATASET_KINDS`, or :data:`CHAIN_KIND` for a chain snapshot) to file.
-    :param out: the cache folder; created, or replaced when it already holds a session cache.
+    :param out: the cache folder; created, or replaced when it is one spxcc made (it holds the
+        :data:`~spxcc_core.outputs.MARKER` file and nothing but cache files). It must not be,
+        contain or lie inside a source.
     :param ticker: keep only this ticker's events (None: every ticker).
     :param chunk_rows: rows per stored record batch (>= 1).
     :returns: the opened cache.
     :raises InputError: unreadable or unparsable input (nothing is written).
-    :raises ConfigError: an unknown dataset kind, or ``out`` exists and is not a session cache.
+    :raises ConfigError: an unknown dataset kind; ``out`` is, contains or lies inside a source;
+        or ``out`` exists and is not a cache folder spxcc made (nothing is written).
     """
     base: Path | None = None
     chain: Path | None = None
@@ -297,7 +306,11 @@ def ingest(sources: str | os.PathLike[str] | Mapping[str, str | os.PathLike[str]
         paths = discover_sources(base)
         chain = discover_chain(base)
     dest = Path(out)
-    _check_destination(dest)
+    check_paths({"cache folder": dest},
+                {"source folder": base, **{f"{k.replace('_', ' ')} file": p
+                                           for k, p in paths.items()},
+                 "chain snapshot": chain})
+    check_replaceable(dest, "cache folder", _OWNED)
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
@@ -307,28 +320,12 @@ def ingest(sources: str | os.PathLike[str] | Mapping[str, str | os.PathLike[str]
         manifest = _build(tmp, paths, base, ticker, chunk_rows)
         if chain is not None:
             manifest = _add_chain(tmp, manifest, chain, base)
-        _swap_into_place(tmp, dest)
+        mark_owned(tmp, "session cache")
+        swap_folder(tmp, dest)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return SessionCache(dest, manifest)
-
-
-def _check_destination(dest: Path) -> None:
-    if dest.exists() and (not dest.is_dir() or (any(dest.iterdir())
-                                                and not (dest / MANIFEST).is_file())):
-        raise ConfigError(f"cache {dest}: exists and is not a session cache (refusing to "
-                          "overwrite)")
-
-
-def _swap_into_place(tmp: Path, dest: Path) -> None:
-    old: Path | None = None
-    if dest.exists():
-        old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
-        dest.rename(old)
-    tmp.rename(dest)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def _build(tmp: Path, paths: Mapping[str, Path], base: Path | None, ticker: str | None,

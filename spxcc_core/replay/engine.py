@@ -49,6 +49,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +61,7 @@ import pluggy
 from spxcc_core.aggregate.config import AggregatorConfig
 from spxcc_core.detect.profile import Profile
 from spxcc_core.errors import ConfigError, InputError
+from spxcc_core.outputs import atomic_write, check_paths
 from spxcc_core.pipeline import Pipeline, ReplayRun, resolve_profile
 from spxcc_core.plugins import get_plugin_manager
 from spxcc_core.replay.cache import SessionCache, ingest, is_session_cache, open_cache
@@ -77,6 +79,7 @@ __all__ = [
     "OUTPUT_FILES",
     "ReplayRun",
     "SessionInput",
+    "check_run_paths",
     "load_chain",
     "open_store",
     "replay_session",
@@ -243,17 +246,60 @@ def ws_counts(stats: WsStats) -> dict[str, Any]:
             "unknown": dict(sorted(stats.unknown.items()))}
 
 
-def _first_event_date(path: Path) -> str:
+def _check_recording(path: Path) -> tuple[str, int]:
+    """Read a whole recording once before anything is written: the New York date of its first
+    trade or quote and its number of lines (for the progress bar).
+
+    :raises InputError: an unreadable or malformed recording, or one without trades or quotes.
+    """
     from spxcc_core.aggregate.columns import ConditionTable, SymbolTable
     from spxcc_core.massive.websocket import iter_ws_decoded
     from spxcc_core.session import earliest_event_ns, ny_date_of_ms
 
+    first: int | None = None
+    lines = 0
     for frame in iter_ws_decoded(path, ticker=None, symbols=SymbolTable(),
                                  conditions=ConditionTable()):
-        first = earliest_event_ns(frame.trades.ts, frame.quotes.ts)
-        if first is not None:
-            return ny_date_of_ms(first // _NS_PER_MS).isoformat()
-    raise InputError(str(path), "the recording holds no trades or quotes")
+        lines += 1
+        if first is None:
+            first = earliest_event_ns(frame.trades.ts, frame.quotes.ts)
+    if first is None:
+        raise InputError(str(path), "the recording holds no trades or quotes")
+    return ny_date_of_ms(first // _NS_PER_MS).isoformat(), lines
+
+
+@attrs.frozen(eq=False)
+class _Source:
+    """A replay source read and checked before any output or store is opened."""
+
+    kind: str
+    cache: SessionCache | None = None
+    recording: Path | None = None
+    date: str = ""
+    lines: int = 0
+
+
+@contextmanager
+def _prepared(session: SessionInput, kind: str) -> Iterator[_Source]:
+    """The source of ``kind``, read and checked: a cache opened, flat files ingested into a
+    temporary cache (removed on exit), a recording decoded once.
+
+    :raises InputError: unreadable or malformed input.
+    """
+    if kind == "cache":
+        yield _Source(kind, cache=session if isinstance(session, SessionCache)
+                      else open_cache(session))
+        return
+    path = Path(session)  # type: ignore[arg-type]
+    if kind == "websocket":
+        date, lines = _check_recording(path)
+        yield _Source(kind, recording=path, date=date, lines=lines)
+        return
+    tmp = Path(tempfile.mkdtemp(prefix="spxcc-replay-"))
+    try:
+        yield _Source(kind, cache=ingest(path, tmp / "cache"))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 # ----------------------------------------------------------------------------- configuration
@@ -322,30 +368,31 @@ def run_replay(session: SessionInput, *, detectors: Sequence[str] | None = None,
         context; it replaces the session cache's own snapshot. None: the cache's snapshot, none
         for a websocket recording.
     :raises InputError: unreadable session input or chain snapshot.
-    :raises ConfigError: a bad profile, detector name, step or store.
+    :raises ConfigError: a bad profile, detector name, step or store; a store file that is,
+        contains or lies inside an input.
     """
     _check_step(step_ms)
     kind = session_kind(session)
+    check_run_paths(session=session, out_dir=None, store=store, profile=profile, chain=chain)
     pm = pm if pm is not None else get_plugin_manager()
     prof = resolve_profile(pm, profile, detectors)
     snap = load_chain(chain)
-    db, owned = open_store(store, None)
-    try:
-        if kind == "flatfiles":
-            tmp = Path(tempfile.mkdtemp(prefix="spxcc-replay-"))
-            try:
-                cache = ingest(Path(session), tmp / "cache")  # type: ignore[arg-type]
-                return _run(cache, "flatfiles", pm, prof, db, config, step_ms, progress, snap)
-            finally:
-                shutil.rmtree(tmp, ignore_errors=True)
-        if kind == "cache":
-            cache = session if isinstance(session, SessionCache) else open_cache(session)
-            return _run(cache, "cache", pm, prof, db, config, step_ms, progress, snap)
-        return _run_ws(Path(session), pm, prof, db, config,  # type: ignore[arg-type]
-                       progress, snap)
-    finally:
-        if owned:
-            db.close()
+    with _prepared(session, kind) as src:
+        db, owned = open_store(store, None)
+        try:
+            return _replay(src, pm, prof, db, config, step_ms, progress, snap)
+        finally:
+            if owned:
+                db.close()
+
+
+def _replay(src: _Source, pm: pluggy.PluginManager, profile: Profile, store: Store,
+            config: AggregatorConfig | None, step_ms: int, progress: bool | None,
+            chain: ChainSnapshot | None) -> ReplayRun:
+    if src.cache is not None:
+        return _run(src.cache, src.kind, pm, profile, store, config, step_ms, progress, chain)
+    assert src.recording is not None
+    return _run_ws(src, pm, profile, store, config, progress, chain)
 
 
 def _run(cache: SessionCache, kind: str, pm: pluggy.PluginManager, profile: Profile,
@@ -371,17 +418,16 @@ def _run(cache: SessionCache, kind: str, pm: pluggy.PluginManager, profile: Prof
     return pipe.report(source, index_values=cache.rows("index_values"))
 
 
-def _run_ws(path: Path, pm: pluggy.PluginManager, profile: Profile, store: Store,
+def _run_ws(src: _Source, pm: pluggy.PluginManager, profile: Profile, store: Store,
             config: AggregatorConfig | None, progress: bool | None,
             chain: ChainSnapshot | None) -> ReplayRun:
-    date = _first_event_date(path)
+    path, date = src.recording, src.date
+    assert path is not None
     pipe = Pipeline(pm, profile, store=store, config=config, run_id_prefix="replay",
                     chain=chain, session_date=date)
     bar: Progress = NullProgress()
     if progress is not False:
-        with open(path, "rb") as fh:
-            lines = sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 20), b""))
-        bar = make_progress(lines, f"replay {path.name}", enabled=progress)
+        bar = make_progress(src.lines, f"replay {path.name}", enabled=progress)
     try:
         ws = _replay_ws(path, pipe, bar)
         pipe.finish()
@@ -409,32 +455,63 @@ def replay_session(session: SessionInput, *, detectors: Sequence[str] | None = N
     :param store: a :class:`Store`, a store file, or None: ``out_dir/spxcc.sqlite3`` (an
         in-memory store without ``out_dir``).
     :returns: the report, the output digests and where they were written.
+    :raises ConfigError: an output (a file of :data:`OUTPUT_FILES` in ``out_dir``, or the
+        store file) is, contains or lies inside an input (``session``, ``profile``,
+        ``chain``), or two outputs are the same file: refused before anything is read or
+        written.
+    :raises InputError: unreadable input: the session is read and checked before the output
+        folder and the store are created, so nothing is left behind.
     """
     _check_step(step_ms)
-    session_kind(session)
+    kind = session_kind(session)
+    out = Path(out_dir) if out_dir is not None else None
+    check_run_paths(session=session, out_dir=out, store=store, profile=profile, chain=chain)
     pm = pm if pm is not None else get_plugin_manager()
     prof = resolve_profile(pm, profile, detectors)
     snap = load_chain(chain)
-    out = Path(out_dir) if out_dir is not None else None
-    if out is not None:
+    with _prepared(session, kind) as src:
+        if out is not None:
+            try:
+                out.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(f"output folder {out}: cannot create "
+                                  f"({exc.strerror or exc})") from None
+        db, owned = open_store(store, out)
         try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigError(f"output folder {out}: cannot create ({exc.strerror or exc})") \
-                from None
-    db, owned = open_store(store, out)
-    try:
-        run = run_replay(session, profile=prof, store=db, config=config,
-                         step_ms=step_ms, pm=pm, progress=progress, chain=snap)
-    finally:
-        if owned:
-            db.close()
+            run = _replay(src, pm, prof, db, config, step_ms, progress, snap)
+        finally:
+            if owned:
+                db.close()
     files = run.outputs()
     if out is not None:
-        for name in OUTPUT_FILES:
-            tmp = out / f".{name}.tmp"
-            tmp.write_bytes(files[name])
-            tmp.replace(out / name)
+        atomic_write({out / name: files[name] for name in OUTPUT_FILES})
     return ReplayResult(session_date=run.report.source.session_date,
                         out_dir=None if out is None else str(out), report=run.report,
                         digests={n: hashlib.sha256(b).hexdigest() for n, b in files.items()})
+
+
+def check_run_paths(*, session: SessionInput | None, out_dir: str | os.PathLike[str] | None,
+                    store: Store | str | os.PathLike[str] | None,
+                    profile: Profile | str | os.PathLike[str] | None,
+                    chain: ChainSnapshot | str | os.PathLike[str] | None,
+                    names: Sequence[str] = OUTPUT_FILES,
+                    extra: Sequence[tuple[str, str | os.PathLike[str] | None]] = ()) -> None:
+    """Refuse a run's outputs — ``out_dir/NAME`` for each of ``names``, the store file (``store``
+    when it is a path, else ``out_dir/spxcc.sqlite3``) and the ``extra`` ``(label, path)``
+    outputs — when two are the same or nest, or one is, contains or lies inside an input
+    (``session``, the ``profile`` file, the ``chain`` file): :func:`check_paths`.
+
+    :raises ConfigError: one line naming both paths.
+    """
+    out = Path(out_dir) if out_dir is not None else None
+    outputs = list(extra)
+    if out is not None:
+        outputs += [("output", out / name) for name in names]
+    if isinstance(store, str | os.PathLike) and os.fspath(store) != ":memory:":
+        outputs.append(("store", store))
+    elif store is None and out is not None:
+        outputs.append(("store", out / DB_NAME))
+    check_paths(outputs, {
+        "session": session.root if isinstance(session, SessionCache) else session,
+        "profile": profile if isinstance(profile, str | os.PathLike) else None,
+        "chain": chain if isinstance(chain, str | os.PathLike) else None})

@@ -5,7 +5,9 @@ Layout of ``<root>/<seed>-<date>-<scale>/`` mirrors the Massive bucket:
 ``us_options_opra/chain_snapshot/{YYYY-MM-DD}.json`` (open interest at the previous close), plus
 ``manifest.json`` (seed, date, scale, generator version, rows, bytes and SHA-256 per file). A folder is built under a temporary
 name and renamed into place, so a folder with a manifest is complete; a present, complete
-folder is reused as is.
+folder is reused as is. An incomplete or stale folder is replaced only when it is provably a
+sample session (:func:`spxcc_core.outputs.check_replaceable`: the marker file, or a sample
+manifest from before folders were marked, and nothing else at its top level).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import attrs
 import msgspec
 
 from spxcc_core.errors import ConfigError
+from spxcc_core.outputs import MARKER, check_replaceable, mark_owned
 from spxcc_core.sample.chain import CHAIN_DATASET
 from spxcc_core.sample.clock import DEFAULT_DATE
 from spxcc_core.sample.flatfile import write_flat_file
@@ -36,6 +39,8 @@ __all__ = ["Manifest", "ManifestFile", "SampleSession", "default_cache_root",
            "generate_session", "session_folder_name"]
 
 MANIFEST = "manifest.json"
+#: Top-level names of a session folder: the only ones a folder that is replaced may hold.
+_OWNED = frozenset({MANIFEST, *(d.split("/", 1)[0] for d in (*DATASETS, CHAIN_DATASET))})
 
 
 class ManifestFile(msgspec.Struct, kw_only=True, frozen=True, rename="camel"):
@@ -142,6 +147,14 @@ def _load(folder: Path, seed: int, date: dt.date, scale: float,
         chain=folder / manifest.chain.path)
 
 
+def _is_sample_manifest(path: Path) -> bool:
+    try:
+        _manifest_decoder.decode(path.read_bytes())
+    except (OSError, msgspec.DecodeError):
+        return False
+    return True
+
+
 def _build(tmp: Path, seed: int, date: dt.date, scale: float) -> None:
     columns = generate_columns(seed=seed, date=date, scale=scale)
     files = []
@@ -190,7 +203,11 @@ def generate_session(dest: Path | None = None, *, seed: int = DEFAULT_SEED,
         raise ConfigError(f"cache dir {root}: cannot write ({exc.strerror or exc})") from None
     try:
         _build(tmp, seed, date, scale)
-        if folder.exists():  # incomplete or stale: replace it
+        mark_owned(tmp, "sample session")
+        if folder.exists():  # incomplete or stale: replace it, if it is provably ours
+            if not (folder / MARKER).exists() and _is_sample_manifest(folder / MANIFEST):
+                mark_owned(folder, "sample session")  # made before folders were marked
+            check_replaceable(folder, "sample session folder", _OWNED)
             shutil.rmtree(folder, ignore_errors=True)
         try:
             tmp.rename(folder)
