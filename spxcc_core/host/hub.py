@@ -37,11 +37,11 @@ import msgspec
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from spxcc_core.clock import Clock, SystemClock
 from spxcc_core.contracts.base import Contract, Envelope
 from spxcc_core.contracts.microbar import MicrobarV1, MicrobarV2
 from spxcc_core.contracts.setup import GateDecision, SetupInstance
 from spxcc_core.errors import ConfigError
-from spxcc_core.host.clock import Clock, SystemClock
 from spxcc_core.host.wire import HubStats, HubStatus
 
 __all__ = ["CHANNELS", "STATUS_CHANNEL", "Hub", "parse_hostport", "to_v1"]

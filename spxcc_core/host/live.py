@@ -50,9 +50,9 @@ import pluggy
 
 from spxcc_core.aggregate.config import AggregatorConfig
 from spxcc_core.chain import ChainSnapshot
+from spxcc_core.clock import Clock, SystemClock
 from spxcc_core.detect.profile import Profile
 from spxcc_core.errors import ConfigError, SpxccError
-from spxcc_core.host.clock import Clock, SystemClock
 from spxcc_core.host.hub import Hub
 from spxcc_core.host.record import Recorder
 from spxcc_core.host.routing import route
