@@ -578,3 +578,115 @@ def test_volume_climax_floor_of_a_hundred_bps() -> None:
     # short: 99.5 + 0.995 = 100.495 above the high 100.1
     [(_, c)] = feed(vc(min_risk_bps=100.0), [*HISTORY, sell(40)])
     assert c.stop == px(100.495)
+
+
+def test_detectors_keep_their_params_and_symbol() -> None:
+    for cls, params in ((VolumeClimax, VolumeClimaxParams()), (VwapReclaimRejection, VwapParams()),
+                        (OrbPullback, OrbPullbackParams())):
+        det = cls(params, symbol="SPY")
+        assert det.params is params and det.symbol == "SPY"
+
+
+def test_candidate_note_defaults_to_empty() -> None:
+    class Plain(Detector[DetectorParams]):
+        name = "plain"
+        version = 1
+
+        def on_bar(self, bar: MicrobarV2, ctx: BarContext) -> list[SetupCandidate]:  # type: ignore[override]
+            return [self.candidate(bar, "long", 100.0, 99.0)]
+
+    [(_, c)] = feed(Plain(DetectorParams(), symbol="SPY"), [quiet(0)])
+    assert c.note == "" and (c.t1, c.t2) == (101.0, 102.0)
+
+
+def test_volume_climax_first_signals_are_not_in_a_cooldown() -> None:
+    # with the default 60-bar cooldown, a spike on the 4th bar of the day signals: nothing
+    # was signalled before it, in either direction
+    base = [quiet(0), quiet(1), quiet(2)]
+    assert signals(vc(cooldown_bars=60), [*base, buy(3)]) == [(3, "long")]
+    assert signals(vc(cooldown_bars=60), [*base, sell(3)]) == [(3, "short")]
+
+
+def test_volume_climax_fractional_and_zero_volumes() -> None:
+    # sizes may be fractional: 0.5 is 5× a 0.1 baseline
+    tiny = [b(i, 100, 100.1, 99.9, 100, vol=0.1) for i in range(3)]
+    assert signals(vc(), [*tiny, b(3, 100, 100.5, 99.9, 100.4, vol=0.5, delta=0.5)]) == \
+        [(3, "long")]
+    # a bar with prices but no volume-eligible trades (volume 0) is never a spike
+    zero = [b(i, 100, 100.1, 99.9, 100, vol=0.0) for i in range(4)]
+    assert signals(vc(), zero) == []
+
+
+def test_vwap_reclaim_and_touch_thresholds_in_bps() -> None:
+    # every bar's own VWAP is 64, so the session VWAP is exactly 64; UB bps of 64 is U
+    b64 = [b(i, 63.9, 63.95, 63.85, 63.9, vwap=64.0) for i in range(3)]
+    a64 = [b(i, 64.1, 64.15, 64.05, 64.1, vwap=64.0) for i in range(3)]
+    det = {"confirm_bps": UB, "touch_bps": UB}
+    up_at = b(3, 63.9, 64.1, 63.95, 64 + U, vwap=64.0)           # exactly U above: reclaim
+    up_short = b(3, 63.9, 64.1, 63.95, 64 + U - HAIR, vwap=64.0)
+    assert signals(vw(**det), [*b64, up_at]) == [(3, "long")]
+    assert feed(vw(**det, rejection=False), [*b64, up_short]) == []
+    down_at = b(3, 64.1, 64.05, 63.9, 64 - U, vwap=64.0)
+    down_short = b(3, 64.1, 64.05, 63.9, 64 - U + HAIR, vwap=64.0)
+    assert signals(vw(**det), [*a64, down_at]) == [(3, "short")]
+    assert feed(vw(**det, rejection=False), [*a64, down_short]) == []
+    # rejection: the high reaches exactly U under VWAP (from below), the low exactly U over
+    tag = b(3, 63.9, 64 - U, 63.8, 63.9, vwap=64.0)
+    assert signals(vw(**det), [*b64, tag]) == [(3, "short")]
+    assert feed(vw(**det), [*b64, b(3, 63.9, 64 - U - HAIR, 63.8, 63.9, vwap=64.0)]) == []
+    tag_up = b(3, 64.1, 64.2, 64 + U, 64.1, vwap=64.0)
+    assert signals(vw(**det), [*a64, tag_up]) == [(3, "long")]
+    assert feed(vw(**det), [*a64, b(3, 64.1, 64.2, 64 + U + HAIR, 64.1, vwap=64.0)]) == []
+
+
+def close_only(sec: int, close: float, **kw: Any) -> MicrobarV2:
+    """A bar whose trades were open/close-eligible but not high/low-eligible (spec: high and
+    low null, close set): detectors read the close as its high and low."""
+    bar = b(sec, close, close, close, close, **kw)
+    return MicrobarV2(**{**{f: getattr(bar, f) for f in bar.__struct_fields__},
+                         "high": None, "low": None})
+
+
+def test_close_only_bars_use_the_close_as_high_and_low() -> None:
+    # vwap: a close-only reclaim bar at 100.2: entry = its "high" 100.2
+    [(_, c)] = feed(vw(), [below(0), below(1), below(2), close_only(3, 100.2, vwap=100.0)])
+    assert (c.direction, c.entry, c.stop) == ("long", 100.2, 100.0)
+    # orb_pullback: a close-only pullback bar at 64 + U: entry 64 + U, stop at the edge 64
+    [(_, c)] = feed(orb(), [*OR_LONG, BREAK, EXTEND, close_only(62, 64 + U)])
+    assert (c.entry, c.stop) == (64 + U, 64.0)
+    # volume_climax needs the bar's range: a close-only spike is no candidate
+    spike = close_only(40, 100.4, vol=1000.0, delta=800.0)
+    assert feed(vc(), [*HISTORY, spike]) == []
+
+
+def test_orb_short_extension_counts_the_breakout_bars_low() -> None:
+    brk4 = b(60, 64.1, 64.1, 64 - 4 * U, 64 - U)   # breakout bar's own low is 4U beyond
+    mid = b(61, 63.99, 63.99, 64 - 3 * U, 63.98)
+    assert len(feed(orb(), [*OR_SHORT, brk4, mid, S_PULLBACK])) == 1
+    brk2 = b(60, 64.1, 64.1, 64 - 2 * U, 64 - U)
+    assert feed(orb(), [*OR_SHORT, brk2, mid, S_PULLBACK]) == []
+
+
+def test_orb_ended_attempt_rearms_only_after_a_close_inside() -> None:
+    # the break at minute 1 times out in minute 4 (max 2 minutes) with the close exactly on
+    # the edge — not inside — so a later break, extension and pullback give nothing
+    timeout = b(240, 64.02, 64.03, 64.02, 64.0)
+    rebreak = [b(241, 63.9, 64 + U, 63.9, 64 + U), b(242, 64.01, 64 + 4 * U, 64.01, 64.02),
+               b(243, 64.02, 64.025, 64 + U, 64.015)]
+    assert feed(orb(max_minutes_after_break=2), [*OR_LONG, BREAK, EXTEND, timeout,
+                                                 *rebreak]) == []
+    # a failed breakout (close back inside) re-arms at once: the next break can signal
+    fail = b(62, 64.0, 64.01, 63.9, 63.9)
+    again = [b(63, 63.9, 64 + U, 63.9, 64 + U), b(64, 64.01, 64 + 4 * U, 64.01, 64.02),
+             b(65, 64.02, 64.025, 64 + U, 64.015)]
+    assert [i for i, _ in feed(orb(), [*OR_LONG, BREAK, EXTEND, fail, *again])] == [7]
+
+
+def test_orb_signals_per_side_counts_every_signal() -> None:
+    def attempt(t: int) -> list[MicrobarV2]:
+        return [b(t, 63.9, 64 + U, 63.9, 64 + U), b(t + 1, 64.01, 64 + 4 * U, 64.01, 64.02),
+                b(t + 2, 64.02, 64.025, 64 + U, 64.015), b(t + 3, 64.0, 64.01, 63.9, 63.9)]
+
+    bars = [*OR_LONG, *attempt(60), *attempt(70), *attempt(80)]
+    assert len(feed(orb(signals_per_side=2), bars)) == 2
+    assert len(feed(orb(signals_per_side=3), bars)) == 3

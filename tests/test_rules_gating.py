@@ -143,10 +143,15 @@ def test_invalid_candidates_name_the_field(direction: str, prices: dict[str, flo
 
 
 def test_invalid_check_reports_the_entry_and_the_bad_price() -> None:
-    check = validate_candidate(cand("long", stop=100.5))
-    assert check is not None and (check.threshold, check.observed) == (100.0, 100.5)
-    check = validate_candidate(cand("short", t2=99.1))  # T2 compared with T1 99
-    assert check is not None and (check.threshold, check.observed) == (99.0, 99.1)
+    def seen(c: SetupCandidate) -> tuple[object, ...]:
+        check = validate_candidate(c)
+        assert check is not None
+        return (check.input, check.comparison, check.threshold, check.observed)
+
+    assert seen(cand("long", stop=100.5)) == ("stop", "", 100.0, 100.5)
+    assert seen(cand("long", t1=99.5)) == ("t1", "", 100.0, 99.5)
+    assert seen(cand("short", t2=99.1)) == ("t2", "", 99.0, 99.1)  # T2 compared with T1 99
+    assert seen(cand("long", t1=math.inf)) == ("t1", "", None, None)  # nothing to show
 
 
 @pytest.mark.parametrize("direction", ["long", "short"])

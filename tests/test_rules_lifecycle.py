@@ -335,3 +335,27 @@ def test_expiry_without_a_last_price_has_no_r() -> None:
     st = summarize([closed, stopped.setup])
     assert st.triggered == 2 and st.expectancy_r == px(-1.0)
     assert st.t1_hit_rate == px(0.0)
+
+
+def test_outcome_policy_fraction_range_is_inclusive() -> None:
+    assert OutcomePolicy(t1_fraction=0.0).t1_fraction == 0.0
+    assert OutcomePolicy(t1_fraction=1.0).t1_fraction == 1.0
+    for bad in (-0.01, 1.01):
+        with pytest.raises(ValueError, match="'t1_fraction' must be in \\[0, 1\\]"):
+            OutcomePolicy(t1_fraction=bad)
+
+
+def close_only(sec: int, close: float) -> MicrobarV2:
+    """A bar with trades that were not high/low-eligible: high and low null, close set."""
+    return MicrobarV2(symbol="SPY", start_ms=T0 + sec * 1000, interval_ms=1000, open=close,
+                      high=None, low=None, close=close, volume=10.0, trade_count=1, vwap=close,
+                      delta_volume=0.0, bid_ask_imbalance=0.0)
+
+
+def test_a_close_only_bar_is_a_trade_at_its_close() -> None:
+    tr = tracker(LONG)
+    ups = run(tr, [close_only(1, 50.0),      # a trade exactly at the entry: triggered
+                   close_only(2, 50.5),      # exactly T1
+                   close_only(3, 50.0)])     # exactly the breakeven stop
+    assert statuses(ups) == ["triggered", "t1", "t1"]
+    assert ups[-1].realized_r == px(0.5)

@@ -12,8 +12,9 @@ gate therefore works in a staging folder, ``.mutants/`` (git-ignored, rebuilt on
 with a generated ``[tool.mutmut]`` table. mutmut puts its mutated copy first on ``sys.path``;
 the other plugins still import from the editable install.
 
-Usage: ``python tools/mutation_gate.py [--max-children N] [--keep] [MUTANT_GLOB ...]``
-(globs re-run only matching mutants of a kept stage, for triage). Exit 0: every mutant killed
+Usage: ``python tools/mutation_gate.py [--max-children N] [--keep] [--summary] [GLOB ...]``
+(``--keep`` reuses the stage with fresh tests and re-runs the mutants not killed, or those
+matching the globs; ``--summary`` only judges the kept results against the allow-list). Exit 0: every mutant killed
 or allowed; 1: an unallowed survivor (listed with its diff); 2: bad usage or a broken setup.
 The summary is also written to ``.mutants/summary.json``.
 """
@@ -101,6 +102,26 @@ def results() -> dict[str, str]:
     return out
 
 
+_DIFFS = """
+import json, sys
+from mutmut.mutation.diff_apply import get_diff_for_mutant
+print(json.dumps({n: get_diff_for_mutant(n) for n in json.load(sys.stdin)}))
+"""
+
+
+def diffs(names: list[str]) -> dict[str, str]:
+    """Mutant name → its diff, in one interpreter (mutmut's API); ``mutmut show`` per mutant
+    if that API is not there."""
+    if not names:
+        return {}
+    proc = subprocess.run([sys.executable, "-c", _DIFFS], cwd=STAGE, input=json.dumps(names),
+                          text=True, capture_output=True, check=False)
+    if proc.returncode == 0:
+        got: dict[str, str] = json.loads(proc.stdout)
+        return got
+    return {n: _mutmut("show", n).stdout for n in names}
+
+
 def changed_lines(diff: str) -> tuple[str, str]:
     """The removed and added source lines of a mutant's diff (stripped, joined by newlines)."""
     rem, add = [], []
@@ -126,13 +147,21 @@ def load_allow() -> list[dict[str, str]]:
     return entries
 
 
-def function_of(mutant: str) -> str:
+def split_name(mutant: str) -> tuple[str, str]:
     """``spxcc_core.setups.lifecycle.xǁSetupTrackerǁon_bar__mutmut_3`` →
-    ``spxcc_core.setups.lifecycle.SetupTracker.on_bar``."""
+    (``spxcc_core.setups.lifecycle``, ``SetupTracker.on_bar``); a module-level function
+    ``…lifecycle.x_summarize__mutmut_1`` → (``…lifecycle``, ``summarize``)."""
     base = mutant.partition("__mutmut_")[0]
     module, _, func = base.rpartition(".")
-    func = func.removeprefix("x_").replace("xǁ", "").replace("ǁ", ".")
-    return f"{module}.{func}"
+    if func.startswith("xǁ"):
+        cls, _, method = func[2:].partition("ǁ")
+        return module, f"{cls}.{method}"
+    return module, func.removeprefix("x_")
+
+
+def function_of(mutant: str) -> str:
+    """The dotted name of the function a mutant changes (``module.Class.method``)."""
+    return ".".join(split_name(mutant))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -140,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-children", type=int, default=2)
     ap.add_argument("--keep", action="store_true",
                     help="reuse .mutants/ (mutmut re-runs only mutants without a result)")
+    ap.add_argument("--summary", action="store_true",
+                    help="no run: judge the results of the kept stage against the allow-list")
     ap.add_argument("mutants", nargs="*", help="re-run only mutants matching these globs")
     args = ap.parse_args(argv)
     if args.mutants and not args.keep:
@@ -147,7 +178,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     started = time.monotonic()
     names = list(args.mutants)
-    if not args.keep or not STAGE.exists():
+    if args.summary:
+        if not STAGE.exists():
+            print("mutation_gate: --summary needs a stage from a previous run")
+            return 2
+    elif not args.keep or not STAGE.exists():
         build_stage()
     else:
         # triage: the sources must be unchanged (earlier kills stand); the tests are refreshed
@@ -158,10 +193,11 @@ def main(argv: list[str] | None = None) -> int:
             names = [n for n, st in results().items() if st != "killed"]
             if not names:
                 print("mutation_gate: every mutant of the kept stage is already killed")
-    run = _mutmut("run", "--max-children", str(args.max_children), *names, capture=False)
-    if run.returncode != 0:
-        print(f"mutation_gate: mutmut run failed (exit {run.returncode})")
-        return 2
+    if not args.summary:
+        run = _mutmut("run", "--max-children", str(args.max_children), *names, capture=False)
+        if run.returncode != 0:
+            print(f"mutation_gate: mutmut run failed (exit {run.returncode})")
+            return 2
     status = results()
     if not status:
         print("mutation_gate: mutmut reported no mutants")
@@ -170,10 +206,11 @@ def main(argv: list[str] | None = None) -> int:
     used = [False] * len(allow)
     survivors: list[dict[str, str]] = []
     allowed: list[dict[str, str]] = []
+    shown = diffs([n for n, st in status.items() if st != "killed"])
     for name, st in sorted(status.items()):
         if st == "killed":
             continue
-        diff = _mutmut("show", name).stdout
+        diff = shown[name]
         original, mutated = changed_lines(diff)
         func = function_of(name)
         row = {"mutant": name, "status": st, "function": func, "original": original,
@@ -189,8 +226,7 @@ def main(argv: list[str] | None = None) -> int:
             survivors.append(row)
     by_file: dict[str, dict[str, int]] = {}
     for name, st in status.items():
-        module = function_of(name).rsplit(".", 2)[0] if "ǁ" in name else \
-            function_of(name).rsplit(".", 1)[0]
+        module = split_name(name)[0]
         counts = by_file.setdefault(module, {"total": 0, "killed": 0})
         counts["total"] += 1
         counts["killed"] += st == "killed"
