@@ -94,7 +94,9 @@ def test_checks_record_threshold_observed_and_comparison() -> None:
                                              ("spread", "avgSpreadBps"),
                                              ("cov", "quoteCoveragePct")])
 def test_a_null_input_is_microstructure_unavailable(field: str, wire: str) -> None:
-    values = {**OK, field: None}
+    values: dict[str, Any] = {**OK, field: None}
+    if field == "spread":
+        values["imb"] = None  # no fresh quote at all (a null spread beside quotes is one-sided)
     for missing, passes in (("block", False), ("pass", True)):
         profile = GatingProfile(missing=missing)  # type: ignore[arg-type]
         checks = [c for c in evaluate_gates(cand("long"), mbar(**values), profile)
