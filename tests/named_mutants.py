@@ -124,12 +124,21 @@ class _Finder(importlib.abc.MetaPathFinder):
             fullname, origin, loader=_Loader(fullname, origin, self._source))
 
 
-def install(name: str) -> None:
-    """Make the next import of the mutant's module load the mutated source."""
+def install(name: str) -> ModuleType:
+    """Import the mutant's module from the mutated source now, so that every later import
+    (pytest's assertion-rewriting import hook included) finds it in ``sys.modules``."""
     m = MUTANTS[name]
     if m.module in sys.modules:
         raise RuntimeError(f"{m.module} is already imported; install the mutant first")
-    sys.meta_path.insert(0, _Finder(m))
+    finder = _Finder(m)
+    sys.meta_path.insert(0, finder)
+    try:
+        module = importlib.import_module(m.module)
+    finally:
+        sys.meta_path.remove(finder)
+    if not isinstance(getattr(module.__spec__, "loader", None), _Loader):
+        raise RuntimeError(f"{m.module} was not loaded from the mutated source")
+    return module
 
 
 def main(argv: list[str]) -> int:
