@@ -68,3 +68,14 @@ def demo(session: nox.Session) -> None:
     """Run ``spxcc demo`` on the embedded defaults."""
     install(session)
     session.run("spxcc", "demo", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def mutants(session: nox.Session) -> None:
+    """Mutation gate (slow; not a default session, not in CI): the four named mutants of
+    issue 9, then mutmut over the lifecycle, gating and built-in detectors (docs/testing.md).
+    Arguments go to ``tools/mutation_gate.py`` (``--max-children N``, ``--keep``)."""
+    install(session, "dev")
+    env = {"SPXCC_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    session.run("pytest", "-q", "-p", "no:randomly", "tests/test_named_mutants.py", env=env)
+    session.run("python", "tools/mutation_gate.py", *session.posargs, env=env)

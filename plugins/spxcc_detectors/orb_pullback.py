@@ -10,10 +10,10 @@ Per side (long above the OR high, short below the OR low) a small state machine 
 1. ``idle`` → ``broken`` on a close beyond the edge by ``breakout_bps``;
 2. ``broken`` → ``extended`` once the extreme since the break is ``min_extension_bps`` beyond;
 3. in ``extended``, a bar whose low (long) comes back within ``pullback_bps`` of the edge while
-   its close holds (no worse than ``fail_bps`` inside) is the pullback: a candidate with the
+   its close holds (less than ``fail_bps`` inside) is the pullback: a candidate with the
    entry at that bar's high (the resumption) and the stop ``stop_buffer_bps`` beyond the lower
    of the bar's low and the edge;
-4. a close more than ``fail_bps`` back inside, or ``max_minutes_after_break`` minutes without a
+4. a close ``fail_bps`` or more back inside, or ``max_minutes_after_break`` minutes without a
    pullback, ends the attempt; a new one needs a close back inside the range first. At most
    ``signals_per_side`` candidates per side and day, none after ``last_entry_minute``.
 """
