@@ -37,7 +37,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from spxcc_core.cli import main
-from spxcc_core.contracts.base import decode_envelope
+from spxcc_core.contracts.envelope import decode_envelope
 from spxcc_core.contracts.market import Quote, Trade
 from spxcc_core.contracts.microbar import MicrobarV1, MicrobarV2
 from spxcc_core.detect.base import ContextProvider
