@@ -18,11 +18,20 @@ from spxcc_core.contracts.setup import SetupStats
 __all__ = [
     "CacheChainSnapshot",
     "CacheDataset",
+    "DatasetKind",
+    "DetectionReport",
+    "DetectorErrors",
+    "GateCounts",
+    "InstrumentDetection",
+    "OutcomeStats",
+    "ProfileRef",
     "ReplayReport",
     "ReplayResult",
     "ReplaySource",
+    "RunnerPluginFailure",
     "SessionManifest",
     "SessionManifestV2",
+    "WebsocketCounts",
 ]
 
 #: Dataset kinds of a session cache, in the order they are stored and listed.
@@ -105,6 +114,124 @@ class ReplaySource(Contract, frozen=True, kw_only=True):
     recording_sha256: str | None = None
 
 
+# -- the ``detection`` and ``websocket`` sections of replay_report@1 ------------------------------
+# These sections were written as dicts before they were typed, and the report encoder sorts dict
+# keys, so their fields are declared in alphabetical wire order: the bytes of report.json are
+# the same as before. A field added later is appended (the contract rule), whatever its name.
+
+
+class ProfileRef(Contract, frozen=True, kw_only=True):
+    """The detector profile a run used: ``name``, ``version`` and ``hash`` (16 hex, see
+    :func:`spxcc_core.detect.profile.profile_hash`)."""
+
+    hash: str
+    name: str
+    version: int
+
+
+class GateCounts(Contract, frozen=True, kw_only=True):
+    """One detector's candidates by gate verdict: ``evaluated`` = ``passed`` + ``blocked``;
+    ``reasons`` counts the failed checks by gate name (a blocked candidate may fail several)."""
+
+    blocked: int
+    evaluated: int
+    passed: int
+    reasons: dict[str, int]
+
+
+class DetectorErrors(Contract, frozen=True, kw_only=True):
+    """The exceptions one detector or provider raised: how many, and the first one's text."""
+
+    count: int
+    first: str
+
+
+class RunnerPluginFailure(Contract, frozen=True, kw_only=True):
+    """A plugin failure the detector runner recorded (a failed registration or an
+    ``spxcc_on_setup`` call): the ``plugin``'s name, the ``hook`` and the ``error`` text."""
+
+    error: str
+    hook: str
+    plugin: str
+
+
+class OutcomeStats(Contract, frozen=True, kw_only=True):
+    """The outcome statistics of ``setup_stats@1`` (same names, meanings and null cases; see
+    :class:`~spxcc_core.contracts.setup.SetupStats`) as the ``detection`` section writes them."""
+
+    expectancy_r: float | None
+    expired: int
+    open: int
+    setups: int
+    stopped: int
+    t1_hit_rate: float | None
+    t1_hits: int
+    t2_hits: int
+    triggered: int
+    untriggered: int
+
+    @classmethod
+    def of(cls, stats: SetupStats) -> OutcomeStats:
+        """The same numbers as ``stats``."""
+        return cls(**msgspec.structs.asdict(stats))
+
+
+class InstrumentDetection(Contract, frozen=True, kw_only=True):
+    """Detection results of one instrument kind (``underlying`` or ``option``): the
+    ``detectors`` that run on that kind (sorted), their ``gates`` counts, setups per detector,
+    outcome ``stats`` (gross R) and ``expectancy_gap_r`` (gap-aware; None when nothing closed)."""
+
+    detectors: list[str]
+    expectancy_gap_r: float | None
+    gates: dict[str, GateCounts]
+    setups_by_detector: dict[str, int]
+    stats: OutcomeStats
+
+
+class DetectionReport(Contract, frozen=True, kw_only=True):
+    """The detector runner's report (the ``detection`` section of ``replay_report@1``).
+
+    ``bars`` counts the bars processed; ``quarantined`` counts bars not processed by reason
+    (``outOfOrder``: a bar that does not start after its symbol's previous one; empty when
+    none); ``detectors`` maps each detector run to its version and ``defaults_used`` lists the
+    detectors that ran on their default parameters (no profile table); ``gates`` and ``errors``
+    are per detector (``errors`` also per provider; empty normally); ``plugin_failures`` the
+    failures the runner recorded; ``stats``/``expectancy_gap_r`` the outcomes over every setup
+    (gross / gap-aware R); ``by_instrument`` the same split by instrument kind; and
+    ``session_end`` (session id → symbol → provider name → the provider's JSON value) the
+    providers' session-end values, ``UNSET`` (left out of the JSON) when no provider gave one.
+    ``expectancy_gap_r``, ``by_instrument`` and ``session_end`` were added after the first
+    reports were written; an older report decodes with their defaults (None, empty, UNSET).
+    """
+
+    bars: int
+    by_instrument: dict[str, InstrumentDetection] = msgspec.field(default_factory=dict)
+    defaults_used: list[str]
+    detectors: dict[str, int]
+    errors: dict[str, DetectorErrors]
+    expectancy_gap_r: float | None = None
+    gates: dict[str, GateCounts]
+    plugin_failures: list[RunnerPluginFailure]
+    profile: ProfileRef
+    quarantined: dict[str, int]
+    session_end: dict[str, dict[str, dict[str, Any]]] | msgspec.UnsetType = msgspec.UNSET
+    stats: OutcomeStats
+
+
+class WebsocketCounts(Contract, frozen=True, kw_only=True):
+    """The ``websocket`` section of ``replay_report@1``: event counts of a websocket recording
+    or live connection. ``events`` counts every event received, ``trades``/``quotes``/
+    ``values`` those of each kind, ``statuses`` the status messages by status and ``unknown``
+    the events of an unknown ``ev`` by name."""
+
+    events: int
+    quotes: int
+    statuses: dict[str, int]
+    trades: int
+    unknown: dict[str, int]
+    values: int
+
+
 class ReplayReport(Contract, frozen=True, kw_only=True):
     """``report.json`` of a replay (``replay_report@1``).
 
@@ -123,13 +250,13 @@ class ReplayReport(Contract, frozen=True, kw_only=True):
 
     source: ReplaySource
     aggregation: RunReport
-    detection: dict[str, Any]
+    detection: DetectionReport
     setups_by_detector: dict[str, int]
     outcomes: SetupStats
     plugin_errors: list[PluginErrorRecord]
     outputs: dict[str, int]
     index_values: int = 0
-    websocket: dict[str, Any] | None = None
+    websocket: WebsocketCounts | None = None
     summary: list[str] = msgspec.field(default_factory=list)
 
 

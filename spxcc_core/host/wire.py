@@ -3,22 +3,7 @@ home (a higher layer may import the contracts; the contracts never import this m
 
 from __future__ import annotations
 
-from spxcc_core.contracts.host import (
-    FeedProblem,
-    HubStats,
-    HubStatus,
-    InputEnd,
-    LiveLink,
-    LiveReport,
-    StopReason,
-)
+from spxcc_core.contracts import host as _home
+from spxcc_core.contracts.host import *  # noqa: F403
 
-__all__ = [
-    "FeedProblem",
-    "HubStats",
-    "HubStatus",
-    "InputEnd",
-    "LiveLink",
-    "LiveReport",
-    "StopReason",
-]
+__all__ = _home.__all__

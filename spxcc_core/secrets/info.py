@@ -1,12 +1,10 @@
-"""Wire contracts of ``secret_info@1``: re-exported from :mod:`spxcc_core.contracts.secrets`, their one
-home (a higher layer may import the contracts; the contracts never import this module)."""
+"""Wire contracts of ``secret_info@1``: re-exported from :mod:`spxcc_core.contracts.secrets`,
+their one home (a higher layer may import the contracts; the contracts never import this
+module)."""
 
 from __future__ import annotations
 
-from spxcc_core.contracts.secrets import (
-    SecretInfo,
-)
+from spxcc_core.contracts import secrets as _home
+from spxcc_core.contracts.secrets import *  # noqa: F403
 
-__all__ = [
-    "SecretInfo",
-]
+__all__ = _home.__all__
