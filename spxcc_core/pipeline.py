@@ -50,6 +50,7 @@ import pluggy
 from spxcc_core.aggregate.engine import StreamingAggregator
 from spxcc_core.aggregate.report import PluginErrorRecord, QuarantineRecord
 from spxcc_core.contracts.microbar import MicrobarV2
+from spxcc_core.contracts.replay import WebsocketCounts
 from spxcc_core.contracts.setup import GateDecision, SetupInstance
 from spxcc_core.detect.profile import DetectorConfig, Profile, default_profile, load_profile
 from spxcc_core.detect.runner import DetectorRunner
@@ -377,15 +378,15 @@ class Pipeline:
         errs = [PluginErrorRecord(plugin=name, hook="spxcc_on_microbar",
                                   error=_plural(first, count))
                 for name, (count, first) in sorted(self._observe.errors.items())]
-        for name, e in self.runner.report()["errors"].items():
+        for name, e in self.runner.report().errors.items():
             errs.append(PluginErrorRecord(plugin=name, hook="on_bar",
-                                          error=_plural(e["first"], e["count"])))
+                                          error=_plural(e.first, e.count)))
         errs.extend(PluginErrorRecord(plugin=f.plugin, hook=f.hook, error=f.error)
                     for f in [*self.runner.failures, *self._failures])
         return errs
 
     def report(self, source: ReplaySource, *, index_values: int | None = None,
-               websocket: dict[str, Any] | None = None) -> ReplayRun:
+               websocket: WebsocketCounts | None = None) -> ReplayRun:
         """The run's outputs and ``replay_report@1``, after the ``spxcc_on_run_end`` observers
         added their summary lines. Ends the input first when :meth:`finish` was not called.
         Call once.

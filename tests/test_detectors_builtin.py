@@ -188,7 +188,7 @@ def test_runner_isolates_a_raising_detector_and_counts_gate_reasons() -> None:
     assert isinstance(blocked, GateDecision) and not blocked.passed
     assert isinstance(expired, SetupInstance) and expired.status == "expired"
     assert expired.closed_ms == DAY.close_ms and expired.realized_r == pytest.approx(0.0)
-    rep = runner.report()
+    rep = msgspec.to_builtins(runner.report())
     assert rep["errors"] == {"boom": {"count": 2, "first": "RuntimeError: kaput"}}
     assert rep["gates"]["always"] == {"evaluated": 2, "passed": 1, "blocked": 1,
                                       "reasons": {"ask_bid_size_ratio": 1}}
@@ -208,7 +208,7 @@ def test_runner_records_a_detector_returning_the_wrong_type_and_goes_on() -> Non
     outs = runner.on_bar(b(0, 100, 100, 100, 100))
     # the well-behaved detector still produced its decision and setup
     assert [type(o).__name__ for o in outs] == ["GateDecision", "SetupInstance"]
-    assert runner.report()["errors"] == {
+    assert msgspec.to_builtins(runner.report())["errors"] == {
         "wrong_type": {"count": 1, "first": "TypeError: on_bar returned dict, expected SetupCandidate"}}
 
 
@@ -235,7 +235,7 @@ def test_runner_quarantines_out_of_order_bars() -> None:
     runner.on_bar(b(5, 100, 100, 100, 100))
     assert runner.on_bar(b(5, 100, 100, 100, 100)) == []
     assert runner.on_bar(b(4, 100, 100, 100, 100)) == []
-    rep = runner.report()
+    rep = msgspec.to_builtins(runner.report())
     assert rep["bars"] == 1 and rep["quarantined"] == {"outOfOrder": 2}
 
 
@@ -291,7 +291,7 @@ def test_plugin_discovery_observers_and_providers(spxcc_pm: Any, spxcc_register:
     runner.on_bar(b(0, 100, 100, 100, 100))
     runner.on_bar(b(1, 100, 100.2, 99.9, 100.1))
     assert seen == [("detected", "gate"), ("triggered", "-"), ("detected", "gate")]
-    assert runner.report()["errors"] == {}
+    assert msgspec.to_builtins(runner.report())["errors"] == {}
 
 
 def _run_bytes(bars: list[MicrobarV2]) -> bytes:

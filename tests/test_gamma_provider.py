@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any, ClassVar
 
+import msgspec
 import numpy as np
 import pytest
 from hypothesis import given
@@ -284,7 +285,7 @@ def test_runner_hands_the_market_to_providers_and_reports_the_close() -> None:
         ("SPY", OPEN + 59_000, "oi_baseline", AS_OF, 100.0),  # same 60 s slot: previous value
         ("SPY", OPEN + 60_000, "oi_baseline+flow_proxy", OPEN + 61_000, 100.0),
     ]
-    report = runner.report()
+    report = msgspec.to_builtins(runner.report())
     assert report["errors"] == {}
     close = report["sessionEnd"]["2024-03-11"]["SPY"]["gamma"]
     assert close["asOfMs"] == DAY.close_ms and close["source"] == "oi_baseline+flow_proxy"
@@ -295,7 +296,7 @@ def test_runner_without_chain_reports_no_session_end() -> None:
     runner = DetectorRunner([_Recorder], providers=[GammaProvider])
     runner.on_bar(bar("SPY", OPEN, 10.0))
     runner.finish()
-    assert "sessionEnd" not in runner.report()
+    assert "sessionEnd" not in msgspec.to_builtins(runner.report())
 
 
 # ----------------------------------------------------------------------------- replay
@@ -366,7 +367,7 @@ def test_replay_gives_detectors_gamma_before_and_after_the_first_option_trade(
     options = [x for x in _Recorder.seen if x[0] == CALL]
     assert [x[1] for x in options] == [T0 + 20_000, T0 + 40_000]
     assert all(x[2] is None for x in options)  # no gamma on option bars
-    close = result.report.detection["sessionEnd"]["2024-01-02"]["SPY"]["gamma"]
+    close = result.report.detection.session_end["2024-01-02"]["SPY"]["gamma"]
     assert close["source"] == "oi_baseline+flow_proxy" and close["underlying"] == "I:SPX"
     assert close["asOfMs"] == T0 + 390 * 60_000  # 16:00 New York
     assert close["spot"] == pytest.approx(4740.5)  # index stale at 16:00: SPY × 10

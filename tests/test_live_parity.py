@@ -37,7 +37,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from spxcc_core.cli import main
-from spxcc_core.contracts.base import decode_envelope
+from spxcc_core.contracts.envelope import decode_envelope
 from spxcc_core.contracts.market import Quote, Trade
 from spxcc_core.contracts.microbar import MicrobarV1, MicrobarV2
 from spxcc_core.detect.base import ContextProvider
@@ -388,7 +388,7 @@ def test_the_gamma_context_is_the_same_live_and_in_replay(parity: dict[str, Any]
     tmp = parity["tmp"]
     end = _session_end(tmp / "live")
     assert end == _session_end(tmp / "rec") == _session_end(tmp / "flat-out")
-    assert end == parity["flat_run"].report.detection["sessionEnd"]
+    assert end == parity["flat_run"].report.detection.session_end
     close = end[DATE]["SPY"]["gamma"]
     assert (close["asOfMs"], close["spot"], close["underlying"], close["source"]) == \
         (CLOSE_MS, CLOSE_VALUE, "I:SPX", "oi_baseline")

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from spxcc_core.aggregate import aggregate_columns
 from spxcc_core.contracts.microbar import MicrobarV2
+from spxcc_core.contracts.replay import WebsocketCounts
 from spxcc_core.contracts.setup import GateDecision, SetupInstance
 from spxcc_core.detect.base import Detector, DetectorParams
 from spxcc_core.errors import ConfigError, InputError
@@ -117,8 +118,8 @@ def test_websocket_recording_gives_the_same_bars_as_flat_files(tmp_path: Path) -
     assert ws.report.source.kind == "websocket"
     assert ws.report.source.recording == "rec.jsonl"
     assert ws.report.index_values == 1
-    assert ws.report.websocket == {"events": 7, "trades": 3, "quotes": 2, "values": 1,
-                                   "statuses": {"connected": 1}, "unknown": {}}
+    assert ws.report.websocket == WebsocketCounts(events=7, trades=3, quotes=2, values=1,
+                                                  statuses={"connected": 1}, unknown={})
 
 
 # ----------------------------------------------------------------------------- parity
@@ -197,8 +198,8 @@ def test_report_agrees_with_the_output_files(sample_run) -> None:
             if not c.passed:
                 per = reasons.setdefault(d.detector, {})
                 per[c.gate] = per.get(c.gate, 0) + 1
-    for name, gates in report.detection["gates"].items():
-        assert gates["reasons"] == reasons.get(name, {})
+    for name, gates in report.detection.gates.items():
+        assert gates.reasons == reasons.get(name, {})
     triggered = [s for s in setups if s.triggered_ms is not None]
     assert report.outcomes.triggered == len(triggered)
     assert report.outcomes.t1_hits == sum(1 for s in triggered if s.t1_ms is not None)
@@ -260,7 +261,7 @@ def test_failing_detector_and_observer_are_isolated_and_named(sample_cache, samp
     pm.register(BoomPlugin(), name="boom_plugin")
     pm.register(BadObserver(), name="bad_observer")
     run = run_replay(cache, pm=pm)
-    bars = run.report.detection["bars"]
+    bars = run.report.detection.bars
     option_bars = sum(1 for b in run.bars if b.symbol.startswith("O:"))
     assert option_bars > 0
     errors = {(e.plugin, e.hook): e.error for e in run.report.plugin_errors}
@@ -276,7 +277,7 @@ def test_failing_detector_and_observer_are_isolated_and_named(sample_cache, samp
 def test_detector_selection(sample_cache) -> None:
     _, cache = sample_cache
     run = run_replay(cache, detectors=["vwap"])
-    assert set(run.report.detection["detectors"]) == {"vwap"}
+    assert set(run.report.detection.detectors) == {"vwap"}
     assert {s.detector for s in run.setups} <= {"vwap"}
     with pytest.raises(ConfigError, match=r"unknown detector 'nope' \(installed: "):
         run_replay(cache, detectors=["nope"])
@@ -323,7 +324,7 @@ def test_a_chain_argument_replaces_the_caches_snapshot(tmp_path: Path) -> None:
     from spxcc_core.chain import parse_chain_snapshot
 
     day = _write_day(tmp_path / "day")  # a chain of the 4740 strike, I:SPX 4742.25 every second
-    own = run_replay(day).report.detection["sessionEnd"]["2024-01-02"]["SPY"]["gamma"]
+    own = run_replay(day).report.detection.session_end["2024-01-02"]["SPY"]["gamma"]
     assert [s["strike"] for s in own["strikes"]] == [4740.0]
     other = parse_chain_snapshot(json.dumps({"status": "OK", "results": [
         {"details": {"contract_type": "call", "expiration_date": "2024-01-02",
@@ -332,7 +333,7 @@ def test_a_chain_argument_replaces_the_caches_snapshot(tmp_path: Path) -> None:
          "implied_volatility": 0.12, "open_interest": 10,
          "underlying_asset": {"ticker": "I:SPX", "value": 4742.0}}]}).encode())
     run = run_replay(day, chain=other)
-    close = run.report.detection["sessionEnd"]["2024-01-02"]["SPY"]["gamma"]
+    close = run.report.detection.session_end["2024-01-02"]["SPY"]["gamma"]
     assert [s["strike"] for s in close["strikes"]] == [4750.0]
     assert close["spot"] == own["spot"] == pytest.approx(4740.5)  # index stale at 16:00
     assert close["source"] == "oi_baseline"  # the 4740 call's trades are not this chain's flow

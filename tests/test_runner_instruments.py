@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import msgspec
 import pytest
 from spxcc_detectors import BUILTIN_DETECTORS
 
@@ -55,7 +56,7 @@ def test_report_splits_underlying_and_option_contracts() -> None:
         runner.on_bar(bar("SPY", sec, 500.0, 1.0))
         runner.on_bar(bar(OPTION, sec, 2.0, 250.0))
     runner.finish()
-    rep = runner.report()
+    rep = msgspec.to_builtins(runner.report())
     by = rep["byInstrument"]
     assert sorted(by) == ["option", "underlying"]
     assert by["underlying"]["gates"]["every_tenth"] == {
@@ -75,7 +76,7 @@ def test_builtin_detectors_run_on_the_underlying_only() -> None:
     runner = DetectorRunner([*BUILTIN_DETECTORS, EveryTenth])
     for sec in range(30):
         runner.on_bar(bar(OPTION, sec, 2.0, 250.0))
-    option = runner.report()["byInstrument"]["option"]
+    option = msgspec.to_builtins(runner.report())["byInstrument"]["option"]
     assert list(option["gates"]) == ["every_tenth"]  # no built-in was built for the option
     assert option["detectors"] == ["every_tenth"]
 
@@ -86,7 +87,7 @@ def test_gap_aware_expectancy_beside_the_gross_one_on_rules_day() -> None:
     for b in session.bars:
         runner.on_bar(b)
     runner.finish()
-    rep = runner.report()
+    rep = msgspec.to_builtins(runner.report())
     # rules_day/README.md: gross (0.5 − 1 + 1.5) / 3; gap-aware the climax fills at 500.82 and
     # exits at 500.50: (500.50 − 500.82) / 0.20 = −1.6R, so (0.5 − 1.6 + 1.5) / 3
     assert rep["stats"]["expectancyR"] == pytest.approx(1 / 3)

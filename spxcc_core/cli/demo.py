@@ -17,10 +17,10 @@ import datetime as dt
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import msgspec
 
+from spxcc_core.contracts.replay import DetectionReport
 from spxcc_core.errors import ConfigError
 from spxcc_core.replay.wire import ReplayReport, ReplayResult
 from spxcc_core.sample import DEFAULT_DATE, DEFAULT_SEED, SampleSession, generate_session
@@ -163,27 +163,25 @@ class ReplaySummary(msgspec.Struct, kw_only=True, frozen=True, rename="camel"):
     gamma: GammaAtClose | None = None
 
 
-def instrument_summaries(detection: dict[str, Any]) -> dict[str, InstrumentSummary]:
+def instrument_summaries(detection: DetectionReport) -> dict[str, InstrumentSummary]:
     """``detection.byInstrument`` of a replay report as :class:`InstrumentSummary` values."""
     out: dict[str, InstrumentSummary] = {}
-    for kind, part in detection.get("byInstrument", {}).items():
-        gates = part.get("gates", {})
-        stats = part.get("stats", {})
+    for kind, part in detection.by_instrument.items():
+        gates = part.gates
         out[kind] = InstrumentSummary(
-            detectors=list(part.get("detectors", [])),
-            evaluated=sum(g["evaluated"] for g in gates.values()),
-            blocked=sum(g["blocked"] for g in gates.values()),
-            gate_blocks={n: dict(g["reasons"]) for n, g in gates.items() if g["reasons"]},
-            setups_by_detector=dict(part.get("setupsByDetector", {})),
-            triggered=int(stats.get("triggered", 0)), t1_hit_rate=stats.get("t1HitRate"),
-            expectancy_r=stats.get("expectancyR"),
-            expectancy_gap_r=part.get("expectancyGapR"))
+            detectors=list(part.detectors),
+            evaluated=sum(g.evaluated for g in gates.values()),
+            blocked=sum(g.blocked for g in gates.values()),
+            gate_blocks={n: dict(g.reasons) for n, g in gates.items() if g.reasons},
+            setups_by_detector=dict(part.setups_by_detector),
+            triggered=part.stats.triggered, t1_hit_rate=part.stats.t1_hit_rate,
+            expectancy_r=part.stats.expectancy_r, expectancy_gap_r=part.expectancy_gap_r)
     return out
 
 
 def gamma_at_close(report: ReplayReport) -> GammaAtClose | None:
     """The first ``gamma`` session-end value of the replay report (None when there is none)."""
-    for symbols in report.detection.get("sessionEnd", {}).values():
+    for symbols in (report.detection.session_end or {}).values():
         for symbol, values in symbols.items():
             g = values.get("gamma")
             if not isinstance(g, dict):
@@ -232,7 +230,7 @@ def store_summary(result: ReplayResult, out_dir: Path, db: Path) -> ReplaySummar
 
     report = result.report
     session_id = result.session_date
-    profile_hash = report.detection["profile"]["hash"]
+    profile_hash = report.detection.profile.hash
     where = "WHERE session_id = ? AND profile_hash = ?"
     args = (session_id, profile_hash)
     with Store(db) as store:
@@ -247,13 +245,12 @@ def store_summary(result: ReplayResult, out_dir: Path, db: Path) -> ReplaySummar
             "SELECT COUNT(*), COUNT(t1_ms), AVG(CASE WHEN closed_ms IS NOT NULL "
             "THEN realized_r END) FROM spx_setup_instances "
             f"{where} AND triggered_ms IS NOT NULL", args).fetchone()
-    blocks = {name: dict(g["reasons"]) for name, g in report.detection["gates"].items()
-              if g["reasons"]}
+    blocks = {name: dict(g.reasons) for name, g in report.detection.gates.items() if g.reasons}
     return ReplaySummary(
         session_id=session_id, bars=report.outputs["microbars.jsonl"],
         setups_by_detector=by_detector, statuses=statuses, triggered=triggered,
         t1_hits=t1_hits, t1_hit_rate=t1_hits / triggered if triggered else None,
-        expectancy_r=expectancy, expectancy_gap_r=report.detection.get("expectancyGapR"),
+        expectancy_r=expectancy, expectancy_gap_r=report.detection.expectancy_gap_r,
         gate_blocks=blocks, by_instrument=instrument_summaries(report.detection),
         plugin_errors=[f"{e.plugin} ({e.hook}): {e.error}" for e in report.plugin_errors],
         out_dir=str(out_dir), db=str(db), gamma=gamma_at_close(report))

@@ -54,25 +54,25 @@ def _run(args: argparse.Namespace) -> int:
     r = result.report
     o = r.outcomes
     hit = "n/a" if o.t1_hit_rate is None else f"{o.t1_hit_rate:.1%}"
-    gap = r.detection.get("expectancyGapR")
+    gap = r.detection.expectancy_gap_r
     exp = "n/a" if o.expectancy_r is None else f"{o.expectancy_r:+.2f}R gross"
     if gap is not None:
         exp += f" ({gap:+.2f}R gap-aware)"
     print(f"session {result.session_date}: {r.aggregation.events_in:,} events, "
           f"{r.outputs['microbars.jsonl']:,} bars, {o.setups} setups "
           f"({o.triggered} triggered), T1 hit rate {hit}, expectancy {exp}")
-    for kind, part in r.detection.get("byInstrument", {}).items():
-        gates = part["gates"]
+    for kind, part in r.detection.by_instrument.items():
+        gates = part.gates
         reasons: dict[str, int] = {}
         for g in gates.values():
-            for gate, n in g["reasons"].items():
+            for gate, n in g.reasons.items():
                 reasons[gate] = reasons.get(gate, 0) + n
         why = ", ".join(f"{gate} {n}" for gate, n in sorted(reasons.items())) or "none"
-        names = ", ".join(part.get("detectors", [])) or "none"
+        names = ", ".join(part.detectors) or "none"
         print(f"  {'option contracts' if kind == 'option' else kind} (detectors: {names}): "
-              f"{sum(g['evaluated'] for g in gates.values())} candidates, "
-              f"{sum(g['blocked'] for g in gates.values())} blocked (failed gates: {why}), "
-              f"{sum(part['setupsByDetector'].values())} setups")
+              f"{sum(g.evaluated for g in gates.values())} candidates, "
+              f"{sum(g.blocked for g in gates.values())} blocked (failed gates: {why}), "
+              f"{sum(part.setups_by_detector.values())} setups")
     for e in r.plugin_errors:
         print(f"plugin error: {e.plugin} ({e.hook}): {e.error}")
     print(f"outputs -> {args.out}")

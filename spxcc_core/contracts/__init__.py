@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from spxcc_core.contracts.base import Contract, Envelope, decode_envelope, encode_envelope
+from spxcc_core.contracts.base import Contract
+from spxcc_core.contracts.envelope import Envelope, decode_envelope, encode_envelope
 from spxcc_core.contracts.market import IndexValue, Quote, Trade
 from spxcc_core.contracts.microbar import MICROBAR_VERSIONS, MicrobarV1, MicrobarV2
 

@@ -1,18 +1,19 @@
-"""The contract base class and the wire envelope.
+"""The contract base class.
 
 Rules (see ``docs/contracts.md``): Python attributes are snake_case and the wire is camelCase;
 every contract class carries ``contract_name`` and ``contract_version``; fields are only ever
 appended with defaults inside a family; unknown fields are skipped on decode so an old reader
-accepts a newer writer's payload.
+accepts a newer writer's payload. The wire envelope lives in
+:mod:`spxcc_core.contracts.envelope`; this module imports nothing of ours.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import msgspec
 
-__all__ = ["Contract", "Envelope", "decode_envelope", "encode_envelope"]
+__all__ = ["Contract"]
 
 
 class Contract(msgspec.Struct, kw_only=True, frozen=True, rename="camel"):
@@ -20,54 +21,3 @@ class Contract(msgspec.Struct, kw_only=True, frozen=True, rename="camel"):
 
     contract_name: ClassVar[str] = ""
     contract_version: ClassVar[int] = 0
-
-
-class Envelope(msgspec.Struct, kw_only=True, frozen=True):
-    """Wire envelope for websocket messages and logs.
-
-    ``type`` names the contract family (``microbar``, ``setup``, ...), ``version`` its integer
-    version, ``seq`` increases by one per channel per connection starting at 1, ``ts`` is the
-    sending time in epoch milliseconds, and ``data`` is the contract payload.
-    """
-
-    type: str
-    version: int
-    seq: int
-    ts: int
-    data: Any
-
-
-class _RawEnvelope(msgspec.Struct, kw_only=True, frozen=True):
-    type: str
-    version: int
-    seq: int
-    ts: int
-    data: msgspec.Raw
-
-
-_envelope_encoder = msgspec.json.Encoder()
-_raw_envelope_decoder = msgspec.json.Decoder(_RawEnvelope)
-
-
-def encode_envelope(payload: Contract, *, seq: int, ts: int) -> bytes:
-    """Wrap ``payload`` in an envelope named by its class's ``contract_name``/``contract_version``."""
-    env = Envelope(type=type(payload).contract_name, version=type(payload).contract_version,
-                   seq=seq, ts=ts, data=payload)
-    return _envelope_encoder.encode(env)
-
-
-def decode_envelope(message: bytes | str) -> tuple[Envelope, Contract | msgspec.Raw]:
-    """Decode an envelope in two steps: the header first, then ``data`` by (type, version).
-
-    A (type, version) this reader does not know keeps its payload as :class:`msgspec.Raw`
-    rather than failing, so a newer writer never breaks an older reader. A payload of a known
-    type but a newer version is decoded with the newest reader this process knows.
-    """
-    from spxcc_core.contracts.registry import reader_for
-
-    raw = _raw_envelope_decoder.decode(message)
-    env = Envelope(type=raw.type, version=raw.version, seq=raw.seq, ts=raw.ts, data=raw.data)
-    decoder = reader_for(raw.type, raw.version)
-    if decoder is None:
-        return env, raw.data
-    return env, decoder.decode(raw.data)

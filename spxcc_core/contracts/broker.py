@@ -15,7 +15,8 @@ then decode the known variant) so a kind from a newer writer comes back as
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, ClassVar, Final
+import re
+from typing import Annotated, Any, ClassVar, Final, Literal, get_args
 
 import attrs
 import msgspec
@@ -53,12 +54,18 @@ __all__ = [
     "encode_intent",
 ]
 
+#: Option order side of an intent.
+Side = Literal["buy_to_open", "buy_to_close", "sell_to_open", "sell_to_close"]
+#: Order type of an intent.
+OrderType = Literal["market", "limit"]
+#: Time in force of an intent.
+Duration = Literal["day", "gtc"]
 #: Option order sides.
-SIDES: Final = ("buy_to_open", "buy_to_close", "sell_to_open", "sell_to_close")
+SIDES: Final[tuple[str, ...]] = get_args(Side)
 #: Order types an intent may carry.
-ORDER_TYPES: Final = ("market", "limit")
+ORDER_TYPES: Final[tuple[str, ...]] = get_args(OrderType)
 #: Time in force values an intent may carry.
-DURATIONS: Final = ("day", "gtc")
+DURATIONS: Final[tuple[str, ...]] = get_args(Duration)
 #: Account types a snapshot may report.
 ACCOUNT_TYPES: Final = ("cash", "margin", "pdt")
 #: Order statuses after which nothing changes any more.
@@ -83,6 +90,10 @@ def _fail(contract: str, field: str, problem: str) -> None:
     # ValueError: msgspec turns it into a ValidationError during decode; construction in code
     # sees the same message.
     raise ValueError(f"{contract}.{field}: {problem}")
+
+
+def _not_one_of(shown: str, choices: tuple[str, ...]) -> str:
+    return f"{shown} is not one of {', '.join(choices)}"
 
 
 def _positive_finite(contract: str, field: str, value: float | None) -> None:
@@ -112,11 +123,11 @@ class OrderIntent(Contract, frozen=True, kw_only=True):
     intent_id: str
     option_symbol: str
     underlying: str
-    side: str
+    side: Side
     quantity: _Quantity
-    order_type: str
+    order_type: OrderType
     limit_price: float | None = None
-    duration: str = "day"
+    duration: Duration = "day"
     account_id: str | None = None
     arrival_bid: float | None = None
     arrival_ask: float | None = None
@@ -135,7 +146,7 @@ class OrderIntent(Contract, frozen=True, kw_only=True):
         if not self.underlying or not self.underlying.strip():
             _fail(name, "underlying", "must be a non-empty symbol")
         if self.side not in SIDES:
-            _fail(name, "side", f"{self.side!r} is not one of {', '.join(SIDES)}")
+            _fail(name, "side", _not_one_of(repr(self.side), SIDES))
         if (isinstance(self.quantity, bool) or not isinstance(self.quantity, int)
                 or not 1 <= self.quantity <= MAX_INTENT_QUANTITY):
             _fail(name, "quantity", f"must be an integer from 1 to {MAX_INTENT_QUANTITY}, got "
@@ -144,9 +155,9 @@ class OrderIntent(Contract, frozen=True, kw_only=True):
             _fail(name, "createdAtMs", f"must be null or epoch ms from 0 to {MAX_EPOCH_MS}, "
                                        f"got {self.created_at_ms!r}")
         if self.order_type not in ORDER_TYPES:
-            _fail(name, "orderType", f"{self.order_type!r} is not one of market, limit")
+            _fail(name, "orderType", _not_one_of(repr(self.order_type), ORDER_TYPES))
         if self.duration not in DURATIONS:
-            _fail(name, "duration", f"{self.duration!r} is not one of day, gtc")
+            _fail(name, "duration", _not_one_of(repr(self.duration), DURATIONS))
         if self.order_type == "limit":
             if self.limit_price is None:
                 _fail(name, "limitPrice", "is required for a limit order")
@@ -322,7 +333,22 @@ def decode_intent(message: bytes | str, source: str = "order intent") -> OrderIn
     try:
         return _intent_decoder.decode(message)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise InputError(source, str(exc)) from None
+        raise InputError(source, _intent_problem(str(exc))) from None
+
+
+#: Choices of each enumerated intent field, by wire name.
+_INTENT_CHOICES: Final[dict[str, tuple[str, ...]]] = {
+    "side": SIDES, "orderType": ORDER_TYPES, "duration": DURATIONS}
+_BAD_ENUM: Final = re.compile(r"Invalid enum value (?P<value>.*) - at `\$\.(?P<field>\w+)`")
+
+
+def _intent_problem(message: str) -> str:
+    """msgspec's message for a bad intent, with an enumerated field's choices spelled out
+    (``OrderIntent.side: 'buy' is not one of buy_to_open, ...``, as in code construction)."""
+    m = _BAD_ENUM.fullmatch(message)
+    if m is None or m["field"] not in _INTENT_CHOICES:
+        return message
+    return f"OrderIntent.{m['field']}: {_not_one_of(m['value'], _INTENT_CHOICES[m['field']])}"
 
 
 # --- orders, positions, balances, snapshots --------------------------------------------------

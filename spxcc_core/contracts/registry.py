@@ -1,30 +1,35 @@
 """Registry of every wire contract family and version this process knows.
 
-Each contract module lists its classes in ``CONTRACTS``; the registry imports the modules named
-in ``_MODULES``. Schemas under ``contracts/`` are generated from this registry.
+Every contract lives in a module of this package (one family per module) and the registry
+imports those modules statically (``_MODULES``); a contract class with a ``contract_name``
+defined in one of them is registered. Schemas under ``contracts/`` are generated from this
+registry.
 """
 
 from __future__ import annotations
 
-import importlib
 from functools import cache
+from types import ModuleType
 
 import msgspec
 
+from spxcc_core.contracts import (
+    broker,
+    golden,
+    host,
+    market,
+    microbar,
+    replay,
+    report,
+    secrets,
+    setup,
+)
 from spxcc_core.contracts.base import Contract
 
 __all__ = ["all_contracts", "reader_for", "schema_filename"]
 
-_MODULES: tuple[str, ...] = (
-    "spxcc_core.contracts.market",
-    "spxcc_core.contracts.microbar",
-    "spxcc_core.aggregate.report",
-    "spxcc_core.contracts.broker",
-    "spxcc_core.contracts.setup",
-    "spxcc_core.secrets.info",
-    "spxcc_core.replay.wire",
-    "spxcc_core.golden.wire",
-    "spxcc_core.host.wire",
+_MODULES: tuple[ModuleType, ...] = (
+    market, microbar, report, broker, setup, secrets, replay, golden, host,
 )
 
 
@@ -32,11 +37,10 @@ _MODULES: tuple[str, ...] = (
 def all_contracts() -> dict[tuple[str, int], type[Contract]]:
     """Every known contract class keyed by ``(contract_name, contract_version)``."""
     found: dict[tuple[str, int], type[Contract]] = {}
-    for module_name in _MODULES:
-        module = importlib.import_module(module_name)
+    for module in _MODULES:
         for obj in vars(module).values():
             if (isinstance(obj, type) and issubclass(obj, Contract)
-                    and obj.__module__ == module_name and obj.contract_name):
+                    and obj.__module__ == module.__name__ and obj.contract_name):
                 key = (obj.contract_name, obj.contract_version)
                 if key in found and found[key] is not obj:
                     raise RuntimeError(f"contract {key} defined twice")

@@ -35,6 +35,15 @@ import msgspec
 import pluggy
 
 from spxcc_core.contracts.microbar import MicrobarV1
+from spxcc_core.contracts.replay import (
+    DetectionReport,
+    DetectorErrors,
+    GateCounts,
+    InstrumentDetection,
+    OutcomeStats,
+    ProfileRef,
+    RunnerPluginFailure,
+)
 from spxcc_core.contracts.setup import GateCheck, GateDecision, SetupCandidate, SetupInstance
 from spxcc_core.detect.base import ContextProvider, Detector
 from spxcc_core.detect.context import BarContext
@@ -351,57 +360,53 @@ class DetectorRunner:
         :mod:`spxcc_core.setups.lifecycle`; the gross R is the setup's ``realized_r``)."""
         return dict(self._gap_r)
 
-    def _by_instrument(self, setups: list[SetupInstance]) -> dict[str, Any]:
+    def _gate_counts(self, gates: dict[str, _GateCounts]) -> dict[str, GateCounts]:
+        return {name: GateCounts(evaluated=g.evaluated, passed=g.passed, blocked=g.blocked,
+                                 reasons=dict(sorted(g.reasons.items())))
+                for name, g in sorted(gates.items())}
+
+    def _by_instrument(self, setups: list[SetupInstance]) -> dict[str, InstrumentDetection]:
         """Setups, gate counts and outcomes per instrument kind (``underlying``, ``option``),
         with the detectors that run on that kind."""
-        out: dict[str, Any] = {}
+        out: dict[str, InstrumentDetection] = {}
         for kind in INSTRUMENT_KINDS:
             mine = [s for s in setups if instrument_kind(s.symbol) == kind]
             by_det: dict[str, int] = {}
             for s in mine:
                 by_det[s.detector] = by_det.get(s.detector, 0) + 1
-            gates = self._gates_by_kind.get(kind, {})
-            out[kind] = {
-                "detectors": sorted(r.cls.name for r in self.resolved
-                                    if kind in getattr(r.cls, "instruments", INSTRUMENT_KINDS)),
-                "setupsByDetector": dict(sorted(by_det.items())),
-                "gates": {name: {"evaluated": g.evaluated, "passed": g.passed,
-                                 "blocked": g.blocked,
-                                 "reasons": dict(sorted(g.reasons.items()))}
-                          for name, g in sorted(gates.items())},
-                "stats": msgspec.to_builtins(summarize(mine)),
-                "expectancyGapR": gap_expectancy(mine, self._gap_r),
-            }
+            out[kind] = InstrumentDetection(
+                detectors=sorted(r.cls.name for r in self.resolved
+                                 if kind in getattr(r.cls, "instruments", INSTRUMENT_KINDS)),
+                setups_by_detector=dict(sorted(by_det.items())),
+                gates=self._gate_counts(self._gates_by_kind.get(kind, {})),
+                stats=OutcomeStats.of(summarize(mine)),
+                expectancy_gap_r=gap_expectancy(mine, self._gap_r))
         return out
 
-    def report(self) -> dict[str, Any]:
-        """Run report (wire names): bars, quarantine, per-detector gate counts and reasons,
-        detector/provider errors, plugin failures, outcome statistics (``stats``: gross R;
-        ``expectancyGapR``: gap-aware, see :mod:`spxcc_core.setups.lifecycle`), the same split
-        by instrument kind (``byInstrument``: ``underlying`` / ``option``) and, when a provider
-        gave one, ``sessionEnd`` (session id → symbol → provider name → value)."""
+    def report(self) -> DetectionReport:
+        """Run report (``detection`` of ``replay_report@1``): bars, quarantine, per-detector
+        gate counts and reasons, detector/provider errors, plugin failures, outcome statistics
+        (``stats``: gross R; ``expectancy_gap_r``: gap-aware, see
+        :mod:`spxcc_core.setups.lifecycle`), the same split by instrument kind
+        (``by_instrument``: ``underlying`` / ``option``) and the providers' session-end values
+        (``session_end``: session id → symbol → provider name → value; UNSET when none)."""
         setups = self.setups()
-        stats = summarize(setups)
-        extra: dict[str, Any] = {}
-        if self._session_end:
-            extra["sessionEnd"] = {sid: {sym: dict(sorted(vals.items()))
-                                         for sym, vals in sorted(syms.items())}
-                                   for sid, syms in sorted(self._session_end.items())}
-        return {
-            "profile": {"name": self.profile.name, "version": self.profile.version,
-                        "hash": self.profile_hash},
-            "detectors": {r.cls.name: r.cls.version for r in self.resolved},
-            "defaultsUsed": sorted(r.cls.name for r in self.resolved if not r.from_profile),
-            "bars": self._bars,
-            "quarantined": {"outOfOrder": self._out_of_order} if self._out_of_order else {},
-            "gates": {name: {"evaluated": g.evaluated, "passed": g.passed,
-                             "blocked": g.blocked, "reasons": dict(sorted(g.reasons.items()))}
-                      for name, g in sorted(self._gates.items())},
-            "errors": {name: {"count": e.count, "first": e.first}
-                       for name, e in sorted(self._errors.items())},
-            "pluginFailures": [f.as_dict() for f in self.failures],
-            "stats": msgspec.to_builtins(stats),
-            "expectancyGapR": gap_expectancy(setups, self._gap_r),
-            "byInstrument": self._by_instrument(setups),
-            **extra,
-        }
+        return DetectionReport(
+            profile=ProfileRef(name=self.profile.name, version=self.profile.version,
+                               hash=self.profile_hash),
+            detectors={r.cls.name: r.cls.version for r in self.resolved},
+            defaults_used=sorted(r.cls.name for r in self.resolved if not r.from_profile),
+            bars=self._bars,
+            quarantined={"outOfOrder": self._out_of_order} if self._out_of_order else {},
+            gates=self._gate_counts(self._gates),
+            errors={name: DetectorErrors(count=e.count, first=e.first)
+                    for name, e in sorted(self._errors.items())},
+            plugin_failures=[RunnerPluginFailure(plugin=f.plugin, hook=f.hook, error=f.error)
+                             for f in self.failures],
+            stats=OutcomeStats.of(summarize(setups)),
+            expectancy_gap_r=gap_expectancy(setups, self._gap_r),
+            by_instrument=self._by_instrument(setups),
+            session_end={sid: {sym: dict(sorted(vals.items()))
+                               for sym, vals in sorted(syms.items())}
+                         for sid, syms in sorted(self._session_end.items())}
+            if self._session_end else msgspec.UNSET)

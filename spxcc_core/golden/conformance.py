@@ -192,7 +192,7 @@ def _run(cls: type[Detector[Any]], feed: Sequence[MicrobarV1], profile: Profile 
         for out in runner.finish():
             run.outputs.setdefault(out.symbol, []).append(_enc.encode(out))
         run.setups = runner.setups()
-        run.errors = runner.report()["errors"]
+        run.errors = runner.report().errors
     except Exception as exc:  # the point of the kit: report, never propagate
         run.crash = f"{type(exc).__name__}: {exc}"
     return run
@@ -328,8 +328,8 @@ def _check_run(cls: type[Any], name: str, run: _Run, failures: _Failures) -> Non
         failures.add("exceptions", name, f"the run failed outside on_bar: {run.crash}")
     err = run.errors.get(cls.name)
     if err is not None:
-        failures.add("exceptions", name, f"on_bar raised {err['count']} time(s); first: "
-                                         f"{err['first']}")
+        failures.add("exceptions", name, f"on_bar raised {err.count} time(s); first: "
+                                         f"{err.first}")
     valid = 0
     for bar, result in run.candidates:
         if not isinstance(result, list | tuple):

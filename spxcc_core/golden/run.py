@@ -12,12 +12,12 @@ import hashlib
 import tempfile
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import msgspec
 import pluggy
 
 from spxcc_core.aggregate.report import PluginErrorRecord
+from spxcc_core.contracts.replay import DetectionReport, GateCounts
 from spxcc_core.contracts.setup import SetupInstance
 from spxcc_core.golden.generate import GeneratedEvents
 from spxcc_core.golden.io import write_flat_files
@@ -56,19 +56,21 @@ def decode_report(data: bytes, source: str = "report.json") -> GoldenReport:
         raise InputError(source, f"not a golden report ({exc})") from None
 
 
-def _detector_summaries(detection: Mapping[str, Any],
+_NO_GATES = GateCounts(evaluated=0, passed=0, blocked=0, reasons={})
+
+
+def _detector_summaries(detection: DetectionReport,
                         setups: Sequence[SetupInstance]) -> dict[str, DetectorSummary]:
     out: dict[str, DetectorSummary] = {}
-    errors = detection.get("errors", {})
-    for name, version in sorted(detection.get("detectors", {}).items()):
-        gates = detection.get("gates", {}).get(name, {})
+    for name, version in sorted(detection.detectors.items()):
+        gates = detection.gates.get(name, _NO_GATES)
         mine = [s for s in setups if s.detector == name]
-        err = errors.get(name)
+        err = detection.errors.get(name)
         out[name] = DetectorSummary(
-            version=int(version), evaluated=int(gates.get("evaluated", 0)),
-            passed=int(gates.get("passed", 0)), blocked=int(gates.get("blocked", 0)),
-            reasons=dict(gates.get("reasons", {})), setups=len(mine), outcomes=summarize(mine),
-            errors=[] if err is None else [f"{err['count']} x {err['first']}"])
+            version=version, evaluated=gates.evaluated, passed=gates.passed,
+            blocked=gates.blocked, reasons=dict(gates.reasons), setups=len(mine),
+            outcomes=summarize(mine),
+            errors=[] if err is None else [f"{err.count} x {err.first}"])
     return out
 
 
@@ -94,12 +96,12 @@ def run_case(case: str, summary: str, events: GeneratedEvents, session_date: str
         run = run_replay(flat, detectors=detectors, pm=pm)
     files = run.outputs()
     detection = run.report.detection
-    detector_names = set(detection.get("detectors", {}))
+    detector_names = set(detection.detectors)
     report = GoldenReport(
         case=case, summary=summary, session_date=session_date,
         inputs={name: hashlib.sha256(data).hexdigest() for name, data in sorted(inputs.items())},
         aggregation=run.report.aggregation,
-        profile=f"{detection['profile']['name']}@{detection['profile']['version']}",
+        profile=f"{detection.profile.name}@{detection.profile.version}",
         detectors=_detector_summaries(detection, run.setups),
         plugin_errors=[PluginErrorRecord(plugin=e.plugin, hook=e.hook, error=e.error)
                        for e in run.report.plugin_errors if e.plugin not in detector_names])

@@ -38,7 +38,8 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from spxcc_core.clock import Clock, SystemClock
-from spxcc_core.contracts.base import Contract, Envelope
+from spxcc_core.contracts.base import Contract
+from spxcc_core.contracts.envelope import Envelope
 from spxcc_core.contracts.microbar import MicrobarV1, MicrobarV2
 from spxcc_core.contracts.setup import GateDecision, SetupInstance
 from spxcc_core.errors import ConfigError

@@ -59,6 +59,7 @@ import numpy.typing as npt
 import pluggy
 
 from spxcc_core.aggregate.config import AggregatorConfig
+from spxcc_core.contracts.replay import WebsocketCounts
 from spxcc_core.detect.profile import Profile
 from spxcc_core.errors import ConfigError, InputError
 from spxcc_core.outputs import atomic_write, check_paths
@@ -224,7 +225,7 @@ def _replay_cache(cache: SessionCache, pipe: Pipeline, step_ms: int,
         _push_index(pipe, index, 2**63 - 1)
 
 
-def _replay_ws(path: Path, pipe: Pipeline, progress: Progress) -> dict[str, Any]:
+def _replay_ws(path: Path, pipe: Pipeline, progress: Progress) -> WebsocketCounts:
     """Push a recording frame by frame (index values, then trades and quotes, as live does);
     returns the websocket event counts."""
     from spxcc_core.massive.websocket import WsStats, iter_ws_decoded
@@ -238,12 +239,12 @@ def _replay_ws(path: Path, pipe: Pipeline, progress: Progress) -> dict[str, Any]
     return ws_counts(stats)
 
 
-def ws_counts(stats: WsStats) -> dict[str, Any]:
+def ws_counts(stats: WsStats) -> WebsocketCounts:
     """The ``websocket`` section of a replay report from a recording's or connection's counts
     (statuses and unknown event names sorted)."""
-    return {"events": stats.events, "trades": stats.trades, "quotes": stats.quotes,
-            "values": stats.values, "statuses": dict(sorted(stats.statuses.items())),
-            "unknown": dict(sorted(stats.unknown.items()))}
+    return WebsocketCounts(events=stats.events, trades=stats.trades, quotes=stats.quotes,
+                           values=stats.values, statuses=dict(sorted(stats.statuses.items())),
+                           unknown=dict(sorted(stats.unknown.items())))
 
 
 def _check_recording(path: Path) -> tuple[str, int]:
