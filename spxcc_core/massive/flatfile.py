@@ -50,6 +50,8 @@ from spxcc_core.massive._common import (
     empty_ticker_error,
     source_name,
 )
+from spxcc_core.massive._fastcsv import Fallback, fast_csv_batches
+from spxcc_core.massive._prefetch import prefetch
 from spxcc_core.massive.columns import IndexColumns
 
 __all__ = [
@@ -62,6 +64,9 @@ __all__ = [
 
 #: Bytes of CSV text parsed per block: bounds the reader's memory independently of file size.
 BLOCK_SIZE = 1 << 20
+#: Plain rows go through the compiled fast path (``_fastcsv``), the rest through Arrow's reader;
+#: ``SPXCC_FLATFILE_READER=arrow`` sends everything through Arrow (for measurements).
+FAST_PATH = os.environ.get("SPXCC_FLATFILE_READER", "fast") != "arrow"
 
 _STR = pa.dictionary(pa.int32(), pa.string())
 _I64 = pa.int64()
@@ -153,8 +158,8 @@ def _stream(path: str | os.PathLike[str], dataset: _Dataset, convert: _Convert,
             make: Callable[..., Any], chunk_rows: int) -> Iterator[Any]:
     src = source_name(path)
     chunker = Rechunker(chunk_rows)
-    for first_row, batch in read_csv_batches(path, required=dataset.required,
-                                             optional=dataset.optional):
+    for first_row, batch in prefetch(read_csv_batches(path, required=dataset.required,
+                                                      optional=dataset.optional)):
         cols = convert(src, first_row, batch)
         if cols is not None:
             for chunk in chunker.push(cols):
@@ -327,7 +332,15 @@ def read_csv_batches(path: str | os.PathLike[str], *, required: dict[str, pa.Dat
     convert_opts = pacsv.ConvertOptions(
         column_types={c: wanted[c] for c in include}, include_columns=include,
         null_values=[], strings_can_be_null=False, quoted_strings_can_be_null=False)
-    first_row = 1
+    skip = 0
+    if FAST_PATH:
+        try:
+            yield from fast_csv_batches(path, gz, header, {c: wanted[c] for c in include})
+            return
+        except Fallback as stop:  # Arrow reads the rest and names any problem
+            skip = stop.rows
+    read_opts.skip_rows_after_names = skip
+    first_row = skip + 1
     try:
         stream = pa.input_stream(os.fspath(path), compression="gzip" if gz else None)
         with pacsv.open_csv(stream, read_options=read_opts, parse_options=parse_opts,
