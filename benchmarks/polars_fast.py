@@ -38,8 +38,8 @@ from benchmarks.polars_reference import (
     CLASSIFY,
     HL,
     OC,
-    V,
     ReferenceResult,
+    V,
     _condition_flags,
     eligibility,
 )
@@ -289,3 +289,23 @@ def flat_file_bars(trades: str | Path | None, quotes: str | Path | None, *,
                           None if quotes is None else scan_quotes_csv(quotes, ticker),
                           interval_ms=interval_ms, stale_ms=stale_ms, lateness_ms=lateness_ms,
                           ticker=ticker)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m benchmarks.polars_fast --trades T --quotes Q [--ticker X] --out BARS``: the
+    polars pipeline as a script, writing the bars as JSON Lines (the end-to-end competitor)."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m benchmarks.polars_fast")
+    p.add_argument("--trades")
+    p.add_argument("--quotes")
+    p.add_argument("--ticker")
+    p.add_argument("--out", required=True)
+    args = p.parse_args(argv)
+    result = flat_file_bars(args.trades, args.quotes, ticker=args.ticker)
+    result.bars.write_ndjson(args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
