@@ -19,24 +19,28 @@ from types import ModuleType
 __all__ = ["INFLATE_LIBRARY", "InflateError", "read_chunks"]
 
 
-def _library() -> ModuleType:
-    try:
-        from isal import isal_zlib
+def _library(choice: str) -> ModuleType:
+    """``choice``: ``zlib`` forces the standard library (``SPXCC_INFLATE=zlib``, for
+    measurements); anything else takes the fastest library installed."""
+    if choice != "zlib":
+        try:
+            from isal import isal_zlib
 
-        return isal_zlib
-    except ImportError:  # pragma: no cover - isal is a dependency; kept for odd platforms
-        pass
-    try:  # pragma: no cover
-        from zlib_ng import zlib_ng
+            return isal_zlib
+        except ImportError:  # pragma: no cover - isal is a dependency; kept for odd platforms
+            pass
+        try:  # pragma: no cover
+            from zlib_ng import zlib_ng
 
-        return zlib_ng
-    except ImportError:  # pragma: no cover
-        import zlib
+            return zlib_ng
+        except ImportError:  # pragma: no cover
+            pass
+    import zlib
 
-        return zlib
+    return zlib
 
 
-_ZLIB = _library()
+_ZLIB = _library(os.environ.get("SPXCC_INFLATE", ""))
 #: The module that inflates gzip here: ``isal.isal_zlib``, ``zlib_ng.zlib_ng`` or ``zlib``.
 INFLATE_LIBRARY: str = _ZLIB.__name__
 

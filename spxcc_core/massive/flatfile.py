@@ -21,6 +21,14 @@ Contract of every reader here:
   (or the compressed byte offset for a damaged gzip stream) and the problem: missing or unreadable
   file, bad gzip stream, missing required column, a row with the wrong number of fields, a number
   or timestamp that does not parse, an empty ticker, a malformed condition list.
+
+How: plain rows go through a compiled parser (:mod:`spxcc_core.massive._fastcsv`, gzip inflated
+by ISA-L, :mod:`spxcc_core.massive._inflate`); from the first row it does not take exactly, Arrow's
+CSV reader reads the rest and names any problem. Same columns either way; in a file with several
+problems the first in file order is named (Arrow alone may name a later row of the same block).
+Each file is read in a background thread a few batches ahead (:mod:`~spxcc_core.massive._prefetch`),
+so the trades and quotes files are read at the same time as each other and as the aggregation;
+symbols and conditions are still interned in the consumer's thread, in file order.
 """
 
 from __future__ import annotations
