@@ -83,7 +83,7 @@ def _bar_bytes(bars: list[Any]) -> list[bytes]:
     return [_json.encode(b) for b in sorted(bars, key=lambda b: (b.symbol, b.start_ms))]
 
 
-@benchmark("batch", "batch engine vs polars reference and a numpy pass (events/s)")
+@benchmark("batch", "batch engine vs the fast polars pipeline and a numpy pass (events/s)")
 def bench_batch(ctx: BenchContext) -> BenchResult:
     res = BenchResult("batch")
     w = workload(ctx)

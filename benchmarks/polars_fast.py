@@ -6,17 +6,19 @@ same bars fast, and it is what the benchmarks compare ``spxcc bars`` with:
 
 - ``scan_csv`` of both flat files (projection pushdown: only the needed columns are parsed), one
   lazy plan, ``pl.collect_all`` so both files are read and aggregated on the default thread pool;
-- per feed, whole-column checks in the spec's order: ``late`` (running max per symbol),
-  ``duplicate`` (first distinct key among non-late events with a ``seq``), validity reasons;
+- per feed, whole-column checks in the spec's order: ``bad_timestamp`` (before the epoch),
+  ``late`` (running max per symbol), ``duplicate`` (among equal ``(symbol, ts, seq)`` runs after
+  one stable sort, the values hashed), validity reasons (the oracle's expressions: one
+  transcription of those rules, which follows the spec revision the oracle implements);
 - applied events sorted by ``(symbol, ts, seq missing first, arrival)``;
 - the quote in force for a trade: ``join_asof`` (strictly earlier ``ts``), fresh within ``stale``;
-  Lee–Ready in integer micro-units, else the tick test (last differing earlier price of the
+  Lee–Ready in integer micro-units under a two-sided quote, else the tick test (last differing earlier price of the
   classifiable volume-eligible trades, by forward fill, across buckets);
 - OHLCV, VWAP and delta volume: one ``group_by`` per (symbol, bucket) with filtered aggregations;
 - time weighting by interval arithmetic: each quote state (the last quote of each timestamp) is a
   segment ``[ts, min(next ts, ts + stale))``; a segment inside one bucket contributes to it
   directly, the few that cross a bucket boundary are clipped to each bucket they cover; one
-  ``group_by`` sums fresh ns, ns·imbalance and ns·spread per bucket;
+  ``group_by`` sums fresh ns, ns·imbalance and (over two-sided pieces) ns·spread per bucket;
 - close quote: ``join_asof`` of the bucket ends on the quote states (strictly earlier), fresh at
   the end; ``quoteCount``: applied quotes per bucket.
 
@@ -41,6 +43,8 @@ from benchmarks.polars_reference import (
     ReferenceResult,
     V,
     _condition_flags,
+    _quote_validity,
+    _trade_validity,
     eligibility,
 )
 
@@ -89,36 +93,24 @@ def _checked(lf: pl.LazyFrame, values: list[str], validity: pl.Expr, late_ns: in
     equal keys are candidates; only those few rows are hashed with their values.
     """
     seq = pl.when(pl.col("seq") >= 0).then(pl.col("seq"))
-    prev_max = pl.col("ts").cum_max().shift(1).over("sid")
-    late = (pl.col("ts") < prev_max - late_ns).fill_null(False)
-    lf = (lf.with_columns(seq.alias("seq"), late.alias("late"))
+    bad_ts = pl.col("ts") < 0  # before the epoch: bad_timestamp, never moves max_ts
+    prev_max = (pl.when(~bad_ts).then(pl.col("ts")).cum_max().forward_fill().shift(1)
+                .over("sid"))
+    late = (~bad_ts & (pl.col("ts") < prev_max - late_ns)).fill_null(False)
+    lf = (lf.with_columns(seq.alias("seq"), late.alias("late"), bad_ts.alias("bad_ts"))
           .sort("sid", "ts", pl.col("seq").fill_null(-1), maintain_order=True))
     key = [pl.col(c) for c in ("sid", "ts", "seq")]
     same_prev = pl.all_horizontal([c == c.shift(1) for c in key]).fill_null(False)
     same_next = pl.all_horizontal([c == c.shift(-1) for c in key]).fill_null(False)
     lf = lf.with_columns((same_prev | same_next).alias("cand"))
-    dups = (lf.filter(pl.col("cand") & ~pl.col("late"))
+    dups = (lf.filter(pl.col("cand") & ~pl.col("late") & ~pl.col("bad_ts"))
             .filter(~pl.struct("sid", "ts", "seq", *values).is_first_distinct())
             .select("pos", pl.lit(True).alias("dup")))
     return lf.join(dups, on="pos", how="left", maintain_order="left").with_columns(
-        pl.when(pl.col("late")).then(pl.lit("late"))
+        pl.when(pl.col("bad_ts")).then(pl.lit("bad_timestamp"))
+        .when(pl.col("late")).then(pl.lit("late"))
         .when(pl.col("dup").fill_null(False)).then(pl.lit("duplicate"))
         .otherwise(validity).alias("reason"))
-
-
-def _trade_validity() -> pl.Expr:
-    p, s = pl.col("price"), pl.col("size")
-    return (pl.when(~p.is_finite() | ~s.is_finite()).then(pl.lit("non_finite"))
-            .when(p <= 0).then(pl.lit("bad_price"))
-            .when(s <= 0).then(pl.lit("bad_size"))
-            .when(pl.col("correction") != 0).then(pl.lit("correction")))
-
-
-def _quote_validity() -> pl.Expr:
-    cols = [pl.col(c) for c in ("bid", "bid_size", "ask", "ask_size")]
-    return (pl.when(~pl.all_horizontal([c.is_finite() for c in cols])).then(pl.lit("non_finite"))
-            .when(pl.any_horizontal([c <= 0 for c in cols])).then(pl.lit("empty_side"))
-            .when(pl.col("ask") < pl.col("bid")).then(pl.lit("crossed_quote")))
 
 
 def _micro(col: str) -> pl.Expr:
@@ -164,7 +156,9 @@ def microbars_fast(trades: pl.LazyFrame | pl.DataFrame | None,
           .join_asof(qs.rename({"ts": "q_ts"}), left_on="ts", right_on="q_ts", by="sid",
                      strategy="backward", allow_exact_matches=False, check_sortedness=False))
     f = pl.col("flags")
-    fresh = pl.col("q_ts").is_not_null() & (pl.col("ts") - pl.col("q_ts") <= stale)
+    # Lee-Ready needs a fresh two-sided quote (an absent side, 0 x 0, has no mid).
+    fresh = (pl.col("q_ts").is_not_null() & (pl.col("ts") - pl.col("q_ts") <= stale)
+             & (pl.col("bid") > 0) & (pl.col("ask") > 0))
     two_p, b_a = 2 * _micro("price"), _micro("bid") + _micro("ask")
     ref = ((f & V) != 0) & ((f & CLASSIFY) != 0)
     # Tick test: the last classifiable price before each trade; where it equals the trade's
@@ -202,18 +196,20 @@ def microbars_fast(trades: pl.LazyFrame | pl.DataFrame | None,
         .alias("imb"),
         ((pl.col("ask") - pl.col("bid")) / ((pl.col("ask") + pl.col("bid")) / 2.0) * 1e4)
         .alias("bps"),
+        ((pl.col("bid") > 0) & (pl.col("ask") > 0)).alias("two"),
     ).filter(pl.col("b") > pl.col("a")).with_columns(
         (pl.col("a") // iv).alias("k"), ((pl.col("b") - 1) // iv).alias("k_last"))
     inside = seg.filter(pl.col("k") == pl.col("k_last"))
     crossing = (seg.filter(pl.col("k") != pl.col("k_last"))
                 .with_columns(pl.int_ranges("k", pl.col("k_last") + 1).alias("k")).explode("k"))
     pieces = pl.concat([inside, crossing], how="vertical").select(
-        "sid", "k", "imb", "bps",
+        "sid", "k", "imb", "bps", "two",
         (pl.min_horizontal("b", (pl.col("k") + 1) * iv)
          - pl.max_horizontal("a", pl.col("k") * iv)).alias("w"))
     tw = pieces.group_by("sid", "k").agg(
         pl.col("w").sum().alias("fresh"), (pl.col("w") * pl.col("imb")).sum().alias("imb_w"),
-        (pl.col("w") * pl.col("bps")).sum().alias("bps_w"))
+        pl.col("w").filter("two").sum().alias("fresh2"),  # spread: two-sided time only
+        (pl.col("w") * pl.col("bps")).filter("two").sum().alias("bps_w"))
 
     ends = bars.select("sid", "k", ((pl.col("k") + 1) * iv).alias("end")).sort("sid", "end")
     close_q = ends.join_asof(qs.rename({"ts": "q_ts"}), left_on="end", right_on="q_ts",
@@ -226,7 +222,7 @@ def microbars_fast(trades: pl.LazyFrame | pl.DataFrame | None,
     qcount = (qa.group_by("sid", (pl.col("ts") // iv).alias("k"))
               .agg(pl.len().cast(pl.Int64).alias("quoteCount")))
 
-    fresh_ns = pl.col("fresh").fill_null(0)
+    fresh_ns, fresh2_ns = pl.col("fresh").fill_null(0), pl.col("fresh2").fill_null(0)
     out = (bars.join(tw, on=["sid", "k"], how="left")
            .join(close_q, on=["sid", "k"], how="left")
            .join(qcount, on=["sid", "k"], how="left")
@@ -238,8 +234,10 @@ def microbars_fast(trades: pl.LazyFrame | pl.DataFrame | None,
                pl.when(pl.col("volume") > 0).then(pl.col("pv") / pl.col("volume")).alias("vwap"),
                pl.when(fresh_ns > 0).then(pl.col("imb_w") / fresh_ns).alias("bidAskImbalance"),
                (fresh_ns.cast(pl.Float64) * 100.0 / iv).alias("quoteCoveragePct"),
-               pl.when(fresh_ns > 0).then(pl.col("bps_w") / fresh_ns).alias("avgSpreadBps"),
-               (pl.col("askSizeAtClose") / pl.col("bidSizeAtClose")).alias("askBidSizeRatio"),
+               pl.when(fresh2_ns > 0).then(pl.col("bps_w") / fresh2_ns).alias("avgSpreadBps"),
+               pl.when(pl.col("bidSizeAtClose") > 0)
+               .then(pl.col("askSizeAtClose") / pl.col("bidSizeAtClose"))
+               .alias("askBidSizeRatio"),
                pl.col("quoteCount").fill_null(0))
            .sort("sid", "k").select(BAR_COLUMNS))
     out_df, counts_df, unknown_df = pl.collect_all([out, counts, unknown])

@@ -29,6 +29,7 @@ import pyarrow as pa
 
 from spxcc_core.aggregate._jit import jit
 from spxcc_core.massive._inflate import InflateError, read_chunks
+from spxcc_core.massive._prefetch import prefetch
 
 __all__ = ["Fallback", "fast_csv_batches"]
 
@@ -279,7 +280,7 @@ def fast_csv_batches(path: str | os.PathLike[str], gz: bool, header: list[str],
     pending = b""
     in_header = True
     eof = False
-    chunks = read_chunks(path, gz)
+    chunks = prefetch(read_chunks(path, gz), depth=4)  # inflate in a thread of its own
     try:
         while not eof:
             parts = [pending]
@@ -312,6 +313,10 @@ def fast_csv_batches(path: str | os.PathLike[str], gz: bool, header: list[str],
                     raise Fallback(rows_done)
     except InflateError:
         raise Fallback(rows_done) from None
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
 
 
 def _parse_block(block: bytes, layout: _Layout) -> tuple[pa.RecordBatch | None, bool]:

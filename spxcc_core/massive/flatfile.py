@@ -166,16 +166,27 @@ _Convert = Callable[[str, int, pa.RecordBatch], Columns | None]
 
 def _stream(path: str | os.PathLike[str], dataset: _Dataset, convert: _Convert,
             make: Callable[..., Any], chunk_rows: int) -> Iterator[Any]:
-    src = source_name(path)
+    # Reading starts now, in a thread; conversion (interning) happens as the caller iterates.
+    batches = prefetch(read_csv_batches(path, required=dataset.required,
+                                        optional=dataset.optional))
+    return _converted(source_name(path), batches, convert, make, chunk_rows)
+
+
+def _converted(src: str, batches: Iterator[tuple[int, pa.RecordBatch]], convert: _Convert,
+               make: Callable[..., Any], chunk_rows: int) -> Iterator[Any]:
     chunker = Rechunker(chunk_rows)
-    for first_row, batch in prefetch(read_csv_batches(path, required=dataset.required,
-                                                      optional=dataset.optional)):
-        cols = convert(src, first_row, batch)
-        if cols is not None:
-            for chunk in chunker.push(cols):
-                yield make(**chunk)
-    for chunk in chunker.finish():
-        yield make(**chunk)
+    try:
+        for first_row, batch in batches:
+            cols = convert(src, first_row, batch)
+            if cols is not None:
+                for chunk in chunker.push(cols):
+                    yield make(**chunk)
+        for chunk in chunker.finish():
+            yield make(**chunk)
+    finally:
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()
 
 
 def _symbols_of(src: str, first_row: int, batch: pa.RecordBatch,
