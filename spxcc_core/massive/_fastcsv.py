@@ -51,16 +51,23 @@ class Fallback(Exception):
         self.rows = rows
 
 
+# Byte classes: 0 ordinary, 1 field end (``,``), 2 row end (``\n``), 3 refused here (``"``,
+# ``\r``: quoting and CR line ends are left to Arrow).
+_CLASS = np.zeros(256, dtype=np.uint8)
+_CLASS[ord(",")], _CLASS[ord("\n")], _CLASS[ord('"')], _CLASS[ord("\r")] = 1, 2, 3, 3
+
+
 @jit
-def _parse(buf: npt.NDArray[np.uint8], kinds: npt.NDArray[np.int8],
+def _parse(buf: npt.NDArray[np.uint8], cls: npt.NDArray[np.uint8], kinds: npt.NDArray[np.int8],
            slots: npt.NDArray[np.int64], pow10: npt.NDArray[np.float64],
            ints: npt.NDArray[np.int64], floats: npt.NDArray[np.float64],
            texts: npt.NDArray[np.int32], t_start: npt.NDArray[np.int64],
            t_len: npt.NDArray[np.int64], t_count: npt.NDArray[np.int64],
            t_last: npt.NDArray[np.int64]) -> tuple[int, int]:  # pragma: no cover - compiled
-    """Parse complete ``\\n``-terminated rows of ``buf``; returns ``(rows, bytes)`` parsed.
+    """Parse the rows of ``buf`` (which ends with ``\n``); returns ``(rows, bytes)`` parsed.
 
-    Stops before the first row it cannot parse exactly (``bytes`` < ``len(buf)`` then).
+    Stops before the first row it cannot parse exactly (``bytes`` < ``len(buf)`` then). No
+    scan passes a ``\n``, so the last byte bounds every inner loop.
     """
     n = len(buf)
     nf = len(kinds)
@@ -73,87 +80,67 @@ def _parse(buf: npt.NDArray[np.uint8], kinds: npt.NDArray[np.int8],
         while True:
             kind = kinds[f]
             slot = slots[f]
-            if kind == 0:  # skipped field: any text, possibly quoted
-                if pos < n and buf[pos] == 34:
+            start = pos
+            if kind == 0:  # skipped field: any text, possibly quoted (no "" inside)
+                if buf[pos] == 34:
                     pos += 1
-                    while pos < n and buf[pos] != 34 and buf[pos] != 10:
+                    while buf[pos] != 34 and buf[pos] != 10:
                         pos += 1
-                    if pos >= n or buf[pos] != 34:
+                    if buf[pos] != 34:
                         good = False
                         break
                     pos += 1
                 else:
-                    while pos < n:
-                        c = buf[pos]
-                        if c == 44 or c == 10:
-                            break
-                        if c == 34 or c == 13:
-                            good = False
-                            break
+                    while cls[buf[pos]] == 0:
                         pos += 1
-                    if not good:
-                        break
             elif kind == 1 or kind == 2:  # number
-                neg = False
-                if pos < n and buf[pos] == 45:
-                    neg = True
+                neg = buf[pos] == 45
+                if neg:
                     pos += 1
                 m = 0
                 digits = 0
-                sig = 0
-                frac = 0
-                dot = False
-                while pos < n:
+                frac = -1  # digits after the dot; -1: no dot
+                while True:
                     c = buf[pos]
                     if 48 <= c <= 57:
-                        if m != 0 or c != 48:
-                            sig += 1
-                        if m > 922337203685477579:  # the next digit could overflow int64
-                            sig = 99
+                        if digits >= 18 and m > 922337203685477579:  # int64 overflow next
+                            good = False
                             break
                         m = m * 10 + (c - 48)
                         digits += 1
-                        if dot:
+                        if frac >= 0:
                             frac += 1
-                    elif c == 46 and kind == 2 and not dot and digits > 0:
-                        dot = True
+                    elif c == 46 and kind == 2 and frac < 0 and digits > 0:
+                        frac = 0
                     else:
                         break
                     pos += 1
-                if digits == 0 or sig > (19 if kind == 1 else 15) or (dot and frac == 0):
+                if not good or digits == 0 or frac == 0:
                     good = False
                     break
                 if kind == 1:
                     ints[slot, row] = -m if neg else m
                 else:
-                    if frac > 22:
+                    if digits > 15:  # m < 10**15 < 2**53: exact as a double
                         good = False
                         break
-                    v = m / pow10[frac]
+                    v = m / pow10[frac if frac > 0 else 0]
                     floats[slot, row] = -v if neg else v
             else:  # text: its bytes are looked up in the block's table of distinct values
-                if pos < n and buf[pos] == 34:
-                    start = pos + 1
+                quoted = buf[pos] == 34
+                if quoted:
                     pos += 1
-                    while pos < n and buf[pos] != 34 and buf[pos] != 10:
+                    start = pos
+                    while buf[pos] != 34 and buf[pos] != 10:
                         pos += 1
-                    if pos >= n or buf[pos] != 34:
+                    if buf[pos] != 34:
                         good = False
                         break
                     end = pos
                     pos += 1
                 else:
-                    start = pos
-                    while pos < n:
-                        c = buf[pos]
-                        if c == 44 or c == 10:
-                            break
-                        if c == 34 or c == 13:
-                            good = False
-                            break
+                    while cls[buf[pos]] == 0:
                         pos += 1
-                    if not good:
-                        break
                     end = pos
                 length = end - start
                 found = -1
@@ -182,18 +169,15 @@ def _parse(buf: npt.NDArray[np.uint8], kinds: npt.NDArray[np.int8],
                     t_count[slot] = found + 1
                 t_last[slot] = found
                 texts[slot, row] = found
-            if pos >= n:
-                good = False
-                break
-            c = buf[pos]
+            k = cls[buf[pos]]
             pos += 1
-            if c == 44:
+            if k == 1:
                 f += 1
                 if f >= nf:
                     good = False
                     break
                 continue
-            if c == 10 and f == nf - 1:
+            if k == 2 and f == nf - 1 and pos - 1 > row_start:
                 break
             good = False
             break
@@ -303,9 +287,9 @@ def fast_csv_batches(path: str | os.PathLike[str], gz: bool, header: list[str],
                 data = data[nl + 1:]
                 in_header = False
             cut = data.rfind(b"\n") + 1
-            block, pending = data[:cut], data[cut:]
-            if block:
-                batch, ok = _parse_block(block, layout)
+            pending = data[cut:]
+            if cut:
+                batch, ok = _parse_block(data, cut, layout)
                 if batch is not None:
                     yield rows_done + 1, batch
                     rows_done += batch.num_rows
@@ -319,10 +303,12 @@ def fast_csv_batches(path: str | os.PathLike[str], gz: bool, header: list[str],
             close()
 
 
-def _parse_block(block: bytes, layout: _Layout) -> tuple[pa.RecordBatch | None, bool]:
-    """The rows of one block parsed; ``ok`` False when parsing stopped early."""
-    buf = np.frombuffer(block, dtype=np.uint8)
-    cap = len(block) // len(layout.kinds) + 1  # rows hold >= one byte per field; pages
+def _parse_block(block: bytes, size: int, layout: _Layout
+                 ) -> tuple[pa.RecordBatch | None, bool]:
+    """The rows of ``block[:size]`` (which ends with a line end) parsed, without copying it;
+    ``ok`` False when parsing stopped early."""
+    buf = np.frombuffer(block, dtype=np.uint8, count=size)
+    cap = size // len(layout.kinds) + 1  # rows hold >= one byte per field; pages
     # of the arrays beyond the rows written are never touched
     ints = np.empty((layout.n_int, cap), dtype=np.int64)
     floats = np.empty((layout.n_float, cap), dtype=np.float64)
@@ -331,11 +317,11 @@ def _parse_block(block: bytes, layout: _Layout) -> tuple[pa.RecordBatch | None, 
     t_len = np.zeros((layout.n_text, MAX_DISTINCT), dtype=np.int64)
     t_count = np.zeros(layout.n_text, dtype=np.int64)
     t_last = np.full(layout.n_text, -1, dtype=np.int64)
-    rows, used = _parse(buf, layout.kinds, layout.slots, _POW10, ints, floats, texts,
+    rows, used = _parse(buf, _CLASS, layout.kinds, layout.slots, _POW10, ints, floats, texts,
                         t_start, t_len, t_count, t_last)
     if not rows:
         return None, False
     batch = _batch(block, layout, ints, floats, texts, t_start, t_len, t_count, rows)
     if batch is None:
         return None, False
-    return batch, used == len(block)
+    return batch, used == size
