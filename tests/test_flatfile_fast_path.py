@@ -282,3 +282,16 @@ def test_reading_a_flat_file_does_not_import_pandas(sample: Any) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_small_blocks_cut_rows_anywhere_and_read_the_same(sample: Any,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from spxcc_core.massive import _fastcsv
+
+    path = sample.paths["us_stocks_sip/trades_v1"]
+    arrow = _read(path, "trades_v1", fast=False, monkeypatch=monkeypatch)
+    monkeypatch.setattr(_fastcsv, "BLOCK_BYTES", 1000)  # rows and reads cut mid-line
+    monkeypatch.setattr(_fastcsv, "READ_SIZE", 333)
+    fast = _read(path, "trades_v1", fast=True, monkeypatch=monkeypatch)
+    _same(fast[0], arrow[0])
+    assert fast[1:] == arrow[1:]

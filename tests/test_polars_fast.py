@@ -18,10 +18,10 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from benchmarks.polars_fast import flat_file_bars, microbars_fast  # noqa: E402
-from benchmarks.polars_reference import compare_bars, compare_reports  # noqa: E402
 from test_polars_reference import CONFIGS, _streams  # noqa: E402
 
+from benchmarks.polars_fast import flat_file_bars, microbars_fast  # noqa: E402
+from benchmarks.polars_reference import compare_bars, compare_reports  # noqa: E402
 from spxcc_core.aggregate import AggregatorConfig, aggregate_columns, aggregate_events  # noqa: E402
 from spxcc_core.aggregate.columns import ConditionTable, SymbolTable  # noqa: E402
 from spxcc_core.massive import open_quotes, open_trades  # noqa: E402

@@ -29,15 +29,17 @@ import pyarrow as pa
 
 from spxcc_core.aggregate._jit import jit
 from spxcc_core.massive._inflate import InflateError, read_chunks
-from spxcc_core.massive._prefetch import prefetch
 
 __all__ = ["Fallback", "fast_csv_batches"]
 
 SKIP, INT, FLOAT, TEXT = 0, 1, 2, 3
 #: Distinct values of one text column within one block before the fast path gives up.
 MAX_DISTINCT = 4096
-#: Uncompressed bytes gathered before a block is parsed.
-BLOCK_BYTES = 1 << 20
+#: Uncompressed bytes gathered before a block is parsed: large, so a reader thread hands few
+#: batches to its consumer (each hand-over can wait for the OS scheduler on a busy machine).
+BLOCK_BYTES = 8 << 20
+#: Compressed bytes inflated per step.
+READ_SIZE = 1 << 20
 
 _POW10 = np.array([10.0**i for i in range(23)], dtype=np.float64)
 _STR = pa.dictionary(pa.int32(), pa.string())
@@ -264,7 +266,7 @@ def fast_csv_batches(path: str | os.PathLike[str], gz: bool, header: list[str],
     pending = b""
     in_header = True
     eof = False
-    chunks = prefetch(read_chunks(path, gz), depth=4)  # inflate in a thread of its own
+    chunks = read_chunks(path, gz, read_size=READ_SIZE)
     try:
         while not eof:
             parts = [pending]
