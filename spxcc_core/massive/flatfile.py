@@ -328,7 +328,8 @@ def read_csv_batches(path: str | os.PathLike[str], *, required: dict[str, pa.Dat
 
     :param required: column name → Arrow type; a missing one is an :class:`InputError`.
     :param optional: columns read when present.
-    :param block_size: bytes of CSV text per batch.
+    :param block_size: bytes of CSV text per batch on Arrow's path (the compiled fast path
+        parses blocks of ``_fastcsv.BLOCK_BYTES``).
     :returns: ``(first_row, batch)`` pairs, ``first_row`` the 1-based data row of the batch's
         first row; batches hold only the requested columns present in the file.
     :raises InputError: see the module docstring.
