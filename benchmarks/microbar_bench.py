@@ -1,7 +1,9 @@
 """Microbar engine throughput on the in-memory synthetic session, with agreement checks.
 
-- ``batch``: the batch engine vs the polars reference (default threads) and vs one numpy pass
-  reading every input column once; bars must agree with the reference (1e-9).
+- ``batch``: the batch engine vs the fast polars pipeline (the speed anchor, default threads,
+  interleaved) and vs one numpy pass reading every input column once; bars must agree with the
+  fast pipeline and with the oracle ``polars_reference`` (1e-9; the oracle is not timed as an
+  anchor).
 - ``stream``: the stream engine fed merged batches of 1,000 and of 50 events; bars must equal
   the batch engine's byte for byte.
 - ``websocket``: raw Massive websocket frames (JSON arrays of T/Q events made from the columns)
@@ -11,6 +13,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -19,6 +22,7 @@ import msgspec
 import numpy as np
 
 from benchmarks.data import Workload, build_workload
+from benchmarks.polars_fast import microbars_fast
 from benchmarks.polars_reference import compare_bars, compare_reports, microbars
 from benchmarks.registry import BenchContext, BenchResult, benchmark
 
@@ -79,7 +83,7 @@ def _bar_bytes(bars: list[Any]) -> list[bytes]:
     return [_json.encode(b) for b in sorted(bars, key=lambda b: (b.symbol, b.start_ms))]
 
 
-@benchmark("batch", "batch engine vs polars reference and a numpy pass (events/s)")
+@benchmark("batch", "batch engine vs the fast polars pipeline and a numpy pass (events/s)")
 def bench_batch(ctx: BenchContext) -> BenchResult:
     res = BenchResult("batch")
     w = workload(ctx)
@@ -90,18 +94,30 @@ def bench_batch(ctx: BenchContext) -> BenchResult:
     ctx.shared["batch-result"] = result
     t_np, _ = best_of(reps, lambda: numpy_pass(w))
     tdf, qdf = w.frames()
-    t_pl, ref = best_of(1 if ctx.quick else 2, lambda: microbars(tdf, qdf))
+    # The speed anchor (what a competent polars user writes), interleaved with the engine.
+    t_fast = t_eng = float("inf")
+    for _ in range(reps):
+        tf, fast = best_of(1, lambda: microbars_fast(tdf, qdf))
+        te, _ = best_of(1, lambda: run_batch(w))
+        t_fast, t_eng = min(t_fast, tf), min(t_eng, te)
+    t_pl, ref = best_of(1, lambda: microbars(tdf, qdf))
+    engine_bars = [msgspec.to_builtins(b) for b in result.bars]
     res.metric("events", n, "events", f"{len(w.trades):,} trades + {len(w.quotes):,} quotes")
     res.metric("batch engine", n / t_batch, "events/s", f"{t_batch:.3f} s")
     res.metric("numpy pass", n / t_np, "events/s", f"{t_np:.3f} s")
-    res.metric("polars reference", n / t_pl, "events/s", f"{t_pl:.3f} s")
-    res.metric("batch / polars", t_pl / t_batch, "x")
+    res.metric("fast polars pipeline (in memory)", n / t_fast, "events/s",
+               f"{t_fast:.3f} s, default threads")
+    res.metric("batch / fast polars", t_fast / t_eng, "x",
+               f"interleaved, best of {reps} each; load avg {os.getloadavg()[0]:.1f}")
+    res.metric("oracle (polars_reference), not a speed anchor", n / t_pl, "events/s",
+               f"{t_pl:.3f} s")
     res.metric("batch time / numpy pass", t_batch / t_np, "x")
     res.metric("bars", len(result.bars), "bars")
-    res.target("batch >= 4x polars", t_pl / t_batch >= 4, f"{t_pl / t_batch:.1f}x")
+    res.target("batch >= 4x fast polars", t_fast / t_eng >= 4, f"{t_fast / t_eng:.1f}x")
     res.target("batch within 4x of numpy pass", t_batch / t_np <= 4, f"{t_batch / t_np:.1f}x")
-    res.disagreements += compare_bars(ref.bars, [msgspec.to_builtins(b) for b in result.bars])
-    res.disagreements += compare_reports(ref.report, msgspec.to_builtins(result.report))
+    for anchor in (ref, fast):
+        res.disagreements += compare_bars(anchor.bars, engine_bars)
+        res.disagreements += compare_reports(anchor.report, msgspec.to_builtins(result.report))
     return res
 
 

@@ -26,6 +26,14 @@ Contract of every reader here:
   or timestamp that does not parse (an empty cell included, except ``sequence_number``), an empty
   ticker, a malformed condition list, a sequence number given for some rows of a symbol and not
   for others.
+
+How: plain rows go through a compiled parser (:mod:`spxcc_core.massive._fastcsv`, gzip inflated
+by ISA-L, :mod:`spxcc_core.massive._inflate`); from the first row it does not take exactly, Arrow's
+CSV reader reads the rest and names any problem. Same columns either way; in a file with several
+problems the first in file order is named (Arrow alone may name a later row of the same block).
+Each file is read in a background thread a few batches ahead (:mod:`~spxcc_core.massive._prefetch`),
+so the trades and quotes files are read at the same time as each other and as the aggregation;
+symbols and conditions are still interned in the consumer's thread, in file order.
 """
 
 from __future__ import annotations
@@ -55,6 +63,8 @@ from spxcc_core.massive._common import (
     empty_ticker_error,
     source_name,
 )
+from spxcc_core.massive._fastcsv import Fallback, fast_csv_batches
+from spxcc_core.massive._prefetch import prefetch
 from spxcc_core.massive.columns import IndexColumns
 
 __all__ = [
@@ -67,12 +77,17 @@ __all__ = [
 
 #: Bytes of CSV text parsed per block: bounds the reader's memory independently of file size.
 BLOCK_SIZE = 1 << 20
+#: Plain rows go through the compiled fast path (``_fastcsv``), the rest through Arrow's reader;
+#: ``SPXCC_FLATFILE_READER=arrow`` sends everything through Arrow (for measurements).
+FAST_PATH = os.environ.get("SPXCC_FLATFILE_READER", "fast") != "arrow"
 
 _STR = pa.dictionary(pa.int32(), pa.string())
 _I64 = pa.int64()
 _I32 = pa.int32()
 _F64 = pa.float64()
 _EMPTY = -2  # ticker id for the empty string (an error)
+_NP_DTYPES: dict[pa.DataType, np.dtype[Any]] = {
+    _I64: np.dtype(np.int64), _I32: np.dtype(np.int32), _F64: np.dtype(np.float64)}
 
 
 @attrs.frozen
@@ -157,17 +172,27 @@ _Convert = Callable[[str, int, pa.RecordBatch], Columns | None]
 
 def _stream(path: str | os.PathLike[str], dataset: _Dataset, convert: _Convert,
             make: Callable[..., Any], chunk_rows: int) -> Iterator[Any]:
-    src = source_name(path)
+    # Reading starts now, in a thread; conversion (interning) happens as the caller iterates.
+    batches = prefetch(read_csv_batches(path, required=dataset.required,
+                                        optional=dataset.optional, nullable=dataset.nullable))
+    return _converted(source_name(path), batches, convert, make, chunk_rows)
+
+
+def _converted(src: str, batches: Iterator[tuple[int, pa.RecordBatch]], convert: _Convert,
+               make: Callable[..., Any], chunk_rows: int) -> Iterator[Any]:
     chunker = Rechunker(chunk_rows)
-    for first_row, batch in read_csv_batches(path, required=dataset.required,
-                                             optional=dataset.optional,
-                                             nullable=dataset.nullable):
-        cols = convert(src, first_row, batch)
-        if cols is not None:
-            for chunk in chunker.push(cols):
-                yield make(**chunk)
-    for chunk in chunker.finish():
-        yield make(**chunk)
+    try:
+        for first_row, batch in batches:
+            cols = convert(src, first_row, batch)
+            if cols is not None:
+                for chunk in chunker.push(cols):
+                    yield make(**chunk)
+        for chunk in chunker.finish():
+            yield make(**chunk)
+    finally:
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()
 
 
 def _symbols_of(src: str, first_row: int, batch: pa.RecordBatch,
@@ -198,7 +223,7 @@ def _np(arr: pa.Array) -> npt.NDArray[Any]:
     """A read-only numpy view of a null-free primitive Arrow array (no pandas import)."""
     if arr.null_count:  # pragma: no cover - nulls are refused or filled before this
         raise AssertionError("unexpected nulls in a CSV column")
-    dtype = np.dtype(arr.type.to_pandas_dtype())
+    dtype = _NP_DTYPES[arr.type]  # not arr.type.to_pandas_dtype(): that imports pandas (0.6 s)
     return np.frombuffer(arr.buffers()[1], dtype=dtype, count=len(arr),
                          offset=arr.offset * dtype.itemsize)
 
@@ -385,7 +410,8 @@ def read_csv_batches(path: str | os.PathLike[str], *, required: dict[str, pa.Dat
     :param optional: columns read when present.
     :param nullable: numeric columns whose empty cells are read as nulls (an absent value);
         an empty cell of any other numeric column is an :class:`InputError`.
-    :param block_size: bytes of CSV text per batch.
+    :param block_size: bytes of CSV text per batch on Arrow's path (the compiled fast path
+        parses blocks of ``_fastcsv.BLOCK_BYTES``).
     :returns: ``(first_row, batch)`` pairs, ``first_row`` the 1-based data row of the batch's
         first row; batches hold only the requested columns present in the file.
     :raises InputError: see the module docstring.
@@ -414,7 +440,15 @@ def read_csv_batches(path: str | os.PathLike[str], *, required: dict[str, pa.Dat
         column_types={c: wanted[c] for c in include}, include_columns=include,
         null_values=[""] if nulls else [], strings_can_be_null=False,
         quoted_strings_can_be_null=bool(nulls))  # text columns are never null
-    first_row = 1
+    skip = 0
+    if FAST_PATH:
+        try:
+            yield from fast_csv_batches(path, gz, header, {c: wanted[c] for c in include})
+            return
+        except Fallback as stop:  # Arrow reads the rest and names any problem
+            skip = stop.rows
+    read_opts.skip_rows_after_names = skip
+    first_row = skip + 1
     try:
         stream = pa.input_stream(os.fspath(path), compression="gzip" if gz else None)
         with pacsv.open_csv(stream, read_options=read_opts, parse_options=parse_opts,
