@@ -32,7 +32,8 @@ def _library(choice: str) -> ModuleType:
         try:  # pragma: no cover
             from zlib_ng import zlib_ng
 
-            return zlib_ng
+            found: ModuleType = zlib_ng  # typed here: zlib-ng may be absent when type-checking
+            return found
         except ImportError:  # pragma: no cover
             pass
     import zlib
