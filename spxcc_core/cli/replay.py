@@ -34,6 +34,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="option-chain snapshot (Massive snapshot JSON) for the gamma context; "
                         "replaces the session cache's own (default: the cache's, none for a "
                         "recording)")
+    p.add_argument("--format", dest="fmt", choices=("jsonl", "parquet", "both"), default="jsonl",
+                   help="output files: JSON Lines (default), Parquet instead (microbars, setups, "
+                        "gate_decisions, quarantine .parquet; report.json either way) or both; "
+                        "Parquet is deterministic too")
     p.set_defaults(func=_run)
 
 
@@ -50,7 +54,7 @@ def _run(args: argparse.Namespace) -> int:
     result = replay_session(args.session, detectors=detectors, profile=args.profile,
                             out_dir=args.out, store=db,
                             step_ms=args.step_ms if args.step_ms is not None else DEFAULT_STEP_MS,
-                            progress=None, chain=args.chain)
+                            progress=None, chain=args.chain, fmt=args.fmt)
     r = result.report
     o = r.outcomes
     hit = "n/a" if o.t1_hit_rate is None else f"{o.t1_hit_rate:.1%}"
