@@ -184,3 +184,52 @@ def test_one_new_york_zone_constant() -> None:
                         *ROOT.joinpath("plugins").rglob("*.py")]
             if 'ZoneInfo("America/New_York")' in p.read_text()]
     assert [p.relative_to(ROOT).as_posix() for p in hits] == ["spxcc_core/session.py"]
+
+
+def test_setup_decision_and_quarantine_times_hand_worked() -> None:
+    from spxcc_core.aggregate.report import QuarantineRecord
+    from spxcc_core.contracts.setup import GateCheck, GateDecision, SetupInstance
+
+    summer = 1_751_463_000_000  # 2025-07-02 13:30:00 UTC = 09:30 EDT (UTC-4)
+    setup = SetupInstance(id="s1", session_id="2025-07-02", detector="vwap", detector_version=1,
+                          symbol="SPY", direction="long", entry=1.0, stop=0.5, t1=1.5, t2=2.0,
+                          detected_ms=summer, trigger_deadline_ms=summer + 60_000)
+    check = GateCheck(gate="spread", input="avgSpreadBps", comparison="<=", threshold=5.0,
+                      observed=7.5, passed=False)
+    decision = GateDecision(setup_id="s1", session_id="2025-07-02", detector="vwap",
+                            detector_version=1, symbol="SPY", direction="long",
+                            bar_start_ms=summer, passed=False, checks=(check,))
+    quarantined = QuarantineRecord(kind="trade", reason="late", symbol="SPY",
+                                   ts=summer * 1_000_000 + 7, seq=None, line=3)
+    run = RunResult(bars=[], setups=[setup], decisions=[decision], quarantine=[quarantined],
+                    report=None)  # type: ignore[arg-type]  # the views never read the report
+    open_edt = dt.datetime(2025, 7, 2, 9, 30, tzinfo=NEW_YORK)
+    row = run.to_arrow("setups").to_pylist()[0]
+    assert row["detectedTime"] == open_edt and row["detectedTime"].utcoffset() == dt.timedelta(
+        hours=-4)
+    assert row["triggerDeadlineTime"] == open_edt + dt.timedelta(minutes=1)
+    assert row["triggeredMs"] is None and row["triggeredTime"] is None
+    d = run.to_arrow("decisions").to_pylist()[0]
+    assert d["barStartTime"] == open_edt
+    assert d["checks"] == [{"gate": "spread", "input": "avgSpreadBps", "comparison": "<=",
+                            "threshold": 5.0, "observed": 7.5, "passed": False}]
+    q = run.to_arrow("quarantine")
+    assert q.schema.field("time").type == pa.timestamp("ns", tz="America/New_York")
+    assert q.column("time").cast(pa.int64()).to_pylist() == [summer * 1_000_000 + 7]
+    assert q.column("seq").to_pylist() == [None]
+
+
+def test_replay_many_writes_parquet_too(tmp_path: Path) -> None:
+    import concurrent.futures
+
+    from spxcc_core.replay.executor import replay_many
+
+    day = write_flat_day(tmp_path / "day")
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        [result] = replay_many([day], executor=pool, out_root=tmp_path / "runs", fmt="both")
+    names = {p.name for p in (tmp_path / "runs" / "000-day").iterdir()}
+    assert {*PARQUET_FILES, "microbars.jsonl", "report.json"} <= names
+    assert set(result.digests) == {*PARQUET_FILES, "microbars.jsonl", "setups.jsonl",
+                                   "gate_decisions.jsonl", "quarantine.jsonl", "report.json"}
+    with pytest.raises(ConfigError, match="output format"):
+        replay_many([day], fmt="xml")  # type: ignore[arg-type]
