@@ -19,7 +19,8 @@ the batches come from and when they arrive. One :meth:`Pipeline.push` is one ste
 It returns a :class:`StepOutputs`: the step's new bars, setup changes and gate decisions, each
 in production order (what the live hub broadcasts). :meth:`Pipeline.finish` ends the input (every
 held bar becomes final, open setups expire, providers give their session-end values) and
-:meth:`Pipeline.report` shapes everything into a :class:`ReplayRun` — the output files'
+:meth:`Pipeline.report` shapes everything into a :class:`~spxcc_core.run.RunResult` (the
+run layer's result of replay and live alike) — the output files'
 contents and the ``replay_report@1`` report — in an order that does not depend on batch
 boundaries.
 
@@ -48,15 +49,15 @@ import msgspec
 import pluggy
 
 from spxcc_core.aggregate.engine import StreamingAggregator
-from spxcc_core.aggregate.report import PluginErrorRecord, QuarantineRecord
+from spxcc_core.aggregate.report import PluginErrorRecord
 from spxcc_core.contracts.microbar import MicrobarV2
-from spxcc_core.contracts.replay import WebsocketCounts
+from spxcc_core.contracts.replay import ReplayReport, ReplaySource, WebsocketCounts
 from spxcc_core.contracts.setup import GateDecision, SetupInstance
 from spxcc_core.detect.profile import DetectorConfig, Profile, default_profile, load_profile
 from spxcc_core.detect.runner import DetectorRunner
 from spxcc_core.errors import ConfigError
 from spxcc_core.plugins import PluginFailure, call_isolated
-from spxcc_core.replay.wire import ReplayReport, ReplaySource
+from spxcc_core.run.result import RunResult, StepOutputs
 from spxcc_core.setups.lifecycle import summarize
 from spxcc_core.setups.store import SetupStore
 
@@ -77,6 +78,7 @@ __all__ = [
     "FEEDS",
     "Pipeline",
     "ReplayRun",
+    "RunResult",
     "StepOutputs",
     "resolve_profile",
 ]
@@ -84,58 +86,11 @@ __all__ = [
 #: Every aggregator feed, the default of :class:`Pipeline`'s ``feeds``.
 FEEDS: tuple[str, ...] = ("trades", "quotes")
 
-_line_encoder = msgspec.json.Encoder()
-_report_encoder = msgspec.json.Encoder(order="deterministic")
 _NS_PER_MS = 1_000_000
 _PREFIX = re.compile(r"^[a-z][a-z0-9_]*$")
 
-
-# ----------------------------------------------------------------------------- outputs
-
-
-@attrs.frozen
-class StepOutputs:
-    """What one step produced, each list in production order (empty when nothing).
-
-    ``bars``: microbars that became final (per symbol in ``startMs`` order); ``setups``: setup
-    state changes (detected, triggered, t1, t2, stopped, expired, untriggered), as the
-    ``spxcc_on_setup`` observers saw them; ``decisions``: gate decisions, passed or blocked.
-    """
-
-    bars: list[MicrobarV2] = attrs.field(factory=list)
-    setups: list[SetupInstance] = attrs.field(factory=list)
-    decisions: list[GateDecision] = attrs.field(factory=list)
-
-    def __len__(self) -> int:
-        return len(self.bars) + len(self.setups) + len(self.decisions)
-
-
-@attrs.define(eq=False)
-class ReplayRun:
-    """Everything a run (replay or live) produced, in memory, in output order.
-
-    ``bars`` by symbol (string order) then ``startMs``; ``setups`` the final state of every
-    setup by detection time then id; ``decisions`` by bar start, then symbol, then production
-    order; ``quarantine`` trades then quotes, by time; ``report`` the ``replay_report@1``.
-    """
-
-    bars: list[MicrobarV2]
-    setups: list[SetupInstance]
-    decisions: list[GateDecision]
-    quarantine: list[QuarantineRecord]
-    report: ReplayReport
-
-    def outputs(self) -> dict[str, bytes]:
-        """The exact bytes of every output file, by file name (``microbars.jsonl``,
-        ``setups.jsonl``, ``gate_decisions.jsonl``, ``quarantine.jsonl``, ``report.json``)."""
-        report = msgspec.json.format(_report_encoder.encode(self.report), indent=2) + b"\n"
-        return {
-            "microbars.jsonl": _line_encoder.encode_lines(self.bars),
-            "setups.jsonl": _line_encoder.encode_lines(self.setups),
-            "gate_decisions.jsonl": _line_encoder.encode_lines(self.decisions),
-            "quarantine.jsonl": _line_encoder.encode_lines(self.quarantine),
-            "report.json": report,
-        }
+#: The former name of :class:`~spxcc_core.run.RunResult` (kept for existing callers).
+ReplayRun = RunResult
 
 
 # ----------------------------------------------------------------------------- configuration
@@ -386,7 +341,7 @@ class Pipeline:
         return errs
 
     def report(self, source: ReplaySource, *, index_values: int | None = None,
-               websocket: WebsocketCounts | None = None) -> ReplayRun:
+               websocket: WebsocketCounts | None = None) -> RunResult:
         """The run's outputs and ``replay_report@1``, after the ``spxcc_on_run_end`` observers
         added their summary lines. Ends the input first when :meth:`finish` was not called.
         Call once.
@@ -421,5 +376,5 @@ class Pipeline:
             summary.extend(str(line) for line in lines)
         report = msgspec.structs.replace(report, summary=summary,
                                          plugin_errors=self.plugin_errors())
-        return ReplayRun(bars=bars, setups=setups, decisions=decisions, quarantine=quarantine,
+        return RunResult(bars=bars, setups=setups, decisions=decisions, quarantine=quarantine,
                          report=report)

@@ -19,7 +19,6 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
-from zoneinfo import ZoneInfo
 
 from spxcc_core.contracts.broker import (
     Balances,
@@ -29,6 +28,7 @@ from spxcc_core.contracts.broker import (
     OrderPreview,
     Position,
 )
+from spxcc_core.session import NEW_YORK
 
 __all__ = [
     "ACCOUNT_TYPES",
@@ -50,7 +50,6 @@ __all__ = [
     "text",
 ]
 
-NEW_YORK: Final = ZoneInfo("America/New_York")
 _MS_THRESHOLD: Final = 10**11  # epoch values above this are milliseconds
 
 

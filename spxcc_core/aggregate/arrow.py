@@ -1,6 +1,9 @@
 """Arrow in, Arrow out: :func:`aggregate_arrow` and the microbar table layout.
 
-pandas and polars frames go through Arrow (``pa.table(df)`` / ``df.to_arrow()``). Numeric
+Every table argument may be a ``pyarrow.Table``, a ``pyarrow.RecordBatch``, a pandas or polars
+``DataFrame``, or any object exporting an Arrow C stream (``__arrow_c_stream__``) or the
+dataframe interchange protocol (``__dataframe__``): :func:`as_arrow_table`. pandas and polars
+are never imported here (a frame is recognised by its type's module). Numeric
 columns are taken zero-copy where Arrow's layout allows; symbols and condition lists are
 dictionary-encoded so each distinct value is interned once.
 """
@@ -28,8 +31,8 @@ from spxcc_core.aggregate.engine import aggregate_columns
 from spxcc_core.contracts.microbar import MicrobarV2
 from spxcc_core.errors import InputError
 
-__all__ = ["MICROBAR_ARROW_SCHEMA", "aggregate_arrow", "bars_to_arrow", "quote_columns_from_arrow",
-           "trade_columns_from_arrow"]
+__all__ = ["MICROBAR_ARROW_SCHEMA", "aggregate_arrow", "as_arrow_table", "bars_to_arrow",
+           "quote_columns_from_arrow", "trade_columns_from_arrow"]
 
 _INT_FIELDS = {"startMs", "intervalMs", "tradeCount", "quoteCount"}
 _FIELDS = msgspec.structs.fields(MicrobarV2)
@@ -46,6 +49,35 @@ def bars_to_arrow(bars: Sequence[MicrobarV2]) -> pa.Table:
     """The bars as a table with :data:`MICROBAR_ARROW_SCHEMA` (nulls where the bar has None)."""
     columns = {f.encode_name: [getattr(b, f.name) for b in bars] for f in _FIELDS}
     return pa.table(columns, schema=MICROBAR_ARROW_SCHEMA)
+
+
+def as_arrow_table(data: Any, what: str) -> pa.Table:
+    """``data`` as an Arrow table: a ``pa.Table`` as is; a ``pa.RecordBatch`` as a one-batch
+    table; a pandas DataFrame through ``pa.Table.from_pandas`` (the index dropped); a polars
+    DataFrame through ``to_arrow()``; else anything with ``__arrow_c_stream__`` or
+    ``__dataframe__``. Neither pandas nor polars is imported.
+
+    :raises InputError: ``data`` is none of these (``what`` names the argument).
+    """
+    if isinstance(data, pa.Table):
+        return data
+    if isinstance(data, pa.RecordBatch):
+        return pa.Table.from_batches([data])
+    module = type(data).__module__.split(".", 1)[0]
+    if module == "pandas" and hasattr(data, "columns"):
+        return pa.Table.from_pandas(data, preserve_index=False)
+    if module == "polars" and hasattr(data, "to_arrow"):
+        table = data.to_arrow()
+        if isinstance(table, pa.Table):
+            return table
+    if hasattr(data, "__arrow_c_stream__"):
+        return pa.table(data)
+    if hasattr(data, "__dataframe__"):
+        from pyarrow.interchange import from_dataframe
+
+        return from_dataframe(data)
+    raise InputError(what, f"expected an Arrow table or record batch, or a pandas or polars "
+                           f"DataFrame; got {type(data).__name__}")
 
 
 def _column(table: pa.Table, names: Sequence[str], what: str, *,
@@ -104,14 +136,16 @@ def _condition_ids(col: pa.Array | None, n: int,
     return ids[np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.int64)]
 
 
-def trade_columns_from_arrow(table: pa.Table, symbols: SymbolTable,
+def trade_columns_from_arrow(table: Any, symbols: SymbolTable,
                              conditions: ConditionTable) -> TradeColumns:
-    """Trade columns of an Arrow table (row order = arrival order; ``line`` = 1-based row).
+    """Trade columns of an Arrow table, record batch or DataFrame (:func:`as_arrow_table`; row
+    order = arrival order; ``line`` = 1-based row).
 
     Columns: ``symbol`` or ``ticker``; ``ts`` (int64 ns or a timestamp); ``price``; ``size``;
     optional ``seq`` (null = absent), ``conditions`` (list of ints), ``correction``.
     """
     what = "trades table"
+    table = as_arrow_table(table, what)
     n = table.num_rows
     price = _column(table, ("price",), what)
     size = _column(table, ("size",), what)
@@ -134,10 +168,12 @@ def trade_columns_from_arrow(table: pa.Table, symbols: SymbolTable,
     )
 
 
-def quote_columns_from_arrow(table: pa.Table, symbols: SymbolTable) -> QuoteColumns:
-    """Quote columns of an Arrow table: ``symbol``/``ticker``, ``ts``, ``bid``, ``bid_size``,
-    ``ask``, ``ask_size``, optional ``seq``."""
+def quote_columns_from_arrow(table: Any, symbols: SymbolTable) -> QuoteColumns:
+    """Quote columns of an Arrow table, record batch or DataFrame (:func:`as_arrow_table`):
+    ``symbol``/``ticker``, ``ts``, ``bid``, ``bid_size``, ``ask``, ``ask_size``, optional
+    ``seq``."""
     what = "quotes table"
+    table = as_arrow_table(table, what)
     n = table.num_rows
     cols = {name: _column(table, (name,), what)
             for name in ("ts", "bid", "bid_size", "ask", "ask_size")}
@@ -156,10 +192,11 @@ def quote_columns_from_arrow(table: pa.Table, symbols: SymbolTable) -> QuoteColu
     )
 
 
-def aggregate_arrow(trades: pa.Table | None, quotes: pa.Table | None, *,
+def aggregate_arrow(trades: Any | None, quotes: Any | None, *,
                     config: AggregatorConfig | None = None,
                     conditions: ConditionTable | None = None) -> pa.Table:
-    """Microbars of Arrow tables of trades and quotes, as an Arrow table
+    """Microbars of trades and quotes (Arrow tables or record batches, pandas or polars
+    DataFrames: :func:`as_arrow_table`), as an Arrow table
     (:data:`MICROBAR_ARROW_SCHEMA`, ordered by symbol then ``startMs``).
 
     A feed is configured when its table is not None. Use :func:`aggregate_columns` with

@@ -23,15 +23,15 @@ from spxcc_core.aggregate.columns import ConditionTable, QuoteColumns, SymbolTab
 from spxcc_core.aggregate.config import AggregatorConfig
 from spxcc_core.aggregate.engine import ENGINES, aggregate_batches, interleave
 from spxcc_core.aggregate.report import PluginErrorRecord, RunReport
-from spxcc_core.contracts.microbar import MICROBAR_VERSIONS, MicrobarV1, MicrobarV2
+from spxcc_core.contracts.microbar import MICROBAR_VERSIONS, MicrobarV2
 from spxcc_core.errors import ConfigError
 from spxcc_core.outputs import AtomicFiles, check_paths
 from spxcc_core.plugins import PluginFailure, call_isolated, get_plugin_manager
+from spxcc_core.run.views import to_v1
 
 __all__ = ["register"]
 
 _ENCODER = msgspec.json.Encoder()
-_V1_FIELDS = MicrobarV1.__struct_fields__
 #: Events per batch handed to the batch engine when a websocket recording is read.
 _WS_BATCH_EVENTS = 65_536
 
@@ -166,7 +166,7 @@ def _run(args: argparse.Namespace) -> int:
         report = _with_errors(result.report, failures)
         bars: list[Any] = result.bars
         if version == 1:
-            bars = [MicrobarV1(**{f: getattr(b, f) for f in _V1_FIELDS}) for b in bars]
+            bars = [to_v1(b) for b in bars]
         files = iter(outputs.files)
         next(files).write(_ENCODER.encode_lines(bars))
         if args.report:

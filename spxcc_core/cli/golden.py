@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from spxcc_core.errors import ConfigError
+from spxcc_core.cli.runargs import detector_names
 
 __all__ = ["register"]
 
@@ -44,19 +44,10 @@ def _common(p: argparse.ArgumentParser) -> None:
                         "in the package, spxcc_core/golden/fixtures)")
 
 
-def _names(text: str | None) -> list[str] | None:
-    if text is None:
-        return None
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    if not names:
-        raise ConfigError("--detectors: give at least one detector name")
-    return names
-
-
 def _verify(args: argparse.Namespace) -> int:
     from spxcc_core.golden.verify import verify
 
-    verdicts = verify(args.golden_dir, cases=args.case, detectors=_names(args.detectors))
+    verdicts = verify(args.golden_dir, cases=args.case, detectors=detector_names(args.detectors))
     failed = 0
     for v in verdicts:
         extra = [f"{r.detector} (conformance {'ok' if r.ok else 'FAILED'})"

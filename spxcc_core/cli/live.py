@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from spxcc_core.cli.runargs import add_selection_args, detector_names, store_path
 from spxcc_core.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -66,10 +67,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--idle-timeout", type=float, default=60.0, metavar="S",
                    help="end the session after S seconds without a trade or quote "
                         "(default 60; 0: never)")
-    p.add_argument("--detectors", default=None, metavar="NAME,...",
-                   help="run only these detectors (default: every installed detector)")
-    p.add_argument("--profile", type=Path, default=None, metavar="FILE.toml",
-                   help="detector profile (default: the embedded default profile)")
+    add_selection_args(p)
     p.add_argument("--chain", type=Path, default=None, metavar="FILE.json",
                    help="option-chain snapshot (Massive snapshot JSON) for the gamma context; "
                         "subscribe to V.I:SPX too so the spot is the index value")
@@ -126,22 +124,17 @@ def _run(args: argparse.Namespace) -> int:
     from spxcc_core.host.hub import parse_hostport
     from spxcc_core.host.live import check_live_paths
     from spxcc_core.host.routing import route
-    from spxcc_core.store.sqlite import DB_ENV
 
     subs = [s.strip() for s in args.subscribe.split(",") if s.strip()]
     if not subs:
         raise ConfigError("--subscribe: give at least one channel, e.g. T.SPY,Q.SPY")
-    detectors = None
-    if args.detectors is not None:
-        detectors = [n.strip() for n in args.detectors.split(",") if n.strip()]
-        if not detectors:
-            raise ConfigError("--detectors: give at least one detector name")
+    detectors = detector_names(args.detectors)
     duration = _seconds("--duration", args.duration)
     idle = _seconds("--idle-timeout", args.idle_timeout, zero_is_none=True)
     serve = parse_hostport(args.serve) if args.serve is not None else None
     if args.queue_size < 1:
         raise ConfigError(f"--queue-size must be >= 1, got {args.queue_size}")
-    db = args.db or (Path(os.environ[DB_ENV]) if os.environ.get(DB_ENV) else None)
+    db = store_path(args.db, None)
     check_live_paths(out_dir=args.out, record=args.record, store=db, chain=args.chain,
                      profile=args.profile)
     route(args.url, subs)  # a bad URL / channel combination fails before the key is read

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
-from spxcc_core.errors import ConfigError
+from spxcc_core.cli.runargs import add_selection_args, detector_names, store_path
 
 __all__ = ["register"]
 
@@ -20,10 +19,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     "quarantine.jsonl and report.json to DIR. Outputs are byte-identical from "
                     "run to run.")
     p.add_argument("session", type=Path, metavar="SESSION")
-    p.add_argument("--detectors", default=None, metavar="NAME,...",
-                   help="run only these detectors (default: every installed detector)")
-    p.add_argument("--profile", type=Path, default=None, metavar="FILE.toml",
-                   help="detector profile (default: the embedded default profile)")
+    add_selection_args(p)
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
     p.add_argument("--db", type=Path, default=None, metavar="PATH",
                    help="SQLite store (default: $SPXCC_DB, else DIR/spxcc.sqlite3)")
@@ -34,23 +30,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="option-chain snapshot (Massive snapshot JSON) for the gamma context; "
                         "replaces the session cache's own (default: the cache's, none for a "
                         "recording)")
+    p.add_argument("--format", dest="fmt", choices=("jsonl", "parquet", "both"), default="jsonl",
+                   help="output files: JSON Lines (default), Parquet instead (microbars, setups, "
+                        "gate_decisions, quarantine .parquet; report.json either way) or both; "
+                        "Parquet is deterministic too")
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
     from spxcc_core.replay.engine import DB_NAME, DEFAULT_STEP_MS, replay_session
-    from spxcc_core.store.sqlite import DB_ENV
 
-    detectors = None
-    if args.detectors is not None:
-        detectors = [n.strip() for n in args.detectors.split(",") if n.strip()]
-        if not detectors:
-            raise ConfigError("--detectors: give at least one detector name")
-    db = args.db or (Path(os.environ[DB_ENV]) if os.environ.get(DB_ENV) else args.out / DB_NAME)
+    detectors = detector_names(args.detectors)
+    db = store_path(args.db, args.out / DB_NAME)
     result = replay_session(args.session, detectors=detectors, profile=args.profile,
                             out_dir=args.out, store=db,
                             step_ms=args.step_ms if args.step_ms is not None else DEFAULT_STEP_MS,
-                            progress=None, chain=args.chain)
+                            progress=None, chain=args.chain, fmt=args.fmt)
     r = result.report
     o = r.outcomes
     hit = "n/a" if o.t1_hit_rate is None else f"{o.t1_hit_rate:.1%}"

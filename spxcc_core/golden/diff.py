@@ -12,15 +12,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import msgspec
+
+from spxcc_core.session import NEW_YORK as _NY
 
 __all__ = ["DEFAULT_SHOWN", "diff_file", "diff_outputs"]
 
 #: Changed records shown with their field differences, per file.
 DEFAULT_SHOWN = 5
-_NY = ZoneInfo("America/New_York")
 
 Key = tuple[Any, ...]
 

@@ -44,12 +44,12 @@ import datetime as dt
 from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Literal, TypeVar
-from zoneinfo import ZoneInfo
 
 import msgspec
 
 from spxcc_core.contracts.setup import GateDecision, SetupInstance
 from spxcc_core.errors import InputError
+from spxcc_core.session import NEW_YORK as _NY
 from spxcc_core.setups.lifecycle import summarize
 
 __all__ = [
@@ -76,7 +76,6 @@ PRICE_TOL = 0.001
 #: Absolute tolerance on R values and rates.
 VALUE_TOL = 0.001
 
-_NY = ZoneInfo("America/New_York")
 
 Window = tuple[str, str]
 _T = TypeVar("_T")

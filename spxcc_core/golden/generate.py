@@ -24,17 +24,16 @@ import datetime as dt
 import math
 import random
 from collections.abc import Sequence
-from zoneinfo import ZoneInfo
 
 import attrs
 
 from spxcc_core.contracts.market import Quote, Trade
 from spxcc_core.errors import ConfigError
+from spxcc_core.session import NEW_YORK as _NY
 
 __all__ = ["Anomalies", "GeneratedEvents", "Print", "Regime", "Segment", "Tape",
            "generate_events"]
 
-_NY = ZoneInfo("America/New_York")
 _NS = 1_000_000_000
 #: Trade venues (Massive stock exchange ids) and quote sizes come from these small sets.
 _VENUES = (4, 4, 4, 11, 12, 19, 8, 21)

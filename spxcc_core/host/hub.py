@@ -40,10 +40,11 @@ from websockets.exceptions import ConnectionClosed
 from spxcc_core.clock import Clock, SystemClock
 from spxcc_core.contracts.base import Contract
 from spxcc_core.contracts.envelope import Envelope
-from spxcc_core.contracts.microbar import MicrobarV1, MicrobarV2
+from spxcc_core.contracts.microbar import MicrobarV2
 from spxcc_core.contracts.setup import GateDecision, SetupInstance
 from spxcc_core.errors import ConfigError
 from spxcc_core.host.wire import HubStats, HubStatus
+from spxcc_core.run.views import to_v1
 
 __all__ = ["CHANNELS", "STATUS_CHANNEL", "Hub", "parse_hostport", "to_v1"]
 
@@ -54,7 +55,6 @@ CHANNELS: tuple[str, ...] = ("microbar@1", "microbar@2", "setup@1", "gate_decisi
 #: The status channel every connection receives.
 STATUS_CHANNEL = "hub_status@1"
 
-_V1_FIELDS: tuple[str, ...] = MicrobarV1.__struct_fields__
 _payload_encoder = msgspec.json.Encoder()
 _envelope_encoder = msgspec.json.Encoder()
 
@@ -66,11 +66,6 @@ class _Request(msgspec.Struct, forbid_unknown_fields=True):
 
 _request_decoder = msgspec.json.Decoder(_Request)
 _REQUEST_SHAPE = '{"action": "subscribe"|"unsubscribe", "channels": ["microbar@2", ...]}'
-
-
-def to_v1(bar: MicrobarV2) -> MicrobarV1:
-    """The ``microbar@1`` view of a bar: a ``MicrobarV1`` holding the v1 fields only."""
-    return MicrobarV1(**{name: getattr(bar, name) for name in _V1_FIELDS})
 
 
 def parse_hostport(text: str, *, default_host: str = "127.0.0.1") -> tuple[str, int]:

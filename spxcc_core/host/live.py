@@ -36,16 +36,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 import attrs
-import msgspec
 import pluggy
 
 from spxcc_core.aggregate.config import AggregatorConfig
@@ -53,23 +50,24 @@ from spxcc_core.chain import ChainSnapshot
 from spxcc_core.clock import Clock, SystemClock
 from spxcc_core.detect.profile import Profile
 from spxcc_core.errors import ConfigError, SpxccError
+from spxcc_core.hashing import digests
 from spxcc_core.host.hub import Hub
 from spxcc_core.host.record import Recorder
 from spxcc_core.host.routing import route
 from spxcc_core.host.wire import FeedProblem, InputEnd, LiveLink, LiveReport, StopReason
-from spxcc_core.massive.live import ApiKey, Backoff, LiveClient
+from spxcc_core.massive.live import ApiKey, Backoff, LiveClient, public_url
 from spxcc_core.massive.websocket import WsFrame, WsStats
 from spxcc_core.outputs import atomic_write
-from spxcc_core.pipeline import Pipeline, ReplayRun, StepOutputs, resolve_profile
-from spxcc_core.plugins import get_plugin_manager
-from spxcc_core.replay.engine import (
-    OUTPUT_FILES,
+from spxcc_core.pipeline import Pipeline
+from spxcc_core.replay.wire import ReplaySource
+from spxcc_core.run.result import OUTPUT_FILES, RunResult, StepOutputs, json_document
+from spxcc_core.run.setup import (
     check_run_paths,
-    load_chain,
+    make_out_dir,
     open_store,
+    resolve_inputs,
     ws_counts,
 )
-from spxcc_core.replay.wire import ReplaySource
 from spxcc_core.session import ny_date_of_ms
 from spxcc_core.store.sqlite import Store
 
@@ -89,7 +87,6 @@ LIVE_REPORT = "live.json"
 CHAIN_COPY = "chain_snapshot.json"
 
 _NS_PER_MS = 1_000_000
-_report_encoder = msgspec.json.Encoder(order="deterministic")
 
 
 @attrs.define(eq=False)
@@ -97,7 +94,7 @@ class LiveResult:
     """A finished live session: the pipeline's outputs (as a replay shapes them), the live
     report and where they were written (None: not written)."""
 
-    run: ReplayRun
+    run: RunResult
     report: LiveReport
     out_dir: Path | None
     #: Why the latest failed connection attempt failed (``URL: reason``), None when none did.
@@ -321,15 +318,6 @@ async def _wait(queue: asyncio.Queue[_Item], n_feeds: int, s: _Session, *,
                 await t  # a cancelled get leaves its item in the queue (drained by the caller)
 
 
-def _public_url(url: str) -> str:
-    """The URL without user info, query or fragment (safe to write)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
-
-
 def check_live_paths(*, out_dir: str | os.PathLike[str] | None,
                      record: str | os.PathLike[str] | None,
                      store: Store | str | os.PathLike[str] | None,
@@ -337,7 +325,7 @@ def check_live_paths(*, out_dir: str | os.PathLike[str] | None,
                      profile: Profile | str | os.PathLike[str] | None) -> None:
     """Refuse a live session's outputs (the files written in ``out_dir``, the store file, the
     recording) that are the same file, nest, or are, contain or lie inside an input (the chain
-    snapshot file, the profile file): :func:`spxcc_core.replay.engine.check_run_paths`.
+    snapshot file, the profile file): :func:`spxcc_core.run.check_run_paths`.
 
     :raises ConfigError: one line naming both paths.
     """
@@ -400,24 +388,16 @@ async def run_live(*, url: str | Sequence[str], api_key: str | ApiKey, subscript
     routes = route(urls, subs)
     key = api_key if isinstance(api_key, ApiKey) else ApiKey(api_key)
     clock = clock if clock is not None else SystemClock()
-    pm = pm if pm is not None else get_plugin_manager()
-    prof = resolve_profile(pm, profile, detectors)
-    snap = load_chain(chain)
+    inputs = resolve_inputs(pm=pm, profile=profile, detectors=detectors, chain=chain)
     chain_file = None if chain is None or isinstance(chain, ChainSnapshot) else Path(chain)
-    out = Path(out_dir) if out_dir is not None else None
-    if out is not None:
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigError(f"output folder {out}: cannot create ({exc.strerror or exc})") \
-                from None
+    out = make_out_dir(out_dir)
     feeds = feeds_for(subs)
     db, owned = open_store(store, out)
     recorder: Recorder | None = None
     try:
         recorder = Recorder(record, scrub=_scrubber(key)) if record is not None else None
-        pipe = Pipeline(pm, prof, store=db, config=config, feeds=feeds, run_id_prefix="live",
-                        chain=snap)
+        pipe = Pipeline(inputs.pm, inputs.profile, store=db, config=config, feeds=feeds,
+                        run_id_prefix="live", chain=inputs.chain)
         agg = pipe.aggregator
         s = _Session(feeds=feeds, pipe=pipe, hub=hub, clock=clock)
 
@@ -463,7 +443,7 @@ async def run_live(*, url: str | Sequence[str], api_key: str | ApiKey, subscript
         run = pipe.report(source, websocket=ws_counts(_merged_stats(feeds_)))
         files = run.outputs()
         report = LiveReport(
-            url=_public_url(urls[0]), subscriptions=subs, feeds=list(feeds),
+            url=public_url(urls[0]), subscriptions=subs, feeds=list(feeds),
             started_ms=started_ms, ended_ms=ended, stop_reason=reason,
             input_end=InputEnd(reason=reason, at_ms=ended, silent_s=silent,
                                last_event_ms=(None if s.last_event_ns is None
@@ -474,20 +454,19 @@ async def run_live(*, url: str | Sequence[str], api_key: str | ApiKey, subscript
             problems=[FeedProblem(status=p, message=m) for c in clients for p, m in c.problems],
             unconfigured=dict(sorted(s.unconfigured.items())),
             recording=source.recording, hub=hub.stats() if hub is not None else None,
-            digests={n: hashlib.sha256(b).hexdigest() for n, b in files.items()},
+            digests=digests(files),
             error=None if failure is None else str(failure),
-            links=[LiveLink(url=_public_url(f.url), subscriptions=f.subscriptions,
+            links=[LiveLink(url=public_url(f.url), subscriptions=f.subscriptions,
                             connections=f.client.connections if f.client else 0,
                             messages=f.messages) for f in feeds_])
         if out is not None:
-            files[LIVE_REPORT] = (msgspec.json.format(_report_encoder.encode(report), indent=2)
-                                  + b"\n")
+            files[LIVE_REPORT] = json_document(report)
             if chain_file is not None:  # what a replay of the recording needs besides it
                 files[CHAIN_COPY] = chain_file.read_bytes()
             atomic_write({out / name: data for name, data in files.items()})
         log.info("live session ended (%s): %d bars, %d setups", reason, len(run.bars),
                  len(run.setups))
-        failures = [f"{_public_url(c.url)}: {c.last_failure}" for c in clients
+        failures = [f"{public_url(c.url)}: {c.last_failure}" for c in clients
                     if c.last_failure is not None]
         return LiveResult(run=run, report=report, out_dir=out,
                           last_failure=failures[-1] if failures else None)

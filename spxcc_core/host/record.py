@@ -11,13 +11,13 @@ crash loses nothing received; ``.jsonl.gz`` files are compressed (flushed at clo
 from __future__ import annotations
 
 import gzip
-import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
 from spxcc_core.errors import ConfigError
+from spxcc_core.hashing import sha256_file
 
 __all__ = ["Recorder"]
 
@@ -69,8 +69,4 @@ class Recorder:
         if not self.closed:
             self.closed = True
             self._fh.close()
-        h = hashlib.sha256()
-        with open(self.path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-        return h.hexdigest()
+        return sha256_file(self.path)

@@ -47,6 +47,7 @@ __all__ = [
     "MassiveConnectionError",
     "MassiveMaxConnectionsError",
     "massive_url",
+    "public_url",
 ]
 
 log = logging.getLogger("spxcc.massive.live")
@@ -125,8 +126,8 @@ def massive_url(cluster: str = "stocks", *, delayed: bool = False) -> str:
     return f"wss://{host}/{cluster}"
 
 
-def _public_url(url: str) -> str:
-    """The URL without user info, query or fragment (safe to print)."""
+def public_url(url: str) -> str:
+    """The URL without user info, query or fragment (safe to print, log or write)."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     if parts.port:
@@ -177,7 +178,7 @@ class LiveClient:
         self._connect_kwargs = dict(connect_kwargs or {})
         self._connect_kwargs.setdefault(
             "logger", _NoFrameDebug(logging.getLogger("websockets.client"), {}))
-        self._source = _public_url(url)
+        self._source = public_url(url)
         self._decoder = FrameDecoder(ticker=ticker, symbols=symbols, conditions=conditions,
                                      source=self._source)
         self.stats = WsStats()

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
-import hashlib
 import os
 import re
 import shutil
@@ -47,6 +46,7 @@ import pyarrow.ipc as ipc
 
 from spxcc_core.aggregate.columns import ConditionTable, QuoteColumns, SymbolTable, TradeColumns
 from spxcc_core.errors import ConfigError, InputError
+from spxcc_core.hashing import sha256_file_size
 from spxcc_core.massive.columns import IndexColumns
 from spxcc_core.outputs import check_paths, check_replaceable, mark_owned, swap_folder
 from spxcc_core.replay.wire import CacheChainSnapshot, CacheDataset, SessionManifestV2
@@ -211,16 +211,10 @@ def discover_chain(directory: str | os.PathLike[str]) -> Path | None:
 
 
 def _sha256(path: Path) -> tuple[str, int]:
-    h = hashlib.sha256()
-    size = 0
     try:
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-                size += len(block)
+        return sha256_file_size(path)
     except OSError as exc:
         raise InputError(str(path), f"cannot read the file: {exc.strerror or exc}") from None
-    return h.hexdigest(), size
 
 
 # ----------------------------------------------------------------------------- ingest

@@ -44,7 +44,6 @@ Outputs (``out_dir``): ``microbars.jsonl`` (``microbar@2``, by symbol then ``sta
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -62,27 +61,35 @@ from spxcc_core.aggregate.config import AggregatorConfig
 from spxcc_core.contracts.replay import WebsocketCounts
 from spxcc_core.detect.profile import Profile
 from spxcc_core.errors import ConfigError, InputError
-from spxcc_core.outputs import atomic_write, check_paths
-from spxcc_core.pipeline import Pipeline, ReplayRun, resolve_profile
-from spxcc_core.plugins import get_plugin_manager
+from spxcc_core.hashing import digests, sha256_file
+from spxcc_core.outputs import atomic_write
+from spxcc_core.pipeline import Pipeline
 from spxcc_core.replay.cache import SessionCache, ingest, is_session_cache, open_cache
 from spxcc_core.replay.progress import NullProgress, Progress, make_progress
 from spxcc_core.replay.wire import ReplayResult, ReplaySource
+from spxcc_core.run.result import OUTPUT_FILES, Format, RunResult, output_names
+from spxcc_core.run.setup import (
+    DB_NAME,
+    RunInputs,
+    check_run_paths,
+    make_out_dir,
+    resolve_inputs,
+    run_store,
+    ws_counts,
+)
 from spxcc_core.store.sqlite import Store
 
 if TYPE_CHECKING:
     from spxcc_core.chain import ChainSnapshot
-    from spxcc_core.massive.websocket import WsStats
 
 __all__ = [
     "DB_NAME",
     "DEFAULT_STEP_MS",
     "OUTPUT_FILES",
     "ReplayRun",
+    "RunResult",
     "SessionInput",
     "check_run_paths",
-    "load_chain",
-    "open_store",
     "replay_session",
     "run_replay",
     "session_kind",
@@ -91,13 +98,10 @@ __all__ = [
 
 #: Default replay-clock step: one minute of event time per batch.
 DEFAULT_STEP_MS = 60_000
-#: Default store file name inside ``out_dir``.
-DB_NAME = "spxcc.sqlite3"
-#: Output files, in the order they are written.
-OUTPUT_FILES = ("microbars.jsonl", "setups.jsonl", "gate_decisions.jsonl", "quarantine.jsonl",
-                "report.json")
 
 SessionInput = str | os.PathLike[str] | SessionCache
+#: The former name of :class:`~spxcc_core.run.RunResult` (kept for existing callers).
+ReplayRun = RunResult
 
 _NS_PER_MS = 1_000_000
 
@@ -121,14 +125,6 @@ def session_kind(session: SessionInput) -> str:
         raise InputError(str(p), "not a session: expected a session-cache folder, a folder of "
                                  "Massive flat files or a websocket recording (.jsonl)")
     raise InputError(str(p), "session not found")
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _slice(cols: Any, start: int, stop: int) -> Any:
@@ -239,14 +235,6 @@ def _replay_ws(path: Path, pipe: Pipeline, progress: Progress) -> WebsocketCount
     return ws_counts(stats)
 
 
-def ws_counts(stats: WsStats) -> WebsocketCounts:
-    """The ``websocket`` section of a replay report from a recording's or connection's counts
-    (statuses and unknown event names sorted)."""
-    return WebsocketCounts(events=stats.events, trades=stats.trades, quotes=stats.quotes,
-                           values=stats.values, statuses=dict(sorted(stats.statuses.items())),
-                           unknown=dict(sorted(stats.unknown.items())))
-
-
 def _check_recording(path: Path) -> tuple[str, int]:
     """Read a whole recording once before anything is written: the New York date of its first
     trade or quote and its number of lines (for the progress bar).
@@ -306,38 +294,6 @@ def _prepared(session: SessionInput, kind: str) -> Iterator[_Source]:
 # ----------------------------------------------------------------------------- configuration
 
 
-def open_store(store: Store | str | os.PathLike[str] | None,
-               out_dir: Path | None) -> tuple[Store, bool]:
-    """The store a run writes and whether the caller owns (must close) it: ``store`` itself
-    when it is a :class:`Store` (not owned), else the file ``store``, else
-    ``out_dir/spxcc.sqlite3``, else an in-memory store.
-
-    :raises ConfigError: the store file cannot be opened.
-    """
-    if isinstance(store, Store):
-        return store, False
-    if store is None:
-        path: str | Path = out_dir / DB_NAME if out_dir is not None else ":memory:"
-    else:
-        path = Path(store)
-    return Store(path), True
-
-
-def load_chain(chain: ChainSnapshot | str | os.PathLike[str] | None) -> ChainSnapshot | None:
-    """A chain snapshot argument as a :class:`~spxcc_core.chain.ChainSnapshot` (a path is read
-    with :func:`spxcc_core.chain.load_chain_snapshot`; None stays None).
-
-    :raises InputError: the file cannot be read or is not a usable snapshot.
-    """
-    if chain is None:
-        return None
-    from spxcc_core.chain import ChainSnapshot, load_chain_snapshot
-
-    if isinstance(chain, ChainSnapshot):
-        return chain
-    return load_chain_snapshot(chain)
-
-
 def _check_step(step_ms: int) -> None:
     if isinstance(step_ms, bool) or not isinstance(step_ms, int) or step_ms < 1:
         raise ConfigError(f"step_ms must be a positive integer of milliseconds, got {step_ms!r}")
@@ -352,7 +308,7 @@ def run_replay(session: SessionInput, *, detectors: Sequence[str] | None = None,
                config: AggregatorConfig | None = None, step_ms: int = DEFAULT_STEP_MS,
                pm: pluggy.PluginManager | None = None,
                progress: bool | None = False,
-               chain: ChainSnapshot | str | os.PathLike[str] | None = None) -> ReplayRun:
+               chain: ChainSnapshot | str | os.PathLike[str] | None = None) -> RunResult:
     """Replay a session in memory (nothing written but the store).
 
     :param session: a session-cache folder or :class:`SessionCache`, a folder of Massive flat
@@ -363,49 +319,47 @@ def run_replay(session: SessionInput, *, detectors: Sequence[str] | None = None,
     :param store: a :class:`Store` (left open), a store file (None: an in-memory store).
     :param config: aggregation settings (default :class:`AggregatorConfig`).
     :param step_ms: replay-clock step in milliseconds of event time (>= 1).
-    :param pm: the plugin manager (default: :func:`get_plugin_manager`).
+    :param pm: the plugin manager (default: :func:`~spxcc_core.plugins.get_plugin_manager`).
     :param progress: show a progress bar on stderr (None: only when stderr is a terminal).
     :param chain: an option-chain snapshot (or its Massive JSON file) for the ``gamma``
         context; it replaces the session cache's own snapshot. None: the cache's snapshot, none
         for a websocket recording.
+    :returns: the run's :class:`~spxcc_core.run.RunResult` (``to_arrow()``, ``to_polars()``,
+        ``to_pandas()``, ``outputs()``).
     :raises InputError: unreadable session input or chain snapshot.
     :raises ConfigError: a bad profile, detector name, step or store; a store file that is,
         contains or lies inside an input.
     """
     _check_step(step_ms)
     kind = session_kind(session)
-    check_run_paths(session=session, out_dir=None, store=store, profile=profile, chain=chain)
-    pm = pm if pm is not None else get_plugin_manager()
-    prof = resolve_profile(pm, profile, detectors)
-    snap = load_chain(chain)
-    with _prepared(session, kind) as src:
-        db, owned = open_store(store, None)
-        try:
-            return _replay(src, pm, prof, db, config, step_ms, progress, snap)
-        finally:
-            if owned:
-                db.close()
+    check_run_paths(session=_session_path(session), out_dir=None, store=store,
+                    profile=profile, chain=chain)
+    inputs = resolve_inputs(pm=pm, profile=profile, detectors=detectors, chain=chain)
+    with _prepared(session, kind) as src, run_store(store, None) as db:
+        return _replay(src, inputs, db, config, step_ms, progress)
 
 
-def _replay(src: _Source, pm: pluggy.PluginManager, profile: Profile, store: Store,
-            config: AggregatorConfig | None, step_ms: int, progress: bool | None,
-            chain: ChainSnapshot | None) -> ReplayRun:
+def _session_path(session: SessionInput) -> str | os.PathLike[str]:
+    return session.root if isinstance(session, SessionCache) else session
+
+
+def _replay(src: _Source, inputs: RunInputs, store: Store, config: AggregatorConfig | None,
+            step_ms: int, progress: bool | None) -> RunResult:
     if src.cache is not None:
-        return _run(src.cache, src.kind, pm, profile, store, config, step_ms, progress, chain)
+        return _run(src.cache, src.kind, inputs, store, config, step_ms, progress)
     assert src.recording is not None
-    return _run_ws(src, pm, profile, store, config, progress, chain)
+    return _run_ws(src, inputs, store, config, progress)
 
 
-def _run(cache: SessionCache, kind: str, pm: pluggy.PluginManager, profile: Profile,
-         store: Store, config: AggregatorConfig | None, step_ms: int,
-         progress: bool | None, chain: ChainSnapshot | None) -> ReplayRun:
+def _run(cache: SessionCache, kind: str, inputs: RunInputs, store: Store,
+         config: AggregatorConfig | None, step_ms: int, progress: bool | None) -> RunResult:
     kinds = set(cache.kinds)
     feeds = [f for f in ("trades", "quotes") if {f"stocks_{f}", f"options_{f}"} & kinds]
     if not feeds:
         raise InputError(str(cache.root), "the session holds no trades or quotes")
     date = cache.manifest.session_date
-    pipe = Pipeline(pm, profile, store=store, config=config, feeds=feeds,
-                    run_id_prefix="replay", chain=chain if chain is not None
+    pipe = Pipeline(inputs.pm, inputs.profile, store=store, config=config, feeds=feeds,
+                    run_id_prefix="replay", chain=inputs.chain if inputs.chain is not None
                     else cache.chain_snapshot(), session_date=date,
                     symbols=cache.symbol_table(), conditions=cache.condition_table())
     bar = make_progress(cache.total_events, f"replay {date}", enabled=progress)
@@ -419,13 +373,12 @@ def _run(cache: SessionCache, kind: str, pm: pluggy.PluginManager, profile: Prof
     return pipe.report(source, index_values=cache.rows("index_values"))
 
 
-def _run_ws(src: _Source, pm: pluggy.PluginManager, profile: Profile, store: Store,
-            config: AggregatorConfig | None, progress: bool | None,
-            chain: ChainSnapshot | None) -> ReplayRun:
+def _run_ws(src: _Source, inputs: RunInputs, store: Store, config: AggregatorConfig | None,
+            progress: bool | None) -> RunResult:
     path, date = src.recording, src.date
     assert path is not None
-    pipe = Pipeline(pm, profile, store=store, config=config, run_id_prefix="replay",
-                    chain=chain, session_date=date)
+    pipe = Pipeline(inputs.pm, inputs.profile, store=store, config=config,
+                    run_id_prefix="replay", chain=inputs.chain, session_date=date)
     bar: Progress = NullProgress()
     if progress is not False:
         bar = make_progress(src.lines, f"replay {path.name}", enabled=progress)
@@ -435,7 +388,7 @@ def _run_ws(src: _Source, pm: pluggy.PluginManager, profile: Profile, store: Sto
     finally:
         bar.close()
     source = ReplaySource(kind="websocket", session_date=date, recording=path.name,
-                          recording_sha256=_sha256_file(path))
+                          recording_sha256=sha256_file(path))
     return pipe.report(source, websocket=ws)
 
 
@@ -446,73 +399,41 @@ def replay_session(session: SessionInput, *, detectors: Sequence[str] | None = N
                    config: AggregatorConfig | None = None, step_ms: int = DEFAULT_STEP_MS,
                    pm: pluggy.PluginManager | None = None,
                    progress: bool | None = False,
-                   chain: ChainSnapshot | str | os.PathLike[str] | None = None) -> ReplayResult:
+                   chain: ChainSnapshot | str | os.PathLike[str] | None = None,
+                   fmt: Format = "jsonl") -> ReplayResult:
     """Replay one session through the live pipeline and write its outputs.
 
     Parameters as :func:`run_replay`, plus:
 
-    :param out_dir: folder for :data:`OUTPUT_FILES` (created; existing files replaced). None
+    :param out_dir: folder for the output files (created; existing files replaced). None
         writes no files (the digests are still computed).
     :param store: a :class:`Store`, a store file, or None: ``out_dir/spxcc.sqlite3`` (an
         in-memory store without ``out_dir``).
-    :returns: the report, the output digests and where they were written.
-    :raises ConfigError: an output (a file of :data:`OUTPUT_FILES` in ``out_dir``, or the
-        store file) is, contains or lies inside an input (``session``, ``profile``,
+    :param fmt: ``jsonl`` (default: :data:`OUTPUT_FILES`), ``parquet`` (the Parquet files of
+        :data:`~spxcc_core.run.PARQUET_FILES` and ``report.json``) or ``both``
+        (:func:`~spxcc_core.run.result.output_names`). Parquet is written with fixed options:
+        the same bytes on every run.
+    :returns: the report, the digests of the files of ``fmt`` and where they were written.
+    :raises ConfigError: an unknown ``fmt``; an output (a file of ``fmt`` in ``out_dir``, or
+        the store file) is, contains or lies inside an input (``session``, ``profile``,
         ``chain``), or two outputs are the same file: refused before anything is read or
         written.
     :raises InputError: unreadable input: the session is read and checked before the output
         folder and the store are created, so nothing is left behind.
     """
+    names = output_names(fmt)
     _check_step(step_ms)
     kind = session_kind(session)
-    out = Path(out_dir) if out_dir is not None else None
-    check_run_paths(session=session, out_dir=out, store=store, profile=profile, chain=chain)
-    pm = pm if pm is not None else get_plugin_manager()
-    prof = resolve_profile(pm, profile, detectors)
-    snap = load_chain(chain)
+    check_run_paths(session=_session_path(session), out_dir=out_dir, store=store,
+                    profile=profile, chain=chain, names=names)
+    inputs = resolve_inputs(pm=pm, profile=profile, detectors=detectors, chain=chain)
     with _prepared(session, kind) as src:
-        if out is not None:
-            try:
-                out.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise ConfigError(f"output folder {out}: cannot create "
-                                  f"({exc.strerror or exc})") from None
-        db, owned = open_store(store, out)
-        try:
-            run = _replay(src, pm, prof, db, config, step_ms, progress, snap)
-        finally:
-            if owned:
-                db.close()
-    files = run.outputs()
+        out = make_out_dir(out_dir)
+        with run_store(store, out) as db:
+            run = _replay(src, inputs, db, config, step_ms, progress)
+    files = run.outputs(fmt)
     if out is not None:
-        atomic_write({out / name: files[name] for name in OUTPUT_FILES})
+        atomic_write({out / name: files[name] for name in names})
     return ReplayResult(session_date=run.report.source.session_date,
                         out_dir=None if out is None else str(out), report=run.report,
-                        digests={n: hashlib.sha256(b).hexdigest() for n, b in files.items()})
-
-
-def check_run_paths(*, session: SessionInput | None, out_dir: str | os.PathLike[str] | None,
-                    store: Store | str | os.PathLike[str] | None,
-                    profile: Profile | str | os.PathLike[str] | None,
-                    chain: ChainSnapshot | str | os.PathLike[str] | None,
-                    names: Sequence[str] = OUTPUT_FILES,
-                    extra: Sequence[tuple[str, str | os.PathLike[str] | None]] = ()) -> None:
-    """Refuse a run's outputs — ``out_dir/NAME`` for each of ``names``, the store file (``store``
-    when it is a path, else ``out_dir/spxcc.sqlite3``) and the ``extra`` ``(label, path)``
-    outputs — when two are the same or nest, or one is, contains or lies inside an input
-    (``session``, the ``profile`` file, the ``chain`` file): :func:`check_paths`.
-
-    :raises ConfigError: one line naming both paths.
-    """
-    out = Path(out_dir) if out_dir is not None else None
-    outputs = list(extra)
-    if out is not None:
-        outputs += [("output", out / name) for name in names]
-    if isinstance(store, str | os.PathLike) and os.fspath(store) != ":memory:":
-        outputs.append(("store", store))
-    elif store is None and out is not None:
-        outputs.append(("store", out / DB_NAME))
-    check_paths(outputs, {
-        "session": session.root if isinstance(session, SessionCache) else session,
-        "profile": profile if isinstance(profile, str | os.PathLike) else None,
-        "chain": chain if isinstance(chain, str | os.PathLike) else None})
+                        digests=digests(files))

@@ -27,6 +27,7 @@ import attrs
 from spxcc_core.errors import ConfigError
 from spxcc_core.replay.engine import DEFAULT_STEP_MS, replay_session
 from spxcc_core.replay.wire import ReplayResult
+from spxcc_core.run.result import Format, check_format
 
 __all__ = ["DEFAULT_WORKERS", "ReplayJob", "out_dir_names", "replay_many", "run_job"]
 
@@ -41,7 +42,8 @@ class ReplayJob:
     """One session's replay as sent to a worker (picklable: paths and plain values only).
 
     ``profile`` is a profile TOML file path (None: the default profile); ``store`` a store
-    file (None: ``out_dir/spxcc.sqlite3``, or in memory without ``out_dir``).
+    file (None: ``out_dir/spxcc.sqlite3``, or in memory without ``out_dir``); ``fmt`` the
+    output format (``jsonl``, ``parquet`` or ``both``).
     """
 
     session: str
@@ -50,12 +52,14 @@ class ReplayJob:
     profile: str | None
     store: str | None
     step_ms: int = DEFAULT_STEP_MS
+    fmt: Format = "jsonl"
 
 
 def run_job(job: ReplayJob) -> ReplayResult:
     """Replay one job (the function executors run; module-level so it pickles by name)."""
     return replay_session(job.session, detectors=job.detectors, profile=job.profile,
-                          out_dir=job.out_dir, store=job.store, step_ms=job.step_ms)
+                          out_dir=job.out_dir, store=job.store, step_ms=job.step_ms,
+                          fmt=job.fmt)
 
 
 def out_dir_names(sessions: Sequence[str | os.PathLike[str]]) -> list[str]:
@@ -76,7 +80,8 @@ def replay_many(sessions: Sequence[str | os.PathLike[str]], *,
                 out_root: str | os.PathLike[str] | None = None,
                 store: str | os.PathLike[str] | None = None,
                 step_ms: int = DEFAULT_STEP_MS,
-                max_workers: int = DEFAULT_WORKERS) -> list[ReplayResult]:
+                max_workers: int = DEFAULT_WORKERS,
+                fmt: Format = "jsonl") -> list[ReplayResult]:
     """Replay every session, in parallel on ``executor``.
 
     :param sessions: session paths (cache folders, flat-file folders or ``.jsonl`` recordings).
@@ -89,9 +94,12 @@ def replay_many(sessions: Sequence[str | os.PathLike[str]], *,
         no files.
     :param store: one SQLite file shared by every session (None: one per output folder, or in
         memory without ``out_root``).
+    :param fmt: output files: ``jsonl`` (default), ``parquet`` or ``both``
+        (:func:`~spxcc_core.replay.engine.replay_session`).
     :returns: one result per session, in the order of ``sessions``.
     :raises SpxccError: the first error of any session (the others still finish).
     """
+    check_format(fmt)
     if max_workers < 1:
         raise ConfigError(f"max_workers must be >= 1, got {max_workers}")
     names = out_dir_names(sessions)
@@ -100,7 +108,8 @@ def replay_many(sessions: Sequence[str | os.PathLike[str]], *,
                       out_dir=None if root is None else str(root / name),
                       detectors=None if detectors is None else tuple(detectors),
                       profile=None if profile is None else os.fspath(profile),
-                      store=None if store is None else os.fspath(store), step_ms=step_ms)
+                      store=None if store is None else os.fspath(store), step_ms=step_ms,
+                      fmt=fmt)
             for s, name in zip(sessions, names, strict=True)]
     own = executor is None
     pool = executor if executor is not None else concurrent.futures.ProcessPoolExecutor(

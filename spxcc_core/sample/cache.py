@@ -13,7 +13,6 @@ manifest from before folders were marked, and nothing else at its top level).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import shutil
 import tempfile
 from pathlib import Path
@@ -22,6 +21,7 @@ import attrs
 import msgspec
 
 from spxcc_core.errors import ConfigError
+from spxcc_core.hashing import sha256_file
 from spxcc_core.outputs import MARKER, check_replaceable, mark_owned
 from spxcc_core.sample.chain import CHAIN_DATASET
 from spxcc_core.sample.clock import DEFAULT_DATE
@@ -110,14 +110,6 @@ def _relpath(dataset: str, date: dt.date) -> str:
     return f"{dataset}/{date:%Y}/{date:%m}/{date.isoformat()}.csv.gz"
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _load(folder: Path, seed: int, date: dt.date, scale: float,
           verify: bool) -> SampleSession | None:
     """The session in ``folder`` if its manifest matches and its files are intact, else None."""
@@ -137,7 +129,7 @@ def _load(folder: Path, seed: int, date: dt.date, scale: float,
                 return None
         except OSError:
             return None
-        if verify and _sha256(p) != f.sha256:
+        if verify and sha256_file(p) != f.sha256:
             return None
     return SampleSession(
         root=folder, seed=seed, date=date, scale=scale,
@@ -164,14 +156,14 @@ def _build(tmp: Path, seed: int, date: dt.date, scale: float) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         rows = write_flat_file(columns.tables[dataset], path)
         files.append(ManifestFile(dataset=dataset, path=rel, rows=rows,
-                                  bytes=path.stat().st_size, sha256=_sha256(path)))
+                                  bytes=path.stat().st_size, sha256=sha256_file(path)))
     rel = f"{CHAIN_DATASET}/{date.isoformat()}.json"
     path = tmp / rel
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(columns.chain)
     contracts = len(msgspec.json.decode(columns.chain)["results"])
     chain = ManifestFile(dataset=CHAIN_DATASET, path=rel, rows=contracts,
-                         bytes=path.stat().st_size, sha256=_sha256(path))
+                         bytes=path.stat().st_size, sha256=sha256_file(path))
     manifest = Manifest(seed=seed, date=date.isoformat(), scale=scale,
                         generator_version=GENERATOR_VERSION, files=files, chain=chain)
     (tmp / MANIFEST).write_bytes(_manifest_encoder.encode(manifest) + b"\n")

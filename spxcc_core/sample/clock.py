@@ -6,13 +6,12 @@ Regular trading hours are 09:30–16:00 America/New_York (DST-correct through :m
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 import attrs
 
-__all__ = ["DEFAULT_DATE", "NEW_YORK", "SessionClock", "session_clock"]
+from spxcc_core.session import NEW_YORK
 
-NEW_YORK = ZoneInfo("America/New_York")
+__all__ = ["DEFAULT_DATE", "NEW_YORK", "SessionClock", "session_clock"]
 
 #: Default session date: a Friday after the 2025-11-03 quote-size unit change (sizes in shares,
 #: SPY sizes multiples of 40) with a standard-time (UTC−5) open at 14:30 UTC.

@@ -1,0 +1,42 @@
+"""Options shared by the run commands (``spxcc replay`` and ``spxcc live``)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from spxcc_core.errors import ConfigError
+
+__all__ = ["add_selection_args", "detector_names", "store_path"]
+
+
+def add_selection_args(p: argparse.ArgumentParser) -> None:
+    """``--detectors NAME,...`` and ``--profile FILE.toml``."""
+    p.add_argument("--detectors", default=None, metavar="NAME,...",
+                   help="run only these detectors (default: every installed detector)")
+    p.add_argument("--profile", type=Path, default=None, metavar="FILE.toml",
+                   help="detector profile (default: the embedded default profile)")
+
+
+def detector_names(text: str | None) -> list[str] | None:
+    """The names of ``--detectors`` (comma-separated, blanks dropped); None when not given.
+
+    :raises ConfigError: the option was given without any name.
+    """
+    if text is None:
+        return None
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise ConfigError("--detectors: give at least one detector name")
+    return names
+
+
+def store_path(db: Path | None, default: Path | None) -> Path | None:
+    """The store file of a run: ``--db``, else ``$SPXCC_DB``, else ``default`` (None: an
+    in-memory store)."""
+    from spxcc_core.store.sqlite import DB_ENV
+
+    if db is not None:
+        return db
+    return Path(os.environ[DB_ENV]) if os.environ.get(DB_ENV) else default
