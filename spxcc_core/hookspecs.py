@@ -63,7 +63,9 @@ def spxcc_register_brokers() -> list[type[BrokerAdapter]]:  # type: ignore[empty
     Called at discovery time (building the adapter registry, ``spxcc broker ...``), never per
     order. Each class carries a unique, non-blank ``name`` ClassVar (``tradier``, ``paper``)
     by which users select it; a blank or duplicate name is a :class:`PluginError`. The host
-    builds an instance with ``cls.from_config(options)`` and calls its methods directly.
+    builds an instance with ``cls.from_config(config)`` (an ``AdapterConfig``: options,
+    account, sandbox, and the store and secrets the class declares it needs) and calls its
+    methods directly.
 
     :returns: the adapter classes this plugin provides (an empty list for none).
     """
