@@ -63,9 +63,31 @@ def spxcc_register_brokers() -> list[type[BrokerAdapter]]:  # type: ignore[empty
     Called at discovery time (building the adapter registry, ``spxcc broker ...``), never per
     order. Each class carries a unique, non-blank ``name`` ClassVar (``tradier``, ``paper``)
     by which users select it; a blank or duplicate name is a :class:`PluginError`. The host
-    builds an instance with ``cls.from_config(options)`` and calls its methods directly.
+    builds an instance with ``cls.from_config(config)`` (an ``AdapterConfig``: options,
+    account, sandbox, and the store and secrets the class declares it needs) and calls its
+    methods directly.
 
     :returns: the adapter classes this plugin provides (an empty list for none).
+    """
+
+
+if TYPE_CHECKING:
+    from spxcc_core.store.migrations import Migration
+
+
+@hookspec
+def spxcc_register_migrations() -> Sequence[Migration]:  # type: ignore[empty-body]
+    """Register the schema migrations of a plugin's own store tables.
+
+    Called when a store is opened for a command that uses plugins (``spxcc broker ...``),
+    never per order. Each :class:`~spxcc_core.store.Migration` names a component of the
+    plugin's own (not ``broker``, ``secrets`` or ``setups``: those are core's) and a version;
+    a component's versions are 1..n. The store applies core and plugin migrations together,
+    once each, recording them in ``spxcc_schema``; an adapter may also apply its own on the
+    store it is given (idempotent). A table an older store created under another component
+    is taken over with ``CREATE TABLE IF NOT EXISTS`` (kept, rows and all).
+
+    :returns: the plugin's migrations (an empty sequence for none).
     """
 
 

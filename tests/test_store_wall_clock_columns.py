@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from spxcc_core.cli import main
+from spxcc_core.plugins import get_plugin_manager
 from spxcc_core.sample import generate_session
-from spxcc_core.store import Store
+from spxcc_core.store import Store, all_migrations
+from spxcc_core.store.migrations import plugin_migrations
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "replay.md"
 #: Tables a replay writes (besides the migrations' bookkeeping).
@@ -29,8 +31,9 @@ def documented() -> set[tuple[str, str]]:
 
 
 def columns(db: Path) -> dict[str, list[tuple[str, str | None]]]:
-    """Every table's (column, default expression)."""
-    with Store(db) as store:
+    """Every table's (column, default expression) — core's and the plugins' tables."""
+    migrations = all_migrations(plugin_migrations(get_plugin_manager(load_entrypoints=False)))
+    with Store(db, migrations=migrations) as store:
         tables = [r[0] for r in store.conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
         return {t: [(r[1], r[4]) for r in store.conn.execute(f"PRAGMA table_info({t})")]

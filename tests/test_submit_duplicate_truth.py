@@ -18,6 +18,7 @@ from spxcc_paper import PaperBroker
 from spxcc_core.broker import tag_for
 from spxcc_core.broker.routing import RoutingWorker
 from spxcc_core.broker.store import BrokerStore
+from spxcc_core.clock import ManualClock
 from spxcc_core.contracts.broker import decode_intent
 from spxcc_core.store import Store
 
@@ -112,8 +113,7 @@ def test_concurrent_insert_of_the_same_intent_gets_the_duplicate_ack(tmp_path: P
     store_b.close()
 
 
-def test_submit_waits_for_another_process_submitting_the_same_intent(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_submit_waits_for_another_process_submitting_the_same_intent(tmp_path: Path) -> None:
     """A holds the intent `submitting` (its request in flight) when B routes it: B waits for
     A's outcome and reports A's order as a duplicate instead of a bare `submitting`."""
     db = tmp_path / "inflight.sqlite3"
@@ -133,7 +133,12 @@ def test_submit_waits_for_another_process_submitting_the_same_intent(
             a.store.record_ack(ack, state="acked", now_ms=2)
             placed.append(ack.broker_order_id)
 
-    monkeypatch.setattr("spxcc_core.broker.routing.time.sleep", a_finishes)
+    class AFinishes(ManualClock):  # B waits on its injected clock: A finishes meanwhile
+        def sleep(self, seconds: float) -> None:
+            a_finishes(seconds)
+            super().sleep(seconds)
+
+    b.clock = AFinishes()
     result = b.route(intent)
     assert placed, "B did not wait for A"
     assert result.state == "acked" and result.ack is not None

@@ -28,7 +28,7 @@ import msgspec
 
 from spxcc_core.aggregate.columns import QuoteColumns, SymbolTable
 from spxcc_core.broker.errors import BrokerUnavailable, ContractExpired
-from spxcc_core.broker.interface import BrokerAdapter, TagCallback, tag_for
+from spxcc_core.broker.interface import AdapterConfig, BrokerAdapter, TagCallback, tag_for
 from spxcc_core.contracts.broker import (
     BrokerEvent,
     BrokerOrder,
@@ -51,14 +51,13 @@ from spxcc_paper.book import (
 )
 from spxcc_paper.expiry import contract_expired_reason, contract_trading_end_ms
 from spxcc_paper.fill_model import FillModel
+from spxcc_paper.store import PaperStore
 
 __all__ = ["PaperBroker"]
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(dict[str, Any])
 _HOURS = ("always", "nyse", "closed")
-_UPSERT = ("INSERT OR REPLACE INTO spx_paper_state (account_id, payload, rev, updated_ms) "
-           "VALUES (?, ?, ?, ?)")
 
 
 def _opt(options: Mapping[str, Any], key: str, conv: Callable[[Any], Any], default: Any) -> Any:
@@ -86,6 +85,7 @@ class PaperBroker(BrokerAdapter):
     """A simulated broker filling against fed quotes (see the module docstring)."""
 
     name: ClassVar[str] = "paper"
+    uses_store: ClassVar[bool] = True
 
     def __init__(self, *, account_id: str | None = None, account_type: str = "margin",
                  cash: float = 100_000.0, model: FillModel | None = None,
@@ -105,20 +105,25 @@ class PaperBroker(BrokerAdapter):
         self.model = model or FillModel()
         self.hours = hours
         self.store = store
+        self._paper_store = PaperStore(store) if store is not None else None
         self.book = PaperBook(model=self.model, clock=clock, allow_short=allow_short,
                               on_change=self._persist if store is not None else None)
         self._symbols: dict[str, str] = {}
         self._revs: dict[str, int] = {}
         #: accounts persisted inside the current :meth:`_op` transaction (None outside one)
         self._touched: set[str] | None = None
-        if store is not None:
-            for (stored_id,) in store.conn.execute(
-                    "SELECT account_id FROM spx_paper_state ORDER BY account_id").fetchall():
+        if self._paper_store is not None:
+            for stored_id in self._paper_store.account_ids():
                 self._reload(stored_id)
 
     @classmethod
-    def from_config(cls, options: Mapping[str, Any]) -> Self:
-        """Build from options (see the module docstring). :raises ConfigError: a bad option."""
+    def from_config(cls, config: AdapterConfig | Mapping[str, Any]) -> Self:
+        """Build from options (see the module docstring); the store comes from
+        ``config.store`` (or the ``store`` option). :raises ConfigError: a bad option."""
+        cfg = AdapterConfig.of(config)
+        options = cfg.merged_options()
+        if cfg.store is not None:
+            options.setdefault("store", cfg.store)
         known = {"account_id", "account_type", "cash", "fill", "ticks", "tick", "max_spread",
                  "max_spread_pct", "latency_ms", "hours", "allow_short", "clock", "store"}
         unknown = sorted(set(options) - known)
@@ -151,16 +156,15 @@ class PaperBroker(BrokerAdapter):
     # --- persistence ------------------------------------------------------------------------
 
     def _persist(self, acct: PaperAccount) -> None:
-        assert self.store is not None
+        assert self._paper_store is not None
         rev = self._revs.get(acct.account_id, 0) + 1
         payload = _encoder.encode(account_to_builtins(acct))
         row = (acct.account_id, payload, rev, self.book.now_ns() // 1_000_000)
         if self._touched is not None:  # inside _op's transaction: committed with it
-            self.store.conn.execute(_UPSERT, row)
+            self._paper_store.save_in_transaction(*row)
             self._touched.add(acct.account_id)
         else:
-            with self.store.transaction() as cur:
-                cur.execute(_UPSERT, row)
+            self._paper_store.save(*row)
         self._revs[acct.account_id] = rev
 
     @contextmanager
@@ -180,12 +184,12 @@ class PaperBroker(BrokerAdapter):
         :raises BrokerUnavailable: the store's write lock could not be had or the store failed
             (nothing of the operation was kept).
         """
-        store = self.store
-        if store is None or self._touched is not None or store.conn.in_transaction:
+        store = self._paper_store
+        if store is None or self._touched is not None or store.in_transaction:
             yield self._acct(account_id)
             return
         try:
-            store.conn.execute("BEGIN IMMEDIATE")
+            store.begin()
         except sqlite3.OperationalError as exc:
             raise BrokerUnavailable(f"paper store {store.path}: {exc}") from None
         self._touched = {account_id}
@@ -193,10 +197,9 @@ class PaperBroker(BrokerAdapter):
             try:
                 yield self._acct(account_id)
             finally:
-                store.conn.execute("COMMIT")
+                store.commit()
         except sqlite3.Error as exc:
-            if store.conn.in_transaction:
-                store.conn.execute("ROLLBACK")
+            store.rollback()
             for touched in self._touched:
                 self.book.drop(touched)
                 self._revs.pop(touched, None)
@@ -207,15 +210,14 @@ class PaperBroker(BrokerAdapter):
     def _reload(self, account_id: str) -> None:
         """Install the stored copy of an account when another adapter instance (or process)
         changed it since this one last saw it."""
-        assert self.store is not None
-        row = self.store.conn.execute("SELECT payload, rev FROM spx_paper_state WHERE "
-                                      "account_id = ?", (account_id,)).fetchone()
+        assert self._paper_store is not None
+        row = self._paper_store.load(account_id)
         if row is None or row[1] == self._revs.get(account_id):
             return
         try:
             acct = account_from_builtins(_decoder.decode(row[0]))
         except (msgspec.DecodeError, KeyError, TypeError, ValueError) as exc:
-            raise InputError(f"{self.store.path} spx_paper_state {account_id!r}",
+            raise InputError(f"{self._paper_store.path} spx_paper_state {account_id!r}",
                              f"unreadable paper account state ({exc})") from None
         self.book.adopt(acct)
         self._revs[account_id] = row[1]
@@ -225,7 +227,7 @@ class PaperBroker(BrokerAdapter):
     # --- helpers ----------------------------------------------------------------------------
 
     def _acct(self, account_id: str) -> PaperAccount:
-        if self.store is not None:
+        if self._paper_store is not None:
             self._reload(account_id)
         acct = self.book.open_account(account_id, account_type=self.account_type, cash=self.cash)
         self.book.tick()

@@ -34,7 +34,7 @@ from spxcc_core.broker.errors import (
     BrokerUnavailable,
     UnknownOrderError,
 )
-from spxcc_core.broker.interface import BrokerAdapter, TagCallback, tag_for
+from spxcc_core.broker.interface import AdapterConfig, BrokerAdapter, TagCallback, tag_for
 from spxcc_core.contracts.broker import (
     TERMINAL_STATUSES,
     Balances,
@@ -95,6 +95,7 @@ class TradierAdapter(BrokerAdapter):
     """Tradier Brokerage over REST (live or sandbox)."""
 
     name: ClassVar[str] = "tradier"
+    secret_names: ClassVar[tuple[str, ...]] = ("tradier_token",)
 
     def __init__(self, token: str, *, account_id: str | None = None,
                  base_url: str | None = None, sandbox: bool = False, timeout_s: float = 10.0,
@@ -128,8 +129,11 @@ class TradierAdapter(BrokerAdapter):
         return f"TradierAdapter(base_url={self.base_url!r}, account_id={self.default_account_id!r})"
 
     @classmethod
-    def from_config(cls, options: Mapping[str, Any]) -> Self:
-        """See the module docstring for the keys."""
+    def from_config(cls, config: AdapterConfig | Mapping[str, Any]) -> Self:
+        """See the module docstring for the keys; without a ``token`` option the token is the
+        secret ``tradier_token`` (looked up through ``config.secret``)."""
+        options = AdapterConfig.of(config).merged_options(
+            {"token": "tradier_token"} if isinstance(config, AdapterConfig) else None)
         token = options.get("token")
         if not isinstance(token, str) or not token.strip():
             raise ConfigError("tradier: option 'token' (the access token) is required")

@@ -41,12 +41,15 @@ from spxcc_core.contracts.broker import (
     PortfolioSnapshot,
 )
 from spxcc_core.errors import ConfigError
+from spxcc_core.store import Store
 
 __all__ = [
     "TAG_NAMESPACE",
     "TAG_PREFIX",
+    "AdapterConfig",
     "BrokerAdapter",
     "OrderEventTracker",
+    "SecretLookup",
     "TagCallback",
     "accepts_known_unsubmitted",
     "is_valid_tag",
@@ -77,6 +80,62 @@ def is_valid_tag(tag: str) -> bool:
     return bool(_TAG_RE.match(tag))
 
 
+#: ``lookup(name)``: the value of the secret ``name`` (environment variable ``SPXCC_<NAME>``,
+#: else the vault). :raises ConfigError: not available (the message never holds a value).
+SecretLookup = Callable[[str], str]
+
+
+def _options_of(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    return dict(value)
+
+
+@attrs.frozen
+class AdapterConfig:
+    """What a host hands :meth:`BrokerAdapter.from_config`, built without naming the adapter.
+
+    :param options: adapter-specific values (strings from the command line, or typed values);
+        keys are documented by each adapter.
+    :param account_id: the default account (None: every intent must name its account).
+    :param sandbox: use the broker's test environment (adapters without one ignore it).
+    :param store: the spxcc store, for adapters declaring ``uses_store`` (None otherwise).
+    :param secret: secret lookup, for adapters declaring ``secret_names``; it answers only
+        the names the adapter declared (None when the adapter declares none).
+    """
+
+    options: Mapping[str, Any] = attrs.field(factory=dict, converter=_options_of)
+    account_id: str | None = None
+    sandbox: bool = False
+    store: Store | None = attrs.field(default=None, repr=False)
+    secret: SecretLookup | None = attrs.field(default=None, repr=False)
+
+    @classmethod
+    def of(cls, config: AdapterConfig | Mapping[str, Any]) -> AdapterConfig:
+        """``config`` itself, or a plain options mapping wrapped as the ``options``."""
+        return config if isinstance(config, AdapterConfig) else cls(options=config)
+
+    def merged_options(self, secret_options: Mapping[str, str] | None = None
+                       ) -> dict[str, Any]:
+        """The options with ``account_id`` and ``sandbox`` set from the typed fields (when
+        given, they replace an option of the same key) and each option of ``secret_options`` (option key →
+        secret name) missing from the options read through :attr:`secret`.
+
+        :raises ConfigError: a secret is needed and there is no lookup, or the lookup failed.
+        """
+        out = dict(self.options)
+        if self.account_id is not None:
+            out["account_id"] = self.account_id
+        if self.sandbox:
+            out["sandbox"] = True
+        for key, name in (secret_options or {}).items():
+            if key in out:
+                continue
+            if self.secret is None:
+                raise ConfigError(f"option {key!r} (secret {name}) is required and no secret "
+                                  "lookup was given")
+            out[key] = self.secret(name)
+        return out
+
+
 def accepts_known_unsubmitted(adapter: BrokerAdapter) -> bool:
     """True when ``adapter.submit`` names the ``known_unsubmitted`` parameter (or takes
     ``**kwargs``); adapters (and subclasses) overriding ``submit`` with the older signature
@@ -93,11 +152,17 @@ class BrokerAdapter(abc.ABC):
     """Base class of broker adapters (``tradier``, ``paper``, third-party).
 
     Subclasses set ``name`` (the key users select the adapter by) and implement every abstract
-    method. Errors raised: :mod:`spxcc_core.broker.errors` types only (plus ``InputError`` /
+    method. They declare what a host must hand :meth:`from_config`: ``uses_store`` (the
+    spxcc store) and ``secret_names`` (the secrets :attr:`AdapterConfig.secret` may be asked
+    for); everything else comes in the options. Errors raised: :mod:`spxcc_core.broker.errors` types only (plus ``InputError`` /
     ``ConfigError`` for bad arguments); an ``Exception`` escaping otherwise is a bug.
     """
 
     name: ClassVar[str] = ""
+    #: True when the adapter keeps state in the spxcc store (:attr:`AdapterConfig.store`).
+    uses_store: ClassVar[bool] = False
+    #: Names of the secrets :meth:`from_config` may look up (e.g. ``("tradier_token",)``).
+    secret_names: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, *, account_id: str | None = None) -> None:
         self.default_account_id = account_id
@@ -107,11 +172,12 @@ class BrokerAdapter(abc.ABC):
 
     @classmethod
     @abc.abstractmethod
-    def from_config(cls, options: Mapping[str, Any]) -> Self:
-        """Build an adapter from configuration values (keys documented by each adapter).
+    def from_config(cls, config: AdapterConfig | Mapping[str, Any]) -> Self:
+        """Build an adapter from a host's configuration (a plain mapping is taken as the
+        options; see :meth:`AdapterConfig.of`). Option keys are documented by each adapter.
 
-        :raises ConfigError: a required option is missing or invalid (the message names it,
-            never a secret's value).
+        :raises ConfigError: a required option or secret is missing or invalid (the message
+            names it, never a secret's value).
         """
 
     def close(self) -> None:  # noqa: B027 - optional hook, default does nothing

@@ -39,17 +39,23 @@ tells the adapter ``known_unsubmitted=True`` (no tag lookup before the POST: no 
 was ever sent); every later claim lets the adapter look the tag up first.
 
 Canceling (:meth:`RoutingWorker.cancel`): by stored order id, else by tag; idempotent.
+
+Parts: the checks themselves are pure functions (:mod:`spxcc_core.broker.checks`), open intents,
+queues and reservations live in an in-memory :class:`~spxcc_core.broker.book.IntentBook`, every
+read and write of the tables goes through :class:`~spxcc_core.broker.store.BrokerStore`, and
+every wait goes through the injected :class:`~spxcc_core.clock.Clock`.
 """
 
 from __future__ import annotations
 
-import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any
 
 import attrs
 
+from spxcc_core.broker import checks
+from spxcc_core.broker.book import IntentBook, LiveIntent
 from spxcc_core.broker.errors import (
     AmbiguousOrderError,
     BrokerAuthError,
@@ -59,8 +65,15 @@ from spxcc_core.broker.errors import (
 )
 from spxcc_core.broker.interface import BrokerAdapter, accepts_known_unsubmitted, tag_for
 from spxcc_core.broker.sizing import available_buying_power
-from spxcc_core.broker.store import FINAL_STATES, BrokerStore, IntentExists, IntentRecord
+from spxcc_core.broker.store import (
+    FINAL_STATES,
+    BrokerStore,
+    IntentExists,
+    IntentRecord,
+    IntentState,
+)
 from spxcc_core.broker.sync import SnapshotSync, wall_clock_ms
+from spxcc_core.clock import Clock, SystemClock
 from spxcc_core.contracts.broker import (
     TERMINAL_STATUSES,
     BrokerEvent,
@@ -77,15 +90,19 @@ from spxcc_core.errors import ConfigError, InputError, SpxccError
 
 __all__ = ["CancelResult", "RouteResult", "RoutingLimits", "RoutingWorker", "state_for_status"]
 
-_MULTIPLIER: Final = 100
-_BUYS: Final = frozenset({"buy_to_open", "buy_to_close"})
+#: Seconds between two reads of an intent another process is submitting (see ``route``).
+_OTHER_WRITER_POLL_S = 0.05
 
 
-def state_for_status(status: str) -> str:
+#: Broker order statuses that are also intent states (every other status means ``acked``).
+_STATUS_STATES: dict[str, IntentState] = {
+    "filled": "filled", "partially_filled": "partially_filled", "canceled": "canceled",
+    "expired": "expired", "rejected": "rejected", "error": "error"}
+
+
+def state_for_status(status: str) -> IntentState:
     """Our intent state for a broker order status (``ok``/``open``/``pending``/… → ``acked``)."""
-    if status in ("filled", "partially_filled", "canceled", "expired", "rejected", "error"):
-        return status
-    return "acked"
+    return _STATUS_STATES.get(status, "acked")
 
 
 @attrs.frozen
@@ -117,7 +134,7 @@ class RouteResult:
     """
 
     intent_id: str
-    state: str
+    state: IntentState
     ack: OrderAck | None = None
     reasons: tuple[str, ...] = ()
 
@@ -138,7 +155,7 @@ class CancelResult:
     """
 
     intent_id: str
-    state: str
+    state: IntentState | str
     broker_order_id: str | None
     requested: bool
     message: str
@@ -150,27 +167,6 @@ class CancelResult:
                 "message": self.message}
 
 
-@attrs.define
-class _Live:
-    """In-memory mirror of an open (or reservation-holding) intent."""
-
-    intent: OrderIntent
-    account_id: str
-    tag: str
-    state: str
-    reserved: float
-    risk: float
-    entry_id: str | None
-    order_id: str | None = None
-    filled: float = 0.0
-    avg: float | None = None
-    changed_ms: int | None = None  # last change visible at the broker (ack, fill, final)
-
-    @property
-    def is_entry(self) -> bool:
-        return self.intent.side.endswith("_to_open")
-
-
 class RoutingWorker:
     """Routes intents to one broker adapter (single-threaded; one worker per store object).
 
@@ -179,25 +175,23 @@ class RoutingWorker:
     :param limits: pre-trade limits.
     :param sync: snapshot source (default: a :class:`SnapshotSync` over the same adapter/store).
     :param clock_ms: epoch-ms clock for record times and snapshot ages.
+    :param clock: monotonic time and waiting (the waits of ``route`` and ``cancel``).
     """
 
     def __init__(self, adapter: BrokerAdapter, store: BrokerStore, *,
                  limits: RoutingLimits | None = None, sync: SnapshotSync | None = None,
-                 clock_ms: Callable[[], int] = wall_clock_ms) -> None:
+                 clock_ms: Callable[[], int] = wall_clock_ms,
+                 clock: Clock | None = None) -> None:
         self.adapter = adapter
         self.store = store
         self.broker = adapter.name
         self.limits = limits or RoutingLimits()
         self.clock_ms = clock_ms
+        self.clock: Clock = clock if clock is not None else SystemClock()
         self.sync = sync or SnapshotSync(adapter, store, clock_ms=clock_ms)
-        self._live: dict[str, _Live] = {}  # open intents
-        self._holds: dict[str, dict[str, _Live]] = {}  # per account: open reservations
-        self._done: dict[str, deque[tuple[int, float]]] = {}  # per account: (final ms, amount)
-        self._done_total: dict[str, float] = {}
-        self._queues: dict[str, deque[str]] = {}
-        self._risk: dict[str, float] = {}
-        self._clock: MarketClock | None = None
-        self._clock_until_ms = -1
+        self.book = IntentBook()
+        self._market: MarketClock | None = None
+        self._market_until_ms = -1
         self._started = False
         self._retry_at: dict[str, int] = {}  # per account: no request before this (ms)
         self._fast_submit = accepts_known_unsubmitted(adapter)
@@ -218,13 +212,14 @@ class RoutingWorker:
         for rec in open_records:
             self._load(rec)
         for rec in open_records:
-            live = self._live[rec.intent_id]
+            live = self.book.get(rec.intent_id)
+            assert live is not None
             if rec.state in ("submitting", "ambiguous"):
                 self._reconcile_by_tag(live)
             elif rec.state in ("acked", "partially_filled") and live.order_id is not None:
                 self._reconcile_order(live, self.adapter.order(live.account_id, live.order_id))
             if live.state == "queued":
-                self._queues.setdefault(live.account_id, deque()).append(live.intent.intent_id)
+                self.book.enqueue(live.account_id, live.intent_id)
         self.poll()
         return [self.result(rec.intent_id) for rec in open_records]
 
@@ -260,15 +255,15 @@ class RoutingWorker:
         """Wait (up to ``wait_s``) while the stored state is ``submitting``: after this
         worker's own sending, only another process can hold that state. Adopt what it
         recorded."""
-        deadline = time.monotonic() + wait_s
+        deadline = self.clock.monotonic() + wait_s
         waited = False
         while True:
             brief = self.store.brief(intent_id)
-            if brief is None or brief.state != "submitting" or time.monotonic() >= deadline:
+            if brief is None or brief.state != "submitting" or self.clock.monotonic() >= deadline:
                 break
             waited = True
-            time.sleep(0.05)
-        live = self._live.get(intent_id)
+            self.clock.sleep(_OTHER_WRITER_POLL_S)
+        live = self.book.get(intent_id)
         if waited and live is not None:
             self._adopt_stored(live)
 
@@ -315,14 +310,12 @@ class RoutingWorker:
             self.store.transition(intent.intent_id, "queued", now_ms=now, kind="check",
                                   reserved_bp=reserved, risk=risk, entry_intent_id=entry_id,
                                   last_error=None)
-        live = _Live(intent=intent, account_id=account, tag=tag, state="queued",
-                     reserved=reserved, risk=risk, entry_id=entry_id)
-        self._live[intent.intent_id] = live
-        if reserved:
-            self._holds.setdefault(account, {})[intent.intent_id] = live
-        if intent.side.endswith("_to_open"):
-            self._risk[account] = self._open_risk(account) + risk
-        self._queues.setdefault(account, deque()).append(intent.intent_id)
+        live = LiveIntent(intent=intent, account_id=account, tag=tag, state="queued",
+                          reserved=reserved, risk=risk, entry_id=entry_id)
+        self.book.add(live)
+        if checks.is_entry(intent.side):
+            self.book.set_risk(account, self._open_risk(account) + risk)
+        self.book.enqueue(account, intent.intent_id)
         return RouteResult(intent.intent_id, "queued")
 
     def _recorded_meanwhile(self, intent: OrderIntent) -> RouteResult:
@@ -332,10 +325,10 @@ class RoutingWorker:
         if rec is None or encode_intent(rec.intent) != encode_intent(intent):
             raise InputError(f"intent {intent.intent_id!r}",
                              "already recorded with different content")
-        if rec.state not in FINAL_STATES and rec.intent_id not in self._live:
+        if rec.state not in FINAL_STATES and rec.intent_id not in self.book:
             self._load(rec)
             if rec.state == "queued":
-                self._queues.setdefault(rec.account_id, deque()).append(rec.intent_id)
+                self.book.enqueue(rec.account_id, rec.intent_id)
         return self.result(intent.intent_id)
 
     def process(self, account_id: str | None = None) -> int:
@@ -343,15 +336,15 @@ class RoutingWorker:
         a time per account. :returns: how many requests were sent."""
         self._ensure_started()
         sent = 0
-        accounts = [account_id] if account_id is not None else list(self._queues)
+        accounts = [account_id] if account_id is not None else self.book.queued_accounts()
         for account in accounts:
-            queue = self._queues.get(account)
+            queue = self.book.queue(account)
             if not queue or self.clock_ms() < self._retry_at.get(account, 0):
                 continue
             waiting: deque[str] = deque()
             while queue:
                 intent_id = queue.popleft()
-                live = self._live.get(intent_id)
+                live = self.book.get(intent_id)
                 if live is None or live.state != "queued":
                     continue
                 gate = self._entry_gate(live)
@@ -374,7 +367,7 @@ class RoutingWorker:
         whose entry just filled. :returns: events applied."""
         applied = 0
         for _ in range(100):  # fills can release exits whose fills release nothing further
-            accounts = sorted({lv.account_id for lv in self._live.values()})
+            accounts = self.book.accounts()
             n = 0
             with self.store.batch():
                 for account in accounts:
@@ -406,7 +399,8 @@ class RoutingWorker:
             live.filled = prev + event.quantity
             live.avg = round(((live.avg or 0.0) * prev + event.price * event.quantity)
                              / live.filled, 10)
-            state = "filled" if live.filled >= live.intent.quantity else "partially_filled"
+            state: IntentState = ("filled" if live.filled >= live.intent.quantity
+                                  else "partially_filled")
             self._set(live, state, now, kind="fill", detail=f"{event.quantity:g} @ {event.price:g}",
                       filled_quantity=live.filled, avg_fill_price=live.avg)
             return 1
@@ -454,7 +448,7 @@ class RoutingWorker:
         if rec.state in FINAL_STATES:
             return CancelResult(intent_id, rec.state, rec.broker_order_id, False,
                                 f"intent is already {rec.state}: nothing to cancel")
-        live = self._live.get(intent_id) or self._load(rec)
+        live = self.book.get(intent_id) or self._load(rec)
         self._open_risk(live.account_id)  # cached before any change releases risk
         if live.order_id is None and live.state in ("submitting", "ambiguous"):
             self._reconcile_by_tag(live)
@@ -486,10 +480,10 @@ class RoutingWorker:
                                        f"{order.status}: nothing to cancel")
         self.store.transition(intent_id, live.state, now_ms=self.clock_ms(), kind="cancel",
                               detail=f"cancel of order {order_id} requested")
-        deadline = time.monotonic() + wait_s
+        deadline = self.clock.monotonic() + wait_s
         order = self.adapter.order(account, order_id)
-        while order.status not in TERMINAL_STATUSES and time.monotonic() < deadline:
-            time.sleep(poll_interval_s)
+        while order.status not in TERMINAL_STATUSES and self.clock.monotonic() < deadline:
+            self.clock.sleep(poll_interval_s)
             order = self.adapter.order(account, order_id)
         self._reconcile_order(live, order)
         if order.status == "canceled":
@@ -517,76 +511,63 @@ class RoutingWorker:
 
     def _check(self, intent: OrderIntent, account: str, entry_intent_id: str | None
                ) -> tuple[list[str], float, float, str | None]:
+        """Every failing pre-trade check's reason, the buying power to reserve, the entry's
+        risk and the entry an exit refers to."""
         lim = self.limits
         reasons: list[str] = []
-        if lim.max_contracts is not None and intent.quantity > lim.max_contracts:
-            reasons.append(f"quantity {intent.quantity} > max contracts {lim.max_contracts}")
-        if lim.check_market_hours:
-            clock = self._market_clock()
-            if not clock.is_open:
-                reasons.append(f"market is not open (broker clock state {clock.state})")
-        price = intent.limit_price if intent.limit_price is not None else intent.arrival_ask
+        if (r := checks.max_contracts_reason(intent.quantity, lim.max_contracts)) is not None:
+            reasons.append(r)
+        if lim.check_market_hours and (
+                r := checks.market_hours_reason(self._market_clock())) is not None:
+            reasons.append(r)
+        price = checks.order_price(intent)
         reserved = 0.0
-        if intent.side in _BUYS:
+        if intent.side in checks.BUY_SIDES:
             if price is None:
-                reasons.append("market buy without arrivalAsk: cannot estimate its cost")
+                reasons.append(checks.missing_price_reason())
             else:
-                reserved = round(price * intent.quantity * _MULTIPLIER * (1 + lim.bp_buffer), 2)
+                reserved = checks.estimated_cost(price, intent.quantity, lim.bp_buffer)
                 snap = self.sync.fresh(account, lim.max_snapshot_age_ms)
                 bp, source = available_buying_power(snap.snapshot)
-                if bp is None:
-                    reasons.append(f"buying power unknown: {source} is null in the snapshot")
-                else:
-                    held = self._reserved(account, snap.fetched_ms)
-                    if reserved > bp - held + 1e-9:
-                        reasons.append(
-                            f"insufficient buying power: needs {reserved:.2f}, {source} "
-                            f"{bp:.2f} minus {held:.2f} reserved in flight")
+                held = self.book.reserved(account, snap.fetched_ms) if bp is not None else 0.0
+                if (r := checks.buying_power_reason(reserved, bp, source, held)) is not None:
+                    reasons.append(r)
         risk = 0.0
-        if intent.side.endswith("_to_open"):
-            if price is not None:
-                stop = intent.stop_premium if intent.stop_premium is not None else 0.0
-                per = price - stop if stop < price else price
-                risk = round(per * intent.quantity * _MULTIPLIER, 2)
+        if checks.is_entry(intent.side):
+            risk = checks.entry_risk(price, intent.stop_premium, intent.quantity)
             if lim.max_open_risk is not None:
-                open_risk = self._open_risk(account)
-                if price is None:
-                    reasons.append("entry without a price: cannot measure its risk")
-                elif open_risk + risk > lim.max_open_risk + 1e-9:
-                    reasons.append(f"open risk {open_risk:.2f} + {risk:.2f} > max open risk "
-                                   f"{lim.max_open_risk:.2f}")
+                r = checks.open_risk_reason(self._open_risk(account), risk, lim.max_open_risk,
+                                            price is not None)
+                if r is not None:
+                    reasons.append(r)
         entry_id: str | None = None
         if intent.side.endswith("_to_close"):
             entry_id, problem = self._find_entry(intent, account, entry_intent_id)
             if problem:
                 reasons.append(problem)
         elif entry_intent_id is not None:
-            reasons.append("an entry (*_to_open) intent cannot reference another entry")
+            reasons.append(checks.ENTRY_REFERENCES_ENTRY)
         return reasons, reserved, risk, entry_id
 
     def _find_entry(self, intent: OrderIntent, account: str, entry_intent_id: str | None
                     ) -> tuple[str | None, str | None]:
-        symbol = intent.option_symbol
         if entry_intent_id is not None:
             rec = self.store.brief(entry_intent_id)
-            if rec is None:
-                return None, f"entry intent {entry_intent_id!r} is not recorded"
-            if not rec.is_entry or rec.account_id != account or rec.broker != self.broker:
-                return None, (f"entry intent {entry_intent_id!r} is not an entry of account "
-                              f"{account} at {self.broker}")
+            problem = checks.entry_reference_reason(
+                entry_intent_id, recorded=rec is not None,
+                is_entry=rec is not None and rec.is_entry,
+                same_account=rec is not None and rec.account_id == account
+                and rec.broker == self.broker, account_id=account, broker=self.broker)
+            if problem is not None:
+                return None, problem
             return entry_intent_id, None
-        row = self.store.conn.execute(
-            "SELECT intent_id FROM spx_broker_intents WHERE broker = ? AND account_id = ? AND "
-            "symbol = ? AND side LIKE '%_to_open' AND closed_ms IS NULL AND state NOT IN "
-            "('refused', 'rejected', 'error') ORDER BY rowid DESC LIMIT 1",
-            (self.broker, account, symbol)).fetchone()
-        return (row[0] if row is not None else None), None
+        return self.store.latest_open_entry(self.broker, account, intent.option_symbol), None
 
-    def _entry_gate(self, live: _Live) -> str | None:
+    def _entry_gate(self, live: LiveIntent) -> str | None:
         """None: may be sent; "wait": entry not filled yet; else the refusal reason."""
         if live.entry_id is None:
             return None
-        entry = self._live.get(live.entry_id)
+        entry = self.book.get(live.entry_id)
         if entry is not None:
             state, filled = entry.state, entry.filled
         else:
@@ -594,48 +575,30 @@ class RoutingWorker:
             if rec is None:
                 return f"entry intent {live.entry_id!r} is not recorded"
             state, filled = rec.state, rec.filled_quantity
-        if filled >= live.intent.quantity:
-            return None
-        if state in FINAL_STATES:
-            return (f"entry intent {live.entry_id!r} ended {state} with {filled:g} filled, "
-                    f"less than the exit's {live.intent.quantity}")
-        return "wait"
+        gate = checks.entry_gate(live.entry_id, entry_state=state, entry_filled=filled,
+                                 exit_quantity=live.intent.quantity,
+                                 entry_final=state in FINAL_STATES)
+        return None if gate == "send" else gate
 
     def _market_clock(self) -> MarketClock:
+        """The broker's market clock, re-read only when the cached one expired."""
         now = self.clock_ms()
-        if self._clock is None or now >= self._clock_until_ms:
-            self._clock = self.adapter.market_clock()
-            until = now + self.limits.clock_ttl_ms
-            if self._clock.next_change_ms is not None:
-                until = min(until, self._clock.next_change_ms)
-            self._clock_until_ms = until
-        return self._clock
-
-    def _reserved(self, account: str, snapshot_fetched_ms: int) -> float:
-        """Buying power held by this account's intents that the snapshot cannot reflect."""
-        done = self._done.get(account)
-        total = 0.0
-        if done:
-            while done and done[0][0] < snapshot_fetched_ms:
-                self._done_total[account] -= done.popleft()[1]
-            if not done:
-                self._done_total[account] = 0.0
-            total = self._done_total[account]
-        for lv in self._holds.get(account, {}).values():
-            if lv.changed_ms is None or lv.changed_ms >= snapshot_fetched_ms:
-                total += lv.reserved
-        return max(total, 0.0)
+        if self._market is None or now >= self._market_until_ms:
+            self._market = self.adapter.market_clock()
+            self._market_until_ms = checks.clock_valid_until_ms(
+                now, self.limits.clock_ttl_ms, self._market.next_change_ms)
+        return self._market
 
     def _open_risk(self, account: str) -> float:
-        risk = self._risk.get(account)
+        risk = self.book.cached_risk(account)
         if risk is None:
             risk = self.store.open_entry_risk(self.broker, account)
-            self._risk[account] = risk
+            self.book.set_risk(account, risk)
         return risk
 
     # --- sending ------------------------------------------------------------------------------
 
-    def _send(self, live: _Live) -> bool:
+    def _send(self, live: LiveIntent) -> bool:
         """Send one intent. False when the broker is unavailable (the intent stays queued).
 
         The move to ``submitting`` is an atomic claim in the store: when another writer moved
@@ -695,27 +658,25 @@ class RoutingWorker:
                 self._reconcile_order(live, self.adapter.order(live.account_id, live.order_id))
         return True
 
-    def _adopt_stored(self, live: _Live) -> None:
+    def _adopt_stored(self, live: LiveIntent) -> None:
         """Take over the stored state of an intent another writer changed."""
-        self._live.pop(live.intent.intent_id, None)
-        rec = self.store.get(live.intent.intent_id)
+        self.book.forget(live.intent_id)
+        rec = self.store.get(live.intent_id)
         if rec is None:
             return
         self._load(rec)
-        holds = self._holds.get(live.account_id)
-        if rec.state in FINAL_STATES and holds is not None:
-            holds.pop(rec.intent_id, None)
+        if rec.state in FINAL_STATES:
+            self.book.drop_hold(live.account_id, rec.intent_id)
 
-    def _apply_ack(self, live: _Live, ack: OrderAck) -> None:
+    def _apply_ack(self, live: LiveIntent, ack: OrderAck) -> None:
         now = self.clock_ms()
         self.adapter.remember_intent(live.tag, live.intent.intent_id)
         live.order_id = ack.broker_order_id
         live.changed_ms = now
-        state = "acked"
-        self.store.record_ack(ack, state=state, now_ms=now)
-        live.state = state
+        self.store.record_ack(ack, state="acked", now_ms=now)
+        live.state = "acked"
 
-    def _reconcile_by_tag(self, live: _Live) -> None:
+    def _reconcile_by_tag(self, live: LiveIntent) -> None:
         try:
             ack = self.adapter.find_by_tag(live.account_id, live.tag)
         except BrokerUnavailable as exc:
@@ -732,7 +693,7 @@ class RoutingWorker:
         self._apply_ack(live, ack)
         self._reconcile_order(live, self.adapter.order(live.account_id, ack.broker_order_id))
 
-    def _reconcile_order(self, live: _Live, order: BrokerOrder) -> None:
+    def _reconcile_order(self, live: LiveIntent, order: BrokerOrder) -> None:
         """Record what the broker's view of the order adds to ours (missed fills, status)."""
         filled = order.filled_quantity or 0.0
         if filled > live.filled and order.avg_fill_price:
@@ -757,7 +718,7 @@ class RoutingWorker:
 
     # --- state bookkeeping --------------------------------------------------------------------
 
-    def _set(self, live: _Live, state: str, now: int, *, kind: str, detail: str | None = None,
+    def _set(self, live: LiveIntent, state: IntentState, now: int, *, kind: str, detail: str | None = None,
              **columns: Any) -> None:
         self.store.transition(live.intent.intent_id, state, now_ms=now, kind=kind,
                               detail=detail, **columns)
@@ -766,24 +727,19 @@ class RoutingWorker:
             live.changed_ms = now
         if state in FINAL_STATES:
             live.changed_ms = now
-            self._live.pop(live.intent.intent_id, None)
-            holds = self._holds.get(live.account_id)
-            if holds is not None and holds.pop(live.intent.intent_id, None) is not None:
-                self._done.setdefault(live.account_id, deque()).append((now, live.reserved))
-                self._done_total[live.account_id] = (
-                    self._done_total.get(live.account_id, 0.0) + live.reserved)
+            self.book.finish(live, now)
         if state == "filled" and not live.is_entry:
             self._close_entry(live, now)
 
-    def _final(self, live: _Live, state: str, reason: str, *, kind: str) -> None:
+    def _final(self, live: LiveIntent, state: IntentState, reason: str, *, kind: str) -> None:
         now = self.clock_ms()
         self._set(live, state, now, kind=kind, detail=reason, last_error=reason)
         if live.is_entry and live.filled == 0 and live.risk:
-            self._risk[live.account_id] = self._open_risk(live.account_id) - live.risk
+            self.book.set_risk(live.account_id, self._open_risk(live.account_id) - live.risk)
             self.store.transition(live.intent.intent_id, state, now_ms=now, kind="risk",
                                   detail="risk released: nothing filled", closed_ms=now)
 
-    def _close_entry(self, exit_live: _Live, now: int) -> None:
+    def _close_entry(self, exit_live: LiveIntent, now: int) -> None:
         entry_id = exit_live.entry_id
         if entry_id is None:
             return
@@ -792,11 +748,11 @@ class RoutingWorker:
             return
         self.store.transition(entry_id, rec.state, now_ms=now, kind="closed",
                               detail=f"closed by {exit_live.intent.intent_id}", closed_ms=now)
-        self._risk[rec.account_id] = self._open_risk(rec.account_id) - rec.risk
+        self.book.set_risk(rec.account_id, self._open_risk(rec.account_id) - rec.risk)
 
-    def _find(self, event: Fill | OrderUpdate | OrderRejected) -> _Live | None:
-        if event.intent_id and event.intent_id in self._live:
-            return self._live[event.intent_id]
+    def _find(self, event: Fill | OrderUpdate | OrderRejected) -> LiveIntent | None:
+        if event.intent_id and (found := self.book.get(event.intent_id)) is not None:
+            return found
         rec: IntentRecord | None = None
         if event.tag:
             rec = self.store.by_tag(event.tag)
@@ -804,20 +760,19 @@ class RoutingWorker:
             rec = self.store.by_order(self.broker, event.account_id, event.broker_order_id)
         if rec is None or rec.broker != self.broker:
             return None
-        live = self._live.get(rec.intent_id)
+        live = self.book.get(rec.intent_id)
         if live is None:
             live = self._load(rec)
         return live
 
-    def _load(self, rec: IntentRecord) -> _Live:
-        live = _Live(intent=rec.intent, account_id=rec.account_id, tag=rec.tag, state=rec.state,
-                     reserved=rec.reserved_bp, risk=rec.risk, entry_id=rec.entry_intent_id,
-                     order_id=rec.broker_order_id, filled=rec.filled_quantity,
-                     avg=rec.avg_fill_price, changed_ms=rec.updated_ms if rec.acked_ms else None)
+    def _load(self, rec: IntentRecord) -> LiveIntent:
+        live = LiveIntent(intent=rec.intent, account_id=rec.account_id, tag=rec.tag,
+                          state=rec.state, reserved=rec.reserved_bp, risk=rec.risk,
+                          entry_id=rec.entry_intent_id, order_id=rec.broker_order_id,
+                          filled=rec.filled_quantity, avg=rec.avg_fill_price,
+                          changed_ms=rec.updated_ms if rec.acked_ms else None)
         if rec.state not in FINAL_STATES:
-            self._live[rec.intent_id] = live
-            if live.reserved:
-                self._holds.setdefault(live.account_id, {})[rec.intent_id] = live
+            self.book.add(live)
         if rec.broker_order_id is not None:
             self.adapter.remember_intent(rec.tag, rec.intent_id)
         return live

@@ -17,7 +17,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import attrs
 import msgspec
@@ -44,6 +44,7 @@ __all__ = [
     "IntentEvent",
     "IntentExists",
     "IntentRecord",
+    "IntentState",
     "StoredSnapshot",
     "states",
 ]
@@ -53,12 +54,15 @@ class IntentExists(InputError):
     e.g. by another process that recorded the same intent a moment earlier."""
 
 
+#: An intent's state (see the module docstring); stored in ``spx_broker_intents.state``.
+IntentState = Literal["queued", "submitting", "acked", "partially_filled", "ambiguous",
+                      "filled", "canceled", "expired", "rejected", "error", "refused"]
 #: States after which an intent never changes again.
-FINAL_STATES: Final = frozenset({"filled", "canceled", "expired", "rejected", "error",
-                                 "refused"})
+FINAL_STATES: Final[frozenset[IntentState]] = frozenset({
+    "filled", "canceled", "expired", "rejected", "error", "refused"})
 #: States of an intent that may still reach or be working at a broker.
-OPEN_STATES: Final = frozenset({"queued", "submitting", "acked", "partially_filled",
-                                "ambiguous"})
+OPEN_STATES: Final[frozenset[IntentState]] = frozenset({
+    "queued", "submitting", "acked", "partially_filled", "ambiguous"})
 
 _snapshot_encoder: Final = msgspec.json.Encoder()
 _snapshot_decoder: Final = msgspec.json.Decoder(PortfolioSnapshot)
@@ -80,7 +84,7 @@ class IntentRecord:
     broker: str
     account_id: str
     tag: str
-    state: str
+    state: IntentState
     entry_intent_id: str | None
     reserved_bp: float
     risk: float
@@ -123,7 +127,7 @@ class IntentBrief:
     account_id: str
     tag: str
     side: str
-    state: str
+    state: IntentState
     broker_order_id: str | None
     filled_quantity: float
     risk: float
@@ -232,7 +236,7 @@ class BrokerStore:
             yield cur
 
     def insert_intent(self, intent: OrderIntent, *, broker: str, account_id: str, tag: str,
-                      state: str, now_ms: int, entry_intent_id: str | None = None,
+                      state: IntentState, now_ms: int, entry_intent_id: str | None = None,
                       reserved_bp: float = 0.0, risk: float = 0.0,
                       detail: str | None = None) -> None:
         """Record a new intent with its tag and first state (one transaction).
@@ -255,7 +259,7 @@ class BrokerStore:
             raise IntentExists(f"intent {intent.intent_id!r}",
                                "already recorded in the store") from None
 
-    def transition(self, intent_id: str, state: str, *, now_ms: int, kind: str = "state",
+    def transition(self, intent_id: str, state: IntentState, *, now_ms: int, kind: str = "state",
                    detail: str | None = None, payload: bytes | None = None,
                    **columns: Any) -> None:
         """Set an intent's state (and the named columns) and log the change, atomically."""
@@ -306,13 +310,14 @@ class BrokerStore:
         return self.conn.execute("SELECT 1 FROM spx_broker_events WHERE intent_id = ? AND "
                                  "kind = 'submit' LIMIT 1", (intent_id,)).fetchone() is not None
 
-    def record_ack(self, ack: OrderAck, *, state: str = "acked", now_ms: int) -> None:
+    def record_ack(self, ack: OrderAck, *, state: IntentState = "acked", now_ms: int) -> None:
         """Store the broker's ack of an intent (its order id) and move it to ``state``."""
         self.transition(ack.intent_id, state, now_ms=now_ms, kind="ack", detail=ack.status,
                         payload=encode_broker_event(ack), broker_order_id=ack.broker_order_id,
                         acked_ms=now_ms, last_error=None)
 
-    def record_update(self, intent_id: str, update: OrderUpdate | OrderRejected, state: str, *,
+    def record_update(self, intent_id: str, update: OrderUpdate | OrderRejected,
+                      state: IntentState, *,
                       now_ms: int, **columns: Any) -> None:
         """Store an order update (or a rejection) of an intent's order."""
         detail = update.reason if isinstance(update, OrderRejected) else update.status
@@ -374,6 +379,18 @@ class BrokerStore:
             sql += " AND account_id = ?"
             args.append(account_id)
         return [_record(r) for r in self.conn.execute(sql + " ORDER BY rowid", args)]
+
+    def latest_open_entry(self, broker: str, account_id: str, symbol: str) -> str | None:
+        """The intent id of the latest recorded entry (``*_to_open``) of ``symbol`` in the
+        account that is not closed (``closed_ms`` null) and did not end without reaching the
+        broker (``refused``/``rejected``/``error``), or None: the entry an exit refers to
+        when it names none."""
+        row = self.conn.execute(
+            "SELECT intent_id FROM spx_broker_intents WHERE broker = ? AND account_id = ? AND "
+            "symbol = ? AND side LIKE '%_to_open' AND closed_ms IS NULL AND state NOT IN "
+            "('refused', 'rejected', 'error') ORDER BY rowid DESC LIMIT 1",
+            (broker, account_id, symbol)).fetchone()
+        return str(row[0]) if row is not None else None
 
     def open_entry_risk(self, broker: str, account_id: str) -> float:
         """Dollars at risk in entries not yet closed: open entries, and filled entries whose
@@ -439,6 +456,6 @@ def _record(row: Sequence[Any]) -> IntentRecord:
         last_error=row[16], created_ms=row[18], updated_ms=row[19])
 
 
-def states(records: Iterable[IntentRecord]) -> dict[str, str]:
+def states(records: Iterable[IntentRecord]) -> dict[str, IntentState]:
     """``{intent id: state}`` of records (for reports and tests)."""
     return {r.intent_id: r.state for r in records}

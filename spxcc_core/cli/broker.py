@@ -7,8 +7,13 @@ Common options: ``--broker NAME`` (an adapter registered through ``spxcc_registe
 user data folder), ``--key-file PATH`` (master key; default ``$SPXCC_MASTER_KEY``) and
 ``--option KEY=VALUE`` (repeatable, adapter-specific, e.g. ``--option fill=mid`` for paper).
 
-The Tradier token comes from ``$SPXCC_TRADIER_TOKEN`` when set, else from the vault secret
-``tradier_token``. The paper broker keeps its accounts in the store (``--db``).
+The adapter is built by its own ``from_config`` from an
+:class:`~spxcc_core.broker.interface.AdapterConfig`: the options, ``--account``, ``--sandbox``,
+the store when the adapter declares ``uses_store`` (the paper broker keeps its accounts there),
+and a lookup of the secrets it declares in ``secret_names``: secret ``NAME`` comes from
+``$SPXCC_<NAME>`` when set, else from the vault (the Tradier token: ``$SPXCC_TRADIER_TOKEN`` or
+the vault secret ``tradier_token``). The store is opened with every plugin's migrations
+(``spxcc_register_migrations``).
 
 ``snapshot`` prints a PortfolioSnapshot JSON object (and stores it); ``submit --intent FILE``
 routes an OrderIntent through the pre-trade checks (market clock, max contracts — default
@@ -35,7 +40,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -44,6 +49,7 @@ import msgspec
 
 from spxcc_core.broker import BrokerAdapter, broker_adapters, tag_for
 from spxcc_core.broker.errors import BrokerRejected, UnknownOrderError
+from spxcc_core.broker.interface import AdapterConfig
 from spxcc_core.broker.routing import CancelResult, RoutingLimits, RoutingWorker
 from spxcc_core.broker.store import BrokerStore, IntentBrief
 from spxcc_core.broker.sync import SnapshotSync
@@ -58,13 +64,10 @@ from spxcc_core.errors import ConfigError, InputError, SpxccError
 from spxcc_core.outputs import check_paths
 from spxcc_core.plugins import get_plugin_manager
 from spxcc_core.store import Store, default_db_path
+from spxcc_core.store.migrations import all_migrations, plugin_migrations
 
-__all__ = ["DEFAULT_MAX_CONTRACTS", "TOKEN_ENV", "TOKEN_SECRET", "open_adapter", "register"]
+__all__ = ["DEFAULT_MAX_CONTRACTS", "open_adapter", "register", "secret_env"]
 
-#: Environment variable overriding the vault for the Tradier token.
-TOKEN_ENV = "SPXCC_TRADIER_TOKEN"
-#: Vault name of the Tradier token.
-TOKEN_SECRET = "tradier_token"
 #: ``broker submit --max-contracts`` when not given: an intent for more contracts is refused.
 DEFAULT_MAX_CONTRACTS = 100
 
@@ -130,9 +133,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 _SECRET_OPTIONS = frozenset({"token", "api_key", "password", "secret"})
 
 
-def _options(pairs: list[str]) -> dict[str, Any]:
+def secret_env(name: str) -> str:
+    """The environment variable that overrides the vault for secret ``name``:
+    ``SPXCC_`` + the name upper-cased (``tradier_token`` → ``SPXCC_TRADIER_TOKEN``)."""
+    return "SPXCC_" + name.upper()
+
+
+def _secret_hint(secret_names: tuple[str, ...]) -> str:
+    if not secret_names:
+        return "store it with `spxcc secrets set NAME`"
+    name = secret_names[0]
+    return f"set {secret_env(name)} or store it with `spxcc secrets set {name}`"
+
+
+def _options(pairs: list[str], secret_names: tuple[str, ...] = ()) -> dict[str, Any]:
     """``--option KEY=VALUE`` pairs as a dict. Errors name the option by its rank (1 = the
-    first ``--option``), never its value."""
+    first ``--option``), never its value; a secret-looking key is refused with a hint at the
+    adapter's declared secrets."""
     out: dict[str, Any] = {}
     for rank, pair in enumerate(pairs, start=1):
         key, sep, value = pair.partition("=")
@@ -141,44 +158,52 @@ def _options(pairs: list[str]) -> dict[str, Any]:
                               "shown)")
         if key.strip().lower() in _SECRET_OPTIONS:
             raise ConfigError(f"--option {key.strip()}=...: secrets are never taken from the "
-                              f"command line; set {TOKEN_ENV} or store it with `spxcc secrets "
-                              f"set {TOKEN_SECRET}`")
+                              f"command line; {_secret_hint(secret_names)}")
         out[key.strip()] = value
     return out
 
 
-def _token(store: Store, key_file: Path | None) -> str:
-    from spxcc_core.secrets import MasterKeySource, resolve_secret
+def _secret_lookup(store: Store, key_file: Path | None,
+                   declared: tuple[str, ...]) -> Callable[[str], str]:
+    """A lookup of the secrets an adapter declared: ``$SPXCC_<NAME>``, else the vault."""
 
-    try:
-        secret = resolve_secret(TOKEN_SECRET, store=store,
-                                key_source=MasterKeySource.from_env_or_file(key_file),
-                                env_var=TOKEN_ENV)
-    except ConfigError as exc:
-        raise ConfigError(f"tradier token: {TOKEN_ENV} is not set and the vault cannot be "
-                          f"read: {exc}") from None
-    return secret.reveal()
+    def lookup(name: str) -> str:
+        from spxcc_core.secrets import MasterKeySource, resolve_secret
+
+        if name not in declared:
+            raise ConfigError(f"secret {name}: not among the secrets the adapter declares "
+                              f"({', '.join(declared) or 'none'})")
+        env = secret_env(name)
+        try:
+            secret = resolve_secret(name, store=store,
+                                    key_source=MasterKeySource.from_env_or_file(key_file),
+                                    env_var=env)
+        except ConfigError as exc:
+            raise ConfigError(f"secret {name}: {env} is not set and the vault cannot be "
+                              f"read: {exc}") from None
+        return secret.reveal()
+
+    return lookup
 
 
 @contextmanager
 def open_adapter(args: argparse.Namespace, store: Store) -> Iterator[BrokerAdapter]:
-    """The adapter named by ``--broker``, configured from the common options."""
+    """The adapter named by ``--broker``, built by its ``from_config`` from the common options
+    and what it declares it needs (the store, its secrets)."""
     registry = broker_adapters(get_plugin_manager())
     cls = registry.get(args.broker)
     if cls is None:
         raise ConfigError("--broker: unknown broker (the value is not shown); registered: "
                           f"{', '.join(sorted(registry)) or 'none'}")
-    options = _options(args.option)
-    options["account_id"] = args.account
-    if args.broker == "paper":
-        options["store"] = store
+    options = _options(args.option, cls.secret_names)
     if args.base_url:
         options["base_url"] = args.base_url
-    if args.sandbox:
-        options["sandbox"] = True
-    if args.broker == "tradier" and "token" not in options:
-        options["token"] = _token(store, args.key_file)
-    adapter = cls.from_config(options)
+    config = AdapterConfig(
+        options=options, account_id=args.account, sandbox=bool(args.sandbox),
+        store=store if cls.uses_store else None,
+        secret=_secret_lookup(store, args.key_file, cls.secret_names) if cls.secret_names
+        else None)
+    adapter = cls.from_config(config)
     try:
         yield adapter
     finally:
@@ -189,7 +214,7 @@ def _store(args: argparse.Namespace) -> Store:
     db = args.db if args.db is not None else default_db_path()
     check_paths({"--db": db}, {"--intent": getattr(args, "intent", None),
                                "--key-file": args.key_file})
-    return Store(db)
+    return Store(db, migrations=all_migrations(plugin_migrations(get_plugin_manager())))
 
 
 def _run_snapshot(args: argparse.Namespace) -> int:

@@ -63,10 +63,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             payload BLOB NOT NULL)""",
         "CREATE INDEX spx_broker_snapshots_account ON spx_broker_snapshots "
         "(broker, account_id, fetched_ms)",
-        """CREATE TABLE spx_paper_state (
-            account_id TEXT PRIMARY KEY,
-            payload BLOB NOT NULL,
-            rev INTEGER NOT NULL,
-            updated_ms INTEGER NOT NULL)""",
+        # Stores created before plugins brought their own tables also hold spx_paper_state,
+        # created here; the paper plugin's own migration adopts it (spxcc_paper.store).
     )),
 )

@@ -216,6 +216,17 @@ class Store:
                 cur.execute("INSERT INTO spxcc_schema (component, version) VALUES (?, ?)",
                             (m.component, m.version))
 
+    def migrate(self, migrations: Sequence[Migration]) -> None:
+        """Apply ``migrations`` not applied yet (e.g. a plugin's own tables, see
+        ``spxcc_register_migrations``) and check their tables are there. Idempotent; a store
+        already up to date takes no write lock.
+
+        :raises StoreError: a table the recorded migrations created is missing.
+        """
+        with self.errors():
+            self._migrate(migrations)
+            self._check_tables(migrations)
+
     def _check_ours(self) -> None:
         """Refuse an SQLite database of another program (tables, but no ``spxcc_schema``):
         migrating it would write our tables into someone else's file."""
