@@ -16,7 +16,9 @@ Fault injection (:meth:`FakeTradier.inject`), matched per request in FIFO order:
 - ``html`` / ``empty`` — 200 with the HTML docs page / an empty body;
 - ``errors`` — 200 ``{"errors":{"error": body}}`` (nothing executed);
 - ``quota`` — 429 with ``Available: 0`` headers and a ``Quota Violation`` body;
-- ``delay`` — sleep ``delay_ms`` before answering (after executing);
+- ``delay`` — hold the answer (after executing) until :meth:`FakeTradier.release` or
+  :meth:`FakeTradier.stop` is called, at most ``delay_ms`` of real time: a client whose socket
+  timeout is shorter than ``delay_ms`` certainly times out (no race with the server);
 - ``fault`` — a fault JSON body (``body`` = faultstring, e.g. ``Datastore Error``);
 - ``echo`` — a broken/hostile server that echoes the request's access token in the form named
   by ``body`` (:data:`ECHO_FORMS`: ``plain``, ``base64``, ``basic`` = base64 of
@@ -27,6 +29,15 @@ Fault injection (:meth:`FakeTradier.inject`), matched per request in FIFO order:
 
 ``skip`` lets that many matching requests through before the fault starts.
 ``visibility_delay_ms`` hides new orders from lists and single GETs for that long.
+``cancel_delay_ms`` (default 0: at once) leaves a canceled order ``pending`` for that long
+before it shows ``canceled``.
+
+Time: every timestamp, rate-limit window, quota expiry and visibility delay is read from the
+injected ``clock`` (:class:`~spxcc_core.clock.Clock`, default the system clock). A test hands
+the same :class:`~spxcc_core.clock.ManualClock` (e.g. ``clocks.RecordingClock``) to the server
+and to the adapter, so the adapter's waits move the server's time and nothing depends on the
+wall clock.
+Only the ``delay`` fault is real time (it exists to make a real socket time out).
 """
 
 from __future__ import annotations
@@ -38,7 +49,6 @@ import json
 import re
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -48,6 +58,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import attrs
 from secret_tokens import TRADIER_TEST_TOKEN
+
+from spxcc_core.clock import Clock, SystemClock
 
 __all__ = ["ECHO_FIELDS", "ECHO_FORMS", "FakeAccount", "FakeOrder", "FakeTradier", "Fault",
            "echo_pieces"]
@@ -181,6 +193,7 @@ class FakeOrder:
     create_date: float = 0.0
     transaction_date: float = 0.0
     visible_at: float = 0.0
+    cancel_at: float | None = None
     reason_description: str | None = None
 
     def as_json(self, include_tag: bool) -> dict[str, Any]:
@@ -225,8 +238,10 @@ class FakeTradier:
 
     def __init__(self, token: str = TRADIER_TEST_TOKEN, *, accounts: dict[str, str] | None = None,
                  rate_limits: dict[str, int] | None = None, window_s: float = 60.0,
-                 auto_fill: bool = True, visibility_delay_ms: int = 0) -> None:
+                 auto_fill: bool = True, visibility_delay_ms: int = 0,
+                 cancel_delay_ms: int = 0, clock: Clock | None = None) -> None:
         self.token = token
+        self.clock: Clock = clock if clock is not None else SystemClock()
         self.accounts: dict[str, FakeAccount] = {
             n: FakeAccount(n, t) for n, t in (accounts or {"VA00000001": "margin"}).items()}
         self.rate_limits = rate_limits or {"standard": 100_000, "market": 100_000,
@@ -234,6 +249,7 @@ class FakeTradier:
         self.window_s = window_s
         self.auto_fill = auto_fill
         self.visibility_delay_ms = visibility_delay_ms
+        self.cancel_delay_ms = cancel_delay_ms
         self.quotes: dict[str, tuple[float, float, float | None]] = {}
         self.expirations: dict[str, list[str]] = {}
         self.clock_state = "open"
@@ -241,7 +257,8 @@ class FakeTradier:
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.lock = threading.RLock()
         self._ids = itertools.count(1000)
-        self._windows: dict[tuple[str, str], tuple[float, int]] = {}
+        self._windows: dict[tuple[str, str], tuple[int, int]] = {}  # (start ms, used)
+        self._released = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.url = ""
@@ -260,6 +277,7 @@ class FakeTradier:
         return self
 
     def stop(self) -> None:
+        self._released.set()  # held (``delay``) answers go out now
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -276,6 +294,22 @@ class FakeTradier:
     def inject(self, *faults: Fault) -> None:
         with self.lock:
             self.faults.extend(faults)
+
+    def release(self) -> None:
+        """Let every answer held by a ``delay`` fault go (later ones are held again)."""
+        with self.lock:
+            released, self._released = self._released, threading.Event()
+        released.set()
+
+    def hold(self, delay_ms: int) -> None:
+        """Hold an answer (the ``delay`` fault) until released, at most ``delay_ms``."""
+        with self.lock:
+            released = self._released
+        released.wait(delay_ms / 1000.0)
+
+    def now_s(self) -> float:
+        """The server's time, epoch seconds."""
+        return self.clock.now_ms() / 1000.0
 
     def set_quote(self, symbol: str, bid: float, ask: float, last: float | None = None) -> None:
         with self.lock:
@@ -316,7 +350,7 @@ class FakeTradier:
         return q[1] if order.side.startswith("buy") else q[0]
 
     def _execute(self, acct: FakeAccount, order: FakeOrder, price: float, qty: float) -> None:
-        now = time.time()
+        now = self.now_s()
         total = order.exec_quantity + qty
         order.avg_fill_price = (order.avg_fill_price * order.exec_quantity + price * qty) / total
         order.exec_quantity = total
@@ -396,12 +430,12 @@ class FakeTradier:
                 "status": "ok", "commission": Num(commission), "cost": Num(est + commission),
                 "fees": 0, "symbol": order.symbol, "quantity": Num(qty), "side": side,
                 "type": otype, "duration": duration, "result": True, "order_cost": Num(est),
-                "margin_change": 0, "request_date": datetime.now(UTC).strftime(
+                "margin_change": 0, "request_date": datetime.fromtimestamp(
+                    self.now_s(), UTC).strftime(
                     "%Y-%m-%dT%H:%M:%S.%f")[:-3], "extended_hours": False, "class": klass,
                 "strategy": klass, "day_trades": 0}}
-        now = time.time()
-        order.create_date = order.transaction_date = now
-        order.visible_at = time.monotonic() + self.visibility_delay_ms / 1000.0
+        order.create_date = order.transaction_date = self.now_s()
+        order.visible_at = self.clock.monotonic() + self.visibility_delay_ms / 1000.0
         acct.orders.append(order)
         if self.auto_fill:
             touch = self._touch(order)
@@ -448,7 +482,7 @@ class FakeTradier:
         if q is None:
             return None
         bid, ask, last = q
-        ms = int(time.time() * 1000)
+        ms = self.clock.now_ms()
         d: dict[str, Any] = {
             "symbol": symbol, "description": symbol, "exch": "Z", "type": "option",
             "last": last, "change": None, "volume": 0, "open": None, "high": None, "low": None,
@@ -474,16 +508,17 @@ class FakeTradier:
 
     def rate(self, token: str, group: str) -> tuple[bool, dict[str, str]]:
         with self.lock:
-            now = time.time()
+            now = self.clock.now_ms()
+            window_ms = round(self.window_s * 1000)
             start, used = self._windows.get((token, group), (now, 0))
-            if now - start >= self.window_s:
+            if now - start >= window_ms:
                 start, used = now, 0
             allowed = self.rate_limits[group]
             ok = used < allowed
             if ok:
                 used += 1
             self._windows[(token, group)] = (start, used)
-            expiry_ms = int((start + self.window_s) * 1000)
+            expiry_ms = start + window_ms
             return ok, {"X-Ratelimit-Allowed": str(allowed), "X-Ratelimit-Used": str(used),
                         "X-Ratelimit-Available": str(allowed - used),
                         "X-Ratelimit-Expiry": str(expiry_ms)}
@@ -584,7 +619,7 @@ class _Handler(BaseHTTPRequestHandler):
         status, doc = self._route(method, path, params)
         if fault is not None:
             if fault.kind == "delay":
-                time.sleep(fault.delay_ms / 1000.0)
+                fake.hold(fault.delay_ms)
             else:
                 self._fault(fault, rl_headers)
                 return
@@ -624,7 +659,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, body.encode(), "application/json", headers)
         elif kind == "quota":
             h = dict(headers)
-            expiry = int((time.time() + fault.delay_ms / 1000.0) * 1000)
+            expiry = self.fake.clock.now_ms() + fault.delay_ms
             h.update({"X-Ratelimit-Available": "0", "X-Ratelimit-Expiry": str(expiry)})
             self._send(429, f"Quota Violation {expiry}".encode(), "text/plain", h)
         elif kind == "fault":
@@ -659,7 +694,7 @@ class _Handler(BaseHTTPRequestHandler):
                     return 401, f"Unauthorized Account: {parts[1]}"
                 return self._account(method, acct, parts[2:], p, include_tags)
             if parts == ["markets", "clock"]:
-                now = datetime.now(UTC)
+                now = datetime.fromtimestamp(fake.now_s(), UTC)
                 return 200, {"clock": {
                     "date": now.astimezone().date().isoformat(),
                     "description": "Market is open from 09:30 to 16:00",
@@ -690,7 +725,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _account(self, method: str, acct: FakeAccount, rest: list[str], p: dict[str, str],
                  include_tags: bool) -> tuple[int, Any]:
         fake = self.fake
-        now = time.monotonic()
+        now = fake.clock.monotonic()
+        for o in acct.orders:  # delayed cancels that are due
+            if o.cancel_at is not None and o.cancel_at <= now:
+                o.status, o.cancel_at = "canceled", None
         if rest == ["balances"] and method == "GET":
             return 200, fake.balances_doc(acct)
         if rest == ["positions"] and method == "GET":
@@ -717,8 +755,14 @@ class _Handler(BaseHTTPRequestHandler):
             if order.status in TERMINAL:
                 return 400, f"order already in finalized state: {order.status}"
             if method == "DELETE":
-                order.status = "canceled"
-                order.transaction_date = time.time()
+                if order.status == "pending":
+                    return 400, "order already pending cancellation"
+                if fake.cancel_delay_ms > 0:
+                    order.status = "pending"
+                    order.cancel_at = now + fake.cancel_delay_ms / 1000.0
+                else:
+                    order.status = "canceled"
+                order.transaction_date = fake.now_s()
                 return 200, {"order": {"id": order.id, "status": "ok"}}
             if method == "PUT":
                 if "type" in p:
@@ -727,7 +771,7 @@ class _Handler(BaseHTTPRequestHandler):
                     order.price = float(p["price"])
                 if "duration" in p:
                     order.duration = p["duration"]
-                order.transaction_date = time.time()
+                order.transaction_date = fake.now_s()
                 return 200, {"order": {"id": order.id, "status": "ok",
                                        "partner_id": str(uuid.uuid4())}}
         return 404, ""

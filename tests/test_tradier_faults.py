@@ -1,13 +1,18 @@
 """Property: under random fault sequences on submit, no intent ever makes two broker orders and
-every intent ends in a known state (acked with the one order's id, or a typed error)."""
+every intent ends in a known state (acked with the one order's id, or a typed error).
+
+The server and every adapter share one manual clock (lookup windows, visibility delays and
+quota waits advance it instead of sleeping); only the ``delay`` fault's socket timeout is real
+time, and the fake holds that answer until released, so the timeout always fires.
+"""
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 
 import pytest
+from clocks import RecordingClock
 from fake_tradier import FakeTradier, Fault
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -27,7 +32,7 @@ SYM = "SPXW261125C05900000"
 
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeTradier]:
-    with FakeTradier(accounts={ACCT: "margin"}) as server:
+    with FakeTradier(accounts={ACCT: "margin"}, clock=RecordingClock()) as server:
         server.set_quote(SYM, 3.0, 3.2)
         yield server
 
@@ -36,7 +41,7 @@ def _fault(kind: str, after: bool) -> Fault:
     if kind == "status":
         return Fault("status", method="POST", status=502, after=after)
     if kind == "delay":
-        return Fault("delay", method="POST", delay_ms=400)
+        return Fault("delay", method="POST", delay_ms=30_000)  # held until released
     if kind == "quota":
         return Fault("quota", method="POST", delay_ms=50)
     if kind == "errors":
@@ -63,8 +68,8 @@ def test_at_most_one_order_per_intent_and_a_known_outcome(
     fake.visibility_delay_ms = visibility_ms
     fake.inject(*posts, *gets)
     adapter = TradierAdapter(fake.token, base_url=fake.url, account_id=ACCT, timeout_s=0.25,
-                             lookup_window_s=0.3, lookup_interval_s=0.05, backoff_s=0.01,
-                             read_retries=1)
+                             lookup_window_s=0.5, lookup_interval_s=0.125, read_retries=1,
+                             clock=fake.clock)
     intent_id = f"prop-{uuid.uuid4()}"
     intent = OrderIntent(intent_id=intent_id, option_symbol=SYM, underlying="SPX",
                          side="buy_to_open", quantity=1, order_type="limit", limit_price=1.0)
@@ -78,8 +83,7 @@ def test_at_most_one_order_per_intent_and_a_known_outcome(
         else:
             outcome = ack
         assert persisted == [tag]  # the tag was handed out before anything was sent
-        if any(f.kind == "delay" for f in posts):
-            time.sleep(0.45)  # a timed-out request's handler is still sleeping: let it finish
+        fake.release()  # a timed-out request's held answer goes out (to a closed socket)
         orders = fake.orders_with_tag(ACCT, tag)
         assert len(orders) <= 1, f"duplicate orders for one intent: {orders}"
         if not isinstance(outcome, Exception):
@@ -100,3 +104,4 @@ def test_at_most_one_order_per_intent_and_a_known_outcome(
     finally:
         adapter.close()
         fake.faults.clear()
+        fake.release()

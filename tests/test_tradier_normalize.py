@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 from spxcc_tradier import normalize as N
-from spxcc_tradier.ratelimit import group_for, parse_expiry_s
+from spxcc_tradier.ratelimit import group_for, parse_expiry_ms
 from spxcc_tradier.transport import Transient, interpret
 
 from spxcc_core.broker import BrokerAuthError, BrokerRejected, UnknownOrderError
@@ -130,7 +130,7 @@ def test_error_messages_list_string_nested() -> None:
 
 
 def _interp(status: int, body: bytes, path: str = "/accounts/VA1/orders") -> object:
-    return interpret(status, {}, body, path=path, now_s=1_700_000_000.0)
+    return interpret(status, {}, body, path=path, now_ms=1_700_000_000_000)
 
 
 def test_interpret_success_and_rejections() -> None:
@@ -170,7 +170,13 @@ def test_interpret_transient_shapes(status: int, body: bytes) -> None:
 def test_interpret_quota_violation_reads_expiry() -> None:
     with pytest.raises(Transient) as info:
         _interp(429, b"Quota Violation 1700000002500")
-    assert info.value.quota and info.value.retry_after_s == pytest.approx(2.5)
+    assert info.value.quota and info.value.retry_after_s == 2.5
+    with pytest.raises(Transient) as seconds:
+        _interp(429, b"Quota Violation, retry after 1700000003")  # epoch seconds
+    assert seconds.value.retry_after_s == 3.0
+    with pytest.raises(Transient) as past:
+        _interp(429, b"Quota Violation 1699999999000")
+    assert past.value.retry_after_s == 0.0
 
 
 def test_rate_groups_and_expiry_units() -> None:
@@ -180,6 +186,9 @@ def test_rate_groups_and_expiry_units() -> None:
     assert group_for("POST", "/accounts/VA1/orders") == "trading"
     assert group_for("DELETE", "/accounts/VA1/orders/5") == "trading"
     assert group_for("GET", "/user/profile") == "standard"
-    assert parse_expiry_s("1369168800001") == pytest.approx(1369168800.001)
-    assert parse_expiry_s("1369168800") == 1369168800.0
-    assert parse_expiry_s("x") is None
+    assert parse_expiry_ms("1369168800001") == 1369168800001
+    assert parse_expiry_ms("1369168800") == 1369168800000
+    assert parse_expiry_ms(" 1369168800.5 ") == 1369168800500
+    assert parse_expiry_ms("x") is None
+    assert parse_expiry_ms("0") is None and parse_expiry_ms("-5") is None
+    assert parse_expiry_ms("nan") is None and parse_expiry_ms("inf") is None

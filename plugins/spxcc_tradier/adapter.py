@@ -18,13 +18,19 @@ order list, built from one full listing (every :meth:`TradierAdapter.orders` cal
 and then extended by reading only the page holding the last indexed order onwards — one GET
 per lookup instead of one per page of the day, with every re-read position checked so that an
 unexpected list order falls back to a full listing.
+
+Time comes from one injected :class:`~spxcc_core.clock.Clock` (``clock``, default
+:class:`~spxcc_core.clock.SystemClock`): the lookup window and its polling, the pause between
+submit attempts, the transport's read backoff, the rate limiter's waits and the ``at_ms``/
+``as_of_ms`` stamps all read or wait through it, so a test drives them with a
+:class:`~spxcc_core.clock.ManualClock`. (HTTP timeouts, ``timeout_s``, are socket deadlines
+and stay real time.)
 """
 
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any, ClassVar, Final, Self
 
@@ -35,6 +41,7 @@ from spxcc_core.broker.errors import (
     UnknownOrderError,
 )
 from spxcc_core.broker.interface import AdapterConfig, BrokerAdapter, TagCallback, tag_for
+from spxcc_core.clock import Clock, SystemClock
 from spxcc_core.contracts.broker import (
     TERMINAL_STATUSES,
     Balances,
@@ -102,8 +109,12 @@ class TradierAdapter(BrokerAdapter):
                  lookup_window_s: float = 5.0, lookup_interval_s: float = 0.2,
                  max_submit_attempts: int = 2, read_retries: int = 3,
                  orders_page_size: int = 100, limiter: RateLimiter | None = None,
-                 backoff_s: float = 0.1, clock: Callable[[], float] = time.time,
-                 tag_index: bool = True) -> None:
+                 backoff_s: float = 0.1, clock: Clock | None = None,
+                 tag_index: bool = True, connect_retries: int = 2) -> None:
+        """See the module docstring for the options. ``clock``: where time is read and waited
+        for (None: the system clock); a ``limiter`` passed in keeps its own clock, the default
+        one shares ``clock``. ``connect_retries``: httpx's retries of a refused or failed
+        connection (its own short waits, real time)."""
         super().__init__(account_id=account_id)
         if not token or not token.strip():
             raise ConfigError("tradier: an access token is required")
@@ -115,10 +126,12 @@ class TradierAdapter(BrokerAdapter):
         self.lookup_interval_s = lookup_interval_s
         self.max_submit_attempts = max(1, max_submit_attempts)
         self.orders_page_size = max(1, orders_page_size)
-        self._clock = clock
-        self._http = TradierTransport(self.base_url, token, limiter=limiter or RateLimiter(),
-                                      timeout_s=timeout_s, read_retries=read_retries,
-                                      backoff_s=backoff_s)
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self._http = TradierTransport(self.base_url, token,
+                                      limiter=limiter or RateLimiter(clock=self.clock),
+                                      timeout_s=timeout_s, connect_retries=connect_retries,
+                                      read_retries=read_retries, backoff_s=backoff_s,
+                                      clock=self.clock)
         self._acks: dict[str, OrderAck] = {}
         self._lock = threading.Lock()
         self.use_tag_index = tag_index
@@ -161,7 +174,7 @@ class TradierAdapter(BrokerAdapter):
         self._http.close()
 
     def _now_ms(self) -> int:
-        return int(self._clock() * 1000)
+        return self.clock.now_ms()
 
     # --- account state ----------------------------------------------------------------------
 
@@ -320,9 +333,11 @@ class TradierAdapter(BrokerAdapter):
         return index
 
     def _lookup(self, account_id: str, tag: str) -> tuple[OrderAck | None, bool]:
-        """Poll for ``tag`` during the lookup window. Returns (ack or None, whether at least one
-        lookup succeeded)."""
-        deadline = time.monotonic() + self.lookup_window_s
+        """Poll for ``tag`` during the lookup window: a lookup now, then one every
+        ``lookup_interval_s`` of the clock's monotonic time (the last wait shortened to end
+        on the window's end), the last at or after the end of ``lookup_window_s``. Returns
+        (ack or None, whether at least one lookup succeeded)."""
+        deadline = self.clock.monotonic() + self.lookup_window_s
         succeeded = False
         while True:
             try:
@@ -332,9 +347,10 @@ class TradierAdapter(BrokerAdapter):
                     return found, True
             except BrokerUnavailable:
                 pass
-            if time.monotonic() >= deadline:
+            left = deadline - self.clock.monotonic()
+            if left <= 0:
                 return None, succeeded
-            time.sleep(min(self.lookup_interval_s, max(0.0, deadline - time.monotonic())))
+            self.clock.sleep(min(self.lookup_interval_s, left))
 
     def submit(self, intent: OrderIntent, *, on_tag_assigned: TagCallback | None = None,
                known_unsubmitted: bool = False) -> OrderAck:
@@ -365,7 +381,7 @@ class TradierAdapter(BrokerAdapter):
                 # wait is done by the limiter)
                 last_problem = str(exc)
                 if not exc.quota and attempt + 1 < self.max_submit_attempts:
-                    time.sleep(self.lookup_interval_s)
+                    self.clock.sleep(self.lookup_interval_s)
                 continue
             except OutcomeUnknown as exc:
                 ambiguous = True

@@ -15,8 +15,7 @@ a typed error (reference §2).
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, Final
 
 import attrs
@@ -29,10 +28,11 @@ from spxcc_core.broker.errors import (
     BrokerUnavailable,
     UnknownOrderError,
 )
+from spxcc_core.clock import Clock
 from spxcc_core.errors import ConfigError
 from spxcc_core.secrets.redact import Redactor
 from spxcc_tradier.normalize import error_messages
-from spxcc_tradier.ratelimit import Group, RateLimiter, group_for
+from spxcc_tradier.ratelimit import Group, RateLimiter, group_for, parse_expiry_ms
 
 __all__ = ["NotSent", "OutcomeUnknown", "TradierTransport", "Transient", "check_header_token",
            "interpret"]
@@ -79,8 +79,10 @@ def _fault(doc: object) -> tuple[str, str] | None:
 
 
 def interpret(status: int, headers: Mapping[str, str], body: bytes, *, path: str,
-              now_s: float) -> Any:
+              now_ms: int) -> Any:
     """Parsed JSON of a successful response, or raise the typed error its shape means.
+
+    ``now_ms`` (epoch milliseconds) turns the expiry a ``429`` names into ``retry_after_s``.
 
     :raises BrokerRejected: 200 ``errors``, 400 ``Invalid parameter``/``order already in
         finalized state``, other 4xx with a message.
@@ -107,11 +109,8 @@ def interpret(status: int, headers: Mapping[str, str], body: bytes, *, path: str
         raise BrokerAuthError(f"tradier refused the access token: {faultstring or code}")
     if status == 429:
         m = _QUOTA_EPOCH.findall(body.decode("utf-8", "replace"))
-        reset = None
-        if m:
-            v = float(m[-1])
-            reset = v / 1000.0 if v > 10**11 else v
-        retry = max(0.0, reset - now_s) if reset is not None else None
+        reset_ms = parse_expiry_ms(m[-1]) if m else None
+        retry = max(0, reset_ms - now_ms) / 1000.0 if reset_ms is not None else None
         raise Transient(f"tradier quota violation (429): {_snippet(body)}", retry_after_s=retry,
                         quota=True)
     if status >= 500 or status == 404 or status == 408:
@@ -161,6 +160,8 @@ class TradierTransport:
 
     :ivar read_retries: extra attempts for a transient read failure.
     :ivar backoff_s: first backoff; doubles per retry up to ``max_backoff_s``.
+    :ivar clock: reads the time (quota expiries) and waits the backoffs; by default the
+        limiter's clock, so one clock drives both.
     """
 
     base_url: str
@@ -171,10 +172,14 @@ class TradierTransport:
     read_retries: int = 3
     backoff_s: float = 0.1
     max_backoff_s: float = 2.0
-    sleep: Callable[[float], None] = time.sleep
+    clock: Clock = attrs.field()
     requests: int = 0
     _client: httpx.Client = attrs.field(init=False, repr=False)
     _redactor: Redactor = attrs.field(init=False, repr=False)
+
+    @clock.default
+    def _limiter_clock(self) -> Clock:
+        return self.limiter.clock
 
     def __attrs_post_init__(self) -> None:
         check_header_token(self._token)
@@ -206,17 +211,18 @@ class TradierTransport:
             raise OutcomeUnknown(self._scrub(f"tradier {method} {path}: connection failed "
                                              f"({type(exc).__name__})")) from None
         self.limiter.update(group, response.headers)
+        now_ms = self.clock.now_ms()
         try:
             # the token is removed from the body in every form before anything reads it (a
             # server echoing it must not put it into a message, a log or the store)
             body = self._redactor.scrub_bytes(response.content)
             return interpret(response.status_code, response.headers, body,
-                             path=path, now_s=self.limiter.clock())
+                             path=path, now_ms=now_ms)
         except Transient as exc:
             if exc.quota:
-                reset = (self.limiter.clock() + exc.retry_after_s
-                         if exc.retry_after_s is not None else None)
-                self.limiter.exhausted(group, reset)
+                reset_ms = (now_ms + round(exc.retry_after_s * 1000)
+                            if exc.retry_after_s is not None else None)
+                self.limiter.exhausted(group, reset_ms)
                 raise NotSent(self._scrub(str(exc)), retry_after_s=exc.retry_after_s,
                               quota=True) from None
             raise OutcomeUnknown(self._scrub(str(exc)),
@@ -242,7 +248,7 @@ class TradierTransport:
                 if attempt == self.read_retries:
                     raise BrokerUnavailable(str(exc), retry_after_s=exc.retry_after_s) from None
                 if not exc.quota:  # a quota wait is done by the limiter on the next acquire
-                    self.sleep(delay)
+                    self.clock.sleep(delay)
                     delay = min(delay * 2, self.max_backoff_s)
         raise AssertionError("unreachable")
 

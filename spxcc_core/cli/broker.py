@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -54,6 +53,7 @@ from spxcc_core.broker.routing import CancelResult, RoutingLimits, RoutingWorker
 from spxcc_core.broker.store import BrokerStore, IntentBrief
 from spxcc_core.broker.sync import SnapshotSync
 from spxcc_core.cli.parser import SafeArgumentParser
+from spxcc_core.clock import Clock, SystemClock
 from spxcc_core.contracts.broker import (
     TERMINAL_STATUSES,
     BrokerOrder,
@@ -326,15 +326,22 @@ def _run_cancel(args: argparse.Namespace) -> int:
             result = RoutingWorker(adapter, BrokerStore(store)).cancel(args.intent_id,
                                                                        wait_s=args.wait)
         else:
-            result = _cancel_unrecorded(adapter, args.account, args.intent_id, args.wait)
+            result = _cancel_unrecorded(adapter, args.account, args.intent_id, args.wait,
+                                        SystemClock())
     sys.stdout.write(_encoder.encode(result.as_dict()).decode() + "\n")
     return 0
 
 
+#: Seconds between reads of an order whose cancel was requested, until it is final.
+_CANCEL_POLL_S = 0.2
+
+
 def _cancel_unrecorded(adapter: BrokerAdapter, account: str, intent_id: str,
-                       wait_s: float) -> CancelResult:
+                       wait_s: float, clock: Clock) -> CancelResult:
     """Cancel the order carrying an intent's tag when the store does not know the intent
-    (e.g. it was routed from another store); nothing is recorded."""
+    (e.g. it was routed from another store); nothing is recorded. After the request the
+    order is read every :data:`_CANCEL_POLL_S` seconds of ``clock`` until it is final or
+    ``wait_s`` has passed."""
     order = _broker_order(adapter, account, intent_id, None)
     if order is None:
         raise InputError(f"intent {intent_id!r}", "not recorded in the store and no order "
@@ -352,10 +359,10 @@ def _cancel_unrecorded(adapter: BrokerAdapter, account: str, intent_id: str,
             raise
         return CancelResult(intent_id, now.status, order.id, False,
                             f"order {order.id} is already {now.status}: nothing to cancel")
-    deadline = time.monotonic() + wait_s
+    deadline = clock.monotonic() + wait_s
     now = adapter.order(account, order.id)
-    while now.status not in TERMINAL_STATUSES and time.monotonic() < deadline:
-        time.sleep(0.2)
+    while now.status not in TERMINAL_STATUSES and clock.monotonic() < deadline:
+        clock.sleep(_CANCEL_POLL_S)
         now = adapter.order(account, order.id)
     message = (f"order {order.id} canceled" if now.status == "canceled" else
                f"cancel of order {order.id} requested; the broker reports it {now.status}")

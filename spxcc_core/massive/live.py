@@ -15,6 +15,8 @@ Contract:
   neither is retried. Any other drop (network error, close, ``force_disconnect``, handshake
   timeout) reconnects after an exponential backoff and re-subscribes; after
   ``Backoff.max_attempts`` consecutive failures :class:`MassiveConnectionError` is raised.
+  The backoff is waited through the injected ``sleep`` (default ``asyncio.sleep``: an event
+  loop wait, cancellable and not blocking; tests pass a recorder that returns at once).
 - The API key is never in a message, log line, exception or ``repr`` (server texts are scrubbed
   of it too). It travels only in the auth message.
 - A malformed message raises :class:`~spxcc_core.errors.InputError` naming the URL and the
@@ -25,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -160,13 +162,15 @@ class LiveClient:
     :param on_message: called with every raw message received (handshake included), in order —
         e.g. to write a recording that :func:`iter_ws_frames` replays identically.
     :param connect_kwargs: extra keyword arguments for ``websockets.asyncio.client.connect``.
+    :param sleep: waits the reconnect backoff, in seconds (default ``asyncio.sleep``).
     """
 
     def __init__(self, *, url: str, api_key: str | ApiKey, subscriptions: Sequence[str],
                  ticker: str | None, symbols: SymbolTable, conditions: ConditionTable,
                  backoff: Backoff | None = None, handshake_timeout_s: float = 10.0,
                  on_message: Callable[[bytes], None] | None = None,
-                 connect_kwargs: dict[str, Any] | None = None) -> None:
+                 connect_kwargs: dict[str, Any] | None = None,
+                 sleep: Callable[[float], Awaitable[None]] | None = None) -> None:
         if not subscriptions or any(not s.strip() or "," in s for s in subscriptions):
             raise ConfigError("subscriptions must be non-empty channel params like 'T.SPY'")
         self.url = url
@@ -175,6 +179,7 @@ class LiveClient:
         self.backoff = backoff or Backoff()
         self.handshake_timeout_s = handshake_timeout_s
         self.on_message = on_message
+        self._sleep = sleep if sleep is not None else asyncio.sleep
         self._connect_kwargs = dict(connect_kwargs or {})
         self._connect_kwargs.setdefault(
             "logger", _NoFrameDebug(logging.getLogger("websockets.client"), {}))
@@ -236,7 +241,7 @@ class LiveClient:
             delay = self.backoff.delay(attempt)
             log.warning("massive feed %s: %s; reconnecting in %.2f s (attempt %d)",
                         self._source, reason, delay, attempt)
-            await asyncio.sleep(delay)
+            await self._sleep(delay)
 
     async def _handshake(self, ws: ClientConnection) -> None:
         await self._await_status(ws, "connected")

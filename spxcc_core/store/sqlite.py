@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +18,7 @@ from types import TracebackType
 
 import platformdirs
 
+from spxcc_core.clock import Clock, SystemClock
 from spxcc_core.errors import ConfigError, InputError
 from spxcc_core.store.migrations import Migration, all_migrations
 
@@ -136,6 +136,8 @@ def restrict_permissions(path: Path) -> None:
 
 #: Seconds a connection waits for another's write lock before "database is locked".
 _BUSY_TIMEOUT_S = 30.0
+#: Seconds between attempts to switch a fresh store to WAL while another opener holds it.
+_WAL_RETRY_S = 0.01
 _SCHEMA_TABLE = (
     "CREATE TABLE IF NOT EXISTS spxcc_schema ("
     " component TEXT NOT NULL, version INTEGER NOT NULL,"
@@ -148,11 +150,14 @@ class Store:
 
     Writes go through :meth:`transaction` (one transaction per batch). The connection is
     opened with ``check_same_thread=False``; callers serialise writes themselves.
+    ``clock`` times the retries of the journal switch on open (default the system clock).
     """
 
     def __init__(self, path: str | os.PathLike[str],
-                 migrations: Sequence[Migration] | None = None) -> None:
+                 migrations: Sequence[Migration] | None = None, *,
+                 clock: Clock | None = None) -> None:
         self.path = Path(path)
+        self._clock: Clock = clock if clock is not None else SystemClock()
         check_file(self.path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -178,19 +183,19 @@ class Store:
     def _set_wal(self) -> None:
         """Switch the journal to WAL. On a fresh file another process may be switching it at
         the same moment, and SQLite then answers "database is locked" at once instead of
-        waiting: try again (every 10 ms, up to the 30 s busy timeout).
+        waiting: try again (every 10 ms of the store's clock, up to the 30 s busy timeout).
 
         :raises ConfigError: still locked after the timeout.
         """
-        deadline = time.monotonic() + _BUSY_TIMEOUT_S
+        deadline = self._clock.monotonic() + _BUSY_TIMEOUT_S
         while True:
             try:
                 self.conn.execute("PRAGMA journal_mode=WAL")
                 return
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
+                if "locked" not in str(exc) or self._clock.monotonic() > deadline:
                     raise ConfigError(f"store {self.path}: cannot open ({exc})") from None
-                time.sleep(0.01)
+                self._clock.sleep(_WAL_RETRY_S)
 
     def _migrate(self, migrations: Sequence[Migration]) -> None:
         """Apply the pending migrations, once, whoever opens the store first.
