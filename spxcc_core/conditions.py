@@ -7,7 +7,7 @@ short-sale-restriction indicators 57–60, financial-status indicators 62–71) 
 ids missing from the table are ignored the same way and reported by :func:`eligibility` so the run
 report can count them under ``unknownConditions``.
 
-Flags are the ``ELIG_*`` bits of :mod:`spxcc_core.aggregate.columns`: ``ELIG_HL`` (updates high and
+Flags are the ``ELIG_*`` bits defined below: ``ELIG_HL`` (updates high and
 low), ``ELIG_OC`` (updates open, close and last), ``ELIG_V`` (counts in volume) and
 ``ELIG_CLASSIFY`` (an outright-priced print that Lee–Ready may classify as buy or sell). Only
 options multi-leg and compression prints lack ``ELIG_CLASSIFY`` among volume-eligible conditions.
@@ -25,9 +25,15 @@ from types import MappingProxyType
 
 import attrs
 
-from spxcc_core.aggregate.columns import ELIG_CLASSIFY, ELIG_HL, ELIG_OC, ELIG_V
+#: Eligibility bits of a condition set: the trade updates high/low, open/close, volume; the trade
+#: is classified (Lee–Ready) into delta volume.
+ELIG_HL = 1
+ELIG_OC = 2
+ELIG_V = 4
+ELIG_CLASSIFY = 8
 
-__all__ = ["ALL_FLAGS", "CONDITIONS", "ConditionRecord", "eligibility"]
+__all__ = ["ALL_FLAGS", "CONDITIONS", "ELIG_CLASSIFY", "ELIG_HL", "ELIG_OC", "ELIG_V", "ConditionRecord",
+           "eligibility"]
 
 #: All four eligibility bits: the flags of an empty condition set (a regular sale).
 ALL_FLAGS = ELIG_HL | ELIG_OC | ELIG_V | ELIG_CLASSIFY

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import msgspec
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
@@ -28,28 +27,11 @@ from spxcc_core.aggregate.columns import (
 )
 from spxcc_core.aggregate.config import AggregatorConfig
 from spxcc_core.aggregate.engine import aggregate_columns
-from spxcc_core.contracts.microbar import MicrobarV2
+from spxcc_core.aggregate.tables import MICROBAR_ARROW_SCHEMA, bars_to_arrow
 from spxcc_core.errors import InputError
 
 __all__ = ["MICROBAR_ARROW_SCHEMA", "aggregate_arrow", "as_arrow_table", "bars_to_arrow",
            "quote_columns_from_arrow", "trade_columns_from_arrow"]
-
-_INT_FIELDS = {"startMs", "intervalMs", "tradeCount", "quoteCount"}
-_FIELDS = msgspec.structs.fields(MicrobarV2)
-
-#: Column names (microbar@2 wire names, in wire order) and types of :func:`bars_to_arrow`.
-MICROBAR_ARROW_SCHEMA = pa.schema(
-    [pa.field(f.encode_name, pa.string() if f.encode_name == "symbol" else
-              pa.int64() if f.encode_name in _INT_FIELDS else pa.float64(),
-              nullable=f.encode_name not in ("symbol", "startMs", "intervalMs"))
-     for f in _FIELDS])
-
-
-def bars_to_arrow(bars: Sequence[MicrobarV2]) -> pa.Table:
-    """The bars as a table with :data:`MICROBAR_ARROW_SCHEMA` (nulls where the bar has None)."""
-    columns = {f.encode_name: [getattr(b, f.name) for b in bars] for f in _FIELDS}
-    return pa.table(columns, schema=MICROBAR_ARROW_SCHEMA)
-
 
 def as_arrow_table(data: Any, what: str) -> pa.Table:
     """``data`` as an Arrow table: a ``pa.Table`` as is; a ``pa.RecordBatch`` as a one-batch

@@ -19,7 +19,14 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+# The eligibility bits live with the condition table; re-exported for the kernel and readers.
+from spxcc_core.conditions import ELIG_CLASSIFY, ELIG_HL, ELIG_OC, ELIG_V
+
 __all__ = [
+    "ELIG_CLASSIFY",
+    "ELIG_HL",
+    "ELIG_OC",
+    "ELIG_V",
     "NO_SEQ",
     "ConditionTable",
     "QuoteColumns",
@@ -138,13 +145,6 @@ class SymbolTable:
 
     def __len__(self) -> int:
         return len(self.names)
-
-
-#: Eligibility bits of a condition set (see ``spxcc_core.conditions``).
-ELIG_HL = 1
-ELIG_OC = 2
-ELIG_V = 4
-ELIG_CLASSIFY = 8
 
 
 @attrs.define

@@ -55,7 +55,7 @@ class AggregationResult:
 
     def to_arrow(self) -> pa.Table:
         """The bars as an Arrow table whose columns carry the microbar@2 wire names."""
-        from spxcc_core.aggregate.arrow import bars_to_arrow
+        from spxcc_core.aggregate.tables import bars_to_arrow
 
         return bars_to_arrow(self.bars)
 

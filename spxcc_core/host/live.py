@@ -48,6 +48,7 @@ import pluggy
 from spxcc_core.aggregate.config import AggregatorConfig
 from spxcc_core.chain import ChainSnapshot
 from spxcc_core.clock import Clock, SystemClock
+from spxcc_core.contracts.replay import ReplaySource
 from spxcc_core.detect.profile import Profile
 from spxcc_core.errors import ConfigError, SpxccError
 from spxcc_core.hashing import digests
@@ -59,7 +60,6 @@ from spxcc_core.massive.live import ApiKey, Backoff, LiveClient, public_url
 from spxcc_core.massive.websocket import WsFrame, WsStats
 from spxcc_core.outputs import atomic_write
 from spxcc_core.pipeline import Pipeline
-from spxcc_core.replay.wire import ReplaySource
 from spxcc_core.run.result import OUTPUT_FILES, RunResult, StepOutputs, json_document
 from spxcc_core.run.setup import (
     check_run_paths,
