@@ -142,3 +142,15 @@ class Rechunker:
 def empty_ticker_error(source: str, row: int) -> InputError:
     """The error for a row whose ticker is empty."""
     return InputError(source, "empty ticker", row=row)
+
+
+def os_error(src: str, exc: OSError) -> InputError:
+    """The one-line :class:`InputError` for a file that cannot be opened or read: not found, a
+    directory, permission denied, or the operating system's own words."""
+    if isinstance(exc, FileNotFoundError):
+        return InputError(src, "file not found")
+    if isinstance(exc, IsADirectoryError):
+        return InputError(src, "is a directory, not a file")
+    if isinstance(exc, PermissionError):
+        return InputError(src, "cannot read the file: permission denied")
+    return InputError(src, f"cannot read the file: {exc.strerror or exc}")

@@ -61,6 +61,7 @@ from spxcc_core.massive._common import (
     TickerSelector,
     check_chunk_rows,
     empty_ticker_error,
+    os_error,
     source_name,
 )
 from spxcc_core.massive._fastcsv import Fallback, fast_csv_batches
@@ -397,7 +398,7 @@ def _is_gzip(path: str | os.PathLike[str], src: str) -> bool:
         with open(path, "rb") as fh:
             return fh.read(2) == b"\x1f\x8b"
     except OSError as exc:
-        raise _os_error(src, exc) from None
+        raise os_error(src, exc) from None
 
 
 def read_csv_batches(path: str | os.PathLike[str], *, required: dict[str, pa.DataType],
@@ -493,21 +494,11 @@ def _read_header(path: str | os.PathLike[str], src: str, gz: bool) -> list[str]:
     return [name.strip() for name in next(csv.reader([text]))]
 
 
-def _os_error(src: str, exc: OSError) -> InputError:
-    if isinstance(exc, FileNotFoundError):
-        return InputError(src, "file not found")
-    if isinstance(exc, IsADirectoryError):
-        return InputError(src, "is a directory, not a file")
-    if isinstance(exc, PermissionError):
-        return InputError(src, "cannot read the file: permission denied")
-    return InputError(src, f"cannot read the file: {exc.strerror or exc}")
-
-
 def _translate(exc: BaseException, src: str, path: str | os.PathLike[str], gz: bool,
                header: list[str], bad_rows: list[pacsv.InvalidRow]) -> InputError:
     """Turn a pyarrow/OS error into one clear InputError line."""
     if isinstance(exc, OSError) and exc.errno is not None:
-        return _os_error(src, exc)
+        return os_error(src, exc)
     msg = str(exc)
     if bad_rows:
         bad = bad_rows[0]

@@ -43,6 +43,7 @@ from spxcc_core.massive._common import (
     TickerSelector,
     check_chunk_rows,
     empty_ticker_error,
+    os_error,
     source_name,
 )
 
@@ -184,12 +185,8 @@ def _load(path: str | os.PathLike[str], src: str, decoder: msgspec.json.Decoder[
     try:
         with open(path, "rb") as fh:
             data = fh.read()
-    except FileNotFoundError:
-        raise InputError(src, "file not found") from None
-    except IsADirectoryError:
-        raise InputError(src, "is a directory, not a file") from None
     except OSError as exc:
-        raise InputError(src, f"cannot read the file: {exc.strerror or exc}") from None
+        raise os_error(src, exc) from None
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     body = data.lstrip()

@@ -37,7 +37,13 @@ import numpy as np
 
 from spxcc_core.aggregate.columns import ConditionTable, QuoteColumns, SymbolTable, TradeColumns
 from spxcc_core.errors import InputError
-from spxcc_core.massive._common import SKIP, ConditionStrings, TickerSelector, source_name
+from spxcc_core.massive._common import (
+    SKIP,
+    ConditionStrings,
+    TickerSelector,
+    os_error,
+    source_name,
+)
 from spxcc_core.massive.columns import IndexColumns
 
 __all__ = [
@@ -308,12 +314,8 @@ def _open_lines(path: str | os.PathLike[str], src: str) -> IO[bytes]:
         if src.lower().endswith(".gz"):
             return gzip.GzipFile(os.fspath(path), "rb")  # type: ignore[return-value]
         return open(path, "rb")
-    except FileNotFoundError:
-        raise InputError(src, "file not found") from None
-    except IsADirectoryError:
-        raise InputError(src, "is a directory, not a file") from None
     except OSError as exc:
-        raise InputError(src, f"cannot read the file: {exc.strerror or exc}") from None
+        raise os_error(src, exc) from None
 
 
 def iter_ws_decoded(path: str | os.PathLike[str], *, ticker: str | None,
