@@ -147,15 +147,16 @@ def resolve_profile(pm: pluggy.PluginManager | PluginRegistry,
                     profile: Profile | str | os.PathLike[str] | None = None,
                     detectors: Sequence[str] | None = None) -> Profile:
     """The profile a run uses: ``profile`` (a :class:`Profile`, a profile TOML file, or None for
-    the embedded default) with every installed detector not named in ``detectors`` disabled
+    the default profile of the installed detectors, :func:`default_profile`) with every installed detector not named in ``detectors`` disabled
     (None: every detector the profile enables). ``pm``: a plugin manager or a registry (whose
     discovery, and its failures, are then shared with the run).
 
     :raises ConfigError: an unreadable or invalid profile, ``detectors`` given as a string, or
         a detector name that is not installed (the message lists the installed ones).
     """
+    registry = as_registry(pm)
     if profile is None:
-        prof = default_profile()
+        prof = default_profile(registry.classes(DETECTORS))
     elif isinstance(profile, Profile):
         prof = profile
     else:
@@ -164,7 +165,7 @@ def resolve_profile(pm: pluggy.PluginManager | PluginRegistry,
         return prof
     if isinstance(detectors, str):
         raise ConfigError("detectors must be a list of names, not a string")
-    installed = as_registry(pm).by_name(DETECTORS)
+    installed = registry.by_name(DETECTORS)
     unknown = [n for n in detectors if n not in installed]
     if unknown:
         raise ConfigError(f"unknown detector{'s' if len(unknown) > 1 else ''} "

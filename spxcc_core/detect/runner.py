@@ -38,7 +38,7 @@ import pluggy
 from spxcc_core.contracts.microbar import MicrobarV1
 from spxcc_core.contracts.setup import GateCheck, GateDecision, SetupCandidate, SetupInstance
 from spxcc_core.detect.base import ContextProvider, Detector
-from spxcc_core.detect.context import BarContext
+from spxcc_core.detect.context import BarContext, context_slots
 from spxcc_core.detect.gating import decide
 from spxcc_core.detect.market import SessionMarket
 from spxcc_core.detect.profile import (
@@ -143,13 +143,15 @@ class DetectorRunner:
             # a stable order whatever the plugin load order: outputs are byte-identical
             detector_classes.sort(key=lambda c: c.name)
             provider_classes.sort(key=lambda c: c.name)
-        self.profile = profile if profile is not None else default_profile()
+        self.profile = (profile if profile is not None
+                        else default_profile(detector_classes))
         self.resolved: list[ResolvedDetector] = resolve_detectors(
             self.profile, detector_classes, strict=profile is not None)
         self.resolved_providers: list[ResolvedProvider] = resolve_providers(
             self.profile, provider_classes, strict=profile is not None)
         self.profile_hash = profile_hash(self.profile, self.resolved, self.resolved_providers)
         self._providers = [(r.cls, r.params) for r in self.resolved_providers]
+        self._slots = context_slots([r.cls for r in self.resolved_providers])
         self.calendar = calendar if calendar is not None else get_calendar()
         self.market = market if market is not None else SessionMarket(self.calendar)
         self.run_id = run_id
@@ -174,7 +176,7 @@ class DetectorRunner:
             provider.market = self.market
             providers.append((cls.name, provider))
         return _SymbolState(
-            day=day, ctx=BarContext(symbol, day, self._window),
+            day=day, ctx=BarContext(symbol, day, self._window, self._slots),
             detectors=[(r.cls.name, r.cls(r.params, symbol=symbol)) for r in self.resolved
                        if kind in getattr(r.cls, "instruments", INSTRUMENT_KINDS)],
             providers=providers)
