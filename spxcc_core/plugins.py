@@ -24,6 +24,7 @@ import pluggy
 from spxcc_core import hookspecs as _spxcc_hookspecs
 from spxcc_core.errors import PluginError
 from spxcc_core.registry import (
+    MonitoredManager,
     PluginFailure,
     PluginFailures,
     PluginRegistry,
@@ -66,7 +67,7 @@ def _autoload_disabled() -> bool:
     return value not in ("", "0")
 
 
-class SpxccPluginManager(pluggy.PluginManager):
+class SpxccPluginManager(MonitoredManager):
     """A pluggy manager that refuses, at registration, a plugin whose wrappers spxcc could not
     honour (:func:`spxcc_core.registry.check_wrappers`)."""
 

@@ -23,7 +23,7 @@ run report's ``pluginErrors`` order.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
@@ -36,6 +36,7 @@ __all__ = [
     "FailureCount",
     "IsolatedCaller",
     "Kind",
+    "MonitoredManager",
     "PluginFailure",
     "PluginFailures",
     "PluginRegistry",
@@ -191,18 +192,26 @@ def _culprit(exc: BaseException, impls: Sequence[pluggy.HookImpl], default: str)
 class IsolatedCaller:
     """Calls one hook plugin by plugin through pluggy, recording failures.
 
-    Built from the hook's implementations at construction (plugins registered later are not
-    called: a run's set of plugins is fixed when it starts). ``counted``: failures are counted
-    per plugin (per-bar hooks) instead of listed. Calling returns the non-None results, one
-    per plugin in pluggy's call order (a ``firstresult`` hook stops at the first).
+    Built from the hook's implementations at construction (build it when a run starts: its set
+    of plugins is fixed then). ``counted``: failures are counted per plugin (per-bar hooks)
+    instead of listed. Calling returns the non-None results, one per plugin in pluggy's call
+    order (a ``firstresult`` hook stops at the first).
+
+    Fast path: when no implementation of the hook is a wrapper and no hook-call monitoring or
+    tracing is active on the manager (a :class:`MonitoredManager` tells; checked on every
+    call, so tracing switched on mid-run is honoured), pluggy's call of one plain
+    implementation is exactly ``impl.function(*args)``, so each plugin's functions are called
+    so, in pluggy's order; otherwise every call goes through ``pm.subset_hook_caller``.
     """
 
-    __slots__ = ("_calls", "_counted", "_failures", "_firstresult", "_impls", "hook")
+    __slots__ = ("_calls", "_counted", "_direct", "_failures", "_firstresult", "_impls",
+                 "_pm", "hook")
 
     def __init__(self, pm: pluggy.PluginManager, hook: str, failures: PluginFailures, *,
                  counted: bool = False) -> None:
         caller: pluggy.HookCaller = getattr(pm.hook, hook)
         self.hook = hook
+        self._pm = pm
         self._failures = failures
         self._counted = counted
         impls = caller.get_hookimpls()
@@ -218,21 +227,26 @@ class IsolatedCaller:
                            for p in owners]
         spec = caller.spec
         self._firstresult = bool(spec is not None and spec.opts.get("firstresult"))
+        defaults = spec is not None and bool(spec.kwargdefaults)
+        self._direct: list[tuple[str, list[tuple[Callable[..., Any], tuple[str, ...]]]]] | None
+        self._direct = None
+        if isinstance(pm, MonitoredManager) and not defaults and len(plain) == len(impls):
+            self._direct = [(names[p], [(i.function, tuple(i.argnames)) for i in plain
+                                        if i.plugin is p]) for p in owners]
 
     def __bool__(self) -> bool:
         return bool(self._calls)
 
     def __call__(self, **kwargs: Any) -> list[Any]:
+        direct = self._direct
+        if direct is not None and not self._pm.monitored:  # type: ignore[attr-defined]
+            return self._call_direct(direct, kwargs)
         results: list[Any] = []
         for name, call in self._calls:
             try:
                 result = call(**kwargs)
             except Exception as exc:  # isolation is the point: record and go on
-                who = _culprit(exc, self._impls, name)
-                if self._counted:
-                    self._failures.count(who, self.hook, exc)
-                else:
-                    self._failures.record(who, self.hook, exc)
+                self._fail(_culprit(exc, self._impls, name), exc)
                 continue
             if self._firstresult:
                 if result is not None:
@@ -240,6 +254,63 @@ class IsolatedCaller:
             elif result:
                 results.extend(r for r in result if r is not None)
         return results
+
+    def _call_direct(self, direct: list[tuple[str, list[tuple[Callable[..., Any],
+                                                                tuple[str, ...]]]]],
+                     kwargs: dict[str, Any]) -> list[Any]:
+        results: list[Any] = []
+        for name, functions in direct:
+            mine: list[Any] = []
+            for function, argnames in functions:
+                args = [kwargs[a] for a in argnames]  # a missing argument is the caller's bug
+                try:
+                    result = function(*args)
+                except Exception as exc:  # isolation: record under the plugin, go on
+                    self._fail(name, exc)
+                    mine = []  # as through pluggy: the plugin's call failed as a whole
+                    break
+                if result is not None:
+                    mine.append(result)
+                    if self._firstresult:
+                        return mine
+            results.extend(mine)
+        return results
+
+    def _fail(self, plugin: str, exc: Exception) -> None:
+        if self._counted:
+            self._failures.count(plugin, self.hook, exc)
+        else:
+            self._failures.record(plugin, self.hook, exc)
+
+
+class MonitoredManager(pluggy.PluginManager):
+    """A pluggy manager that knows whether hook-call monitoring (``add_hookcall_monitoring``,
+    ``enable_tracing``) is active, so :class:`IsolatedCaller` may take its fast path."""
+
+    def __init__(self, project_name: str) -> None:
+        super().__init__(project_name)
+        self._monitors = 0
+
+    @property
+    def monitored(self) -> bool:
+        """True while at least one hook-call monitor (or tracing) is installed."""
+        return self._monitors > 0
+
+    def add_hookcall_monitoring(
+        self,
+        before: Callable[[str, Sequence[pluggy.HookImpl], Mapping[str, Any]], None],
+        after: Callable[[pluggy.Result[Any], str, Sequence[pluggy.HookImpl],
+                         Mapping[str, Any]], None],
+    ) -> Callable[[], None]:
+        """pluggy's ``add_hookcall_monitoring``, counted (the returned undo uncounts)."""
+        undo = super().add_hookcall_monitoring(before, after)
+        self._monitors += 1
+
+        def undo_and_uncount() -> None:
+            undo()
+            self._monitors -= 1
+
+        return undo_and_uncount
 
 
 class PluginRegistry:

@@ -150,6 +150,23 @@ def test_hook_calls_go_through_pluggy_monitoring(spxcc_pm, spxcc_register) -> No
                             ("spxcc_on_microbar", ["spxcc_observers"])]
 
 
+def test_tracing_switched_on_mid_run_is_honoured(spxcc_pm) -> None:  # type: ignore[no-untyped-def]
+    # the caller is built when the run starts; tracing enabled later still sees every call,
+    # and switching it off again returns to the plain call
+    lines: list[str] = []
+    observe = PluginRegistry(spxcc_pm).caller("spxcc_on_microbar", counted=True)
+    observe(bar=_bar(), context=CTX)
+    spxcc_pm.trace.root.setwriter(lines.append)
+    undo = spxcc_pm.enable_tracing()
+    observe(bar=_bar(start_ms=1000), context=CTX)
+    undo()
+    observe(bar=_bar(start_ms=2000), context=CTX)
+    # the one traced call: its "start" and "finish" lines
+    assert sum("spxcc_on_microbar" in line for line in lines) == 2
+    (summary,) = spxcc_pm.hook.spxcc_on_run_end(report={}, context=CTX)
+    assert summary == ["SPY: 3 bars, volume 300, delta +300, mean quote coverage 50.0%"]
+
+
 # ----------------------------------------------------------------------------- discovery
 
 
@@ -183,6 +200,10 @@ def test_broker_discovery_is_isolated(spxcc_pm, spxcc_register) -> None:  # type
     registry = PluginRegistry(spxcc_pm)
     assert sorted(broker_adapters(registry)) == ["paper", "tradier"]
     assert [(f.plugin, f.hook) for f in registry.failures] == [("bad", BROKERS.hook)]
+    # given a bare plugin manager (nobody to read the failures) it is one clear error
+    with pytest.raises(PluginError, match="plugin 'bad' failed in spxcc_register_brokers: "
+                                          "RuntimeError: no brokers today"):
+        broker_adapters(spxcc_pm)
 
 
 def test_malformed_registrations_are_errors(spxcc_pm, spxcc_register) -> None:  # type: ignore[no-untyped-def]
@@ -296,3 +317,15 @@ def test_host_hookspecs_cannot_redefine_a_spxcc_hook() -> None:
 
     with pytest.raises(PluginError, match=r"hookspecs .*Clash"):
         get_plugin_manager(load_entrypoints=False, hookspecs=[Clash])
+
+
+def test_golden_verify_names_a_plugin_that_failed_to_register(spxcc_pm, spxcc_register) -> None:  # type: ignore[no-untyped-def]
+    # before: golden verify discovered detectors with a throwaway failure list, so a plugin
+    # whose spxcc_register_detectors raised was silently not verified
+    from spxcc_core.golden.verify import verify
+
+    spxcc_register(BadRegistration(), name="bad")
+    (verdict,) = verify(cases=["chop_day"], pm=spxcc_pm)
+    assert not verdict.ok
+    assert verdict.lines[0] == ("plugin 'bad' failed in spxcc_register_detectors: "
+                                "RuntimeError: cannot register")

@@ -27,6 +27,7 @@ from spxcc_core.broker.interface import (
     is_valid_tag,
     tag_for,
 )
+from spxcc_core.errors import PluginError
 from spxcc_core.registry import Kind, PluginRegistry, as_registry
 
 __all__ = [
@@ -56,11 +57,20 @@ BROKERS: Kind[BrokerAdapter] = Kind("spxcc_register_brokers", "broker adapter", 
 
 def broker_adapters(pm: pluggy.PluginManager | PluginRegistry) -> dict[str, type[BrokerAdapter]]:
     """Adapter classes registered through ``spxcc_register_brokers``, keyed by ``name``
-    (sorted). A plugin whose hook raises is left out and listed in the registry's failures.
+    (sorted).
 
-    :param pm: a plugin manager from :func:`spxcc_core.plugins.get_plugin_manager`, or a
-        :class:`~spxcc_core.registry.PluginRegistry` (to read its failures afterwards).
-    :raises PluginError: a blank or duplicate name, or a hook returned something that is not a
-        :class:`BrokerAdapter` subclass.
+    :param pm: a :class:`~spxcc_core.registry.PluginRegistry`: a plugin whose hook raises is
+        left out and listed in ``registry.failures`` (the caller reports it); or a plugin manager
+        from :func:`spxcc_core.plugins.get_plugin_manager`: such a failure is a
+        :class:`PluginError` (never silently missing).
+    :raises PluginError: a blank or duplicate name, a hook returned something that is not a
+        :class:`BrokerAdapter` subclass, or (plugin manager only) a plugin's hook raised.
     """
-    return as_registry(pm).by_name(BROKERS)
+    registry = as_registry(pm)
+    adapters = registry.by_name(BROKERS)
+    if registry is not pm:
+        failed = registry.failures.listed([BROKERS.hook])
+        if failed:
+            raise PluginError("; ".join(f"plugin {f.plugin!r} failed in {f.hook}: {f.error}"
+                                        for f in failed))
+    return adapters
