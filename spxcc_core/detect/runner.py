@@ -54,6 +54,7 @@ from spxcc_core.registry import (
     FailureCount,
     IsolatedCaller,
     Kind,
+    PluginFailure,
     PluginFailures,
     PluginRegistry,
     as_registry,
@@ -109,8 +110,8 @@ class DetectorRunner:
     """Runs detectors and gating bar by bar; pure and deterministic for a given input order.
 
     :param source: a plugin manager or plugin registry, or the detector classes to run.
-    :param profile: the profile (default: the embedded default profile, whose tables for
-        detectors that are not installed are ignored).
+    :param profile: the profile (default: :func:`default_profile` of the runner's detectors,
+        each with its ``params_class`` defaults).
     :param providers: context provider classes when ``source`` is a class list.
     :param calendar: the RTH calendar (default: XNYS).
     :param run_id: passed to observers in ``context``.
@@ -255,7 +256,7 @@ class DetectorRunner:
         return self.failures.counted(_ON_BAR)
 
     @property
-    def _plugin_failures(self) -> list[Any]:
+    def _plugin_failures(self) -> list[PluginFailure]:
         """Listed failures of the hooks the runner calls (registration, ``spxcc_on_setup``)."""
         return self.failures.listed(_RUNNER_HOOKS)
 
