@@ -118,7 +118,8 @@ def spxcc_register_context_providers() -> list[type[ContextProvider]]:  # type: 
     Called once when a runner is built. Each class carries a unique, non-blank ``name``; the
     host builds one instance per symbol and trading day and, for every bar, publishes the value
     its ``on_bar`` returns as ``ctx.extra[name]`` before any detector sees the bar (a provider
-    named ``gamma`` returning a ``GammaPressure`` also sets ``ctx.gamma``).
+    declaring ``context_slot = "gamma"`` and returning a ``GammaPressure`` also sets
+    ``ctx.gamma``; an unknown or doubly declared slot is a :class:`PluginError`).
 
     :returns: the provider classes this plugin provides (an empty list for none).
     """

@@ -10,7 +10,7 @@ the batches come from and when they arrive. One :meth:`Pipeline.push` is one ste
    value that arrived with or before it;
 2. the trades and quotes go to the :class:`~spxcc_core.aggregate.StreamingAggregator`;
 3. each microbar that became final goes, in emission order, to the ``spxcc_on_microbar``
-   observers (found through pluggy once, then called directly) and to the
+   observers (through pluggy, isolated per plugin: :mod:`spxcc_core.registry`) and to the
    :class:`~spxcc_core.detect.DetectorRunner` (context providers, detectors, gating, setup
    lifecycle; the runner calls the ``spxcc_on_setup`` observers);
 4. the setup state changes and gate decisions of the step are upserted into the store
@@ -30,7 +30,8 @@ quote (``ts >= 0``) of the first step that has any (or the date set by
 :meth:`Pipeline.set_session_date`).
 
 An observer, provider or detector that raises is isolated: recorded under its plugin's name with
-a count and reported in ``pluginErrors``; the pipeline goes on.
+a count and reported in ``pluginErrors``; the pipeline goes on. Every failure of the run is in
+one collector, ``pipeline.registry.failures``.
 """
 
 from __future__ import annotations
@@ -54,9 +55,9 @@ from spxcc_core.contracts.microbar import MicrobarV2
 from spxcc_core.contracts.replay import ReplayReport, ReplaySource, WebsocketCounts
 from spxcc_core.contracts.setup import GateDecision, SetupInstance
 from spxcc_core.detect.profile import DetectorConfig, Profile, default_profile, load_profile
-from spxcc_core.detect.runner import DetectorRunner
+from spxcc_core.detect.runner import DETECTORS, DetectorRunner
 from spxcc_core.errors import ConfigError
-from spxcc_core.plugins import PluginFailure, call_isolated
+from spxcc_core.registry import PluginRegistry, as_registry
 from spxcc_core.run.result import RunResult, StepOutputs
 from spxcc_core.setups.lifecycle import summarize
 from spxcc_core.setups.store import SetupStore
@@ -88,6 +89,8 @@ FEEDS: tuple[str, ...] = ("trades", "quotes")
 
 _NS_PER_MS = 1_000_000
 _PREFIX = re.compile(r"^[a-z][a-z0-9_]*$")
+#: Per-bar calls whose failures are counted, in ``pluginErrors`` order (then the listed ones).
+_COUNTED_HOOKS = ("spxcc_on_microbar", "on_bar")
 
 #: The former name of :class:`~spxcc_core.run.RunResult` (kept for existing callers).
 ReplayRun = RunResult
@@ -96,18 +99,20 @@ ReplayRun = RunResult
 # ----------------------------------------------------------------------------- configuration
 
 
-def resolve_profile(pm: pluggy.PluginManager,
+def resolve_profile(pm: pluggy.PluginManager | PluginRegistry,
                     profile: Profile | str | os.PathLike[str] | None = None,
                     detectors: Sequence[str] | None = None) -> Profile:
     """The profile a run uses: ``profile`` (a :class:`Profile`, a profile TOML file, or None for
-    the embedded default) with every installed detector not named in ``detectors`` disabled
-    (None: every detector the profile enables).
+    the default profile of the installed detectors, :func:`default_profile`) with every installed detector not named in ``detectors`` disabled
+    (None: every detector the profile enables). ``pm``: a plugin manager or a registry (whose
+    discovery, and its failures, are then shared with the run).
 
     :raises ConfigError: an unreadable or invalid profile, ``detectors`` given as a string, or
         a detector name that is not installed (the message lists the installed ones).
     """
+    registry = as_registry(pm)
     if profile is None:
-        prof = default_profile()
+        prof = default_profile(registry.classes(DETECTORS))
     elif isinstance(profile, Profile):
         prof = profile
     else:
@@ -116,10 +121,7 @@ def resolve_profile(pm: pluggy.PluginManager,
         return prof
     if isinstance(detectors, str):
         raise ConfigError("detectors must be a list of names, not a string")
-    classes: list[Any] = []
-    for result in call_isolated(pm, "spxcc_register_detectors", []):
-        classes.extend(result)
-    installed = {c.name: c for c in classes}
+    installed = registry.by_name(DETECTORS)
     unknown = [n for n in detectors if n not in installed]
     if unknown:
         raise ConfigError(f"unknown detector{'s' if len(unknown) > 1 else ''} "
@@ -136,32 +138,12 @@ def resolve_profile(pm: pluggy.PluginManager,
 # ----------------------------------------------------------------------------- pipeline
 
 
-@attrs.define(eq=False)
-class _ObserverCalls:
-    """Direct calls of the ``spxcc_on_microbar`` implementations (pluggy only discovers them);
-    failures are counted per plugin, the first message kept."""
-
-    impls: list[Any]
-    errors: dict[str, tuple[int, str]] = attrs.field(factory=dict)
-
-    def __call__(self, bar: MicrobarV2, context: Mapping[str, Any]) -> None:
-        for impl in self.impls:
-            try:
-                impl.function(**{n: (bar if n == "bar" else context) for n in impl.argnames})
-            except Exception as exc:  # isolation: record under the plugin's name, go on
-                count, first = self.errors.get(impl.plugin_name, (0, ""))
-                self.errors[impl.plugin_name] = (count + 1,
-                                                 first or f"{type(exc).__name__}: {exc}")
-
-
-def _plural(first: str, count: int) -> str:
-    return first if count == 1 else f"{first} ({count} times)"
-
-
 class Pipeline:
     """One session's per-batch pipeline (module docstring), used by replay and live alike.
 
-    :param pm: the plugin manager (detectors, context providers, observers).
+    :param pm: the plugin manager (detectors, context providers, observers), or a
+        :class:`~spxcc_core.registry.PluginRegistry` of one (its failure collector then holds
+        the run's failures).
     :param profile: a :class:`Profile`, a profile TOML file, or None (the embedded default).
     :param detectors: names of the detectors to run (None: every installed detector the
         profile enables), see :func:`resolve_profile`.
@@ -183,7 +165,7 @@ class Pipeline:
     :raises InputError: a bad ``session_date``.
     """
 
-    def __init__(self, pm: pluggy.PluginManager,
+    def __init__(self, pm: pluggy.PluginManager | PluginRegistry,
                  profile: Profile | str | os.PathLike[str] | None = None, *,
                  detectors: Sequence[str] | None = None, store: Store,
                  config: AggregatorConfig | None = None, feeds: Sequence[str] = FEEDS,
@@ -194,13 +176,14 @@ class Pipeline:
             raise ConfigError(f"run id prefix must be lower-case letters, digits and '_', "
                               f"starting with a letter; got {run_id_prefix!r}")
         self.run_id = f"{run_id_prefix}-{uuid.uuid4().hex}"
-        self.pm = pm
-        self.profile = resolve_profile(pm, profile, detectors)
+        self.registry = as_registry(pm)
+        self.pm = self.registry.pm
+        self.profile = resolve_profile(self.registry, profile, detectors)
         self.aggregator = StreamingAggregator(config, symbols=symbols, conditions=conditions,
                                               feeds=tuple(feeds))
-        self.runner = DetectorRunner(pm, self.profile, run_id=self.run_id)
+        self.runner = DetectorRunner(self.registry, self.profile, run_id=self.run_id)
         self._setup_store = SetupStore(store)
-        self._observe = _ObserverCalls(list(reversed(pm.hook.spxcc_on_microbar.get_hookimpls())))
+        self._observe = self.registry.caller("spxcc_on_microbar", counted=True)
         self.context: Mapping[str, Any] = MappingProxyType({
             "run_id": self.run_id, "engine": "stream",
             "interval_ms": self.aggregator.config.interval_ms})
@@ -208,7 +191,6 @@ class Pipeline:
         self._session_date: str | None = None
         self._bars: list[MicrobarV2] = []
         self._decisions: list[tuple[int, str, int, GateDecision]] = []
-        self._failures: list[PluginFailure] = []
         self._index_values = 0
         self._finished = False
         self._reported = False
@@ -311,8 +293,8 @@ class Pipeline:
         runner, observe, context = self.runner, self._observe, self.context
         ranked = self._decisions
         for bar in bars:
-            if observe.impls:
-                observe(bar, context)
+            if observe:
+                observe(bar=bar, context=context)
             for out in runner.on_bar(bar):
                 if isinstance(out, GateDecision):
                     ranked.append((out.bar_start_ms, out.symbol, len(ranked), out))
@@ -330,15 +312,8 @@ class Pipeline:
     def plugin_errors(self) -> list[PluginErrorRecord]:
         """Every plugin failure so far: observers (with counts), detectors and providers (with
         counts), failed registrations and ``spxcc_on_setup`` / ``spxcc_on_run_end`` calls."""
-        errs = [PluginErrorRecord(plugin=name, hook="spxcc_on_microbar",
-                                  error=_plural(first, count))
-                for name, (count, first) in sorted(self._observe.errors.items())]
-        for name, e in self.runner.report().errors.items():
-            errs.append(PluginErrorRecord(plugin=name, hook="on_bar",
-                                          error=_plural(e.first, e.count)))
-        errs.extend(PluginErrorRecord(plugin=f.plugin, hook=f.hook, error=f.error)
-                    for f in [*self.runner.failures, *self._failures])
-        return errs
+        return [PluginErrorRecord(plugin=f.plugin, hook=f.hook, error=f.error)
+                for f in self.registry.failures.entries(_COUNTED_HOOKS)]
 
     def report(self, source: ReplaySource, *, index_values: int | None = None,
                websocket: WebsocketCounts | None = None) -> RunResult:
@@ -370,9 +345,9 @@ class Pipeline:
             index_values=self._index_values if index_values is None else index_values,
             websocket=websocket)
         summary: list[str] = []
-        for lines in call_isolated(self.pm, "spxcc_on_run_end", self._failures,
-                                   report=MappingProxyType(msgspec.to_builtins(report)),
-                                   context=self.context):
+        for lines in self.registry.call("spxcc_on_run_end",
+                                        report=MappingProxyType(msgspec.to_builtins(report)),
+                                        context=self.context):
             summary.extend(str(line) for line in lines)
         report = msgspec.structs.replace(report, summary=summary,
                                          plugin_errors=self.plugin_errors())

@@ -1,9 +1,14 @@
 """The plugin manager factory.
 
-Order: blocked names → built-in plugins (by module path) → third-party entry points of the
-``spxcc`` group (unless autoload is disabled) → ``check_pending()`` so a misspelled hook fails
-loudly. Built-ins are also declared as entry points so they are listed like any plugin; pluggy
-skips an entry point whose name is already registered.
+Order: spxcc's hook specs and the host's extra ones (``hookspecs=``) → blocked names →
+built-in plugins (by import path; ``module:factory`` registers a new instance per manager) →
+third-party entry points of the ``spxcc`` group (unless autoload is disabled) →
+``check_pending()`` so a misspelled hook fails loudly. Built-ins are also declared as entry
+points so they are listed like any plugin; pluggy skips an entry point whose name is already
+registered. Every registration is checked by :func:`spxcc_core.registry.check_wrappers`.
+
+Discovery and isolated hook calls live in :mod:`spxcc_core.registry`; :func:`call_isolated`
+is its one-call shorthand.
 """
 
 from __future__ import annotations
@@ -11,30 +16,45 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Iterable
+from types import ModuleType
 from typing import Any
 
 import pluggy
 
-from spxcc_core import hookspecs
+from spxcc_core import hookspecs as _spxcc_hookspecs
 from spxcc_core.errors import PluginError
+from spxcc_core.registry import (
+    MonitoredManager,
+    PluginFailure,
+    PluginFailures,
+    PluginRegistry,
+    check_wrappers,
+    require_unique_names,
+)
 
 __all__ = [
     "AUTOLOAD_ENV",
     "BUILTIN_PLUGINS",
     "PluginFailure",
+    "PluginFailures",
+    "SpxccPluginManager",
     "call_isolated",
     "get_plugin_manager",
     "hookimpl",
+    "plugin_names",
+    "require_unique_names",
 ]
 
-hookimpl = hookspecs.hookimpl
+hookimpl = _spxcc_hookspecs.hookimpl
 
 #: Set to a non-empty value other than ``0`` to stop loading third-party entry points.
 AUTOLOAD_ENV = "SPXCC_DISABLE_PLUGIN_AUTOLOAD"
 
-#: Built-in plugins: entry-point name → import path. Always registered, autoload or not.
+#: Built-in plugins: entry-point name → import path (``module`` registers the module,
+#: ``module:factory`` registers ``factory()``, a new instance per manager). Always registered,
+#: autoload or not.
 BUILTIN_PLUGINS: dict[str, str] = {
-    "spxcc_observers": "spxcc_observers",
+    "spxcc_observers": "spxcc_observers:RunSummary",
     "spxcc_detectors": "spxcc_detectors",
     "spxcc_tradier": "spxcc_tradier",
     "spxcc_paper": "spxcc_paper",
@@ -47,28 +67,65 @@ def _autoload_disabled() -> bool:
     return value not in ("", "0")
 
 
+class SpxccPluginManager(MonitoredManager):
+    """A pluggy manager that refuses, at registration, a plugin whose wrappers spxcc could not
+    honour (:func:`spxcc_core.registry.check_wrappers`)."""
+
+    def register(self, plugin: object, name: str | None = None) -> str | None:
+        """Register ``plugin`` (pluggy's ``register``), then check its wrappers.
+
+        :raises PluginError: the plugin implements a hook both as a wrapper and plainly (it is
+            unregistered again).
+        """
+        registered = super().register(plugin, name)
+        if registered is not None:
+            try:
+                check_wrappers(self, plugin)
+            except PluginError:
+                self.unregister(plugin)
+                raise
+        return registered
+
+
+def _builtin(path: str) -> object:
+    module_path, _, factory = path.partition(":")
+    module = importlib.import_module(module_path)
+    return getattr(module, factory)() if factory else module
+
+
 def get_plugin_manager(
-    *, load_entrypoints: bool | None = None, blocked: Iterable[str] = ()
-) -> pluggy.PluginManager:
+    *, load_entrypoints: bool | None = None, blocked: Iterable[str] = (),
+    hookspecs: Iterable[ModuleType | type] = (),
+) -> SpxccPluginManager:
     """Return a fresh plugin manager with built-ins and (optionally) entry-point plugins.
 
     :param load_entrypoints: load third-party plugins from the ``spxcc`` entry-point group;
         None means "unless ``SPXCC_DISABLE_PLUGIN_AUTOLOAD`` is set".
     :param blocked: plugin names never to register (built-ins included).
-    :raises PluginError: a plugin implements a hook that does not exist.
+    :param hookspecs: extra hook specification modules or classes of an embedding application
+        (marked with :data:`spxcc_core.hookspecs.hookspec`), added before any plugin is
+        registered, so plugins implementing the host's hooks are accepted by
+        ``check_pending()``.
+    :raises PluginError: a plugin implements a hook that does not exist, or a wrapper spxcc
+        cannot honour; an extra hookspec module redefines an existing hook.
     """
-    pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
-    pm.add_hookspecs(hookspecs)
+    pm = SpxccPluginManager(_spxcc_hookspecs.PROJECT_NAME)
+    pm.add_hookspecs(_spxcc_hookspecs)
+    for extra in hookspecs:
+        try:
+            pm.add_hookspecs(extra)
+        except ValueError as exc:  # pluggy: a hook spec of this name is already registered
+            raise PluginError(f"hookspecs {extra!r}: {exc}") from None
     for name in blocked:
         pm.set_blocked(name)
-    for name, module_path in BUILTIN_PLUGINS.items():
+    for name, path in BUILTIN_PLUGINS.items():
         if pm.is_blocked(name):
             continue
-        pm.register(importlib.import_module(module_path), name=name)
+        pm.register(_builtin(path), name=name)
     if load_entrypoints is None:
         load_entrypoints = not _autoload_disabled()
     if load_entrypoints:
-        pm.load_setuptools_entrypoints(hookspecs.PROJECT_NAME)
+        pm.load_setuptools_entrypoints(_spxcc_hookspecs.PROJECT_NAME)
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
@@ -76,58 +133,22 @@ def get_plugin_manager(
     return pm
 
 
-class PluginFailure:
-    """One exception raised by one plugin during a hook call (recorded, never re-raised)."""
-
-    __slots__ = ("error", "hook", "plugin")
-
-    def __init__(self, plugin: str, hook: str, error: str) -> None:
-        self.plugin = plugin
-        self.hook = hook
-        self.error = error
-
-    def as_dict(self) -> dict[str, str]:
-        """Wire form for the run report."""
-        return {"plugin": self.plugin, "hook": self.hook, "error": self.error}
-
-
-def call_isolated(
-    pm: pluggy.PluginManager, hook_name: str, failures: list[PluginFailure], **kwargs: Any
-) -> list[Any]:
-    """Call every implementation of ``hook_name`` one by one; an implementation that raises is
-    recorded in ``failures`` with its plugin name and the others still run.
+def call_isolated(pm: pluggy.PluginManager | PluginRegistry, hook_name: str,
+                  failures: PluginFailures | list[PluginFailure], **kwargs: Any) -> list[Any]:
+    """Call ``hook_name`` once, isolated per plugin (see :mod:`spxcc_core.registry`); a plugin
+    that raises is recorded in ``failures`` (listed) and the others still run.
 
     :returns: the non-None results, in pluggy's call order.
     """
-    hook = getattr(pm.hook, hook_name)
-    results: list[Any] = []
-    for impl in reversed(hook.get_hookimpls()):
-        args = {name: kwargs[name] for name in impl.argnames if name in kwargs}
-        try:
-            result = impl.function(**args)
-        except Exception as exc:  # isolation is the point: record and go on
-            failures.append(PluginFailure(impl.plugin_name, hook_name,
-                                          f"{type(exc).__name__}: {exc}"))
-            continue
-        if result is not None:
-            results.append(result)
+    manager = pm.pm if isinstance(pm, PluginRegistry) else pm
+    if isinstance(failures, PluginFailures):
+        return PluginRegistry(manager, failures).call(hook_name, **kwargs)
+    collector = PluginFailures()
+    results = PluginRegistry(manager, collector).call(hook_name, **kwargs)
+    failures.extend(collector)
     return results
-
 
 def plugin_names(pm: pluggy.PluginManager) -> list[str]:
     """Names of the registered plugins, sorted."""
     names = [pm.get_name(p) for p in pm.get_plugins()]
     return sorted(n for n in names if n is not None)
-
-
-def require_unique_names(kind: str, classes: Iterable[Any]) -> dict[str, Any]:
-    """Index registered classes by their ``name`` ClassVar; blank or duplicate names are errors."""
-    index: dict[str, Any] = {}
-    for cls in classes:
-        name = getattr(cls, "name", None)
-        if not isinstance(name, str) or not name.strip():
-            raise PluginError(f"{kind} {cls!r} has no name")
-        if name in index and index[name] is not cls:
-            raise PluginError(f"two {kind}s are named {name!r}: {index[name]!r} and {cls!r}")
-        index[name] = cls
-    return index

@@ -162,7 +162,7 @@ def test_nothing_is_blocked_without_a_recorded_reason(ratio: float | None, imb: 
 
 
 def test_default_profile_matches_parameter_class_defaults() -> None:
-    prof = default_profile()
+    prof = default_profile(BUILTIN_DETECTORS)
     assert prof.gating == GatingProfile()
     for r in resolve_detectors(prof, BUILTIN_DETECTORS):
         assert r.from_profile

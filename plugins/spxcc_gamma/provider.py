@@ -92,6 +92,7 @@ class GammaProvider(ContextProvider):
     name: ClassVar[str] = "gamma"
     version: ClassVar[int] = 1
     params_class: ClassVar[type[Any]] = GammaParams
+    context_slot: ClassVar[str | None] = "gamma"  # its values also fill ctx.gamma
 
     def __init__(self, params: GammaParams, *, symbol: str) -> None:
         super().__init__(params, symbol=symbol)

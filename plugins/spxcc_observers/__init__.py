@@ -1,8 +1,10 @@
 """Built-in observer plugin: per-symbol microbar statistics for run summaries.
 
 Implements ``spxcc_on_microbar`` (counts bars, volume and quoted time per run and symbol) and
-``spxcc_on_run_end`` (returns one summary line per symbol). State is kept per ``run_id`` so
-concurrent runs in one process do not mix.
+``spxcc_on_run_end`` (returns one summary line per symbol). The hooks are methods of
+:class:`RunSummary`; the plugin manager registers a new instance per manager (the way pytest
+registers its terminal reporter), so no state is shared between managers, and within one manager
+state is kept per ``run_id`` so concurrent runs do not mix.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import attrs
 
 from spxcc_core.contracts.microbar import MicrobarV1, MicrobarV2
 from spxcc_core.hookspecs import hookimpl
+
+__all__ = ["RunSummary", "SymbolStats"]
 
 
 @attrs.define
@@ -33,24 +37,27 @@ class SymbolStats:
             self.coverage_sum += bar.quote_coverage_pct
 
 
-_runs: dict[str, dict[str, SymbolStats]] = {}
+class RunSummary:
+    """The per-manager observer plugin: statistics per run id and symbol until the run ends."""
 
+    def __init__(self) -> None:
+        self.runs: dict[str, dict[str, SymbolStats]] = {}
 
-@hookimpl
-def spxcc_on_microbar(bar: MicrobarV1, context: Mapping[str, Any]) -> None:
-    run = _runs.setdefault(str(context.get("run_id", "")), {})
-    run.setdefault(bar.symbol, SymbolStats()).add(bar)
+    @hookimpl
+    def spxcc_on_microbar(self, bar: MicrobarV1, context: Mapping[str, Any]) -> None:
+        run = self.runs.setdefault(str(context.get("run_id", "")), {})
+        run.setdefault(bar.symbol, SymbolStats()).add(bar)
 
-
-@hookimpl
-def spxcc_on_run_end(report: Mapping[str, Any], context: Mapping[str, Any]) -> Sequence[str] | None:
-    run = _runs.pop(str(context.get("run_id", "")), None)
-    if not run:
-        return None
-    lines = []
-    for symbol in sorted(run):
-        s = run[symbol]
-        mean_cov = s.coverage_sum / s.bars if s.bars else 0.0
-        lines.append(f"{symbol}: {s.bars} bars, volume {s.volume:g}, delta {s.delta_volume:+g}, "
-                     f"mean quote coverage {mean_cov:.1f}%")
-    return lines
+    @hookimpl
+    def spxcc_on_run_end(self, report: Mapping[str, Any],
+                         context: Mapping[str, Any]) -> Sequence[str] | None:
+        run = self.runs.pop(str(context.get("run_id", "")), None)
+        if not run:
+            return None
+        lines = []
+        for symbol in sorted(run):
+            s = run[symbol]
+            mean_cov = s.coverage_sum / s.bars if s.bars else 0.0
+            lines.append(f"{symbol}: {s.bars} bars, volume {s.volume:g}, "
+                         f"delta {s.delta_volume:+g}, mean quote coverage {mean_cov:.1f}%")
+        return lines

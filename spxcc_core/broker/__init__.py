@@ -27,8 +27,11 @@ from spxcc_core.broker.interface import (
     is_valid_tag,
     tag_for,
 )
+from spxcc_core.errors import PluginError
+from spxcc_core.registry import Kind, PluginRegistry, as_registry
 
 __all__ = [
+    "BROKERS",
     "TAG_NAMESPACE",
     "TAG_PREFIX",
     "AmbiguousOrderError",
@@ -48,21 +51,26 @@ __all__ = [
 ]
 
 
-def broker_adapters(pm: pluggy.PluginManager) -> dict[str, type[BrokerAdapter]]:
-    """Adapter classes registered through ``spxcc_register_brokers``, keyed by ``name``.
+#: Broker adapter classes, registered through ``spxcc_register_brokers``.
+BROKERS: Kind[BrokerAdapter] = Kind("spxcc_register_brokers", "broker adapter", BrokerAdapter)
 
-    :param pm: a plugin manager from :func:`spxcc_core.plugins.get_plugin_manager`.
-    :raises PluginError: a blank or duplicate name, or a hook returned something that is not a
-        :class:`BrokerAdapter` subclass.
+
+def broker_adapters(pm: pluggy.PluginManager | PluginRegistry) -> dict[str, type[BrokerAdapter]]:
+    """Adapter classes registered through ``spxcc_register_brokers``, keyed by ``name``
+    (sorted).
+
+    :param pm: a :class:`~spxcc_core.registry.PluginRegistry`: a plugin whose hook raises is
+        left out and listed in ``registry.failures`` (the caller reports it); or a plugin manager
+        from :func:`spxcc_core.plugins.get_plugin_manager`: such a failure is a
+        :class:`PluginError` (never silently missing).
+    :raises PluginError: a blank or duplicate name, a hook returned something that is not a
+        :class:`BrokerAdapter` subclass, or (plugin manager only) a plugin's hook raised.
     """
-    from spxcc_core.errors import PluginError
-    from spxcc_core.plugins import require_unique_names
-
-    classes: list[type[BrokerAdapter]] = []
-    for result in pm.hook.spxcc_register_brokers():
-        for cls in result or ():
-            if not (isinstance(cls, type) and issubclass(cls, BrokerAdapter)):
-                raise PluginError(f"spxcc_register_brokers returned {cls!r}, "
-                                  "not a BrokerAdapter subclass")
-            classes.append(cls)
-    return require_unique_names("broker adapter", classes)
+    registry = as_registry(pm)
+    adapters = registry.by_name(BROKERS)
+    if registry is not pm:
+        failed = registry.failures.listed([BROKERS.hook])
+        if failed:
+            raise PluginError("; ".join(f"plugin {f.plugin!r} failed in {f.hook}: {f.error}"
+                                        for f in failed))
+    return adapters

@@ -7,8 +7,8 @@ host instantiates one detector per symbol and trading day with a profile's param
 State lives in the instance as plain attributes (no numpy in the per-bar path).
 
 A **context provider** publishes one value per bar under its ``name`` in ``ctx.extra``
-(a provider named ``gamma`` publishing a :class:`~spxcc_core.contracts.setup.GammaPressure`
-also fills ``ctx.gamma``).
+(a provider declaring ``context_slot = "gamma"`` and publishing a
+:class:`~spxcc_core.contracts.setup.GammaPressure` also fills ``ctx.gamma``).
 """
 
 from __future__ import annotations
@@ -128,6 +128,9 @@ class ContextProvider(abc.ABC):
     name: ClassVar[str] = ""
     version: ClassVar[int] = 0
     params_class: ClassVar[type[Any]] = NoParams
+    #: the typed context attribute this provider's values also fill (one of
+    #: :data:`spxcc_core.detect.context.CONTEXT_SLOTS`, e.g. ``"gamma"``), None for none
+    context_slot: ClassVar[str | None] = None
 
     def __init__(self, params: Any, *, symbol: str) -> None:
         self.params = params

@@ -19,13 +19,43 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from spxcc_core.errors import PluginError
 from spxcc_core.session import TradingDay
 
 if TYPE_CHECKING:
     from spxcc_core.contracts.microbar import MicrobarV1
     from spxcc_core.contracts.setup import GammaPressure
 
-__all__ = ["BarContext"]
+__all__ = ["CONTEXT_SLOTS", "BarContext", "context_slots"]
+
+#: The typed :class:`BarContext` attributes a context provider may fill, by slot name: a
+#: provider declaring ``context_slot = "gamma"`` (see
+#: :class:`~spxcc_core.detect.base.ContextProvider`) fills ``ctx.gamma`` with each value it
+#: publishes that is a ``GammaPressure``.
+CONTEXT_SLOTS: tuple[str, ...] = ("gamma",)
+
+
+def context_slots(providers: Sequence[type[object]]) -> dict[str, str]:
+    """Provider name → the slot it declared (``context_slot``), for providers that declare one.
+
+    :raises PluginError: an unknown slot, or two providers declaring the same slot.
+    """
+    out: dict[str, str] = {}
+    owner: dict[str, str] = {}
+    for cls in providers:
+        slot = getattr(cls, "context_slot", None)
+        if slot is None:
+            continue
+        name = str(getattr(cls, "name", cls))
+        if slot not in CONTEXT_SLOTS:
+            raise PluginError(f"context provider {name!r} declares context_slot {slot!r}; "
+                              f"known slots: {', '.join(CONTEXT_SLOTS)}")
+        if slot in owner:
+            raise PluginError(f"context providers {owner[slot]!r} and {name!r} both declare "
+                              f"context_slot {slot!r}")
+        owner[slot] = name
+        out[name] = slot
+    return out
 
 _MS_PER_MINUTE = 60_000
 
@@ -34,9 +64,13 @@ class BarContext:
     """Read-only view of one symbol's trading day up to and including the current bar."""
 
     __slots__ = ("_bars", "_day", "_extra", "_extra_view", "_gamma", "_in_rth", "_last_price",
-                 "_minute", "_or_high", "_or_low", "_pv", "_rth_bars", "_symbol", "_volume")
+                 "_minute", "_or_high", "_or_low", "_pv", "_rth_bars", "_slots", "_symbol",
+                 "_volume")
 
-    def __init__(self, symbol: str, day: TradingDay, window_bars: int = 300) -> None:
+    def __init__(self, symbol: str, day: TradingDay, window_bars: int = 300,
+                 slots: Mapping[str, str] | None = None) -> None:
+        """``slots``: provider name → the typed attribute its values also fill
+        (:func:`context_slots`)."""
         if window_bars < 1:
             raise ValueError(f"window_bars must be >= 1, got {window_bars}")
         self._symbol = symbol
@@ -53,6 +87,7 @@ class BarContext:
         self._gamma: GammaPressure | None = None
         self._extra: dict[str, object] = {}
         self._extra_view: Mapping[str, object] = MappingProxyType(self._extra)
+        self._slots: Mapping[str, str] = slots or {}
 
     # -- host side ---------------------------------------------------------------------------
 
@@ -95,12 +130,14 @@ class BarContext:
                 lo_list[minute] = low
 
     def publish(self, name: str, value: object) -> None:
-        """Host only: set a provider value (``gamma`` of type GammaPressure also sets ``gamma``)."""
-        from spxcc_core.contracts.setup import GammaPressure
-
+        """Host only: set provider ``name``'s value; a provider whose declared slot is
+        ``gamma`` also sets :attr:`gamma` with a ``GammaPressure`` value."""
         self._extra[name] = value
-        if name == "gamma" and isinstance(value, GammaPressure):
-            self._gamma = value
+        if self._slots.get(name) == "gamma":
+            from spxcc_core.contracts.setup import GammaPressure
+
+            if isinstance(value, GammaPressure):
+                self._gamma = value
 
     # -- detector side -----------------------------------------------------------------------
 
@@ -176,7 +213,8 @@ class BarContext:
 
     @property
     def gamma(self) -> GammaPressure | None:
-        """Latest gamma pressure published by a ``gamma`` context provider, else None."""
+        """Latest gamma pressure published by the provider declaring the ``gamma`` slot, else
+        None."""
         return self._gamma
 
     @property

@@ -2,8 +2,11 @@
 
 A profile is human-written configuration, so unknown keys are errors naming the key (at every
 level: top, ``[context]``, ``[gating]``, ``[outcome]``, ``[detectors.NAME]`` and its
-``params``, ``[providers.NAME]``). :data:`DEFAULT_PROFILE_TOML` is the one documented default profile (also shown in
-``docs/detectors.md``); its values equal the parameter classes' defaults.
+``params``, ``[providers.NAME]``); tables become attrs classes through ``msgspec.convert``
+(strict types: ``"5"`` is not a float, ``"false"`` not a bool). :func:`default_profile` is the
+one default profile: :data:`DEFAULT_PROFILE_TOML` (name, context, gating and outcome, shown in
+``docs/detectors.md``) plus one ``[detectors.NAME]`` table per installed detector *derived from
+its* ``params_class`` *defaults* — core restates no detector's numbers.
 
 A detector missing from the profile runs with its parameter class's defaults (listed as
 ``defaultsUsed`` in the run report); ``enabled = false`` turns one off. ``version`` must equal
@@ -69,58 +72,7 @@ missing = "block"                    # null input: "block" or "pass"
 t1_fraction = 0.5          # share closed at T1
 breakeven_after_t1 = true  # remainder's stop moves to the entry after T1
 
-[detectors.volume_climax]
-enabled = true
-version = 1
-[detectors.volume_climax.params]
-t1_r = 1.0
-t2_r = 2.0
-trigger_window_s = 300.0
-rth_only = true
-baseline_bars = 120
-min_baseline_bars = 30
-spike_multiple = 4.0
-min_delta_ratio = 0.6
-entry_offset = 0.0
-min_risk_bps = 2.0
-cooldown_bars = 60
-
-[detectors.vwap]
-enabled = true
-version = 1
-[detectors.vwap.params]
-t1_r = 1.0
-t2_r = 2.0
-trigger_window_s = 300.0
-rth_only = true
-min_bars_beyond = 30
-confirm_bps = 1.0
-touch_bps = 1.0
-min_rth_minutes = 5
-stop_buffer_bps = 1.0
-min_risk_bps = 2.0
-cooldown_bars = 60
-reclaim = true
-rejection = true
-
-[detectors.orb_pullback]
-enabled = true
-version = 1
-[detectors.orb_pullback.params]
-t1_r = 1.0
-t2_r = 2.0
-trigger_window_s = 300.0
-rth_only = true
-or_minutes = 15
-breakout_bps = 2.0
-min_extension_bps = 5.0
-pullback_bps = 2.0
-fail_bps = 5.0
-max_minutes_after_break = 60
-stop_buffer_bps = 2.0
-min_risk_bps = 2.0
-signals_per_side = 1
-last_entry_minute = 300
+# [detectors.NAME] tables: one per installed detector, from its params_class defaults
 """
 
 
@@ -245,9 +197,15 @@ def load_profile(path: str | Path) -> Profile:
     return parse_profile(text, str(p))
 
 
-def default_profile() -> Profile:
-    """The embedded default profile (:data:`DEFAULT_PROFILE_TOML`)."""
-    return parse_profile(DEFAULT_PROFILE_TOML, "<default>")
+def default_profile(detectors: Iterable[type[Detector[Any]]] = ()) -> Profile:
+    """The default profile: :data:`DEFAULT_PROFILE_TOML` with, for each of ``detectors``, an
+    enabled ``[detectors.NAME]`` table of its version and its ``params_class`` defaults (so
+    those detectors count as configured by the profile, not as ``defaultsUsed``)."""
+    prof = parse_profile(DEFAULT_PROFILE_TOML, "<default>")
+    tables = {cls.name: DetectorConfig(version=cls.version,
+                                       params=attrs.asdict(cls.params_class()))
+              for cls in detectors}
+    return attrs.evolve(prof, detectors=tables) if tables else prof
 
 
 def resolve_detectors(profile: Profile, classes: Sequence[type[Detector[Any]]], *,

@@ -1,8 +1,9 @@
 """The detector runner: bars in, gate decisions and setup state changes out.
 
-``DetectorRunner(source, profile)`` takes either a plugin manager (detectors and context
-providers are discovered through ``spxcc_register_detectors`` /
-``spxcc_register_context_providers``, and ``spxcc_on_setup`` observers are notified) or a
+``DetectorRunner(source, profile)`` takes either a plugin manager or a
+:class:`~spxcc_core.registry.PluginRegistry` (detectors and context providers are discovered
+through ``spxcc_register_detectors`` / ``spxcc_register_context_providers``, and
+``spxcc_on_setup`` observers are notified; failures go to the registry's collector) or a
 sequence of detector classes (no observers). For every bar, in this order:
 
 1. open setups of the bar's symbol advance with the bar (lifecycle, see
@@ -46,7 +47,7 @@ from spxcc_core.contracts.replay import (
 )
 from spxcc_core.contracts.setup import GateCheck, GateDecision, SetupCandidate, SetupInstance
 from spxcc_core.detect.base import ContextProvider, Detector
-from spxcc_core.detect.context import BarContext
+from spxcc_core.detect.context import BarContext, context_slots
 from spxcc_core.detect.gating import decide
 from spxcc_core.detect.market import SessionMarket
 from spxcc_core.detect.profile import (
@@ -58,8 +59,16 @@ from spxcc_core.detect.profile import (
     resolve_detectors,
     resolve_providers,
 )
-from spxcc_core.errors import PluginError
-from spxcc_core.plugins import PluginFailure, call_isolated, require_unique_names
+from spxcc_core.registry import (
+    FailureCount,
+    IsolatedCaller,
+    Kind,
+    PluginFailure,
+    PluginFailures,
+    PluginRegistry,
+    as_registry,
+    require_unique_names,
+)
 from spxcc_core.session import SessionCalendar, TradingDay, get_calendar
 from spxcc_core.setups.lifecycle import (
     INSTRUMENT_KINDS,
@@ -70,17 +79,21 @@ from spxcc_core.setups.lifecycle import (
     summarize,
 )
 
-__all__ = ["DetectorRunner", "RunnerOutput"]
+__all__ = ["CONTEXT_PROVIDERS", "DETECTORS", "DetectorRunner", "RunnerOutput"]
+
+#: Detector classes, registered through ``spxcc_register_detectors``.
+DETECTORS: Kind[Detector[Any]] = Kind("spxcc_register_detectors", "detector")
+#: Context provider classes, registered through ``spxcc_register_context_providers``.
+CONTEXT_PROVIDERS: Kind[ContextProvider] = Kind("spxcc_register_context_providers",
+                                                "context provider")
+#: The hooks whose failures the runner reports under ``pluginFailures``.
+_RUNNER_HOOKS = (DETECTORS.hook, CONTEXT_PROVIDERS.hook, "spxcc_on_setup")
+#: The hook name detector and provider ``on_bar`` failures are counted under.
+_ON_BAR = "on_bar"
 
 RunnerOutput = SetupInstance | GateDecision
 
 _value_encoder = msgspec.json.Encoder()
-
-
-@attrs.define
-class _ErrorCount:
-    count: int = 0
-    first: str = ""
 
 
 @attrs.define
@@ -102,21 +115,12 @@ class _SymbolState:
     last_start_ms: int = -(1 << 62)
 
 
-def _flatten(results: list[Any], kind: str) -> list[Any]:
-    out: list[Any] = []
-    for r in results:
-        if not isinstance(r, list | tuple):
-            raise PluginError(f"spxcc_register_{kind}s must return a list, got {type(r).__name__}")
-        out.extend(r)
-    return out
-
-
 class DetectorRunner:
     """Runs detectors and gating bar by bar; pure and deterministic for a given input order.
 
-    :param source: a plugin manager, or the detector classes to run.
-    :param profile: the profile (default: the embedded default profile, whose tables for
-        detectors that are not installed are ignored).
+    :param source: a plugin manager or plugin registry, or the detector classes to run.
+    :param profile: the profile (default: :func:`default_profile` of the runner's detectors,
+        each with its ``params_class`` defaults).
     :param providers: context provider classes when ``source`` is a class list.
     :param calendar: the RTH calendar (default: XNYS).
     :param run_id: passed to observers in ``context``.
@@ -127,42 +131,43 @@ class DetectorRunner:
         (``[providers.NAME]`` tables: unknown provider or key, invalid value).
     """
 
-    def __init__(self, source: pluggy.PluginManager | Sequence[type[Detector[Any]]],
+    def __init__(self, source: pluggy.PluginManager | PluginRegistry
+                 | Sequence[type[Detector[Any]]],
                  profile: Profile | None = None, *,
                  providers: Sequence[type[ContextProvider]] = (),
                  calendar: SessionCalendar | None = None, run_id: str = "",
                  market: SessionMarket | None = None) -> None:
-        self.failures: list[PluginFailure] = []
-        self._pm: pluggy.PluginManager | None = None
-        if isinstance(source, pluggy.PluginManager):
-            self._pm = source
-            detector_classes = _flatten(
-                call_isolated(source, "spxcc_register_detectors", self.failures), "detector")
-            provider_classes = _flatten(
-                call_isolated(source, "spxcc_register_context_providers", self.failures),
-                "context_provider")
+        self._on_setup: IsolatedCaller | None = None
+        if isinstance(source, pluggy.PluginManager | PluginRegistry):
+            registry = as_registry(source)
+            self.failures: PluginFailures = registry.failures
+            detector_classes = registry.classes(DETECTORS)
+            provider_classes = registry.classes(CONTEXT_PROVIDERS)
+            self._on_setup = registry.caller("spxcc_on_setup")
         else:
+            self.failures = PluginFailures()
             detector_classes = list(source)
             provider_classes = list(providers)
-        require_unique_names("detector", detector_classes)
-        require_unique_names("context provider", provider_classes)
-        # a stable order whatever the plugin load order: outputs are byte-identical
-        detector_classes.sort(key=lambda c: c.name)
-        provider_classes.sort(key=lambda c: c.name)
-        self.profile = profile if profile is not None else default_profile()
+            require_unique_names(DETECTORS.label, detector_classes)
+            require_unique_names(CONTEXT_PROVIDERS.label, provider_classes)
+            # a stable order whatever the plugin load order: outputs are byte-identical
+            detector_classes.sort(key=lambda c: c.name)
+            provider_classes.sort(key=lambda c: c.name)
+        self.profile = (profile if profile is not None
+                        else default_profile(detector_classes))
         self.resolved: list[ResolvedDetector] = resolve_detectors(
             self.profile, detector_classes, strict=profile is not None)
         self.resolved_providers: list[ResolvedProvider] = resolve_providers(
             self.profile, provider_classes, strict=profile is not None)
         self.profile_hash = profile_hash(self.profile, self.resolved, self.resolved_providers)
         self._providers = [(r.cls, r.params) for r in self.resolved_providers]
+        self._slots = context_slots([r.cls for r in self.resolved_providers])
         self.calendar = calendar if calendar is not None else get_calendar()
         self.market = market if market is not None else SessionMarket(self.calendar)
         self.run_id = run_id
         self._session_end: dict[str, dict[str, dict[str, Any]]] = {}
         self._states: dict[str, _SymbolState] = {}
         self._setups: dict[str, SetupInstance] = {}
-        self._errors: dict[str, _ErrorCount] = {}
         self._gates: dict[str, _GateCounts] = {r.cls.name: _GateCounts() for r in self.resolved}
         # the same counts split by instrument kind ("underlying" / "option")
         self._gates_by_kind: dict[str, dict[str, _GateCounts]] = {}
@@ -181,7 +186,7 @@ class DetectorRunner:
             provider.market = self.market
             providers.append((cls.name, provider))
         return _SymbolState(
-            day=day, ctx=BarContext(symbol, day, self._window),
+            day=day, ctx=BarContext(symbol, day, self._window, self._slots),
             detectors=[(r.cls.name, r.cls(r.params, symbol=symbol)) for r in self.resolved
                        if kind in getattr(r.cls, "instruments", INSTRUMENT_KINDS)],
             providers=providers)
@@ -252,10 +257,17 @@ class DetectorRunner:
         return out
 
     def _record_error(self, name: str, exc: Exception) -> None:
-        e = self._errors.get(name)
-        if e is None:
-            e = self._errors[name] = _ErrorCount(first=f"{type(exc).__name__}: {exc}")
-        e.count += 1
+        self.failures.count(name, _ON_BAR, exc)
+
+    @property
+    def _errors(self) -> dict[str, FailureCount]:
+        """Detector and provider ``on_bar`` failures by name (count, first message), sorted."""
+        return self.failures.counted(_ON_BAR)
+
+    @property
+    def _plugin_failures(self) -> list[PluginFailure]:
+        """Listed failures of the hooks the runner calls (registration, ``spxcc_on_setup``)."""
+        return self.failures.listed(_RUNNER_HOOKS)
 
     def _advance_setups(self, st: _SymbolState, bar: MicrobarV1,
                         out: list[RunnerOutput]) -> None:
@@ -321,13 +333,12 @@ class DetectorRunner:
         if tracker is not None and tracker.gap_r is not None:
             self._gap_r[setup.id] = tracker.gap_r
         out.append(setup)
-        if self._pm is not None:
+        if self._on_setup:
             context: dict[str, Any] = {"run_id": self.run_id, "profile_hash": self.profile_hash,
                                        "session_id": session_id}
             if gate is not None:
                 context["gate"] = gate
-            call_isolated(self._pm, "spxcc_on_setup", self.failures, setup=setup,
-                          context=context)
+            self._on_setup(setup=setup, context=context)
 
     def _expire_all(self, st: _SymbolState, out: list[RunnerOutput]) -> None:
         day = st.day
@@ -402,7 +413,7 @@ class DetectorRunner:
             errors={name: DetectorErrors(count=e.count, first=e.first)
                     for name, e in sorted(self._errors.items())},
             plugin_failures=[RunnerPluginFailure(plugin=f.plugin, hook=f.hook, error=f.error)
-                             for f in self.failures],
+                             for f in self._plugin_failures],
             stats=OutcomeStats.of(summarize(setups)),
             expectancy_gap_r=gap_expectancy(setups, self._gap_r),
             by_instrument=self._by_instrument(setups),

@@ -28,6 +28,7 @@ import attrs
 import msgspec
 import pluggy
 
+from spxcc_core.detect.runner import DETECTORS
 from spxcc_core.errors import ConfigError, InputError
 from spxcc_core.golden.cases import case_names, get_case
 from spxcc_core.golden.conformance import ConformanceReport, check_detector
@@ -43,7 +44,7 @@ from spxcc_core.golden.io import current_input_files, encode_inputs, input_files
 from spxcc_core.golden.run import EXPECTED_FILES, decode_report, restrict, run_case
 from spxcc_core.golden.sessions import case_events
 from spxcc_core.outputs import atomic_write
-from spxcc_core.plugins import call_isolated
+from spxcc_core.registry import PluginRegistry
 
 __all__ = ["GOLDEN_DIR_ENV", "PACKAGED_GOLDEN_DIR", "CaseVerdict", "default_golden_dir", "regen",
            "verify"]
@@ -89,12 +90,13 @@ def _selected_cases(cases: Sequence[str] | None) -> list[str]:
     return case_names()
 
 
-def _registered_detectors(pm: pluggy.PluginManager) -> dict[str, Any]:
-    classes: dict[str, Any] = {}
-    for result in call_isolated(pm, "spxcc_register_detectors", []):
-        for cls in result:
-            classes[getattr(cls, "name", repr(cls))] = cls
-    return classes
+def _registered_detectors(pm: pluggy.PluginManager) -> tuple[dict[str, Any], list[str]]:
+    """The installed detectors by name, and a line per plugin that failed to register its
+    detectors (that plugin's detectors are not verified: a case fails with it)."""
+    registry = PluginRegistry(pm)
+    installed = registry.by_name(DETECTORS)
+    return installed, [f"plugin {f.plugin!r} failed in {f.hook}: {f.error}"
+                       for f in registry.failures]
 
 
 def _read_expected(case_dir: Path) -> dict[str, bytes | None]:
@@ -205,7 +207,7 @@ def verify(golden_dir: Path | None = None, *, cases: Sequence[str] | None = None
 
     root = golden_dir if golden_dir is not None else default_golden_dir()
     pm = pm if pm is not None else get_plugin_manager()
-    installed = _registered_detectors(pm)
+    installed, failed = _registered_detectors(pm)
     verdicts: list[CaseVerdict] = []
     checked: dict[str, ConformanceReport] = {}
     for case in _selected_cases(cases):
@@ -217,7 +219,7 @@ def verify(golden_dir: Path | None = None, *, cases: Sequence[str] | None = None
         reviewed = set(decode_report(expected["report.json"] or b"",
                                      str(case_dir / "expected" / "report.json")).detectors)
         ran = set(installed) if detectors is None else set(detectors)
-        lines: list[str] = []
+        lines: list[str] = list(failed)
         missing = sorted(reviewed - set(installed))
         if detectors is None and missing:
             lines.append(f"detector(s) {', '.join(missing)} have expected outputs but are not "
