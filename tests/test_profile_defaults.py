@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import attrs
+import msgspec
 import pytest
 
 from spxcc_core.contracts import MicrobarV2
@@ -50,7 +51,7 @@ def test_default_profile_tables_come_from_params_class_defaults() -> None:
     runner = DetectorRunner([_Tuned])  # no profile: the derived default
     (r,) = runner.resolved
     assert r.params == _TunedParams() and r.from_profile
-    assert runner.report()["defaultsUsed"] == []
+    assert msgspec.to_builtins(runner.report())["defaultsUsed"] == []
     # the hash covers the resolved parameters, so deriving the tables does not move it
     assert runner.profile_hash == profile_hash(default_profile(), runner.resolved)
 
@@ -61,7 +62,7 @@ def test_builtin_default_profile_hash_is_unchanged() -> None:
 
     runner = DetectorRunner(get_plugin_manager(load_entrypoints=False))
     assert runner.profile_hash == "e1a954d6a5628683"
-    assert runner.report()["defaultsUsed"] == []
+    assert msgspec.to_builtins(runner.report())["defaultsUsed"] == []
 
 
 # ----------------------------------------------------------------------------- context slots

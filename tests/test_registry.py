@@ -8,6 +8,7 @@ import types
 from collections.abc import Generator
 from typing import Any, ClassVar
 
+import msgspec
 import pluggy
 import pytest
 
@@ -191,7 +192,7 @@ def test_discovery_runs_once_and_records_each_failure_once(spxcc_pm, spxcc_regis
     assert [f.as_dict() for f in registry.failures] == [
         {"plugin": "bad", "hook": "spxcc_register_detectors",
          "error": "RuntimeError: cannot register"}]
-    assert runner.report()["pluginFailures"] == [f.as_dict() for f in registry.failures]
+    assert msgspec.to_builtins(runner.report())["pluginFailures"] == [f.as_dict() for f in registry.failures]
 
 
 def test_broker_discovery_is_isolated(spxcc_pm, spxcc_register) -> None:  # type: ignore[no-untyped-def]
@@ -251,7 +252,7 @@ def test_detector_and_provider_failures_share_the_collector() -> None:
     runner = DetectorRunner([_Fail], providers=[_FailProvider])
     runner.on_bar(_bar(start_ms=1_765_549_800_000))
     runner.on_bar(_bar(start_ms=1_765_549_801_000))
-    assert runner.report()["errors"] == {"fail": {"count": 2, "first": "ValueError: nope"},
+    assert msgspec.to_builtins(runner.report())["errors"] == {"fail": {"count": 2, "first": "ValueError: nope"},
                                          "failp": {"count": 2, "first": "KeyError: 'k'"}}
     assert [f.as_dict() for f in runner.failures.entries(["on_bar"])] == [
         {"plugin": "fail", "hook": "on_bar", "error": "ValueError: nope (2 times)"},
