@@ -213,3 +213,68 @@ def test_profile_accepts_the_ends_of_each_range() -> None:
 
 def test_gate_check_type() -> None:
     assert isinstance(evaluate_gates(cand(), mbar(), PROFILE)[0], GateCheck)
+
+
+# -- one-sided quotes (docs/detectors.md "Quote-aware gating", spec/microbar.md 2026-12-06) -----
+# No bid at the close: askBidSizeRatio null with bidSizeAtClose 0 is an infinite ratio, recorded
+# as an ask_bid_size_ratio check with observed null: blocks a long, passes a short. Fresh quotes
+# never two-sided: avgSpreadBps null while bidAskImbalance is not: a spread check with observed
+# null that blocks both directions. Neither is microstructure_unavailable: `missing` is ignored.
+
+
+def one_sided(*, ratio: float | None, bid_close: float | None, imb: float | None,
+              spread: float | None) -> MicrobarV2:
+    return MicrobarV2(symbol="SPY", start_ms=T0, interval_ms=1000, open=100.0, high=100.0,
+                      low=100.0, close=100.0, volume=10.0, trade_count=1, vwap=100.0,
+                      delta_volume=0.0, bid_ask_imbalance=imb, ask_bid_size_ratio=ratio,
+                      avg_spread_bps=spread, quote_coverage_pct=100.0,
+                      bid_size_at_close=bid_close, ask_size_at_close=120.0, quote_count=1)
+
+
+def row(c: GateCheck) -> tuple[object, ...]:
+    return (c.gate, c.input, c.comparison, c.threshold, c.observed, c.passed)
+
+
+@pytest.mark.parametrize("missing", ["block", "pass"])
+def test_no_bid_at_the_close_blocks_a_long_and_passes_a_short(missing: str) -> None:
+    # two-sided earlier in the bucket (spread 1 bps, imbalance 0): only the ratio is one-sided
+    profile = GatingProfile(**{**_PROFILE_ARGS, "missing": missing})
+    bar = one_sided(ratio=None, bid_close=0.0, imb=0.0, spread=1.0)
+    long_checks = evaluate_gates(cand("long"), bar, profile)
+    short_checks = evaluate_gates(cand("short"), bar, profile)
+    assert row(long_checks[0]) == ("ask_bid_size_ratio", "askBidSizeRatio", "<=", 2.5, None,
+                                   False)
+    assert row(short_checks[0]) == ("ask_bid_size_ratio", "askBidSizeRatio", ">=", 0.4, None,
+                                    True)
+    assert [c.passed for c in long_checks[1:] + short_checks[1:]] == [True] * 6
+
+
+def test_a_null_ratio_with_a_bid_at_the_close_is_not_the_no_bid_case() -> None:
+    # no fresh quote at the close (bidSizeAtClose null): microstructure_unavailable, for a short
+    # too; it follows `missing`
+    bar = one_sided(ratio=None, bid_close=None, imb=0.0, spread=1.0)
+    for missing, passes in (("block", False), ("pass", True)):
+        profile = GatingProfile(**{**_PROFILE_ARGS, "missing": missing})
+        first = evaluate_gates(cand("short"), bar, profile)[0]
+        assert (first.gate, first.input, first.observed, first.passed) == (
+            "microstructure_unavailable", "askBidSizeRatio", None, passes)
+
+
+@pytest.mark.parametrize("missing", ["block", "pass"])
+@pytest.mark.parametrize("direction", ["long", "short"])
+def test_fresh_quotes_never_two_sided_have_no_spread_and_block(missing: str,
+                                                               direction: str) -> None:
+    # bid 0 x 0 all bucket: imbalance -1 (fresh), no spread, no bid at the close
+    profile = GatingProfile(**{**_PROFILE_ARGS, "missing": missing})
+    bar = one_sided(ratio=None, bid_close=0.0, imb=-1.0, spread=None)
+    checks = evaluate_gates(cand(direction), bar, profile)
+    assert row(checks[2]) == ("spread", "avgSpreadBps", "<=", 4.0, None, False)
+    # the long also fails the ratio (infinite) and the imbalance (-1 < -0.25); coverage passes
+    assert [c.passed for c in checks] == ([False, False, False, True] if direction == "long"
+                                          else [True, True, False, True])
+
+
+_PROFILE_ARGS: dict[str, Any] = {
+    "long_max_ask_bid_size_ratio": 2.5, "short_min_ask_bid_size_ratio": 0.4,
+    "long_min_bid_ask_imbalance": -0.25, "short_max_bid_ask_imbalance": 0.75,
+    "max_avg_spread_bps": 4.0, "min_quote_coverage_pct": 90.0}

@@ -7,7 +7,8 @@ a bar starting at the trigger deadline closes the setup untriggered; ``realized_
 signed(exit − entry) / |entry − stop|`` with half out at T1 and the stop moved to the entry.
 
 Every trigger bar here trades through the entry (its low is at or below and its high at or above
-it), so the cases hold whether or not the trigger range is extended to the previous close.
+it): the trigger needs a trade at the entry (issue 9 item 3). The gap-aware R (fills at the open
+of a bar that gaps past the entry or a stop) is worked at the end.
 Risks are chosen different from 1 (0.5 and 2.0) so that dividing by the risk matters.
 """
 
@@ -15,12 +16,17 @@ from __future__ import annotations
 
 from typing import Any
 
-import attrs
 import pytest
 
 from spxcc_core.contracts.microbar import MicrobarV2
 from spxcc_core.contracts.setup import SetupInstance
-from spxcc_core.setups.lifecycle import OutcomePolicy, SetupTracker, summarize
+from spxcc_core.setups.lifecycle import (
+    OutcomePolicy,
+    SetupTracker,
+    gap_expectancy,
+    instrument_kind,
+    summarize,
+)
 
 
 def px(value: float) -> Any:
@@ -34,9 +40,10 @@ DEADLINE_S = 10
 
 
 def bar(sec: int, high: float | None, low: float | None,
-        close: float | None = None) -> MicrobarV2:
+        close: float | None = None, open_: float | None = None) -> MicrobarV2:
     c = close if close is not None or high is None or low is None else (high + low) / 2
-    return MicrobarV2(symbol="SPY", start_ms=T0 + sec * 1000, interval_ms=1000, open=c,
+    return MicrobarV2(symbol="SPY", start_ms=T0 + sec * 1000, interval_ms=1000,
+                      open=c if open_ is None else open_,
                       high=high, low=low, close=c, volume=10.0, trade_count=1, vwap=c,
                       delta_volume=0.0, bid_ask_imbalance=0.0)
 
@@ -56,10 +63,7 @@ SHORT = ("short", 100.0, 102.0, 98.0, 96.0)
 
 def tracker(spec: tuple[str, float, float, float, float],
             policy: OutcomePolicy | None = None) -> SetupTracker:
-    """A tracker with no previous-close reference (the trigger bar itself must trade the
-    entry); the ``ref_price`` argument only exists while the trigger extends to it."""
-    kw = {"ref_price": None} if "ref_price" in attrs.fields_dict(SetupTracker) else {}
-    return SetupTracker(setup(*spec), policy or OutcomePolicy(), **kw)
+    return SetupTracker(setup(*spec), policy or OutcomePolicy())
 
 
 def run(tr: SetupTracker, bars: list[MicrobarV2]) -> list[SetupInstance]:
@@ -359,3 +363,90 @@ def test_a_close_only_bar_is_a_trade_at_its_close() -> None:
                    close_only(3, 50.0)])     # exactly the breakeven stop
     assert statuses(ups) == ["triggered", "t1", "t1"]
     assert ups[-1].realized_r == px(0.5)
+
+
+# -- gap-aware R (docs/detectors.md "gross vs gap-aware") --------------------------------------
+# The entry fills at the trigger bar's open when that open is past the entry; a stop at the open
+# of a bar that gaps through it; targets fill at their price; the R unit stays |entry - stop|.
+# Prices are multiples of 1/8 (exact in binary).
+
+
+def test_gap_aware_entry_fill_carries_into_both_targets() -> None:
+    # long 50 / 49.5 (1R = 0.5): the trigger bar opens 50.25, past the entry (fill 50.25);
+    # T1 50.5 on the next bar, T2 51 on the one after.
+    # gross 0.5 x 1 + 0.5 x 2 = 1.5R;
+    # gap-aware 0.5 x (50.5 - 50.25) / 0.5 + 0.5 x (51 - 50.25) / 0.5 = 0.25 + 0.75 = 1.0R
+    tr = tracker(LONG)
+    ups = run(tr, [bar(1, 50.375, 50.125, 50.25, open_=50.25),
+                   bar(2, 50.5, 50.25, 50.375), bar(3, 51.0, 50.5, 50.875)])
+    assert statuses(ups) == ["triggered", "t1", "t2"]
+    assert ups[-1].realized_r == px(1.5)
+    assert (tr.entry_fill, tr.exit_fill) == (px(50.25), px(51.0))
+    assert tr.gap_r == px(1.0)
+
+
+def test_gap_aware_expiry_marks_the_remainder_from_the_entry_fill() -> None:
+    # long filled at the open 50.25; the session ends at 50.375 without T1:
+    # gross (50.375 - 50) / 0.5 = 0.75R; gap-aware (50.375 - 50.25) / 0.5 = 0.25R
+    tr = tracker(LONG)
+    run(tr, [bar(1, 50.375, 50.125, 50.25, open_=50.25)])
+    closed = tr.expire(T0 + 60_000, 50.375)
+    assert closed is not None and closed.status == "expired"
+    assert closed.realized_r == px(0.75)
+    assert (tr.exit_fill, tr.gap_r) == (px(50.375), px(0.25))
+
+
+def test_gap_aware_stop_touched_inside_a_bar_fills_at_the_stop() -> None:
+    # long filled at the open 50.25; a later bar opens 49.75 (above the stop) and trades down to
+    # 49.375: the stop 49.5 fills at 49.5. gross -1R; gap-aware (49.5 - 50.25) / 0.5 = -1.5R
+    tr = tracker(LONG)
+    run(tr, [bar(1, 50.375, 50.125, 50.25, open_=50.25),
+             bar(2, 49.875, 49.375, 49.5, open_=49.75)])
+    assert tr.setup.status == "stopped" and tr.setup.realized_r == px(-1.0)
+    assert (tr.exit_fill, tr.gap_r) == (px(49.5), px(-1.5))
+
+
+def test_gap_aware_short_opening_above_its_entry_fills_at_the_entry() -> None:
+    # short 100 / 102 (1R = 2): the trigger bar opens 100.5 (above: not past a short's entry)
+    # and trades down through 100: fill 100. A bar opening 98.5 and falling to 98 reaches T1;
+    # a later bar opens 100.5, past the breakeven stop 100 (fill 100.5).
+    # gross 0.5 x 1 + 0.5 x 0 = 0.5R;
+    # gap-aware 0.5 x (100 - 98) / 2 + 0.5 x (100 - 100.5) / 2 = 0.5 - 0.125 = 0.375R
+    tr = tracker(SHORT)
+    ups = run(tr, [bar(1, 100.75, 99.75, 99.875, open_=100.5),
+                   bar(2, 98.5, 98.0, 98.25, open_=98.5),
+                   bar(3, 100.75, 100.25, 100.5, open_=100.5)])
+    assert statuses(ups) == ["triggered", "t1", "t1"]
+    assert tr.entry_fill == px(100.0)
+    assert ups[-1].realized_r == px(0.5)
+    assert (tr.exit_fill, tr.gap_r) == (px(100.5), px(0.375))
+
+
+def test_gap_expectancy_counts_only_closed_triggered_setups_with_a_value() -> None:
+    base = setup(*LONG)
+    closed = _replace(base, id="a", status="stopped", triggered_ms=T0 + 1000,
+                      closed_ms=T0 + 2000)
+    still_open = _replace(base, id="b", status="triggered", triggered_ms=T0 + 1000)
+    untriggered = _replace(base, id="c", status="untriggered", closed_ms=T0 + 10_000)
+    no_value = _replace(base, id="d", status="stopped", triggered_ms=T0 + 1000,
+                        closed_ms=T0 + 2000)
+    values = {"a": -1.5, "b": 9.0, "c": 7.0}
+    # only "a" counts: mean -1.5
+    assert gap_expectancy([closed, still_open, untriggered, no_value], values) == px(-1.5)
+    assert gap_expectancy([still_open, untriggered, no_value], values) is None
+
+
+def _replace(s: SetupInstance, **changes: Any) -> SetupInstance:
+    import msgspec
+
+    return msgspec.structs.replace(s, **changes)
+
+
+@pytest.mark.parametrize(("symbol", "kind"), [
+    ("SPY", "underlying"), ("I:SPX", "underlying"),
+    ("O:SPXW240311C05100000", "option"),   # Massive form
+    ("SPXW240311C05100000", "option"),     # OCC symbol without the prefix
+    ("O:SPXW240311C5100", "option"),       # any O: symbol is on the options tape
+])
+def test_instrument_kind_o_prefix_or_occ_is_an_option(symbol: str, kind: str) -> None:
+    assert instrument_kind(symbol) == kind
