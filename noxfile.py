@@ -34,9 +34,12 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, tags=["gate"])
 def lint(session: nox.Session) -> None:
-    """Lint with ruff."""
-    session.install("ruff>=0.6")
+    """Lint with ruff, and check the import layering with import-linter (``[tool.importlinter]``
+    in pyproject.toml: layers, core imports no built-in plugin, no cycles)."""
+    session.install("ruff>=0.6", "import-linter>=2.1")
     session.run("ruff", "check", ".", *session.posargs)
+    install(session)
+    session.run("lint-imports")
 
 
 @nox.session(python=PYTHON, tags=["gate"])

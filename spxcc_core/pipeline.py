@@ -41,11 +41,9 @@ import re
 import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-import attrs
 import msgspec
 import pluggy
 
@@ -54,11 +52,12 @@ from spxcc_core.aggregate.report import PluginErrorRecord
 from spxcc_core.contracts.microbar import MicrobarV2
 from spxcc_core.contracts.replay import ReplayReport, ReplaySource, WebsocketCounts
 from spxcc_core.contracts.setup import GateDecision, SetupInstance
-from spxcc_core.detect.profile import DetectorConfig, Profile, default_profile, load_profile
-from spxcc_core.detect.runner import DETECTORS, DetectorRunner
+from spxcc_core.detect.profile import Profile
+from spxcc_core.detect.runner import DetectorRunner
 from spxcc_core.errors import ConfigError
 from spxcc_core.registry import PluginRegistry, as_registry
 from spxcc_core.run.result import RunResult, StepOutputs
+from spxcc_core.run.setup import resolve_profile
 from spxcc_core.setups.lifecycle import summarize
 from spxcc_core.setups.store import SetupStore
 
@@ -97,42 +96,6 @@ ReplayRun = RunResult
 
 
 # ----------------------------------------------------------------------------- configuration
-
-
-def resolve_profile(pm: pluggy.PluginManager | PluginRegistry,
-                    profile: Profile | str | os.PathLike[str] | None = None,
-                    detectors: Sequence[str] | None = None) -> Profile:
-    """The profile a run uses: ``profile`` (a :class:`Profile`, a profile TOML file, or None for
-    the default profile of the installed detectors, :func:`default_profile`) with every installed detector not named in ``detectors`` disabled
-    (None: every detector the profile enables). ``pm``: a plugin manager or a registry (whose
-    discovery, and its failures, are then shared with the run).
-
-    :raises ConfigError: an unreadable or invalid profile, ``detectors`` given as a string, or
-        a detector name that is not installed (the message lists the installed ones).
-    """
-    registry = as_registry(pm)
-    if profile is None:
-        prof = default_profile(registry.classes(DETECTORS))
-    elif isinstance(profile, Profile):
-        prof = profile
-    else:
-        prof = load_profile(Path(profile))
-    if detectors is None:
-        return prof
-    if isinstance(detectors, str):
-        raise ConfigError("detectors must be a list of names, not a string")
-    installed = registry.by_name(DETECTORS)
-    unknown = [n for n in detectors if n not in installed]
-    if unknown:
-        raise ConfigError(f"unknown detector{'s' if len(unknown) > 1 else ''} "
-                          f"{', '.join(map(repr, unknown))} (installed: "
-                          f"{', '.join(sorted(installed)) or 'none'})")
-    wanted = set(detectors)
-    table = dict(prof.detectors)
-    for name, cls in installed.items():
-        if name not in wanted:
-            table[name] = DetectorConfig(version=cls.version, enabled=False)
-    return attrs.evolve(prof, detectors=table)
 
 
 # ----------------------------------------------------------------------------- pipeline

@@ -20,9 +20,11 @@ import attrs
 import pluggy
 
 from spxcc_core.contracts.replay import WebsocketCounts
-from spxcc_core.detect.profile import Profile
+from spxcc_core.detect.profile import DetectorConfig, Profile, default_profile, load_profile
+from spxcc_core.detect.runner import DETECTORS
 from spxcc_core.errors import ConfigError
 from spxcc_core.outputs import check_paths
+from spxcc_core.registry import PluginRegistry, as_registry
 from spxcc_core.run.result import OUTPUT_FILES
 from spxcc_core.store.sqlite import Store
 
@@ -30,8 +32,18 @@ if TYPE_CHECKING:
     from spxcc_core.chain import ChainSnapshot
     from spxcc_core.massive.websocket import WsStats
 
-__all__ = ["DB_NAME", "RunInputs", "check_run_paths", "load_chain", "make_out_dir",
-           "open_store", "resolve_inputs", "run_store", "ws_counts"]
+__all__ = [
+    "DB_NAME",
+    "RunInputs",
+    "check_run_paths",
+    "load_chain",
+    "make_out_dir",
+    "open_store",
+    "resolve_inputs",
+    "resolve_profile",
+    "run_store",
+    "ws_counts",
+]
 
 #: Default store file name inside a run's output folder.
 DB_NAME = "spxcc.sqlite3"
@@ -52,12 +64,11 @@ def resolve_inputs(*, pm: pluggy.PluginManager | None,
                    detectors: Sequence[str] | None,
                    chain: ChainSnapshot | str | os.PathLike[str] | None) -> RunInputs:
     """The plugin manager (None: :func:`~spxcc_core.plugins.get_plugin_manager`), the profile
-    (:func:`spxcc_core.pipeline.resolve_profile`) and the chain snapshot (:func:`load_chain`).
+    (:func:`resolve_profile`) and the chain snapshot (:func:`load_chain`).
 
     :raises ConfigError: a bad profile or detector name.
     :raises InputError: the chain snapshot cannot be read.
     """
-    from spxcc_core.pipeline import resolve_profile
     from spxcc_core.plugins import get_plugin_manager
 
     pm = pm if pm is not None else get_plugin_manager()
@@ -161,3 +172,39 @@ def ws_counts(stats: WsStats) -> WebsocketCounts:
     return WebsocketCounts(events=stats.events, trades=stats.trades, quotes=stats.quotes,
                            values=stats.values, statuses=dict(sorted(stats.statuses.items())),
                            unknown=dict(sorted(stats.unknown.items())))
+
+
+def resolve_profile(pm: pluggy.PluginManager | PluginRegistry,
+                    profile: Profile | str | os.PathLike[str] | None = None,
+                    detectors: Sequence[str] | None = None) -> Profile:
+    """The profile a run uses: ``profile`` (a :class:`Profile`, a profile TOML file, or None for
+    the default profile of the installed detectors, :func:`default_profile`) with every installed detector not named in ``detectors`` disabled
+    (None: every detector the profile enables). ``pm``: a plugin manager or a registry (whose
+    discovery, and its failures, are then shared with the run).
+
+    :raises ConfigError: an unreadable or invalid profile, ``detectors`` given as a string, or
+        a detector name that is not installed (the message lists the installed ones).
+    """
+    registry = as_registry(pm)
+    if profile is None:
+        prof = default_profile(registry.classes(DETECTORS))
+    elif isinstance(profile, Profile):
+        prof = profile
+    else:
+        prof = load_profile(Path(profile))
+    if detectors is None:
+        return prof
+    if isinstance(detectors, str):
+        raise ConfigError("detectors must be a list of names, not a string")
+    installed = registry.by_name(DETECTORS)
+    unknown = [n for n in detectors if n not in installed]
+    if unknown:
+        raise ConfigError(f"unknown detector{'s' if len(unknown) > 1 else ''} "
+                          f"{', '.join(map(repr, unknown))} (installed: "
+                          f"{', '.join(sorted(installed)) or 'none'})")
+    wanted = set(detectors)
+    table = dict(prof.detectors)
+    for name, cls in installed.items():
+        if name not in wanted:
+            table[name] = DetectorConfig(version=cls.version, enabled=False)
+    return attrs.evolve(prof, detectors=table)
