@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from clocks import ReadingClock
 from fake_tradier import FakeTradier, Fault
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -125,7 +126,7 @@ def test_resend_after_unavailable_looks_tag_up_first(fake: FakeTradier,
                                                      tmp_path: Path) -> None:
     now = [1_790_000_000_000]
     with Store(tmp_path / "r.sqlite3") as store, adapter(fake) as tradier:
-        w = worker(tradier, store, clock_ms=lambda: now[0])
+        w = worker(tradier, store, clock=ReadingClock(read_ms=lambda: now[0]))
         # every POST is refused with a 429 quota violation: certainly not placed
         fake.inject(Fault("quota", method="POST", path="/orders", count=2))
         first = w.route(intent("resend-1"))

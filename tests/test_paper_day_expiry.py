@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from clocks import ReadingClock
 from spxcc_paper import FillModel, PaperBroker
 from spxcc_paper.expiry import day_order_expiry_ms
 
@@ -160,7 +161,7 @@ def test_routing_worker_records_the_expiry(tmp_path: Path) -> None:
     with Store(tmp_path / "r.sqlite3") as store:
         paper = broker()
         bstore = BrokerStore(store)
-        worker = RoutingWorker(paper, bstore, clock_ms=lambda: clock[0],
+        worker = RoutingWorker(paper, bstore, clock=ReadingClock(read_ms=lambda: clock[0]),
                                limits=RoutingLimits(max_open_risk=1_000.0))
         paper.on_quote(SYM, T0, 3.00, 10, 3.20, 10)
         assert worker.route(intent("r1", qty=2, limit=1.00)).state == "acked"

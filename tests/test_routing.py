@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from clocks import ReadingClock
 from spxcc_paper import PaperBroker
 
 from spxcc_core.broker.routing import RoutingLimits, RoutingWorker
@@ -54,7 +55,7 @@ def make(store: BrokerStore, clock: Clock, *, cash: float = 10_000.0, hours: str
          **limits: object) -> tuple[PaperBroker, RoutingWorker]:
     paper = PaperBroker(account_id="A", cash=cash, hours=hours, clock=None)
     worker = RoutingWorker(paper, store, limits=RoutingLimits(**limits),  # type: ignore[arg-type]
-                           clock_ms=clock)
+                           clock=ReadingClock(read_ms=clock))
     return paper, worker
 
 

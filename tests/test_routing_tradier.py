@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from clocks import ReadingClock
 from fake_tradier import FakeTradier, Fault
 from secret_tokens import TRADIER_TEST_TOKEN
 from spxcc_tradier import TradierAdapter
@@ -59,7 +60,7 @@ def test_unavailable_broker_keeps_intent_queued_then_sends_once(fake: FakeTradie
     now = [1_790_000_000_000]
     with Store(tmp_path / "r.sqlite3") as store, adapter(fake) as tradier:
         bstore = BrokerStore(store)
-        worker = RoutingWorker(tradier, bstore, clock_ms=lambda: now[0],
+        worker = RoutingWorker(tradier, bstore, clock=ReadingClock(read_ms=lambda: now[0]),
                                limits=RoutingLimits(retry_after_ms=1_000))
         # the snapshot for the buying-power check goes through; every order POST fails with
         # 502 before anything is created
@@ -139,7 +140,7 @@ def test_snapshot_sync_ages_and_periodic_refresh(fake: FakeTradier, tmp_path: Pa
     now = [1_790_000_000_000]
     with Store(tmp_path / "s.sqlite3") as store, adapter(fake) as tradier:
         bstore = BrokerStore(store)
-        sync = SnapshotSync(tradier, bstore, clock_ms=lambda: now[0])
+        sync = SnapshotSync(tradier, bstore, clock=ReadingClock(read_ms=lambda: now[0]))
         assert sync.latest(ACCOUNT) is None
         first = sync.fresh(ACCOUNT, 2_000)
         now[0] += 2_000
@@ -150,7 +151,7 @@ def test_snapshot_sync_ages_and_periodic_refresh(fake: FakeTradier, tmp_path: Pa
         assert second is not first and second.fetched_ms == now[0]
         assert bstore.snapshot_count("tradier", ACCOUNT) == 2
         # another process (a new SnapshotSync on the same store) sees the stored one
-        other = SnapshotSync(tradier, bstore, clock_ms=lambda: now[0])
+        other = SnapshotSync(tradier, bstore, clock=ReadingClock(read_ms=lambda: now[0]))
         latest = other.latest(ACCOUNT)
         assert latest is not None and latest.fetched_ms == second.fetched_ms
         assert latest.snapshot == second.snapshot

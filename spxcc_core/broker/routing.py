@@ -49,7 +49,6 @@ every wait goes through the injected :class:`~spxcc_core.clock.Clock`.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -72,7 +71,7 @@ from spxcc_core.broker.store import (
     IntentRecord,
     IntentState,
 )
-from spxcc_core.broker.sync import SnapshotSync, wall_clock_ms
+from spxcc_core.broker.sync import SnapshotSync
 from spxcc_core.clock import Clock, SystemClock
 from spxcc_core.contracts.broker import (
     TERMINAL_STATUSES,
@@ -174,21 +173,20 @@ class RoutingWorker:
     :param store: the broker tables (SQLite).
     :param limits: pre-trade limits.
     :param sync: snapshot source (default: a :class:`SnapshotSync` over the same adapter/store).
-    :param clock_ms: epoch-ms clock for record times and snapshot ages.
-    :param clock: monotonic time and waiting (the waits of ``route`` and ``cancel``).
+    :param clock: the injected clock: ``now_ms()`` for record times and snapshot ages,
+        ``monotonic()``/``sleep()`` for the waits of ``route`` and ``cancel`` (default
+        :class:`~spxcc_core.clock.SystemClock`; the default ``sync`` shares it).
     """
 
     def __init__(self, adapter: BrokerAdapter, store: BrokerStore, *,
                  limits: RoutingLimits | None = None, sync: SnapshotSync | None = None,
-                 clock_ms: Callable[[], int] = wall_clock_ms,
                  clock: Clock | None = None) -> None:
         self.adapter = adapter
         self.store = store
         self.broker = adapter.name
         self.limits = limits or RoutingLimits()
-        self.clock_ms = clock_ms
         self.clock: Clock = clock if clock is not None else SystemClock()
-        self.sync = sync or SnapshotSync(adapter, store, clock_ms=clock_ms)
+        self.sync = sync or SnapshotSync(adapter, store, clock=self.clock)
         self.book = IntentBook()
         self._market: MarketClock | None = None
         self._market_until_ms = -1
@@ -281,7 +279,7 @@ class RoutingWorker:
                                  "already recorded with different content")
             if existing.state != "refused":
                 return self.result(intent.intent_id)
-        now = self.clock_ms()
+        now = self.clock.now_ms()
         if entry_intent_id is None:
             entry_intent_id = intent.entry_intent_id
         reasons, reserved, risk, entry_id = self._check(intent, account, entry_intent_id)
@@ -339,7 +337,7 @@ class RoutingWorker:
         accounts = [account_id] if account_id is not None else self.book.queued_accounts()
         for account in accounts:
             queue = self.book.queue(account)
-            if not queue or self.clock_ms() < self._retry_at.get(account, 0):
+            if not queue or self.clock.now_ms() < self._retry_at.get(account, 0):
                 continue
             waiting: deque[str] = deque()
             while queue:
@@ -390,7 +388,7 @@ class RoutingWorker:
         live = self._find(event)
         if live is None:
             return 0
-        now = self.clock_ms()
+        now = self.clock.now_ms()
         if isinstance(event, Fill):
             key_new = self.store.record_fill(event, intent_id=live.intent.intent_id, now_ms=now)
             if not key_new:
@@ -478,7 +476,7 @@ class RoutingWorker:
             self._reconcile_order(live, order)  # it became final first (e.g. a fill won)
             return self._cancel_result(intent_id, False, f"order {order_id} is already "
                                        f"{order.status}: nothing to cancel")
-        self.store.transition(intent_id, live.state, now_ms=self.clock_ms(), kind="cancel",
+        self.store.transition(intent_id, live.state, now_ms=self.clock.now_ms(), kind="cancel",
                               detail=f"cancel of order {order_id} requested")
         deadline = self.clock.monotonic() + wait_s
         order = self.adapter.order(account, order_id)
@@ -582,7 +580,7 @@ class RoutingWorker:
 
     def _market_clock(self) -> MarketClock:
         """The broker's market clock, re-read only when the cached one expired."""
-        now = self.clock_ms()
+        now = self.clock.now_ms()
         if self._market is None or now >= self._market_until_ms:
             self._market = self.adapter.market_clock()
             self._market_until_ms = checks.clock_valid_until_ms(
@@ -608,7 +606,7 @@ class RoutingWorker:
         an unavailable broker or an ambiguous outcome) always looks the tag up first.
         """
         intent = live.intent
-        now = self.clock_ms()
+        now = self.clock.now_ms()
         claimed, first = self.store.claim_submission(intent.intent_id, now_ms=now,
                                                      detail=live.tag)
         if not claimed:
@@ -631,21 +629,21 @@ class RoutingWorker:
             self._final(live, "rejected", exc.reason, kind="rejected")
             return True
         except AmbiguousOrderError as exc:
-            self._set(live, "ambiguous", self.clock_ms(), kind="ambiguous", detail=str(exc),
+            self._set(live, "ambiguous", self.clock.now_ms(), kind="ambiguous", detail=str(exc),
                       last_error=str(exc))
             return True
         except BrokerAuthError as exc:
-            self._set(live, "queued", self.clock_ms(), kind="unavailable", detail=str(exc),
+            self._set(live, "queued", self.clock.now_ms(), kind="unavailable", detail=str(exc),
                       last_error=str(exc))
             self.store.flush()
             raise
         except BrokerUnavailable as exc:
-            self._set(live, "queued", self.clock_ms(), kind="unavailable", detail=str(exc),
+            self._set(live, "queued", self.clock.now_ms(), kind="unavailable", detail=str(exc),
                       last_error=str(exc))
             wait_ms = self.limits.retry_after_ms
             if exc.retry_after_s is not None:
                 wait_ms = max(wait_ms, round(exc.retry_after_s * 1000))
-            self._retry_at[live.account_id] = self.clock_ms() + wait_ms
+            self._retry_at[live.account_id] = self.clock.now_ms() + wait_ms
             return False
         except SpxccError as exc:
             self._final(live, "error", str(exc), kind="error")
@@ -669,7 +667,7 @@ class RoutingWorker:
             self.book.drop_hold(live.account_id, rec.intent_id)
 
     def _apply_ack(self, live: LiveIntent, ack: OrderAck) -> None:
-        now = self.clock_ms()
+        now = self.clock.now_ms()
         self.adapter.remember_intent(live.tag, live.intent.intent_id)
         live.order_id = ack.broker_order_id
         live.changed_ms = now
@@ -680,11 +678,11 @@ class RoutingWorker:
         try:
             ack = self.adapter.find_by_tag(live.account_id, live.tag)
         except BrokerUnavailable as exc:
-            self._set(live, "ambiguous", self.clock_ms(), kind="reconcile", detail=str(exc),
+            self._set(live, "ambiguous", self.clock.now_ms(), kind="reconcile", detail=str(exc),
                       last_error=str(exc))
             return
         if ack is None:
-            self._set(live, "queued", self.clock_ms(), kind="reconcile",
+            self._set(live, "queued", self.clock.now_ms(), kind="reconcile",
                       detail="no order with this tag at the broker: will submit")
             return
         ack = OrderAck(intent_id=live.intent.intent_id, broker_order_id=ack.broker_order_id,
@@ -732,7 +730,7 @@ class RoutingWorker:
             self._close_entry(live, now)
 
     def _final(self, live: LiveIntent, state: IntentState, reason: str, *, kind: str) -> None:
-        now = self.clock_ms()
+        now = self.clock.now_ms()
         self._set(live, state, now, kind=kind, detail=reason, last_error=reason)
         if live.is_entry and live.filled == 0 and live.risk:
             self.book.set_risk(live.account_id, self._open_risk(live.account_id) - live.risk)

@@ -8,19 +8,14 @@ the broker's ``asOfMs``), so a broker clock skew cannot make a stale snapshot lo
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterable
 
 from spxcc_core.broker.interface import BrokerAdapter
 from spxcc_core.broker.store import BrokerStore, StoredSnapshot
+from spxcc_core.clock import Clock, SystemClock
 from spxcc_core.errors import ConfigError
 
-__all__ = ["SnapshotSync", "wall_clock_ms"]
-
-
-def wall_clock_ms() -> int:
-    """Epoch milliseconds now."""
-    return time.time_ns() // 1_000_000
+__all__ = ["SnapshotSync"]
 
 
 class SnapshotSync:
@@ -29,15 +24,16 @@ class SnapshotSync:
     :param adapter: the broker.
     :param store: where snapshots are recorded (every fetch is one row).
     :param broker: the broker's name as stored (defaults to ``adapter.name``).
-    :param clock_ms: epoch-ms clock used for fetch times and ages.
+    :param clock: the injected clock; its ``now_ms()`` stamps fetch times and measures ages
+        (default :class:`~spxcc_core.clock.SystemClock`).
     """
 
     def __init__(self, adapter: BrokerAdapter, store: BrokerStore, *, broker: str | None = None,
-                 clock_ms: Callable[[], int] = wall_clock_ms) -> None:
+                 clock: Clock | None = None) -> None:
         self.adapter = adapter
         self.store = store
         self.broker = broker or adapter.name
-        self.clock_ms = clock_ms
+        self.clock: Clock = clock if clock is not None else SystemClock()
         self._latest: dict[str, StoredSnapshot] = {}
 
     def refresh(self, account_id: str) -> StoredSnapshot:
@@ -46,7 +42,7 @@ class SnapshotSync:
         :raises BrokerError: the broker failed (nothing stored).
         """
         snap = self.adapter.snapshot(account_id)
-        stored = self.store.record_snapshot(snap, broker=self.broker, fetched_ms=self.clock_ms())
+        stored = self.store.record_snapshot(snap, broker=self.broker, fetched_ms=self.clock.now_ms())
         self._latest[account_id] = stored
         return stored
 
@@ -68,7 +64,7 @@ class SnapshotSync:
         if max_age_ms < 0:
             raise ConfigError(f"snapshot max age must be >= 0 ms, got {max_age_ms}")
         current = self.latest(account_id)
-        if current is not None and current.age_ms(self.clock_ms()) <= max_age_ms:
+        if current is not None and current.age_ms(self.clock.now_ms()) <= max_age_ms:
             return current
         return self.refresh(account_id)
 
@@ -81,7 +77,8 @@ class SnapshotSync:
                      on_error: Callable[[str, Exception], None] | None = None) -> None:
         """Refresh every account each ``interval_s`` seconds until ``stop`` is set.
 
-        Meant for a dedicated thread with its own store connection. A failed fetch is passed to
+        Meant for a dedicated thread with its own store connection; the wait between rounds is
+        ``stop.wait`` (a stop signal, answered at once), not the clock. A failed fetch is passed to
         ``on_error(account_id, error)`` (never swallowed silently: without a handler it
         propagates and ends the loop).
         """
