@@ -77,8 +77,8 @@ def run_detector_bench(sessions: int = 2) -> dict[str, Any]:
         "seconds": round(elapsed, 4),
         "bars_per_s": round(len(bars) / elapsed),
         "outputs": outputs,
-        "setups": report["stats"]["setups"],
-        "gates": {k: v["evaluated"] for k, v in report["gates"].items()},
+        "setups": report.stats.setups,
+        "gates": {k: v.evaluated for k, v in report.gates.items()},
     }
     print(f"detector bench: {result['bars']} bars in {result['seconds']} s = "
           f"{result['bars_per_s']:,} bars/s (3 detectors + gating + lifecycle), "

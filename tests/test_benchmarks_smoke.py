@@ -1,0 +1,12 @@
+"""The benchmark modules keep working against the current API (the suite never looks at their
+times; this runs the cheapest one on one synthetic day and checks its result's shape)."""
+
+from __future__ import annotations
+
+from benchmarks.detector_bench import run_detector_bench
+
+
+def test_detector_benchmark_reads_the_typed_runner_report() -> None:
+    result = run_detector_bench(sessions=1)
+    assert result["bars"] > 0 and result["setups"] >= 0
+    assert result["gates"] and all(isinstance(v, int) for v in result["gates"].values())
