@@ -106,7 +106,7 @@ def test_store_made_by_the_old_code_keeps_its_paper_accounts(tmp_path: Path) -> 
     scratch.close()
     # the old code's store: broker 1 with the paper table in it, and that account
     old = tmp_path / "old.sqlite3"
-    (old_broker_1,) = BROKER_MIGRATIONS
+    old_broker_1 = BROKER_MIGRATIONS[0]
     legacy = Migration("broker", 1, (*old_broker_1.statements, OLD_PAPER_TABLE))
     core_rest = [m for m in all_migrations() if m.component != "broker"]
     with Store(old, migrations=[legacy, *core_rest]) as store:

@@ -31,7 +31,15 @@ entry ends with less.
 
 Restart (:meth:`RoutingWorker.start`): intents left ``submitting``/``ambiguous`` are looked up at
 the broker by tag before anything is resubmitted; ``acked`` ones are re-read by order id and
-missed fills are recorded.
+missed fills are recorded. Several processes may share one store, so not every ``queued`` or
+``submitting`` intent is a crash leftover: each intent records its owner (``host:pid:start``,
+see :mod:`spxcc_core.broker.owner`) when it is recorded ``queued`` and when it is claimed for
+submission. An intent ``queued``/``submitting`` whose owner is ANOTHER process still running on
+this host (same host name, the pid exists and is not a zombie, same start time) is loaded (its
+reservation and risk count) but neither reconciled nor sent: that process finishes it. Intents
+of a dead process, of this process, of another host, or with no recorded owner (stores written
+before the column existed) are reconciled as above. :meth:`RoutingWorker.cancel` does not take
+over such a submission either (nothing is canceled; rerun the cancel when it finished).
 
 Sending: the move to ``submitting`` is an atomic claim in the store
 (:meth:`~spxcc_core.broker.store.BrokerStore.claim_submission`). An intent's first claim ever
@@ -63,6 +71,7 @@ from spxcc_core.broker.errors import (
     UnknownOrderError,
 )
 from spxcc_core.broker.interface import BrokerAdapter, accepts_known_unsubmitted, tag_for
+from spxcc_core.broker.owner import current_owner, owner_alive
 from spxcc_core.broker.sizing import available_buying_power
 from spxcc_core.broker.store import (
     FINAL_STATES,
@@ -212,6 +221,8 @@ class RoutingWorker:
         for rec in open_records:
             live = self.book.get(rec.intent_id)
             assert live is not None
+            if self._held_by_live_process(rec.intent_id, rec.state):
+                continue  # that process sends it (or is sending it) and records the outcome
             if rec.state in ("submitting", "ambiguous"):
                 self._reconcile_by_tag(live)
             elif rec.state in ("acked", "partially_filled") and live.order_id is not None:
@@ -220,6 +231,12 @@ class RoutingWorker:
                 self.book.enqueue(live.account_id, live.intent_id)
         self.poll()
         return [self.result(rec.intent_id) for rec in open_records]
+
+    def _held_by_live_process(self, intent_id: str, state: str) -> bool:
+        """True when the intent is ``queued``/``submitting`` and its recorded owner is another
+        process still running on this host: it is that process's to send, not a crash
+        leftover to take over (see "Restart" in the module docstring)."""
+        return state in ("queued", "submitting") and owner_alive(self.store.owner(intent_id))
 
     def route(self, intent: OrderIntent, *, entry_intent_id: str | None = None,
               wait_other_s: float = 5.0) -> RouteResult:
@@ -301,13 +318,13 @@ class RoutingWorker:
                 self.store.insert_intent(intent, broker=self.broker, account_id=account,
                                          tag=tag, state="queued", now_ms=now,
                                          entry_intent_id=entry_id, reserved_bp=reserved,
-                                         risk=risk)
+                                         risk=risk, owner=current_owner())
             except IntentExists:
                 return self._recorded_meanwhile(intent)
         else:
             self.store.transition(intent.intent_id, "queued", now_ms=now, kind="check",
                                   reserved_bp=reserved, risk=risk, entry_intent_id=entry_id,
-                                  last_error=None)
+                                  last_error=None, owner=current_owner())
         live = LiveIntent(intent=intent, account_id=account, tag=tag, state="queued",
                           reserved=reserved, risk=risk, entry_id=entry_id)
         self.book.add(live)
@@ -448,6 +465,11 @@ class RoutingWorker:
                                 f"intent is already {rec.state}: nothing to cancel")
         live = self.book.get(intent_id) or self._load(rec)
         self._open_risk(live.account_id)  # cached before any change releases risk
+        if (live.order_id is None and live.state == "submitting"
+                and self._held_by_live_process(intent_id, "submitting")):
+            return CancelResult(intent_id, "submitting", None, False,
+                                "another running process is submitting it right now: "
+                                "nothing canceled; rerun the cancel when it finished")
         if live.order_id is None and live.state in ("submitting", "ambiguous"):
             self._reconcile_by_tag(live)
             if live.state == "ambiguous":
@@ -608,7 +630,7 @@ class RoutingWorker:
         intent = live.intent
         now = self.clock.now_ms()
         claimed, first = self.store.claim_submission(intent.intent_id, now_ms=now,
-                                                     detail=live.tag)
+                                                     detail=live.tag, owner=current_owner())
         if not claimed:
             self._adopt_stored(live)
             return True

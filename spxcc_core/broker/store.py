@@ -73,7 +73,7 @@ _INTENT_COLUMNS: Final = (
     "last_error, payload, created_ms, updated_ms")
 _UPDATABLE: Final = frozenset({"reserved_bp", "risk", "broker_order_id", "filled_quantity",
                                "avg_fill_price", "acked_ms", "closed_ms", "last_error",
-                               "entry_intent_id"})
+                               "entry_intent_id", "owner"})
 
 
 @attrs.frozen
@@ -238,8 +238,10 @@ class BrokerStore:
     def insert_intent(self, intent: OrderIntent, *, broker: str, account_id: str, tag: str,
                       state: IntentState, now_ms: int, entry_intent_id: str | None = None,
                       reserved_bp: float = 0.0, risk: float = 0.0,
-                      detail: str | None = None) -> None:
+                      detail: str | None = None, owner: str | None = None) -> None:
         """Record a new intent with its tag and first state (one transaction).
+
+        ``owner`` (see :mod:`spxcc_core.broker.owner`) is the process that will send it.
 
         :raises IntentExists: the intent id (or its tag) is already recorded.
         """
@@ -252,6 +254,9 @@ class BrokerStore:
                     (intent.intent_id, broker, account_id, tag, intent.option_symbol,
                      intent.side, intent.quantity, entry_intent_id, state, reserved_bp, risk,
                      detail if state == "refused" else None, payload, now_ms, now_ms))
+                if owner is not None:
+                    cur.execute("UPDATE spx_broker_intents SET owner = ? WHERE intent_id = ?",
+                                (owner, intent.intent_id))
                 cur.execute("INSERT INTO spx_broker_events (intent_id, kind, state, detail, "
                             "payload, ts_ms) VALUES (?, 'intent', ?, ?, NULL, ?)",
                             (intent.intent_id, state, detail, now_ms))
@@ -276,9 +281,11 @@ class BrokerStore:
                         "payload, ts_ms) VALUES (?, ?, ?, ?, ?, ?)",
                         (intent_id, kind, state, detail, payload, now_ms))
 
-    def claim_submission(self, intent_id: str, *, now_ms: int,
-                         detail: str | None = None) -> tuple[bool, bool]:
-        """Move a ``queued`` intent to ``submitting`` (logging a ``submit`` event), atomically.
+    def claim_submission(self, intent_id: str, *, now_ms: int, detail: str | None = None,
+                         owner: str | None = None) -> tuple[bool, bool]:
+        """Move a ``queued`` intent to ``submitting`` (logging a ``submit`` event), atomically,
+        and record ``owner`` (the claiming process, see :mod:`spxcc_core.broker.owner`) as the
+        intent's owner.
 
         The claim is one write transaction, so SQLite serializes it against every other
         connection to the same file: at most one claimant ever wins the intent's FIRST
@@ -291,8 +298,9 @@ class BrokerStore:
         :raises KeyError: the intent is not recorded.
         """
         with self._tx() as cur:
-            cur.execute("UPDATE spx_broker_intents SET state = 'submitting', updated_ms = ? "
-                        "WHERE intent_id = ? AND state = 'queued'", (now_ms, intent_id))
+            cur.execute("UPDATE spx_broker_intents SET state = 'submitting', updated_ms = ?, "
+                        "owner = ? WHERE intent_id = ? AND state = 'queued'",
+                        (now_ms, owner, intent_id))
             if cur.rowcount != 1:
                 if cur.execute("SELECT 1 FROM spx_broker_intents WHERE intent_id = ?",
                                (intent_id,)).fetchone() is None:
@@ -304,6 +312,13 @@ class BrokerStore:
                         "payload, ts_ms) VALUES (?, 'submit', 'submitting', ?, NULL, ?)",
                         (intent_id, detail, now_ms))
         return True, before is None
+
+    def owner(self, intent_id: str) -> str | None:
+        """The process that last recorded or claimed the intent (None: unknown, e.g. an intent
+        of an older store)."""
+        row = self.conn.execute("SELECT owner FROM spx_broker_intents WHERE intent_id = ?",
+                                (intent_id,)).fetchone()
+        return row[0] if row is not None else None
 
     def ever_submitted(self, intent_id: str) -> bool:
         """True when a request for the intent was ever started (a ``submit`` event exists)."""

@@ -66,4 +66,10 @@ MIGRATIONS: tuple[Migration, ...] = (
         # Stores created before plugins brought their own tables also hold spx_paper_state,
         # created here; the paper plugin's own migration adopts it (spxcc_paper.store).
     )),
+    # Who holds an intent's claim ("<host>:<pid>:<start ticks>", see spxcc_core.broker.owner):
+    # written when an intent is recorded queued and when it is claimed for submission, so a
+    # restarting worker leaves alone what a live process is about to send or is sending.
+    Migration(component="broker", version=2, statements=(
+        "ALTER TABLE spx_broker_intents ADD COLUMN owner TEXT",
+    )),
 )
