@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from prices import px
 from spxcc_detectors import (
     OrbPullback,
     OrbPullbackParams,
@@ -30,13 +31,6 @@ from spxcc_core.contracts.setup import SetupCandidate
 from spxcc_core.detect.base import Detector, DetectorParams, targets_for
 from spxcc_core.detect.context import BarContext
 from spxcc_core.session import get_calendar
-
-
-def px(value: float) -> Any:
-    """``value`` to 1e-9: tight enough that a basis point computed as 1/10001 or an R
-    taken at the wrong multiple shows, loose enough for decimal prices in binary."""
-    return pytest.approx(value, rel=0.0, abs=1e-9)
-
 
 OPEN = 1_710_163_800_000  # 2024-03-11 09:30 New York (13:30 UTC)
 DAY = get_calendar().session("2024-03-11")

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from prices import px
 
 from spxcc_core.contracts.microbar import MicrobarV2
 from spxcc_core.contracts.setup import SetupInstance
@@ -27,13 +28,6 @@ from spxcc_core.setups.lifecycle import (
     instrument_kind,
     summarize,
 )
-
-
-def px(value: float) -> Any:
-    """``value`` to 1e-9: tight enough that a basis point computed as 1/10001 or an R
-    taken at the wrong multiple shows, loose enough for decimal prices in binary."""
-    return pytest.approx(value, rel=0.0, abs=1e-9)
-
 
 T0 = 1_710_163_800_000  # 2024-03-11 09:30 New York
 DEADLINE_S = 10
