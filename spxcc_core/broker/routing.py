@@ -94,7 +94,10 @@ from spxcc_core.contracts.broker import (
     OrderUpdate,
     encode_intent,
 )
+from spxcc_core.contracts.slippage import SlippageRecord, SlippageSource, SlippageUnavailable
 from spxcc_core.errors import ConfigError, InputError, SpxccError
+from spxcc_core.slippage.ledger import slippage_record
+from spxcc_core.slippage.store import SlippageStore
 
 __all__ = ["CancelResult", "RouteResult", "RoutingLimits", "RoutingWorker", "state_for_status"]
 
@@ -407,7 +410,8 @@ class RoutingWorker:
             return 0
         now = self.clock.now_ms()
         if isinstance(event, Fill):
-            key_new = self.store.record_fill(event, intent_id=live.intent.intent_id, now_ms=now)
+            key_new = self.store.record_fill(event, intent_id=live.intent.intent_id, now_ms=now,
+                                             slippage=self._slippage(live.intent, event))
             if not key_new:
                 return 0
             prev = live.filled
@@ -432,6 +436,14 @@ class RoutingWorker:
         else:
             self._set(live, state, now, kind="update", detail=event.status)
         return 1
+
+    def _slippage(self, intent: OrderIntent, fill: Fill) -> SlippageRecord | SlippageUnavailable:
+        """The fill's slippage against the intent's arrival quote (or why there is none),
+        bucketed by the intent's recorded origin; ``paper`` for a simulated adapter."""
+        origin = SlippageStore(self.store.store).origin(intent.intent_id)
+        source: SlippageSource = "paper" if self.adapter.simulated else "broker"
+        return slippage_record(intent, fill, source=source, setup_id=origin.setup_id, detector=origin.detector,
+                               underlying_price=origin.underlying_price)
 
     def cancel(self, intent_id: str, *, wait_s: float = 0.0,
                poll_interval_s: float = 0.2) -> CancelResult:
