@@ -82,7 +82,7 @@ class RollingConfig:
     @property
     def alpha(self) -> float:
         """EWMA weight of the newest fill, ``1 − 0.5^(1 / halflife_fills)``."""
-        return 1.0 - 0.5 ** (1.0 / self.halflife_fills)
+        return float(1.0 - 0.5 ** (1.0 / self.halflife_fills))
 
 
 @attrs.define
