@@ -28,11 +28,17 @@ __all__ = [
     "SPREAD_REGIMES",
     "TIME_BUCKETS",
     "UNAVAILABLE_REASONS",
+    "FillRealism",
+    "HistogramSeries",
+    "SlippageBucketStats",
+    "SlippageHistogram",
     "SlippageRecord",
+    "SlippageReport",
     "SlippageSource",
     "SlippageUnavailable",
     "SpreadRegime",
     "TimeBucket",
+    "UnavailableCount",
     "UnavailableReason",
 ]
 
@@ -125,3 +131,96 @@ class SlippageUnavailable(Contract, frozen=True, kw_only=True):
     reason: UnavailableReason
     detail: str
     source: SlippageSource
+
+
+# --- the report of `spxcc slippage report` -----------------------------------------------------
+
+
+class SlippageBucketStats(Contract, frozen=True, kw_only=True):
+    """Rolling slippage of one bucket (part of :class:`SlippageReport`), dollars per contract.
+
+    ``level`` is ``detector_time_spread``, ``detector_time``, ``detector`` or ``all``; the parts
+    the level does not use are null (``detector`` is ``""`` for intents no setup produced).
+    ``label`` names the bucket (``orb × open × tight``). ``count`` counts every fill seen,
+    ``windowCount`` those in the p50/p90 window. Statistics are null without fills.
+    """
+
+    source: SlippageSource
+    level: str
+    detector: str | None
+    time_bucket: str | None
+    spread_regime: str | None
+    label: str
+    count: int
+    window_count: int
+    ewma_dollars: float | None
+    p50_dollars: float | None
+    p90_dollars: float | None
+
+
+class FillRealism(Contract, frozen=True, kw_only=True):
+    """Broker against paper slippage in one bucket that has fills of both (part of
+    :class:`SlippageReport`): ``differenceDollars = brokerEwmaDollars − paperEwmaDollars``
+    (positive: real fills cost more than the paper model paid)."""
+
+    level: str
+    label: str
+    paper_count: int
+    broker_count: int
+    paper_ewma_dollars: float
+    broker_ewma_dollars: float
+    difference_dollars: float
+
+
+class HistogramSeries(Contract, frozen=True, kw_only=True):
+    """One series of :class:`SlippageHistogram`: ``counts[i]`` fills in bin ``i``."""
+
+    name: str
+    counts: tuple[int, ...]
+
+
+class SlippageHistogram(Contract, frozen=True, kw_only=True):
+    """Histogram of per-fill slippage in dollars per contract: bin ``i`` is
+    ``[edges[i], edges[i + 1])`` (``len(edges) = bins + 1``, empty without fills). Series:
+    realized slippage per source, and the paper fill model's predicted slippage against the same
+    arrival quotes (``modelKind``, ``modelTicks``, ``modelTick`` dollars); ``unpredicted``
+    counts fills whose quote the model could not fill (a sell into a zero bid, ...)."""
+
+    bin_width_dollars: float
+    edges: tuple[float, ...]
+    series: tuple[HistogramSeries, ...]
+    model_kind: str
+    model_ticks: int
+    model_tick: float
+    unpredicted: int
+
+
+class UnavailableCount(Contract, frozen=True, kw_only=True):
+    """Fills of ``source`` without a measurement for ``reason`` (part of
+    :class:`SlippageReport`)."""
+
+    source: SlippageSource
+    reason: UnavailableReason
+    count: int
+
+
+class SlippageReport(Contract, frozen=True, kw_only=True):
+    """``slippage_report@1``: what ``spxcc slippage report --json`` prints.
+
+    ``fillsPaper``/``fillsBroker`` count measured fills per source; ``unavailable`` the fills
+    without a measurement by source and reason; ``buckets`` every bucket with fills, by
+    (source, level finest first, parts); ``fillRealism`` the buckets with fills of both sources;
+    ``window`` and ``halflifeFills`` the rolling parameters used (fills).
+    """
+
+    contract_name: ClassVar[str] = "slippage_report"
+    contract_version: ClassVar[int] = 1
+
+    fills_paper: int
+    fills_broker: int
+    unavailable: tuple[UnavailableCount, ...]
+    window: int
+    halflife_fills: float
+    buckets: tuple[SlippageBucketStats, ...]
+    fill_realism: tuple[FillRealism, ...]
+    histogram: SlippageHistogram
