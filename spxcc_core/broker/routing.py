@@ -207,6 +207,7 @@ class RoutingWorker:
         self._fast_submit = accepts_known_unsubmitted(adapter)
         #: intents whose order this worker placed and no route() call has reported yet
         self._placed_unreported: set[str] = set()
+        self._slippage_store = SlippageStore(store.store)
 
     # --- public API ---------------------------------------------------------------------------
 
@@ -440,7 +441,7 @@ class RoutingWorker:
     def _slippage(self, intent: OrderIntent, fill: Fill) -> SlippageRecord | SlippageUnavailable:
         """The fill's slippage against the intent's arrival quote (or why there is none),
         bucketed by the intent's recorded origin; ``paper`` for a simulated adapter."""
-        origin = SlippageStore(self.store.store).origin(intent.intent_id)
+        origin = self._slippage_store.origin(intent.intent_id)
         source: SlippageSource = "paper" if self.adapter.simulated else "broker"
         return slippage_record(intent, fill, source=source, setup_id=origin.setup_id, detector=origin.detector,
                                underlying_price=origin.underlying_price)

@@ -75,7 +75,10 @@ def is_buy(side: str) -> bool:
 
 def time_bucket(at_ms: int) -> TimeBucket:
     """The New York time-of-day bucket of an epoch-ms instant (see ``TIME_BUCKETS``)."""
-    local = dt.datetime.fromtimestamp(at_ms / 1000.0, tz=NEW_YORK)
+    return _bucket_of(dt.datetime.fromtimestamp(at_ms / 1000.0, tz=NEW_YORK))
+
+
+def _bucket_of(local: dt.datetime) -> TimeBucket:
     minute = local.hour * 60 + local.minute
     for name, start, end in _BUCKET_BOUNDS:
         if start <= minute < end:
@@ -107,6 +110,8 @@ def _unavailable(intent: OrderIntent, fill: Fill, source: SlippageSource,
 
 
 def _same_symbol(a: str, b: str) -> bool:
+    if a == b:
+        return True
     try:
         return parse_occ(a) == parse_occ(b)
     except InputError:
@@ -167,7 +172,7 @@ def slippage_record(intent: OrderIntent, fill: Fill, *, source: SlippageSource,
         moneyness = _r(strike / underlying_price)
         otm_points = _r(strike - underlying_price if option.is_call
                         else underlying_price - strike)
-    session_date = dt.datetime.fromtimestamp(when / 1000.0, tz=NEW_YORK).date()
+    local = dt.datetime.fromtimestamp(when / 1000.0, tz=NEW_YORK)
     return SlippageRecord(
         fill_id=fill.fill_id, intent_id=intent.intent_id, setup_id=setup_id, detector=detector,
         symbol=intent.option_symbol, side=intent.side, quantity=fill.quantity,
@@ -177,7 +182,7 @@ def slippage_record(intent: OrderIntent, fill: Fill, *, source: SlippageSource,
         slippage_ticks=_r(per_share / tick),
         slippage_bps=_r(per_share / mid * 10_000.0) if mid > 0.0 else None,
         slippage_spread_fraction=_r(per_share / spread) if spread > 0.0 else None,
-        time_bucket=time_bucket(when), spread_regime=spread_regime(spread, tick),
+        time_bucket=_bucket_of(local), spread_regime=spread_regime(spread, tick),
         moneyness=moneyness, otm_points=otm_points,
-        dte=(option.expiry - session_date).days, source=source, at_ms=when,
+        dte=(option.expiry - local.date()).days, source=source, at_ms=when,
         arrival_at_ms=intent.created_at_ms)
