@@ -9,6 +9,7 @@ breakeven after T1; priors ``p1 = 0.5``, ``p2 = 0.3``; target delta 0.30:
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
@@ -227,3 +228,26 @@ def test_without_the_table_no_ev_floor_rows_are_written() -> None:
     runner = _runner("")
     (decision,) = [o for o in runner.on_bar(_bar(0)) if isinstance(o, GateDecision)]
     assert decision.passed and all(c.gate != "ev_floor" for c in decision.checks)
+
+
+def test_the_pipeline_seeds_the_gate_with_the_stores_fills_of_the_configured_source(
+        tmp_path: Path) -> None:
+    from spxcc_core.pipeline import Pipeline
+    from spxcc_core.plugins import get_plugin_manager
+    from spxcc_core.slippage.rolling import BucketKey
+    from spxcc_core.slippage.store import SlippageStore
+    from spxcc_core.store import Store
+
+    with Store(tmp_path / "p.sqlite3") as store:
+        slip = SlippageStore(store)
+        for n, (dollars, source) in enumerate([(5.0, "broker"), (15.0, "broker"),
+                                               (2.5, "paper")]):
+            slip.record(rec(dollars, source=source, n=n))
+        table = parse_profile(DEFAULT_PROFILE_TOML + "\n[ev_floor]\nmin_samples = 1\n", "p")
+        pipe = Pipeline(get_plugin_manager(), table, store=store, run_id_prefix="test")
+        assert pipe.slippage is not None and pipe.runner.slippage is pipe.slippage
+        broker_all = pipe.slippage.stat(BucketKey("broker", "all"))
+        assert broker_all is not None and broker_all.count == 2      # the paper fill left out
+        assert pipe.slippage.stat(BucketKey("paper", "all")) is None
+        plain = Pipeline(get_plugin_manager(), store=store, run_id_prefix="test")
+        assert plain.slippage is None and plain.runner.slippage is None
