@@ -195,6 +195,16 @@ def test_no_time_anywhere_gives_a_reason() -> None:
     assert u.reason == "no_fill_time"
 
 
+@pytest.mark.parametrize(("price", "quantity"), [(float("nan"), 1.0), (float("inf"), 1.0),
+                                                 (-0.05, 1.0), (3.1, 0.0)])
+def test_a_fill_with_a_bad_price_or_quantity_gives_a_reason(price: float,
+                                                            quantity: float) -> None:
+    fill = msgspec.structs.replace(_fill(CALL, "buy_to_open", 3.1), price=price,
+                                   quantity=quantity)
+    u = _unavailable(_intent(CALL, "buy_to_open", 3.0, 3.2), fill)
+    assert u.reason == "invalid_fill"
+
+
 _prices = st.integers(min_value=1, max_value=400).map(lambda n: n * 0.05)
 
 

@@ -50,7 +50,7 @@ TimeBucket = Literal["open", "morning", "midday", "afternoon", "close", "off_hou
 SpreadRegime = Literal["zero", "tight", "normal", "wide"]
 #: Why a fill has no slippage record.
 UnavailableReason = Literal["no_arrival_quote", "crossed_arrival_quote", "fill_does_not_match_intent",
-                            "no_fill_time"]
+                            "no_fill_time", "invalid_fill"]
 
 #: Slippage sources, in report order.
 SLIPPAGE_SOURCES: Final[tuple[str, ...]] = get_args(SlippageSource)
@@ -119,7 +119,8 @@ class SlippageUnavailable(Contract, frozen=True, kw_only=True):
     ``reason`` is ``no_arrival_quote`` (the intent carries no arrival bid or ask),
     ``crossed_arrival_quote`` (arrival bid above ask), ``fill_does_not_match_intent`` (the
     fill's symbol or intent id is not the intent's) or ``no_fill_time`` (neither the fill nor
-    the intent carries a time, so there is no bucket). ``detail`` is one human-readable line.
+    the intent carries a time, so there is no bucket) or ``invalid_fill`` (a price that is not a
+    finite number >= 0, or a quantity that is not > 0). ``detail`` is one human-readable line.
     """
 
     contract_name: ClassVar[str] = "slippage_unavailable"

@@ -3,7 +3,7 @@
 :func:`slippage_record` turns an :class:`OrderIntent` (which carries the arrival bid/ask) and a
 :class:`Fill` into a :class:`SlippageRecord`, or into a :class:`SlippageUnavailable` naming why no
 slippage can be measured (no arrival quote, a crossed arrival quote, a fill of another
-intent/symbol, no time) — never an exception, never a silent drop.
+intent/symbol, no time, a non-finite price) — never an exception, never a silent drop.
 
 Formulas (per share, then scaled), with ``mid = (bid + ask) / 2`` and ``spread = ask − bid``:
 
@@ -21,6 +21,7 @@ Every derived number is rounded to 9 decimal places so binary float noise
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Final
 
 from spxcc_core.contracts.broker import Fill, OrderIntent
@@ -145,6 +146,11 @@ def slippage_record(intent: OrderIntent, fill: Fill, *, source: SlippageSource,
         return _unavailable(intent, fill, source, "fill_does_not_match_intent",
                             f"fill {fill.fill_id!r} is of {fill.symbol!r}, the intent of "
                             f"{intent.option_symbol!r}")
+    if not (math.isfinite(fill.price) and fill.price >= 0.0
+            and math.isfinite(fill.quantity) and fill.quantity > 0.0):
+        return _unavailable(intent, fill, source, "invalid_fill",
+                            f"fill {fill.fill_id!r} has price {fill.price!r} and quantity "
+                            f"{fill.quantity!r}")
     bid, ask = intent.arrival_bid, intent.arrival_ask
     if bid is None or ask is None:
         missing = " and ".join(n for n, v in (("arrivalBid", bid), ("arrivalAsk", ask))
