@@ -117,6 +117,9 @@ def test_moneyness_and_otm_points_of_a_call_and_a_put() -> None:
     itm_put = _record(PUT, "buy_to_open", 3.0, 3.2, 3.1, underlying_price=6790.0)
     assert itm_put.otm_points == px(-10.0)        # 6790 − 6800: in the money
     assert _record(CALL, "buy_to_open", 3.0, 3.2, 3.1).moneyness is None
+    for bad in (float("inf"), float("nan"), 0.0):   # no usable underlying price: null, no NaN
+        r = _record(CALL, "buy_to_open", 3.0, 3.2, 3.1, underlying_price=bad)
+        assert (r.moneyness, r.otm_points) == (None, None)
 
 
 def test_dte_counts_new_york_calendar_days() -> None:

@@ -173,7 +173,7 @@ def slippage_record(intent: OrderIntent, fill: Fill, *, source: SlippageSource,
     per_share = fill.price - mid if is_buy(intent.side) else mid - fill.price
     moneyness: float | None = None
     otm_points: float | None = None
-    if underlying_price is not None and underlying_price > 0.0:
+    if underlying_price is not None and math.isfinite(underlying_price) and underlying_price > 0:
         strike = float(option.strike)
         moneyness = _r(strike / underlying_price)
         otm_points = _r(strike - underlying_price if option.is_call
