@@ -443,8 +443,8 @@ class RoutingWorker:
         bucketed by the intent's recorded origin; ``paper`` for a simulated adapter."""
         origin = self._slippage_store.origin(intent.intent_id)
         source: SlippageSource = "paper" if self.adapter.simulated else "broker"
-        return slippage_record(intent, fill, source=source, setup_id=origin.setup_id, detector=origin.detector,
-                               underlying_price=origin.underlying_price)
+        return slippage_record(intent, fill, source=source, setup_id=origin.setup_id,
+                               detector=origin.detector, underlying_price=origin.underlying_price)
 
     def cancel(self, intent_id: str, *, wait_s: float = 0.0,
                poll_interval_s: float = 0.2) -> CancelResult:
