@@ -159,3 +159,8 @@ def test_bad_input_is_one_line_and_exit_2(db: Path, tmp_path: Path,
     assert plot_over_db.read_bytes() == before
     assert main(["slippage", "report", "--db", str(plot_over_db), "--window", "0"]) == 2
     assert "--window/--halflife" in capsys.readouterr().err
+    for option in ("--model-tick", "--bin-dollars"):
+        for value in ("inf", "nan", "0"):
+            assert main(["slippage", "report", "--db", str(plot_over_db), option, value]) == 2
+            assert f"spxcc: error: {option}: must be a finite number > 0" in \
+                capsys.readouterr().err

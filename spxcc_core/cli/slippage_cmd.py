@@ -9,6 +9,7 @@ must exist: a report never creates one. Formulas: ``docs/execution.md``.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -74,10 +75,10 @@ def _config(args: argparse.Namespace) -> RollingConfig:
 def _check_options(args: argparse.Namespace) -> None:
     if args.model_ticks < 0:
         raise ConfigError(f"--model-ticks: must be >= 0, got {args.model_ticks}")
-    if not args.model_tick > 0:
-        raise ConfigError(f"--model-tick: must be > 0, got {args.model_tick}")
-    if not args.bin_dollars > 0:
-        raise ConfigError(f"--bin-dollars: must be > 0, got {args.bin_dollars}")
+    if not (math.isfinite(args.model_tick) and args.model_tick > 0):
+        raise ConfigError(f"--model-tick: must be a finite number > 0, got {args.model_tick}")
+    if not (math.isfinite(args.bin_dollars) and args.bin_dollars > 0):
+        raise ConfigError(f"--bin-dollars: must be a finite number > 0, got {args.bin_dollars}")
     if args.plot is not None and args.plot.suffix.lower() not in _PLOT_SUFFIXES:
         raise ConfigError(f"--plot {args.plot}: must end in .svg or .png")
 
