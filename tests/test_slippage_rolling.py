@@ -134,3 +134,38 @@ def test_ewma_stays_within_the_range_of_its_inputs(values: list[float],
         stat.update(v)
     assert stat.ewma is not None
     assert min(values) - 1e-9 <= stat.ewma <= max(values) + 1e-9
+
+
+_fills = st.lists(st.tuples(st.sampled_from(["orb", "vwap", None]),
+                            st.sampled_from(["open", "midday"]),
+                            st.sampled_from(["tight", "wide"]),
+                            st.sampled_from(["paper", "broker"]),
+                            st.integers(min_value=-20, max_value=40)), max_size=60)
+
+
+@given(fills=_fills, min_samples=st.integers(min_value=1, max_value=8),
+       asked=st.tuples(st.sampled_from(["orb", "vwap", None]),
+                       st.sampled_from(["open", "midday"]),
+                       st.sampled_from(["tight", "wide", None]),
+                       st.sampled_from(["paper", "broker"])))
+def test_the_estimate_is_the_finest_bucket_with_enough_fills(
+        fills: list[tuple[str | None, str, str, str, int]], min_samples: int,
+        asked: tuple[str | None, str, str | None, str]) -> None:
+    rolling = RollingSlippage(RollingConfig(min_samples=min_samples))
+    for n, (det, tb, regime, source, dollars) in enumerate(fills):
+        rolling.update(rec(float(dollars), detector=det, time_bucket=tb, regime=regime,
+                           source=source, n=n))
+    det, tb, regime, source = asked
+
+    def fills_in(level: str) -> int:   # counted here from the raw list, not from the buckets
+        return sum(1 for d, t, r, s, _ in fills if s == source and (
+            level == "all" or (d == det and (level == "detector" or (t == tb and (
+                level == "detector_time" or r == regime))))))
+
+    levels = (["detector_time_spread"] if regime is not None else []) + [
+        "detector_time", "detector", "all"]
+    est = rolling.estimate(source, det, tb, regime)  # type: ignore[arg-type]
+    enough = [lv for lv in levels if fills_in(lv) >= min_samples]
+    assert est.bucket.level == (enough[0] if enough else "all")
+    assert est.sufficient == bool(enough)
+    assert est.count == fills_in(est.bucket.level)

@@ -10,6 +10,8 @@ import msgspec
 import pytest
 from clocks import ReadingClock
 from fake_tradier import FakeTradier
+from hypothesis import given
+from hypothesis import strategies as st
 from secret_tokens import TRADIER_TEST_TOKEN
 from spxcc_paper import PaperBroker
 from spxcc_tradier import TradierAdapter
@@ -141,3 +143,17 @@ def test_a_tradier_fill_is_recorded_as_broker_slippage(tmp_path: Path) -> None:
         assert rec.slippage_dollars == px(10.0)          # sell: (1.30 − 1.20) × 100
         assert rec.slippage_spread_fraction == px(0.5)   # 0.10 / 0.20
         assert (rec.setup_id, rec.detector) == (None, None)   # no recorded origin
+
+
+@given(order=st.lists(st.integers(min_value=0, max_value=7), min_size=1, max_size=40))
+def test_shuffled_and_duplicated_fills_are_recorded_once_each_first_one_standing(
+        order: list[int]) -> None:
+    with Store(":memory:") as store:
+        slip = SlippageStore(store)
+        written = [slip.record(msgspec.structs.replace(
+            _record(f"f{k}", "orb", 3.00, 1_790_000_000_000 + k), slippage_dollars=float(n)))
+            for n, k in enumerate(order)]
+        firsts = {k: n for n, k in reversed(list(enumerate(order)))}
+        assert written == [firsts[k] == n for n, k in enumerate(order)]
+        stored = {r.fill_id: r.slippage_dollars for r in slip.records()}
+        assert stored == {f"f{k}": float(n) for k, n in firsts.items()}
