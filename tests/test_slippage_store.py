@@ -21,6 +21,7 @@ from spxcc_core.broker.store import BrokerStore
 from spxcc_core.contracts.broker import Fill, OrderIntent
 from spxcc_core.contracts.slippage import SlippageRecord, SlippageUnavailable
 from spxcc_core.slippage import slippage_record
+from spxcc_core.slippage.rolling import RollingConfig, RollingSlippage
 from spxcc_core.slippage.store import IntentOrigin, SlippageStore
 from spxcc_core.store import Store
 from tests.prices import px
@@ -93,10 +94,14 @@ def test_routing_a_paper_fill_records_its_slippage_once(store: Store) -> None:
     slip.record_origin("e1", IntentOrigin(setup_id="setup-1", detector="orb",
                                           underlying_price=5_890.0))
     paper = PaperBroker(account_id="A", cash=10_000.0, hours="always", clock=None)
-    worker = RoutingWorker(paper, bstore, clock=ReadingClock(read_ms=lambda: T0 // 1_000_000))
+    rolling = RollingSlippage(RollingConfig(min_samples=1))
+    worker = RoutingWorker(paper, bstore, clock=ReadingClock(read_ms=lambda: T0 // 1_000_000),
+                           on_slippage=rolling.update)
     paper.on_quote(SYM, T0, 2.90, 10, 3.00, 10)
     assert worker.route(_intent("e1")).state == "filled"
     (rec,) = slip.records()
+    live = rolling.estimate("paper", "orb", "morning", "normal")  # fed as the fill was stored
+    assert (live.bucket.level, live.count, live.ewma) == ("detector_time_spread", 1, px(5.0))
     assert (rec.source, rec.setup_id, rec.detector, rec.quantity) == ("paper", "setup-1", "orb",
                                                                       2.0)
     assert rec.fill_price == 3.0                    # the paper broker fills a buy at the ask
@@ -109,6 +114,7 @@ def test_routing_a_paper_fill_records_its_slippage_once(store: Store) -> None:
                 quantity=2.0, price=3.0, intent_id="e1", account_id="A")
     assert worker.on_event(fill) == 0               # re-polled: neither fill nor slippage again
     assert slip.count() == 1
+    assert rolling.estimate("paper", "orb", "morning", "normal").count == 1  # nor the callback
 
 
 def test_routing_an_intent_without_arrival_quote_records_the_reason(store: Store) -> None:

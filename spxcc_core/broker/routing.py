@@ -57,6 +57,7 @@ every wait goes through the injected :class:`~spxcc_core.clock.Clock`.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -188,12 +189,17 @@ class RoutingWorker:
     :param clock: the injected clock: ``now_ms()`` for record times and snapshot ages,
         ``monotonic()``/``sleep()`` for the waits of ``route`` and ``cancel`` (default
         :class:`~spxcc_core.clock.SystemClock`; the default ``sync`` shares it).
+    :param on_slippage: called with each newly recorded fill's slippage record (after it is
+        stored; never for a fill seen before or one without a measurement), e.g. the
+        ``update`` of the rolling statistics the ``ev_floor`` gate reads.
     """
 
     def __init__(self, adapter: BrokerAdapter, store: BrokerStore, *,
                  limits: RoutingLimits | None = None, sync: SnapshotSync | None = None,
-                 clock: Clock | None = None) -> None:
+                 clock: Clock | None = None,
+                 on_slippage: Callable[[SlippageRecord], None] | None = None) -> None:
         self.adapter = adapter
+        self.on_slippage = on_slippage
         self.store = store
         self.broker = adapter.name
         self.limits = limits or RoutingLimits()
@@ -411,10 +417,13 @@ class RoutingWorker:
             return 0
         now = self.clock.now_ms()
         if isinstance(event, Fill):
+            slippage = self._slippage(live.intent, event)
             key_new = self.store.record_fill(event, intent_id=live.intent.intent_id, now_ms=now,
-                                             slippage=self._slippage(live.intent, event))
+                                             slippage=slippage)
             if not key_new:
                 return 0
+            if self.on_slippage is not None and isinstance(slippage, SlippageRecord):
+                self.on_slippage(slippage)
             prev = live.filled
             live.filled = prev + event.quantity
             live.avg = round(((live.avg or 0.0) * prev + event.price * event.quantity)
