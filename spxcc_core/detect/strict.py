@@ -110,7 +110,7 @@ def _literal(value: object, t: Any) -> object:
 
 
 def _is_str_mapping(t: Any) -> bool:
-    return typing.get_origin(t) in (dict, Mapping, typing.Mapping)  # noqa: UP006
+    return typing.get_origin(t) in (dict, Mapping)
 
 
 def _mapping_hook(conv: cattrs.Converter) -> Callable[[Any], Callable[[object, Any], object]]:
@@ -143,7 +143,7 @@ def _converter() -> cattrs.Converter:
     conv.register_structure_hook(int, _int)
     conv.register_structure_hook(bool, _bool)
     conv.register_structure_hook(str, _str)
-    conv.register_structure_hook(Any, _any)  # type: ignore[arg-type]
+    conv.register_structure_hook(Any, _any)
     conv.register_structure_hook_func(_is_literal, _literal)
     conv.register_structure_hook_factory(_is_str_mapping, _mapping_hook(conv))
     return conv
@@ -200,6 +200,7 @@ def structure(values: Mapping[str, Any], cls: type[T]) -> T:
     if not attrs.has(cls):
         raise TypeError(f"{cls!r} is not an attrs class")
     try:
-        return _converter().structure(dict(values), cls)
+        built: T = _converter().structure(dict(values), cls)  # type: ignore[assignment]
     except (ClassValidationError, ForbiddenExtraKeysError) as exc:
         raise StrictError(_describe(exc, "")) from None
+    return built
