@@ -11,7 +11,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from spxcc_core.cli.runargs import add_selection_args, detector_names, store_path
+from spxcc_core.cli.runargs import (
+    add_selection_args,
+    detector_names,
+    run_profile,
+    store_path,
+)
 from spxcc_core.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -165,7 +170,7 @@ async def _session(args: argparse.Namespace, key: str, subs: list[str],
         result = await run_live(url=args.url, api_key=key, subscriptions=subs, hub=hub,
                                 out_dir=args.out, store=db, record=args.record,
                                 duration_s=duration, idle_timeout_s=idle,
-                                profile=args.profile, detectors=detectors, stop=stop,
+                                profile=run_profile(args.profile), detectors=detectors, stop=stop,
                                 chain=args.chain)
     finally:
         if hub is not None:
