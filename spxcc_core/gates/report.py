@@ -90,7 +90,8 @@ def _charts(d: ReleaseDecision) -> list[str]:
         out.append(interval_chart(
             f"{k.kpi}: candidate − baseline",
             [IntervalRow("delta", k.delta.value, k.delta.low, k.delta.high, 0)],
-            reference=ref, reference_label="" if ref is None else f"tolerance {ref:+g}"))
+            reference=ref, reference_label="" if ref is None else f"tolerance {ref:+g}",
+            zero=True))
     return out
 
 

@@ -17,6 +17,7 @@ __all__ = ["IntervalRow", "bar_chart", "interval_chart"]
 
 _W = 560
 _LABEL_W = 150
+_BAR_LABEL_W = 200
 _ROW_H = 26
 _PAD = 12
 _COLORS = ("#1f6feb", "#8b949e")
@@ -39,19 +40,23 @@ def _n(x: float) -> str:
 
 
 def interval_chart(title: str, rows: Sequence[IntervalRow], *,
-                   reference: float | None = None, reference_label: str = "") -> str:
+                   reference: float | None = None, reference_label: str = "",
+                   zero: bool = False) -> str:
     """An ``<svg>`` element: each row's interval as a line with end ticks and its value as a
-    dot, on one axis spanning every defined number (and ``reference``)."""
+    dot, on one axis spanning every defined number (and ``reference``, and 0 when ``zero``:
+    a thin grey line marks it), the axis ends labelled below, then the reference's label."""
     nums = [v for r in rows for v in (r.value, r.low, r.high) if v is not None]
     if reference is not None:
         nums.append(reference)
+    if zero:
+        nums.append(0.0)
     lo, hi = (min(nums), max(nums)) if nums else (0.0, 1.0)
     if hi - lo < 1e-12:
         lo, hi = lo - 0.5, hi + 0.5
     span = hi - lo
     lo, hi = lo - 0.05 * span, hi + 0.05 * span
     x0, x1 = _LABEL_W, _W - _PAD
-    height = _PAD * 2 + 20 + _ROW_H * len(rows) + 18
+    height = _PAD * 2 + 20 + _ROW_H * len(rows) + 18 + (14 if reference is not None else 0)
 
     def x(v: float) -> float:
         return x0 + (v - lo) / (hi - lo) * (x1 - x0)
@@ -63,11 +68,16 @@ def interval_chart(title: str, rows: Sequence[IntervalRow], *,
            f"{escape(title)}</text>"]
     top = _PAD + 20
     bottom = top + _ROW_H * len(rows)
+    if zero:
+        zx = _n(x(0.0))
+        out.append(f'<line x1="{zx}" y1="{top}" x2="{zx}" y2="{bottom}" stroke="#d0d7de"/>')
     if reference is not None:
-        rx = _n(x(reference))
+        rxf = x(reference)
+        rx = _n(rxf)
+        anchor = "end" if rxf > x1 - 40 else "start" if rxf < x0 + 40 else "middle"
         out.append(f'<line x1="{rx}" y1="{top}" x2="{rx}" y2="{bottom}" stroke="#d29922" '
                    'stroke-dasharray="4 3"/>')
-        out.append(f'<text x="{rx}" y="{bottom + 14}" font-size="10" text-anchor="middle" '
+        out.append(f'<text x="{rx}" y="{bottom + 28}" font-size="10" text-anchor="{anchor}" '
                    f'fill="#9a6700">{escape(reference_label)}</text>')
     for i, r in enumerate(rows):
         y = top + _ROW_H * i + _ROW_H / 2
@@ -85,7 +95,7 @@ def interval_chart(title: str, rows: Sequence[IntervalRow], *,
         if r.value is None and r.low is None:
             out.append(f'<text x="{x0}" y="{_n(y + 4)}" font-size="11" fill="#8b949e">'
                        "undefined (no trades)</text>")
-    axis_y = bottom + (18 if reference is None else 28) - 14
+    axis_y = bottom + 14
     out.append(f'<text x="{x0}" y="{axis_y}" font-size="10" fill="#57606a">{lo:.3g}</text>')
     out.append(f'<text x="{x1}" y="{axis_y}" font-size="10" fill="#57606a" '
                f'text-anchor="end">{hi:.3g}</text>')
@@ -103,7 +113,7 @@ def bar_chart(title: str, series: Mapping[str, Mapping[str, int]]) -> str:
     bar_h = 10
     group_h = bar_h * max(len(names), 1) + 10
     height = _PAD * 2 + 20 + group_h * max(len(cats), 1) + 16
-    x0, x1 = _LABEL_W, _W - _PAD - 40
+    x0, x1 = _BAR_LABEL_W, _W - _PAD - 40
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" '
            f'width="{_W}" height="{height}" viewBox="0 0 {_W} {height}">',
            f"<title>{escape(title)}</title>",
