@@ -32,7 +32,7 @@ from spxcc_core.store.profiles import ProfileHistory, StoredProfile
 from spxcc_core.store.sqlite import Store
 
 __all__ = ["NamedProfile", "active_profile", "default_profile_toml", "named_profile",
-           "profile_id", "store_profile"]
+           "profile_from_text", "profile_id", "store_profile"]
 
 
 @attrs.frozen(eq=False)
@@ -95,21 +95,26 @@ def named_profile(pm: pluggy.PluginManager | PluginRegistry, arg: str | os.PathL
             toml = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"profile {path}: cannot read ({exc})") from None
-        return _named(pm, toml, text, text)
+        return profile_from_text(pm, toml, text, text)
     if text == "active" and history is not None and (act := history.active()) is not None:
         stored = history.get(act.profile_id)
         assert stored is not None
-        return _named(pm, stored.toml, f"profile {stored.id}", "active")
+        return profile_from_text(pm, stored.toml, f"profile {stored.id}", "active")
     if text in ("default", "active"):
-        return _named(pm, default_profile_toml(pm), "<default>", text)
+        return profile_from_text(pm, default_profile_toml(pm), "<default>", text)
     if history is None:
         raise ConfigError(f"profile {text!r}: no such file")
     stored = history.find(text)
-    return _named(pm, stored.toml, f"profile {stored.id}", text)
+    return profile_from_text(pm, stored.toml, f"profile {stored.id}", text)
 
 
-def _named(pm: pluggy.PluginManager | PluginRegistry, toml: str, where: str,
-           source: str) -> NamedProfile:
+def profile_from_text(pm: pluggy.PluginManager | PluginRegistry, toml: str, where: str,
+                      source: str) -> NamedProfile:
+    """Parse ``toml`` (errors name ``where``) into a :class:`NamedProfile` whose ``source`` is
+    ``source``.
+
+    :raises ConfigError: invalid text, or a profile that does not fit the installed plugins.
+    """
     prof = parse_profile(toml, where)
     return NamedProfile(profile=prof, toml=toml, id=profile_id(pm, prof), source=source)
 
