@@ -172,6 +172,8 @@ def test_cli_promote_show_history_revert(tmp_path: Path, capsys: pytest.CaptureF
     out = capsys.readouterr().out
     assert out.startswith(f"# profile {cand_id}: cand v1 (active)\n")
     assert "spike_multiple = 3.0" in out
+    assert main(["profile", "show", "--toml"]) == 0
+    assert capsys.readouterr().out == cand.read_text()  # the stored text, exactly
     assert main(["profile", "revert"]) == 0
     assert f"active profile: {DEFAULT_ID}" in capsys.readouterr().out
     assert main(["profile", "history"]) == 0

@@ -34,6 +34,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     s.add_argument("profile", nargs="?", default="active", metavar="ID",
                    help="stored id or unique prefix, a TOML file, 'default' or 'active' "
                         "(default)")
+    s.add_argument("--toml", action="store_true",
+                   help="print only the TOML text (e.g. to start a candidate from it)")
     s.set_defaults(func=_show)
     h = psub.add_parser("history", parents=[common], help="every change of the active profile",
                         description="List every promotion and revert, oldest first.")
@@ -77,7 +79,8 @@ def _show(args: argparse.Namespace) -> int:
         named = named_profile(pm, args.profile, history)
         active = effective_active_id(pm, history)
     state = "active" if named.id == active else "not active"
-    print(f"# profile {named.id}: {named.profile.name} v{named.profile.version} ({state})")
+    if not args.toml:
+        print(f"# profile {named.id}: {named.profile.name} v{named.profile.version} ({state})")
     print(named.toml, end="" if named.toml.endswith("\n") else "\n")
     return 0
 
