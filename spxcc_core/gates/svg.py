@@ -39,6 +39,15 @@ def _n(x: float) -> str:
     return f"{round(x, 1):g}"
 
 
+def _head(title: str, height: int) -> list[str]:
+    """The opening ``<svg>`` tag of a chart, its accessible title and its visible title."""
+    return [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" '
+            f'width="{_W}" height="{height}" viewBox="0 0 {_W} {height}">',
+            f"<title>{escape(title)}</title>",
+            f'<text x="{_PAD}" y="{_PAD + 10}" font-size="13" font-weight="bold">'
+            f"{escape(title)}</text>"]
+
+
 def interval_chart(title: str, rows: Sequence[IntervalRow], *,
                    reference: float | None = None, reference_label: str = "",
                    zero: bool = False) -> str:
@@ -61,11 +70,7 @@ def interval_chart(title: str, rows: Sequence[IntervalRow], *,
     def x(v: float) -> float:
         return x0 + (v - lo) / (hi - lo) * (x1 - x0)
 
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" '
-           f'width="{_W}" height="{height}" viewBox="0 0 {_W} {height}">',
-           f"<title>{escape(title)}</title>",
-           f'<text x="{_PAD}" y="{_PAD + 10}" font-size="13" font-weight="bold">'
-           f"{escape(title)}</text>"]
+    out = _head(title, height)
     top = _PAD + 20
     bottom = top + _ROW_H * len(rows)
     if zero:
@@ -114,11 +119,7 @@ def bar_chart(title: str, series: Mapping[str, Mapping[str, int]]) -> str:
     group_h = bar_h * max(len(names), 1) + 10
     height = _PAD * 2 + 20 + group_h * max(len(cats), 1) + 16
     x0, x1 = _BAR_LABEL_W, _W - _PAD - 40
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" '
-           f'width="{_W}" height="{height}" viewBox="0 0 {_W} {height}">',
-           f"<title>{escape(title)}</title>",
-           f'<text x="{_PAD}" y="{_PAD + 10}" font-size="13" font-weight="bold">'
-           f"{escape(title)}</text>"]
+    out = _head(title, height)
     top = _PAD + 20
     if not cats:
         out.append(f'<text x="{_PAD}" y="{top + 14}" font-size="12" fill="#57606a">'

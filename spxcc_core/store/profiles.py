@@ -102,22 +102,21 @@ class ProfileHistory:
         assert found is not None
         return found
 
-    def activations(self) -> list[Activation]:
-        """Every change of the active profile, oldest first."""
+    def _activations(self, order: str) -> list[Activation]:
         with self.store.errors():
             rows = self.store.conn.execute(
                 "SELECT seq, profile_id, activated_ms, action, forced, decision_id, reason "
-                "FROM spx_profile_activations ORDER BY seq").fetchall()
+                f"FROM spx_profile_activations ORDER BY {order}").fetchall()
         return [Activation(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6]) for r in rows]
+
+    def activations(self) -> list[Activation]:
+        """Every change of the active profile, oldest first."""
+        return self._activations("seq")
 
     def active(self) -> Activation | None:
         """The latest activation (None: no profile was ever made active)."""
-        with self.store.errors():
-            row = self.store.conn.execute(
-                "SELECT seq, profile_id, activated_ms, action, forced, decision_id, reason "
-                "FROM spx_profile_activations ORDER BY seq DESC LIMIT 1").fetchone()
-        return None if row is None else Activation(row[0], row[1], row[2], row[3],
-                                                   bool(row[4]), row[5], row[6])
+        latest = self._activations("seq DESC LIMIT 1")
+        return latest[0] if latest else None
 
     def activate(self, profile_id: str, *, at_ms: int, action: Action, forced: bool,
                  decision_id: str | None, reason: str) -> Activation:
