@@ -130,9 +130,12 @@ def test_process_pool_gives_the_same_bytes(sessions: list[str], profiles: dict[s
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--candidate", "nope.toml"], "profile 'nope.toml': not a stored profile id"),
+    (["--candidate", "nope.toml"], "profile nope.toml: no such file"),
+    (["--candidate", "abcd"], "profile 'abcd': not a stored profile id"),
+    (["--confidence", "1"], "--confidence must be in (0, 1), got 1.0"),
     (["--resamples", "0"], "--resamples must be >= 1"),
-    (["--throughput-floor", "2"], "throughput_floor"),
+    (["--throughput-floor", "2"], "--throughput-floor must be in [0, 1], got 2.0"),
+    (["--min-trades", "0"], "--min-trades must be >= 1, got 0"),
     (["--jobs", "0"], "--jobs must be >= 1"),
 ])
 def test_bad_input_exits_2_with_one_line(sessions: list[str], tmp_path: Path,

@@ -9,8 +9,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from spxcc_core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from spxcc_core.gates.rules import GateRules
 
 __all__ = ["register"]
 
@@ -63,18 +67,29 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rep.set_defaults(func=_report)
 
 
-def _rules(args: argparse.Namespace) -> object:
+def _rules(args: argparse.Namespace) -> GateRules:
+    """The rule's thresholds from the options (defaults where not given).
+
+    :raises ConfigError: an out-of-range value, naming the option.
+    """
     import attrs
 
     from spxcc_core.gates.rules import GateRules
 
-    given = {k: v for k, v in (("min_trades", args.min_trades),
-                               ("min_sessions", args.min_sessions),
-                               ("throughput_floor", args.throughput_floor)) if v is not None}
-    try:
-        return attrs.evolve(GateRules(), **given)
-    except ValueError as exc:
-        raise ConfigError(f"gates: {exc}") from None
+    given = {}
+    for option, name, lowest, highest in (("--min-trades", "min_trades", 1, None),
+                                          ("--min-sessions", "min_sessions", 1, None),
+                                          ("--throughput-floor", "throughput_floor", 0, 1)):
+        value = getattr(args, name)
+        if value is None:
+            continue
+        if value < lowest or (highest is not None and value > highest):
+            where = f">= {lowest}" if highest is None else f"in [{lowest}, {highest}]"
+            raise ConfigError(f"{option} must be {where}, got {value}")
+        given[name] = value
+    if not 0.0 < args.confidence < 1.0:
+        raise ConfigError(f"--confidence must be in (0, 1), got {args.confidence}")
+    return attrs.evolve(GateRules(), **given)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -97,7 +112,7 @@ def _run(args: argparse.Namespace) -> int:
     run = run_gates(candidate=candidate, baseline=baseline, sessions=args.sessions,
                     seed=args.seed, confidence=args.confidence,
                     resamples=args.resamples if args.resamples is not None
-                    else DEFAULT_RESAMPLES, rules=rules,  # type: ignore[arg-type]
+                    else DEFAULT_RESAMPLES, rules=rules,
                     out_dir=args.out, pm=pm, jobs=args.jobs)
     d = run.decision
     if args.json:

@@ -14,10 +14,14 @@ from typing import ClassVar, Literal
 
 from spxcc_core.contracts.base import Contract
 
-__all__ = ["DecisionReason", "Estimate", "EvidenceCheck", "GateProfileRef", "GateSession",
-           "KpiComparison", "ReleaseDecision", "TargetCheck", "ThroughputCheck"]
+__all__ = ["Decision", "DecisionReason", "Estimate", "EvidenceCheck", "GateProfileRef", "GateSession",
+           "KpiComparison", "ReleaseDecision", "TargetCheck", "TargetStatus", "ThroughputCheck",
+           "Verdict"]
 
+#: The outcome of a gate run.
 Decision = Literal["promote", "reject", "insufficient_evidence"]
+#: An absolute target against the candidate's interval.
+TargetStatus = Literal["met", "missed", "uncertain"]
 #: ``non_inferior``: the delta's whole interval is above −tolerance (in the KPI's good
 #: direction); ``worse``: the whole interval is beyond −tolerance; ``inconclusive``: the
 #: interval straddles −tolerance or is undefined; ``not_judged``: the KPI is guarded otherwise
@@ -61,7 +65,7 @@ class TargetCheck(Contract, frozen=True, kw_only=True):
     kpi: str
     target: float
     candidate: Estimate
-    status: Literal["met", "missed", "uncertain"]
+    status: TargetStatus
 
 
 class ThroughputCheck(Contract, frozen=True, kw_only=True):

@@ -26,11 +26,13 @@ from collections.abc import Mapping
 import attrs
 
 from spxcc_core.contracts.gates import (
+    Decision,
     DecisionReason,
     Estimate,
     EvidenceCheck,
     KpiComparison,
     TargetCheck,
+    TargetStatus,
     ThroughputCheck,
     Verdict,
 )
@@ -84,7 +86,7 @@ class GateRules:
 class Judgement:
     """The rule's outcome: ``decision``, its ``reasons`` and the checks behind it."""
 
-    decision: str
+    decision: Decision
     reasons: list[DecisionReason]
     kpis: list[KpiComparison]
     targets: list[TargetCheck]
@@ -111,14 +113,14 @@ def _verdict(delta: Interval, tolerance: float | None, higher_is_better: bool) -
 
 
 def _target(kpi: Kpi, target: float, i: Interval) -> TargetCheck:
+    status: TargetStatus
     if i.low is not None and i.low >= target:
         status = "met"
     elif i.high is not None and i.high < target:
         status = "missed"
     else:
         status = "uncertain"
-    return TargetCheck(kpi=kpi, target=target, candidate=_estimate(i),
-                       status=status)  # type: ignore[arg-type]
+    return TargetCheck(kpi=kpi, target=target, candidate=_estimate(i), status=status)
 
 
 def _fmt(v: float | None) -> str:
@@ -165,6 +167,7 @@ def judge(boot: BootstrapResult, *, candidate_trades: int, baseline_trades: int,
                 f"{c.kpi}: delta {_fmt(c.delta.value)} [{_fmt(c.delta.low)}, "
                 f"{_fmt(c.delta.high)}] {what} the tolerance {c.tolerance:g} {c.unit}")))
     codes = {r.code for r in reasons}
+    decision: Decision
     if "evidence" in codes:
         decision = "insufficient_evidence"
     elif codes & {"throughput", "kpi_worse"}:

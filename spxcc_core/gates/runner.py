@@ -137,8 +137,7 @@ def decide(candidate: NamedProfile, baseline: NamedProfile, sources: Sequence[st
     j = judge(boot, candidate_trades=c_trades, baseline_trades=b_trades, sessions=len(order),
               rules=rules)
     return ReleaseDecision(
-        decision=j.decision,  # type: ignore[arg-type]
-        reasons=j.reasons, candidate=_ref(candidate), baseline=_ref(baseline), kpis=j.kpis,
+        decision=j.decision, reasons=j.reasons, candidate=_ref(candidate), baseline=_ref(baseline), kpis=j.kpis,
         targets=j.targets, throughput=j.throughput, evidence=j.evidence,
         block_reasons={"candidate": _mix(cand), "baseline": _mix(base)},
         sessions=[GateSession(session_date=c.session_date, source=sources[i],
@@ -166,6 +165,8 @@ def run_gates(*, candidate: NamedProfile, baseline: NamedProfile,
         raise ConfigError(f"--jobs must be >= 1, got {jobs}")
     if resamples < 1:
         raise ConfigError(f"--resamples must be >= 1, got {resamples}")
+    if not 0.0 < confidence < 1.0:
+        raise ConfigError(f"--confidence must be in (0, 1), got {confidence}")
     sources = [os.fspath(s) for s in sessions]
     if not sources:
         raise ConfigError("gates: give at least one session")

@@ -12,6 +12,7 @@ parameters have the same id whatever the file's formatting.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -59,8 +60,6 @@ def _toml_value(v: Any) -> str:
     if isinstance(v, int | float):
         return repr(v)
     if isinstance(v, str):
-        import json
-
         return json.dumps(v)
     if isinstance(v, list | tuple):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
@@ -102,8 +101,8 @@ def named_profile(pm: pluggy.PluginManager | PluginRegistry, arg: str | os.PathL
         return profile_from_text(pm, stored.toml, f"profile {stored.id}", "active")
     if text in ("default", "active"):
         return profile_from_text(pm, default_profile_toml(pm), "<default>", text)
-    if history is None:
-        raise ConfigError(f"profile {text!r}: no such file")
+    if history is None or path.suffix.lower() == ".toml" or os.sep in text:
+        raise ConfigError(f"profile {text}: no such file")
     stored = history.find(text)
     return profile_from_text(pm, stored.toml, f"profile {stored.id}", text)
 
