@@ -198,3 +198,35 @@ def test_replay_uses_the_active_profile_when_none_is_named(
 
     assert run_profile(None) == active
     assert run_profile(cand) == cand  # --profile wins
+
+
+def test_spxcc_replay_runs_the_active_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              pm: pluggy.PluginManager) -> None:
+    import json
+
+    session = tmp_path / "session"
+    session.mkdir()
+    (session / "trades-2025-12-12.csv").write_text(
+        "ticker,conditions,correction,exchange,price,sequence_number,sip_timestamp,size\n"
+        "SPY,,0,4,600.0,1,1765549800000000000,100\n")
+    (session / "quotes-2025-12-12.csv").write_text(
+        "ticker,ask_price,ask_size,bid_price,bid_size,sequence_number,sip_timestamp\n"
+        "SPY,600.01,5,599.99,5,1,1765549799000000000\n")
+    monkeypatch.setenv("SPXCC_DB", str(tmp_path / "store.sqlite3"))
+
+    def replayed_profile(out: str, *extra: str) -> str:
+        assert main(["replay", str(session), "--out", str(tmp_path / out),
+                     "--db", str(tmp_path / f"{out}.sqlite3"), *extra]) == 0
+        report = json.loads((tmp_path / out / "report.json").read_text())
+        return str(report["detection"]["profile"]["hash"])
+
+    assert replayed_profile("before") == DEFAULT_ID
+    cand = _variant(tmp_path, pm, "cand", "3.0")
+    assert main(["profile", "promote", str(cand), "--force"]) == 0
+    cand_id = named_profile(pm, cand).id
+    assert replayed_profile("after") == cand_id
+    base = tmp_path / "base.toml"
+    base.write_text(default_profile_toml(pm))
+    assert replayed_profile("named", "--profile", str(base)) == DEFAULT_ID  # --profile wins
+    assert main(["profile", "revert"]) == 0
+    assert replayed_profile("reverted") == DEFAULT_ID
