@@ -5,8 +5,9 @@ level: top, ``[context]``, ``[gating]``, ``[outcome]``, ``[detectors.NAME]`` and
 ``params``, ``[providers.NAME]``); tables become attrs classes through a strict cattrs
 converter (:mod:`spxcc_core.detect.strict`: ``"5"`` is not a float, ``"false"`` not a bool).
 :func:`default_profile` is the one default profile: :data:`DEFAULT_PROFILE_TOML` (name,
-context, gating and outcome, shown in ``docs/detectors.md``) plus one ``[detectors.NAME]`` table per installed detector *derived from
-its* ``params_class`` *defaults* — core restates no detector's numbers.
+context, gating and outcome, shown in ``docs/detectors.md``) plus one ``[detectors.NAME]``
+table per installed detector *derived from its* ``params_class`` *defaults* — core restates no
+detector's numbers.
 
 A detector missing from the profile runs with its parameter class's defaults (listed as
 ``defaultsUsed`` in the run report); ``enabled = false`` turns one off. ``version`` must equal
