@@ -4,6 +4,8 @@ non-inferiority, targets, fail-closed."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from spxcc_core.gates.bootstrap import KPIS, BootstrapResult, Interval, Kpi
 from spxcc_core.gates.rules import GateRules, judge
@@ -109,3 +111,24 @@ def test_rule_thresholds_are_validated() -> None:
         GateRules(throughput_floor=1.5)
     with pytest.raises(ValueError):
         GateRules(min_trades=0)
+
+
+_bound = st.floats(-1.0, 1.0, allow_nan=False)
+
+
+@given(st.tuples(_bound, _bound), st.tuples(_bound, _bound), st.floats(0.0, 1.0))
+def test_a_better_candidate_never_gets_a_worse_decision(t1: tuple[float, float],
+                                                        exp: tuple[float, float],
+                                                        shift: float) -> None:
+    # moving every delta interval towards "better" can only move the decision from reject
+    # to insufficient_evidence to promote, never back
+    rank = {"reject": 0, "insufficient_evidence": 1, "promote": 2}
+
+    def decide(s: float) -> str:
+        lo1, hi1 = sorted(t1)
+        lo2, hi2 = sorted(exp)
+        r = _result({"t1_hit_rate": (lo1 + s, lo1 + s, hi1 + s),
+                     "expectancy_r": (lo2 + s, lo2 + s, hi2 + s)})
+        return _judge(r)[0]
+
+    assert rank[decide(shift)] >= rank[decide(0.0)]
