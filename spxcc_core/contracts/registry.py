@@ -19,6 +19,7 @@ from spxcc_core.contracts import (
     host,
     market,
     microbar,
+    reconcile,
     replay,
     report,
     secrets,
@@ -29,7 +30,7 @@ from spxcc_core.contracts.base import Contract
 __all__ = ["all_contracts", "reader_for", "schema_filename"]
 
 _MODULES: tuple[ModuleType, ...] = (
-    market, microbar, report, broker, setup, secrets, replay, golden, host,
+    market, microbar, report, broker, setup, secrets, replay, golden, host, reconcile,
 )
 
 

@@ -39,11 +39,12 @@ class Migration:
 #: Modules that define ``MIGRATIONS: tuple[Migration, ...]``.
 _MODULES: tuple[str, ...] = (
     "spxcc_core.store.broker_schema",
+    "spxcc_core.store.reconcile_schema",
     "spxcc_core.store.secrets_schema",
     "spxcc_core.store.setups_schema",
 )
 #: Components whose migrations are core's; a plugin migration may not use these names.
-CORE_COMPONENTS: frozenset[str] = frozenset({"broker", "secrets", "setups"})
+CORE_COMPONENTS: frozenset[str] = frozenset({"broker", "reconcile", "secrets", "setups"})
 
 
 def all_migrations(extra: Iterable[Migration] = ()) -> list[Migration]:
