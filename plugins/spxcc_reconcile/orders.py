@@ -62,11 +62,11 @@ class OrderReconciler(Reconciler):
         account = data.account_id
         unrecorded = {u.order.intent_id for u in data.unrecorded}
         for u in data.unrecorded:
-            bo = u.broker_order
+            filled = u.broker_order
             out.append(Finding(
-                "unrecorded_fill", _symbol(u.order.symbol), _ours(u.order), _theirs(bo),
-                f"order {bo.id} (intent {u.order.intent_id}): the broker reports "
-                f"{bo.filled_quantity or 0:g} filled, we recorded {u.order.filled_quantity:g}"
+                "unrecorded_fill", _symbol(u.order.symbol), _ours(u.order), _theirs(filled),
+                f"order {filled.id} (intent {u.order.intent_id}): the broker reports "
+                f"{filled.filled_quantity or 0:g} filled, we recorded {u.order.filled_quantity:g}"
                 + ("" if u.priced else "; no fill price yet"),
                 ambiguous=not u.priced, adopt=AdoptFill(u.fill(account)) if u.priced else None))
         by_id = data.broker_orders_by_id
@@ -108,15 +108,15 @@ class OrderReconciler(Reconciler):
                         intent_id=o.intent_id, account_id=account, quantity=bo.quantity,
                         filled_quantity=bo.filled_quantity, reason=bo.reason))))
         ours = {o.broker_order_id for o in data.book.by_tag.values() if o.broker_order_id}
-        for bo in data.view.orders:
-            if (bo.status in TERMINAL_STATUSES or (bo.tag and bo.tag in data.book.by_tag)
-                    or bo.id in ours or bo.id in data.book.adopted_orders):
+        for ext in data.view.orders:
+            if (ext.status in TERMINAL_STATUSES or (ext.tag and ext.tag in data.book.by_tag)
+                    or ext.id in ours or ext.id in data.book.adopted_orders):
                 continue
             whose = ("carries an spxcc tag this store never recorded"
-                     if bo.tag and bo.tag.startswith(_TAG_PREFIX) else "is not ours")
+                     if ext.tag and ext.tag.startswith(_TAG_PREFIX) else "is not ours")
             out.append(Finding(
-                "unknown_at_broker", _symbol(bo.symbol), ReconcileFacts(present=False),
-                _theirs(bo), f"broker order {bo.id} ({bo.side or '?'} {bo.quantity or 0:g} "
-                f"{bo.symbol or '?'}, {bo.status}) {whose}",
-                adopt=AdoptOrderStatus(external_order_id=bo.id)))
+                "unknown_at_broker", _symbol(ext.symbol), ReconcileFacts(present=False),
+                _theirs(ext), f"broker order {ext.id} ({ext.side or '?'} "
+                f"{ext.quantity or 0:g} {ext.symbol or '?'}, {ext.status}) {whose}",
+                adopt=AdoptOrderStatus(external_order_id=ext.id)))
         return out

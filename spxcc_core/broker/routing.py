@@ -72,6 +72,13 @@ from spxcc_core.broker.errors import (
 )
 from spxcc_core.broker.interface import BrokerAdapter, accepts_known_unsubmitted, tag_for
 from spxcc_core.broker.owner import current_owner, owner_alive
+from spxcc_core.broker.reconcile import (
+    ReconcilePolicy,
+    Reconciler,
+    Reconciliation,
+    reconciler_classes,
+)
+from spxcc_core.broker.reconcile.guard import RiskGuard
 from spxcc_core.broker.sizing import available_buying_power
 from spxcc_core.broker.store import (
     FINAL_STATES,
@@ -94,7 +101,9 @@ from spxcc_core.contracts.broker import (
     OrderUpdate,
     encode_intent,
 )
+from spxcc_core.contracts.reconcile import ReconcileRun
 from spxcc_core.errors import ConfigError, InputError, SpxccError
+from spxcc_core.registry import IsolatedCaller, PluginRegistry
 
 __all__ = ["CancelResult", "RouteResult", "RoutingLimits", "RoutingWorker", "state_for_status"]
 
@@ -185,11 +194,22 @@ class RoutingWorker:
     :param clock: the injected clock: ``now_ms()`` for record times and snapshot ages,
         ``monotonic()``/``sleep()`` for the waits of ``route`` and ``cancel`` (default
         :class:`~spxcc_core.clock.SystemClock`; the default ``sync`` shares it).
+    :param registry: the plugin registry: ``spxcc_on_fill`` observers are called for every
+        fill recorded, and (unless ``reconcilers`` is given) its reconcilers
+        (``spxcc_register_reconcilers``) turn reconciliation on.
+    :param reconcilers: reconciler classes: reconciliation runs at start-up, periodically
+        (``reconcile_policy.interval_ms``, from :meth:`poll`) and before an account's first
+        entry; an account whose run failed opens no new risk until a run passes. Neither
+        this nor ``registry``: reconciliation is off (only the halt flag is honoured).
+    :param reconcile_policy: actions per difference kind and the limits (default
+        :class:`~spxcc_core.broker.reconcile.ReconcilePolicy`).
     """
 
     def __init__(self, adapter: BrokerAdapter, store: BrokerStore, *,
                  limits: RoutingLimits | None = None, sync: SnapshotSync | None = None,
-                 clock: Clock | None = None) -> None:
+                 clock: Clock | None = None, registry: PluginRegistry | None = None,
+                 reconcilers: list[type[Reconciler]] | None = None,
+                 reconcile_policy: ReconcilePolicy | None = None) -> None:
         self.adapter = adapter
         self.store = store
         self.broker = adapter.name
@@ -204,6 +224,16 @@ class RoutingWorker:
         self._fast_submit = accepts_known_unsubmitted(adapter)
         #: intents whose order this worker placed and no route() call has reported yet
         self._placed_unreported: set[str] = set()
+        self._on_fill: IsolatedCaller | None = (
+            registry.caller("spxcc_on_fill") if registry is not None else None)
+        self._fill_source = "routing"
+        if reconcilers is None and registry is not None:
+            reconcilers = reconciler_classes(registry)
+        engine = None if reconcilers is None else Reconciliation(
+            adapter, store, reconcilers, self._apply_adopted, policy=reconcile_policy,
+            clock=self.clock, failures=registry.failures if registry is not None else None)
+        #: halt flag and reconciliation status per account (see spxcc_core.broker.reconcile)
+        self.guard = RiskGuard(self.broker, store, self.clock, engine)
 
     # --- public API ---------------------------------------------------------------------------
 
@@ -229,8 +259,26 @@ class RoutingWorker:
                 self._reconcile_order(live, self.adapter.order(live.account_id, live.order_id))
             if live.state == "queued":
                 self.book.enqueue(live.account_id, live.intent_id)
+        accounts = {rec.account_id for rec in open_records}
+        if account_id is not None or self.adapter.default_account_id is not None:
+            accounts.add(account_id or self.adapter.default_account_id or "")
+        self.guard.start(accounts)
         self.poll()
         return [self.result(rec.intent_id) for rec in open_records]
+
+    def reconcile(self, account_id: str, *, trigger: str = "manual") -> ReconcileRun | None:
+        """Reconcile one account now (None when reconciliation is off); see
+        :mod:`spxcc_core.broker.reconcile`."""
+        return self.guard.reconcile(account_id, trigger)
+
+    def _apply_adopted(self, event: Fill | OrderUpdate) -> int:
+        """Record an event reconciliation adopted (as :meth:`on_event`, source
+        ``reconcile``)."""
+        self._fill_source = "reconcile"
+        try:
+            return self.on_event(event)
+        finally:
+            self._fill_source = "routing"
 
     def _held_by_live_process(self, intent_id: str, state: str) -> bool:
         """True when the intent is ``queued``/``submitting`` and its recorded owner is another
@@ -363,6 +411,8 @@ class RoutingWorker:
                 if live is None or live.state != "queued":
                     continue
                 gate = self._entry_gate(live)
+                if gate is None and live.is_entry and self.guard.block_reason(account):
+                    gate = "wait"  # no new risk while halted or not reconciled
                 if gate == "wait":
                     waiting.append(intent_id)
                     continue
@@ -380,6 +430,7 @@ class RoutingWorker:
     def poll(self) -> int:
         """Collect broker events for accounts with live intents, record them, and send exits
         whose entry just filled. :returns: events applied."""
+        self.guard.tick()
         applied = 0
         for _ in range(100):  # fills can release exits whose fills release nothing further
             accounts = self.book.accounts()
@@ -418,6 +469,11 @@ class RoutingWorker:
                                   else "partially_filled")
             self._set(live, state, now, kind="fill", detail=f"{event.quantity:g} @ {event.price:g}",
                       filled_quantity=live.filled, avg_fill_price=live.avg)
+            if self._on_fill:
+                self._on_fill(fill=event, intent=live.intent, context={
+                    "broker": self.broker, "account_id": live.account_id,
+                    "source": self._fill_source, "filled_quantity": live.filled,
+                    "state": state})
             return 1
         if isinstance(event, OrderRejected):
             self._final(live, "rejected", event.reason, kind="rejected")
@@ -554,6 +610,8 @@ class RoutingWorker:
                     reasons.append(r)
         risk = 0.0
         if checks.is_entry(intent.side):
+            if (r := self.guard.block_reason(account)) is not None:
+                reasons.append(r)
             risk = checks.entry_risk(price, intent.stop_premium, intent.quantity)
             if lim.max_open_risk is not None:
                 r = checks.open_risk_reason(self._open_risk(account), risk, lim.max_open_risk,
