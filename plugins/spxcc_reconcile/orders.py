@@ -68,7 +68,7 @@ class OrderReconciler(Reconciler):
                 f"order {filled.id} (intent {u.order.intent_id}): the broker reports "
                 f"{filled.filled_quantity or 0:g} filled, we recorded {u.order.filled_quantity:g}"
                 + ("" if u.priced else "; no fill price yet"),
-                ambiguous=not u.priced, adopt=AdoptFill(u.fill(account)) if u.priced else None))
+                ambiguous=not u.priced, adopt=AdoptFill(u.fill(account), u.gap_fill(account)) if u.priced else None))
         by_id = data.broker_orders_by_id
         by_tag = {o.tag: o for o in data.view.orders if o.tag}
         for o in data.book.open_orders.values():

@@ -163,10 +163,19 @@ class UnrecordedFill:
         """The synthetic fill: id ``<brokerOrderId>-<cumulative filled>`` (the convention of
         every fill recorded from an order's totals), so it is the same id however often it is
         derived, and the same one polling would have recorded."""
+        return self._fill(account_id, "")
+
+    def gap_fill(self, account_id: str) -> Fill:
+        """The same fill under the id ``<brokerOrderId>-<cumulative>-after-<recorded>``: for
+        when :meth:`fill`'s id is already recorded (the last partial fill arrived, an earlier
+        one was lost), still derived from the broker's and our facts only."""
+        return self._fill(account_id, f"-after-{self.order.filled_quantity:g}")
+
+    def _fill(self, account_id: str, suffix: str) -> Fill:
         assert self.price is not None
         total = self.order.filled_quantity + self.quantity
         o = self.broker_order
-        return Fill(fill_id=f"{o.id}-{total:g}", broker_order_id=o.id,
+        return Fill(fill_id=f"{o.id}-{total:g}{suffix}", broker_order_id=o.id,
                     symbol=o.symbol or self.order.symbol, side=o.side or self.order.side,
                     quantity=self.quantity, price=round(self.price, 10), tag=self.order.tag,
                     intent_id=self.order.intent_id, account_id=account_id,
@@ -225,11 +234,15 @@ class ReconcileInput:
 
     @functools.cached_property
     def busy_symbols(self) -> frozenset[str]:
-        """Symbols with an order working or in flight on either side: a position of one of
-        them may move between two reads, so a difference there is ambiguous."""
-        out = {canonical_symbol(o.symbol) for o in self.book.open_orders.values()}
-        out.update(canonical_symbol(o.symbol) for o in self.view.orders
-                   if o.symbol and o.status not in _FINAL)
+        """Symbols whose position may move between two reads, so a difference there is
+        ambiguous: an order working at the broker, one of ours in flight (``submitting``/
+        ``ambiguous``), or one of ours working here that the broker does not show."""
+        known = self.broker_orders_by_id
+        tags = {o.tag for o in self.view.orders if o.tag}
+        out = {canonical_symbol(o.symbol) for o in self.view.orders
+               if o.symbol and o.status not in _FINAL}
+        out.update(canonical_symbol(o.symbol) for o in self.book.open_orders.values()
+                   if o.in_flight or (o.broker_order_id not in known and o.tag not in tags))
         return frozenset(out)
 
 
@@ -248,9 +261,11 @@ class AdoptPosition:
 
 @attrs.frozen
 class AdoptFill:
-    """Adopt a fill the broker reports on one of our orders (recorded like a polled fill)."""
+    """Adopt a fill the broker reports on one of our orders (recorded like a polled fill);
+    ``alternate`` (same fill, another id) is recorded when ``fill``'s id is already taken."""
 
     fill: Fill
+    alternate: Fill | None = None
 
 
 @attrs.frozen

@@ -202,7 +202,9 @@ class Reconciliation:
         """Record the finding's adopting event; False when it was recorded before."""
         adopt = f.adopt
         if isinstance(adopt, AdoptFill):
-            return self.apply_event(adopt.fill) > 0
+            if self.apply_event(adopt.fill) > 0:
+                return True
+            return adopt.alternate is not None and self.apply_event(adopt.alternate) > 0
         if isinstance(adopt, AdoptOrderStatus):
             if adopt.update is not None:
                 return self.apply_event(adopt.update) > 0
