@@ -185,7 +185,8 @@ def test_a_failing_observer_does_not_stop_routing(store: Store) -> None:
 def test_halt_blocks_new_entries_not_exits_until_cleared(
         store: Store, db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     paper = paper_on(store)
-    worker = worker_on(paper, store, policy=ReconcilePolicy(actions={
+    clock = ManualClock(start_ms=1_790_000_000_000)
+    worker = worker_on(paper, store, clock=clock, policy=ReconcilePolicy(actions={
         "unknown_at_broker": "halt"}))
     worker.start(ACCOUNT)
     assert worker.route(intent("e1", qty=2)).state == "filled"
@@ -209,7 +210,10 @@ def test_halt_blocks_new_entries_not_exits_until_cleared(
     assert body["status"] == "differences"
     assert [(d["kind"], d["symbol"], d["action"]) for d in body["differences"]] == [
         ("unknown_at_broker", SYM2, "alert")]
-    assert worker.route(intent("e3")).state == "filled"  # the halt flag is read from the store
+    # the worker reads the halt flag from the store again after at most a second
+    assert worker.route(intent("e3")).state == "refused"
+    clock.advance(1.0)
+    assert worker.route(intent("e4")).state == "filled"
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], db: Path, *extra: str) -> tuple[int, str, str]:
