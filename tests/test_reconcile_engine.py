@@ -206,7 +206,7 @@ def test_missing_position_and_missing_working_order(bstore: BrokerStore,
 
 def test_stuck_in_flight_intent_is_ended_when_adopted(bstore: BrokerStore,
                                                       clock: ManualClock) -> None:
-    broker, worker = make(bstore, clock, ReconcilePolicy(
+    _, worker = make(bstore, clock, ReconcilePolicy(
         stuck_after_ms=120_000, actions={"stuck_order": "adopt"}))
     record(bstore, "s1", "buy_to_open", 1, state="submitting")
     clock.advance(120.0)  # exactly the limit: still in flight, not a difference
