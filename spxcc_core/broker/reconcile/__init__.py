@@ -32,8 +32,7 @@ from spxcc_core.broker.reconcile.policy import (
     parse_actions,
 )
 from spxcc_core.broker.reconcile.store import Halt, ReconcileStore
-from spxcc_core.errors import PluginError
-from spxcc_core.registry import Kind, PluginRegistry, as_registry
+from spxcc_core.registry import Kind, PluginRegistry, discover
 
 __all__ = [
     "DEFAULT_ACTIONS",
@@ -75,11 +74,4 @@ def reconciler_classes(pm: pluggy.PluginManager | PluginRegistry) -> list[type[R
     :raises PluginError: a blank or duplicate name, something that is not a
         :class:`Reconciler` subclass, or (plugin manager only) a plugin's hook raised.
     """
-    registry = as_registry(pm)
-    classes = registry.classes(RECONCILERS)
-    if registry is not pm:
-        failed = registry.failures.listed([RECONCILERS.hook])
-        if failed:
-            raise PluginError("; ".join(f"plugin {f.plugin!r} failed in {f.hook}: {f.error}"
-                                        for f in failed))
-    return classes
+    return discover(pm, RECONCILERS)
