@@ -48,6 +48,14 @@ was ever sent); every later claim lets the adapter look the tag up first.
 
 Canceling (:meth:`RoutingWorker.cancel`): by stored order id, else by tag; idempotent.
 
+Reconciliation and halts (:mod:`spxcc_core.broker.reconcile`, the worker's
+:class:`~spxcc_core.broker.reconcile.guard.RiskGuard`): an entry is refused (and a queued one
+held) while its account is halted by reconciliation (until ``spxcc reconcile --clear``) or, with
+reconciliation on (a ``registry`` or ``reconcilers``), until a reconciliation of the account has
+passed — at :meth:`RoutingWorker.start`, before the account's first entry, then every
+``interval_ms`` from :meth:`RoutingWorker.poll`. Exits are never blocked. Every fill recorded is
+passed to the ``spxcc_on_fill`` observers of the ``registry``.
+
 Parts: the checks themselves are pure functions (:mod:`spxcc_core.broker.checks`), open intents,
 queues and reservations live in an in-memory :class:`~spxcc_core.broker.book.IntentBook`, every
 read and write of the tables goes through :class:`~spxcc_core.broker.store.BrokerStore`, and

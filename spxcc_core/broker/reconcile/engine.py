@@ -24,7 +24,6 @@ from typing import Any, Final
 
 import msgspec
 
-from spxcc_core.broker.errors import BrokerError
 from spxcc_core.broker.interface import BrokerAdapter
 from spxcc_core.broker.reconcile.base import (
     AdoptFill,
@@ -56,8 +55,9 @@ __all__ = ["ApplyEvent", "Reconciliation", "difference_key", "summary"]
 ApplyEvent = Callable[[Fill | OrderUpdate], int]
 
 _encoder: Final = msgspec.json.Encoder()
-#: Hook name failures of reconcilers are recorded under.
-_HOOK: Final = "spxcc_register_reconcilers"
+#: What a reconciler's failure is recorded under (with its name as the plugin), as a
+#: detector's ``on_bar``.
+_CHECK: Final = "check"
 
 
 def difference_key(finding: Finding, broker: str, account_id: str) -> str:
@@ -110,7 +110,7 @@ class Reconciliation:
         run_id = f"{self.broker}:{account_id}:{seq}"
         try:
             view = self._read(account_id)
-        except (BrokerError, SpxccError) as exc:
+        except SpxccError as exc:  # BrokerError and bad arguments alike
             run = ReconcileRun(run_id=run_id, adapter=self.broker, account_id=account_id,
                                at_ms=now, trigger=trigger, status="failed",
                                halted=self.rstore.halt(self.broker, account_id) is not None,
@@ -129,7 +129,7 @@ class Reconciliation:
             try:
                 findings.extend((cls.name, f) for f in cls().check(data))
             except Exception as exc:  # isolation: record, report the run as failed, go on
-                self.failures.record(cls.name, _HOOK, exc)
+                self.failures.record(cls.name, _CHECK, exc)
                 errors.append(f"reconciler {cls.name} failed: {describe(exc)}")
         differences = self._decide(data, findings, run_id, now)
         halted = self.rstore.halt(self.broker, account_id) is not None
