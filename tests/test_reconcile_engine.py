@@ -339,3 +339,21 @@ def test_policy_defaults_and_validation(tmp_path: Path) -> None:
 def test_facts_of_a_difference_are_what_each_side_says() -> None:
     facts = ReconcileFacts(present=True, quantity=2.0, cost_basis=-310.0)
     assert (facts.order_id, facts.status, facts.intent_id) == (None, None, None)
+
+
+def test_two_processes_claim_different_run_numbers(tmp_path: Path, clock: ManualClock) -> None:
+    with Store(tmp_path / "two.sqlite3") as a, Store(tmp_path / "two.sqlite3") as b:
+        first, second = ReconcileStore(BrokerStore(a)), ReconcileStore(BrokerStore(b))
+        ids = [first.claim_run("scripted", ACCOUNT, at_ms=T0, trigger="cli"),
+               second.claim_run("scripted", ACCOUNT, at_ms=T0, trigger="periodic"),
+               first.claim_run("scripted", ACCOUNT, at_ms=T0, trigger="cli")]
+        assert ids == ["scripted:A:1", "scripted:A:2", "scripted:A:3"]
+        # claimed but never finished (the process died): not a run anyone reads
+        assert first.latest_run("scripted", ACCOUNT) is None and second.runs("scripted",
+                                                                             ACCOUNT) == []
+        broker = ScriptedBroker(ACCOUNT)
+        worker = RoutingWorker(broker, BrokerStore(b), clock=clock,
+                               reconcilers=[PositionReconciler])
+        run = worker.reconcile(ACCOUNT)
+        assert run is not None and run.run_id == "scripted:A:4"
+        assert [r.run_id for r in first.runs("scripted", ACCOUNT)] == ["scripted:A:4"]

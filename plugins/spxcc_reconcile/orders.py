@@ -68,7 +68,8 @@ class OrderReconciler(Reconciler):
                 f"order {filled.id} (intent {u.order.intent_id}): the broker reports "
                 f"{filled.filled_quantity or 0:g} filled, we recorded {u.order.filled_quantity:g}"
                 + ("" if u.priced else "; no fill price yet"),
-                ambiguous=not u.priced, adopt=AdoptFill(u.fill(account), u.gap_fill(account)) if u.priced else None))
+                ambiguous="" if u.priced else "the broker gives no fill price yet",
+                adopt=AdoptFill(u.fill(account), u.gap_fill(account)) if u.priced else None))
         by_id = data.broker_orders_by_id
         by_tag = {o.tag: o for o in data.view.orders if o.tag}
         for o in data.book.open_orders.values():
@@ -92,7 +93,9 @@ class OrderReconciler(Reconciler):
                 out.append(Finding(
                     "missing_at_broker", _symbol(o.symbol), _ours(o), _theirs(None),
                     f"intent {o.intent_id}: order {o.broker_order_id} is {o.state} here; the "
-                    "broker does not show it", ambiguous=age <= data.stuck_after_ms,
+                    "broker does not show it",
+                    ambiguous="acknowledged recently: the broker may not show it yet"
+                    if age <= data.stuck_after_ms else "",
                     adopt=AdoptOrderStatus(OrderUpdate(
                         broker_order_id=o.broker_order_id or "", status="canceled", tag=o.tag,
                         intent_id=o.intent_id, account_id=account,
@@ -102,7 +105,8 @@ class OrderReconciler(Reconciler):
                 out.append(Finding(
                     "stuck_order", _symbol(o.symbol), _ours(o), _theirs(bo),
                     f"intent {o.intent_id}: order {bo.id} is {o.state} here, {bo.status} at "
-                    "the broker", ambiguous=True,
+                    "the broker",
+                    ambiguous="a status the broker may still be reporting to us",
                     adopt=AdoptOrderStatus(OrderUpdate(
                         broker_order_id=bo.id, status=bo.status, tag=o.tag,
                         intent_id=o.intent_id, account_id=account, quantity=bo.quantity,

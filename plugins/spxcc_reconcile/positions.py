@@ -58,7 +58,7 @@ class PositionReconciler(Reconciler):
                                       cost_basis=ci if mine is not None else None)
             theirs = ReconcileFacts(present=sym in broker,
                                     quantity=bq if sym in broker else None, cost_basis=bc)
-            ambiguous = sym in data.busy_symbols
+            ambiguous = "an order is working on the symbol" if sym in data.busy_symbols else ""
             note = (f" ({pending:+g} more in fills the broker reports and we have not "
                     "recorded)" if abs(pending) > EPSILON else "")
             if abs(expected - bq) <= EPSILON:

@@ -5,7 +5,8 @@ Portable SQL (SQLite and PostgreSQL): ``TEXT``, ``INTEGER``, ``REAL`` columns, n
 ``AUTOINCREMENT``, no SQLite-only functions; payloads are the contracts' JSON text.
 
 - ``spx_reconcile_runs``: one row per run (``reconcile_run@1`` JSON in ``payload``), numbered
-  ``seq`` 1, 2, ... per broker account.
+  ``seq`` 1, 2, ... per broker account; a row is claimed (status ``running``, empty payload)
+  when the run starts and completed when it ends.
 - ``spx_reconcile_differences``: one row per difference of a run, in report order.
 - ``spx_reconcile_adoptions``: synthetic events recorded by ``adopt`` (position quantity and
   cost adjustments in contracts and dollars, adopted external orders); ``adoption_id`` is

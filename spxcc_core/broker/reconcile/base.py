@@ -284,9 +284,10 @@ Adoption = AdoptPosition | AdoptFill | AdoptOrderStatus
 class Finding:
     """One difference a reconciler found, before the policy decides what to do.
 
-    ``ambiguous``: it may be a timing effect (an order working on the symbol, the account moved
-    during the read, an empty answer): it stays ``pending`` until later runs see the same
-    difference (``confirm_runs``). ``adopt``: the event that takes the broker's truth (None
+    ``ambiguous``: why it may be a timing effect rather than a real difference (e.g. "an order
+    is working on the symbol"; empty: it is not): it stays ``pending`` until later runs see
+    the same difference (``confirm_runs``). The engine also treats every finding of an unstable
+    read or of an empty broker answer as ambiguous. ``adopt``: the event that takes the broker's truth (None
     when there is nothing safe to adopt: adopt then falls back to alert).
     """
 
@@ -295,7 +296,7 @@ class Finding:
     internal: ReconcileFacts
     broker: ReconcileFacts
     detail: str
-    ambiguous: bool = False
+    ambiguous: str = ""
     adopt: Adoption | None = None
 
 

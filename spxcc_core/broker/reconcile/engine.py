@@ -106,18 +106,18 @@ class Reconciliation:
             reconciler raised (the others' differences are still reported and acted on).
         """
         now = self.clock.now_ms()
-        seq = self.rstore.next_seq(self.broker, account_id)
-        run_id = f"{self.broker}:{account_id}:{seq}"
         try:
-            view = self._read(account_id)
+            view = self._read(account_id)  # before any write: no transaction held meanwhile
         except SpxccError as exc:  # BrokerError and bad arguments alike
+            run_id = self.rstore.claim_run(self.broker, account_id, at_ms=now, trigger=trigger)
             run = ReconcileRun(run_id=run_id, adapter=self.broker, account_id=account_id,
                                at_ms=now, trigger=trigger, status="failed",
                                halted=self.rstore.halt(self.broker, account_id) is not None,
                                positions_compared=0, orders_compared=0,
                                error=f"broker answer unusable, nothing compared: {exc}")
-            self.rstore.record_run(run, seq)
+            self.rstore.record_run(run)
             return run
+        run_id = self.rstore.claim_run(self.broker, account_id, at_ms=now, trigger=trigger)
         book = self.rstore.book(self.broker, account_id,
                                 tags=[o.tag for o in view.orders if o.tag])
         data = ReconcileInput(broker=self.broker, account_id=account_id, now_ms=now, book=book,
@@ -142,7 +142,7 @@ class Reconciliation:
                            positions_compared=len(symbols), orders_compared=len(orders),
                            differences=tuple(differences),
                            error="; ".join(errors) if errors else None)
-        self.rstore.record_run(run, seq)
+        self.rstore.record_run(run)
         return run
 
     def _read(self, account_id: str) -> BrokerView:
@@ -171,8 +171,7 @@ class Reconciliation:
             applied = acknowledged_now = False
             why = ("the broker answered with no position and no order at all"
                    if empty_answer else "the account changed while it was read"
-                   if not data.view.stable else "an order is working on it" if f.ambiguous
-                   else "")
+                   if not data.view.stable else f.ambiguous)
             if why and seen < self.policy.confirm_runs:
                 action = "pending"
                 detail += (f" (ambiguous: {why}; seen in {seen} of {self.policy.confirm_runs}"

@@ -168,19 +168,26 @@ class ReconcileStore:
 
     # --- runs -----------------------------------------------------------------------------------
 
-    def next_seq(self, broker: str, account_id: str) -> int:
-        """The number the next run of the account gets (1 for the first)."""
-        row = self.conn.execute("SELECT MAX(seq) FROM spx_reconcile_runs WHERE broker = ? AND "
-                                "account_id = ?", (broker, account_id)).fetchone()
-        return int(row[0] or 0) + 1
-
-    def record_run(self, run: ReconcileRun, seq: int) -> None:
-        """Store a run and its differences (one transaction)."""
+    def claim_run(self, broker: str, account_id: str, *, at_ms: int, trigger: str) -> str:
+        """Reserve the account's next run number (1 for the first) with a placeholder row
+        (status ``running``), in one write transaction, so two processes reconciling one
+        account at once get different numbers. :returns: the run id
+        ``<broker>:<account>:<number>``."""
         with self.bstore.write() as cur:
+            row = cur.execute("SELECT MAX(seq) FROM spx_reconcile_runs WHERE broker = ? AND "
+                              "account_id = ?", (broker, account_id)).fetchone()
+            seq = int(row[0] or 0) + 1
+            run_id = f"{broker}:{account_id}:{seq}"
             cur.execute("INSERT INTO spx_reconcile_runs (run_id, broker, account_id, seq, at_ms,"
-                        " trigger_name, status, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        (run.run_id, run.adapter, run.account_id, seq, run.at_ms, run.trigger,
-                         run.status, _encoder.encode(run).decode()))
+                        " trigger_name, status, payload) VALUES (?, ?, ?, ?, ?, ?, 'running', '')",
+                        (run_id, broker, account_id, seq, at_ms, trigger))
+        return run_id
+
+    def record_run(self, run: ReconcileRun) -> None:
+        """Store a claimed run (:meth:`claim_run`) and its differences (one transaction)."""
+        with self.bstore.write() as cur:
+            cur.execute("UPDATE spx_reconcile_runs SET status = ?, payload = ? WHERE run_id = ?",
+                        (run.status, _encoder.encode(run).decode(), run.run_id))
             cur.executemany(
                 "INSERT INTO spx_reconcile_differences (run_id, ordinal, diff_key, kind, symbol,"
                 " severity, action, applied, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -189,17 +196,19 @@ class ReconcileStore:
 
     def latest_run(self, broker: str, account_id: str, *,
                    compared: bool = False) -> ReconcileRun | None:
-        """The account's latest run (``compared``: the latest that was not ``failed``)."""
-        sql = ("SELECT payload FROM spx_reconcile_runs WHERE broker = ? AND account_id = ?"
-               + (" AND status <> 'failed'" if compared else "") + " ORDER BY seq DESC LIMIT 1")
+        """The account's latest finished run (``compared``: the latest that was not
+        ``failed``). A run still ``running`` (or whose process died) is not one."""
+        sql = ("SELECT payload FROM spx_reconcile_runs WHERE broker = ? AND account_id = ? AND "
+               "status <> 'running'" + (" AND status <> 'failed'" if compared else "")
+               + " ORDER BY seq DESC LIMIT 1")
         row = self.conn.execute(sql, (broker, account_id)).fetchone()
         return _run_decoder.decode(row[0]) if row is not None else None
 
     def runs(self, broker: str, account_id: str) -> list[ReconcileRun]:
-        """Every run of the account, oldest first."""
+        """Every finished run of the account, oldest first."""
         return [_run_decoder.decode(r[0]) for r in self.conn.execute(
-            "SELECT payload FROM spx_reconcile_runs WHERE broker = ? AND account_id = ? "
-            "ORDER BY seq", (broker, account_id))]
+            "SELECT payload FROM spx_reconcile_runs WHERE broker = ? AND account_id = ? AND "
+            "status <> 'running' ORDER BY seq", (broker, account_id))]
 
     # --- halts and acknowledgements ---------------------------------------------------------
 
