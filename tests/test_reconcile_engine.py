@@ -357,3 +357,22 @@ def test_two_processes_claim_different_run_numbers(tmp_path: Path, clock: Manual
         run = worker.reconcile(ACCOUNT)
         assert run is not None and run.run_id == "scripted:A:4"
         assert [r.run_id for r in first.runs("scripted", ACCOUNT)] == ["scripted:A:4"]
+
+
+def test_an_expired_contract_missing_at_the_broker_says_so(bstore: BrokerStore,
+                                                            clock: ManualClock) -> None:
+    """T0 is 2026-09-21 (New York); a 2026-09-18 contract expired, a 2099 one did not."""
+    expired = "SPXW260918C05900000"
+    broker, worker = make(bstore, clock)
+    record(bstore, "e1", "buy_to_open", 1, symbol=expired)
+    record(bstore, "e2", "buy_to_open", 1)
+    fill(worker, "e1", "buy_to_open", 1, 1, 2.00, symbol=expired)
+    fill(worker, "e2", "buy_to_open", 1, 1, 2.00)
+    broker.order_list = [order("e1", "buy_to_open", 1, 1, 2.0, "filled", expired),
+                         order("e2", "buy_to_open", 1, 1, 2.0, "filled")]
+    run = worker.reconcile(ACCOUNT)
+    assert run is not None
+    details = {d.symbol: d.detail for d in run.differences}
+    assert details[expired].endswith("(the contract expired on 2026-09-18: settled at the "
+                                     "broker; adopt to record that)")
+    assert "expired" not in details[SYM]

@@ -19,6 +19,9 @@ from spxcc_core.broker.reconcile import (
 )
 from spxcc_core.broker.reconcile.base import EPSILON, MULTIPLIER
 from spxcc_core.contracts.reconcile import DifferenceKind, ReconcileFacts
+from spxcc_core.errors import InputError
+from spxcc_core.occ import parse_occ
+from spxcc_core.session import ny_date_of_ms
 
 __all__ = ["PositionReconciler"]
 
@@ -77,7 +80,8 @@ class PositionReconciler(Reconciler):
             kind: DifferenceKind
             if not held_there:
                 kind = "missing_at_broker"
-                detail = f"{sym}: we hold {qi:g}{note}, the broker shows no position"
+                detail = (f"{sym}: we hold {qi:g}{note}, the broker shows no position"
+                          + _expired_note(sym, data.now_ms))
             elif mine is None and abs(pending) <= EPSILON:
                 kind = "unknown_at_broker"
                 detail = (f"{sym}: the broker shows {bq:g} contracts we never recorded "
@@ -87,3 +91,17 @@ class PositionReconciler(Reconciler):
                 detail = f"{sym}: we hold {qi:g}{note}, the broker shows {bq:g}"
             out.append(Finding(kind, sym, internal, theirs, detail, ambiguous, adopt))
         return out
+
+
+def _expired_note(symbol: str, now_ms: int) -> str:
+    """A hint when ``symbol`` is an option that expired before today (New York): the broker
+    settled it, so the position is gone for a known reason."""
+    try:
+        expiry = parse_occ(symbol).expiry
+    except InputError:
+        return ""
+    if expiry >= ny_date_of_ms(now_ms):
+        return ""
+    return (f" (the contract expired on {expiry.isoformat()}: settled at the broker; adopt "
+            "to record that)")
+
