@@ -263,3 +263,22 @@ def test_cli_policy_file_unknown_key_is_named(tmp_path: Path, db: Path,
                       "unknown_at_broker = \"halt\"\n")
     assert ReconcilePolicy.from_toml(policy) == ReconcilePolicy(
         actions={"unknown_at_broker": "halt"}, stuck_after_ms=30_000)
+
+
+def test_cli_submit_refuses_an_entry_of_a_halted_account(
+        store: Store, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    paper = paper_on(store)
+    external(paper, "outside-1")
+    worker = worker_on(paper, store, policy=ReconcilePolicy(actions={
+        "unknown_at_broker": "halt"}))
+    run_ = worker.reconcile(ACCOUNT)
+    assert run_ is not None and run_.halted
+    path = tmp_path / "entry.json"
+    path.write_text(json.dumps({"intentId": "cli-e1", "optionSymbol": SYM, "underlying": "SPX",
+                                "side": "buy_to_open", "quantity": 1, "orderType": "limit",
+                                "limitPrice": 3.0}))
+    code, out, err = run(capsys, "broker", "submit", "--broker", "paper", "--account", ACCOUNT,
+                         "--db", str(db), "--option", "clock=replay", "--intent", str(path))
+    assert (code, out) == (2, "")
+    assert "refused by pre-trade checks" in err and "halted by reconciliation" in err
+    assert err.count("\n") == 1

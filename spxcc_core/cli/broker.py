@@ -16,6 +16,8 @@ the vault secret ``tradier_token``). The store is opened with every plugin's mig
 (``spxcc_register_migrations``).
 
 ``snapshot`` prints a PortfolioSnapshot JSON object (and stores it); ``submit --intent FILE``
+reconciles the account (``spxcc reconcile``'s built-in reconcilers and default policy; an entry
+is refused while the account is halted or the reconciliation failed, exits still go), then
 routes an OrderIntent through the pre-trade checks (market clock, max contracts — default
 :data:`DEFAULT_MAX_CONTRACTS` —, max open
 risk, buying power of a fresh snapshot minus in-flight reservations) and prints the OrderAck.
@@ -63,6 +65,7 @@ from spxcc_core.contracts.broker import (
 from spxcc_core.errors import ConfigError, InputError, SpxccError
 from spxcc_core.outputs import check_paths
 from spxcc_core.plugins import get_plugin_manager
+from spxcc_core.registry import PluginRegistry
 from spxcc_core.store import Store, default_db_path
 from spxcc_core.store.migrations import all_migrations, plugin_migrations
 
@@ -257,7 +260,8 @@ def _run_submit(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise ConfigError(f"pre-trade limit: {exc}") from None
     with open_store(args) as store, open_adapter(args, store) as adapter:
-        worker = RoutingWorker(adapter, BrokerStore(store), limits=limits)
+        worker = RoutingWorker(adapter, BrokerStore(store), limits=limits,
+                               registry=PluginRegistry(get_plugin_manager()))
         worker.start(args.account)
         result = worker.route(intent, entry_intent_id=args.after)
     if result.state == "refused":
