@@ -212,3 +212,28 @@ def test_no_difference_is_silently_dropped(book: list[Order], data: st.DataObjec
             unrecorded = {d.internal.intent_id for d in run.differences
                           if d.kind == "unrecorded_fill"}
             assert lost == unrecorded
+
+
+@given(orders(), st.data())
+def test_default_policy_recovers_lost_fills_without_halting(book: list[Order],
+                                                            data: st.DataObject) -> None:
+    """Under the default policy (only ``unrecorded_fill`` adopts), fills lost, repeated or
+    reordered on the way to us are recovered from the broker's order totals: one run, no
+    halt, and our quantities are the broker's."""
+    execs = executions(book)
+    delivered = data.draw(st.lists(st.integers(0, len(execs) - 1)))
+    clock = ManualClock(start_ms=1_790_000_000_000)
+    broker = ScriptedBroker(ACCOUNT)
+    with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "r.sqlite3") as store:
+        bstore = BrokerStore(store)
+        worker = RoutingWorker(broker, bstore, clock=clock,
+                               reconcilers=[OrderReconciler, PositionReconciler])
+        record_intents(bstore, book, clock.now_ms())
+        for k in delivered:
+            worker.on_event(fill_event(*execs[k]))
+        truth = broker_at(broker, book, len(execs))
+        run = worker.reconcile(ACCOUNT)
+        assert run is not None and not run.halted
+        assert {d.kind for d in run.differences} <= {"unrecorded_fill"}
+        assert all(d.applied for d in run.differences)
+        assert our_quantities(bstore) == truth
