@@ -376,3 +376,23 @@ def test_an_expired_contract_missing_at_the_broker_says_so(bstore: BrokerStore,
     assert details[expired].endswith("(the contract expired on 2026-09-18: settled at the "
                                      "broker; adopt to record that)")
     assert "expired" not in details[SYM]
+
+
+def test_an_unrecorded_fill_without_a_price_is_never_recorded(bstore: BrokerStore,
+                                                               clock: ManualClock) -> None:
+    broker, worker = make(bstore, clock)
+    record(bstore, "e1", "buy_to_open", 2)
+    broker.order_list = [order("e1", "buy_to_open", 2, 2, None, "filled")]  # no price given
+    broker.positions = [Position(symbol=SYM, quantity=2.0)]
+    first, second = worker.reconcile(ACCOUNT), worker.reconcile(ACCOUNT)
+    assert first is not None and second is not None
+    assert [(d.kind, d.action) for d in first.differences] == [("unrecorded_fill", "pending")]
+    assert [(d.kind, d.action) for d in second.differences] == [("unrecorded_fill", "alert")]
+    assert "nothing safe to adopt" in second.differences[0].detail
+    assert bstore.fills("e1") == []
+    # the price arrives: 2 @ 1.35 recorded once
+    broker.order_list = [order("e1", "buy_to_open", 2, 2, 1.35, "filled")]
+    third = worker.reconcile(ACCOUNT)
+    assert third is not None and [(d.action, d.applied) for d in third.differences] == [
+        ("adopt", True)]
+    assert bstore.fills("e1") == [(f"{ACCOUNT}/o-e1-2", 2.0, 1.35)]

@@ -67,8 +67,8 @@ class OrderReconciler(Reconciler):
                 "unrecorded_fill", _symbol(u.order.symbol), _ours(u.order), _theirs(filled),
                 f"order {filled.id} (intent {u.order.intent_id}): the broker reports "
                 f"{filled.filled_quantity or 0:g} filled, we recorded {u.order.filled_quantity:g}"
-                + ("" if u.priced else "; no fill price yet"),
-                ambiguous="" if u.priced else "the broker gives no fill price yet",
+                + ("" if u.priced else "; no usable fill price yet"),
+                ambiguous="" if u.priced else "the broker gives no usable fill price yet",
                 adopt=AdoptFill(u.fill(account), u.gap_fill(account)) if u.priced else None))
         by_id = data.broker_orders_by_id
         by_tag = {o.tag: o for o in data.view.orders if o.tag}

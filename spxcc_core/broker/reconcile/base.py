@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import abc
 import functools
+import math
 from collections.abc import Mapping, Sequence
 from typing import ClassVar, Final
 
@@ -146,8 +147,9 @@ class BrokerView:
 class UnrecordedFill:
     """Contracts the broker says one of our orders filled that our store has not recorded.
 
-    ``fill`` is the event that records them (null ``price`` is impossible: without a price the
-    increment is ``pending`` in :attr:`priced`).
+    ``price`` is the per-share price of those contracts, derived from the order's average fill
+    price and ours (else its last fill price); None when the broker gives no usable price yet
+    (:attr:`priced` false: nothing can be recorded until it does).
     """
 
     order: InternalOrder
@@ -220,6 +222,8 @@ class ReconcileInput:
                           - (ours.avg_fill_price or 0.0) * ours.filled_quantity) / increment)
             elif bo.last_fill_price:
                 price = bo.last_fill_price
+            if price is not None and not (math.isfinite(price) and price > 0):
+                price = None  # inconsistent totals: wait for a usable price
             out.append(UnrecordedFill(ours, bo, increment, price))
         return tuple(out)
 
