@@ -33,6 +33,7 @@ from spxcc_core.broker.reconcile.base import (
     Finding,
     ReconcileInput,
     Reconciler,
+    canonical_symbol,
 )
 from spxcc_core.broker.reconcile.policy import SEVERITY, ReconcilePolicy
 from spxcc_core.broker.reconcile.store import ReconcileStore
@@ -135,7 +136,8 @@ class Reconciliation:
         halted = self.rstore.halt(self.broker, account_id) is not None
         status: RunStatus = ("failed" if errors else "halted" if halted
                              else "differences" if differences else "clean")
-        symbols = set(book.positions) | {p.symbol for p in view.snapshot.positions}
+        symbols = set(book.positions) | {canonical_symbol(p.symbol)
+                                         for p in view.snapshot.positions}
         orders = {o.intent_id for o in book.open_orders.values()} | {o.id for o in view.orders}
         run = ReconcileRun(run_id=run_id, adapter=self.broker, account_id=account_id,
                            at_ms=now, trigger=trigger, status=status, halted=halted,
