@@ -36,6 +36,7 @@ DICT_FUNCTIONS: dict[str, str] = {
     "replay": "benchmarks.replay_bench:run_replay_bench",
     "slippage": "benchmarks.slippage_bench:run_slippage_bench",
     "gates": "benchmarks.gates_bench:run_gates_bench",
+    "reconcile": "benchmarks.reconcile_bench:run_reconcile_bench",
 }
 
 

@@ -38,6 +38,7 @@ COMMANDS: dict[str, list[str]] = {
     "broker submit": ["broker", "submit", *BROKER, "--db", "DB", "--intent", "INTENT"],
     "broker status": ["broker", "status", *BROKER, "--db", "DB", "--intent-id", "i-1"],
     "broker cancel": ["broker", "cancel", *BROKER, "--db", "DB", "--intent-id", "i-1"],
+    "reconcile": ["reconcile", *BROKER, "--db", "DB"],
     "replay": ["replay", "SESSION", "--out", "OUT", "--db", "DB"],
     "demo": ["demo", "--scale", "0.01", "--cache-dir", "CACHE", "--db", "DB"],
     "live": ["live", "--url", "ws://127.0.0.1:9/stocks", "--subscribe", "T.SPY",

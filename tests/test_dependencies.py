@@ -13,7 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OURS = {"spxcc_core", "spxcc_observers", "spxcc_detectors", "spxcc_tradier", "spxcc_paper",
-        "spxcc_gamma"}
+        "spxcc_gamma", "spxcc_reconcile"}
 
 
 def _imported_top_modules() -> set[str]:

@@ -14,6 +14,7 @@ Intent states: ``queued`` (accepted, not yet sent; an exit may wait there for it
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -224,6 +225,12 @@ class BrokerStore:
     def in_batch(self) -> bool:
         """True inside :meth:`batch`."""
         return self._batching
+
+    def write(self) -> contextlib.AbstractContextManager[sqlite3.Cursor]:
+        """A write transaction on the same connection that joins the current :meth:`batch`
+        (for the other tables of the store that change together with these, e.g.
+        reconciliation's)."""
+        return self._tx()
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Cursor]:

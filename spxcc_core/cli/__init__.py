@@ -26,6 +26,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "spxcc_core.cli.secrets_cmd",
     "spxcc_core.cli.demo",
     "spxcc_core.cli.broker",
+    "spxcc_core.cli.reconcile",
     "spxcc_core.cli.size",
     "spxcc_core.cli.ingest",
     "spxcc_core.cli.replay",
