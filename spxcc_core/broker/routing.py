@@ -110,13 +110,12 @@ from spxcc_core.contracts.broker import (
     OrderUpdate,
     encode_intent,
 )
+from spxcc_core.contracts.reconcile import ReconcileRun
 from spxcc_core.contracts.slippage import SlippageRecord, SlippageSource, SlippageUnavailable
 from spxcc_core.errors import ConfigError, InputError, SpxccError
+from spxcc_core.registry import IsolatedCaller, PluginRegistry
 from spxcc_core.slippage.ledger import slippage_record
 from spxcc_core.slippage.store import SlippageStore
-from spxcc_core.contracts.reconcile import ReconcileRun
-from spxcc_core.errors import ConfigError, InputError, SpxccError
-from spxcc_core.registry import IsolatedCaller, PluginRegistry
 
 __all__ = ["CancelResult", "RouteResult", "RoutingLimits", "RoutingWorker", "state_for_status"]
 
