@@ -74,9 +74,9 @@ def test_replay_stores_exactly_the_golden_decisions_and_a_rerun_adds_nothing(
 
 
 def test_identical_decisions_change_no_rows_and_a_new_verdict_replaces_the_row(
-        tmp_path: Path) -> None:
+        store_target: str | Path) -> None:
     d = expected_decisions()[0]
-    with Store(tmp_path / "s.sqlite3") as store:
+    with Store(store_target) as store:
         ss = SetupStore(store)
         assert ss.upsert_decisions([d]) == 1
         assert ss.upsert_decisions([d, d]) == 0

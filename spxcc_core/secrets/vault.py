@@ -41,6 +41,9 @@ _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
 _COLUMNS = ("name, version, ciphertext, nonce, wrapped_key, wrap_nonce, master_key_id, "
             "prev_wrapped_key, prev_wrap_nonce, prev_master_key_id, created_at, updated_at")
 
+#: The SET list of an upsert replacing every column but the key.
+_REPLACE = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS.split(", ") if c != "name")
+
 
 def validate_secret_name(name: str) -> str:
     """Return ``name`` if it is 1–128 of ``[A-Za-z0-9_.:-]`` starting alphanumeric.
@@ -183,8 +186,9 @@ class Vault:
             first = sealed.wrappings[0]
             prev = sealed.wrappings[1] if len(sealed.wrappings) > 1 else None
             cur.execute(
-                f"INSERT OR REPLACE INTO spx_secrets ({_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO spx_secrets ({_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+                + _REPLACE,
                 (name, version, sealed.ciphertext, sealed.nonce, first.wrapped_key,
                  first.wrap_nonce, first.master_key_id,
                  prev.wrapped_key if prev else None, prev.wrap_nonce if prev else None,
@@ -200,8 +204,8 @@ class Vault:
         ids = keyring.key_ids
         marks = ", ".join("?" * len(ids))
         total, matching = cur.execute(
-            "SELECT COUNT(*), COALESCE(SUM(master_key_id IN (" + marks + ") OR "
-            "COALESCE(prev_master_key_id IN (" + marks + "), 0)), 0) FROM spx_secrets",
+            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN master_key_id IN (" + marks + ") OR "
+            "prev_master_key_id IN (" + marks + ") THEN 1 ELSE 0 END), 0) FROM spx_secrets",
             (*ids, *ids)).fetchone()
         if total and not matching:
             stored = sorted({r[0] for r in cur.execute(

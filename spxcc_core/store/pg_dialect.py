@@ -18,8 +18,9 @@ What is translated:
   NULL``/``TRUE``/``FALSE`` stay).
 * In ``CREATE TABLE`` and ``ALTER TABLE``: ``INTEGER`` becomes ``BIGINT`` (epoch ms and ns do
   not fit 32 bits), ``REAL`` becomes ``DOUBLE PRECISION`` (PostgreSQL's ``REAL`` is 4 bytes),
-  ``BLOB`` becomes ``BYTEA``, ``INTEGER PRIMARY KEY AUTOINCREMENT`` becomes an identity
-  column; and ``CREATE TABLE`` gains a ``rowid`` identity column, so ``ORDER BY rowid``
+  ``BLOB`` becomes ``BYTEA``, ``TEXT`` compares and sorts by code point as SQLite's does
+  (``COLLATE "C"``, whatever the database's locale), ``INTEGER PRIMARY KEY AUTOINCREMENT``
+  becomes an identity column; and ``CREATE TABLE`` gains a ``rowid`` identity column, so ``ORDER BY rowid``
   (insertion order) means the same on both backends.
 """
 
@@ -48,6 +49,7 @@ _TYPES = (
     (re.compile(r"\bINTEGER\b", re.I), "BIGINT"),
     (re.compile(r"\bREAL\b", re.I), "DOUBLE PRECISION"),
     (re.compile(r"\bBLOB\b", re.I), "BYTEA"),
+    (re.compile(r"\bTEXT\b", re.I), 'TEXT COLLATE "C"'),
 )
 #: Stands for an identity column while the type names are mapped (so its BIGINT is not
 #: touched twice); contains nothing the type patterns match.

@@ -215,7 +215,7 @@ class PostgresStore(Store):
             params = conninfo_to_dict(self.dsn)
         except psycopg.Error as exc:
             raise ConfigError(f"store {self.location}: not a valid PostgreSQL URL "
-                              f"({self._scrub(str(exc))})") from None
+                              f"({self._scrub(_one_line(exc))})") from None
         extra: dict[str, Any] = {}
         if "connect_timeout" not in params:
             extra["connect_timeout"] = CONNECT_TIMEOUT_S
@@ -224,7 +224,7 @@ class PostgresStore(Store):
                                    **extra)
         except psycopg.Error as exc:
             raise ConfigError(f"store {self.location}: cannot connect "
-                              f"({self._scrub(str(exc).strip())})") from None
+                              f"({self._scrub(_one_line(exc))})") from None
 
     def _scrub(self, text: str) -> str:
         """``text`` with every secret of the URL replaced by ``***``."""
@@ -250,5 +250,9 @@ class PostgresStore(Store):
 
     def error(self, exc: BaseException) -> StoreError:
         """The :class:`StoreError` for a PostgreSQL error (password scrubbed)."""
-        text = " ".join((str(exc) or type(exc).__name__).split())
-        return StoreError(self.location, self._scrub(text))
+        return StoreError(self.location, self._scrub(_one_line(exc)))
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception's message on one line (the server's hints joined by spaces)."""
+    return " ".join((str(exc) or type(exc).__name__).split())
