@@ -59,7 +59,7 @@ def test_migrations_are_applied_once_and_reopening_changes_nothing(
 
 def test_a_database_of_another_program_is_refused(store_target: str | Path) -> None:
     _foreign_table(store_target)
-    with pytest.raises(StoreError, match="not an spxcc store .*1 other table"):
+    with pytest.raises(StoreError, match=r"not an spxcc store .*1 other table"):
         Store(store_target)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import TypeGuard
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 __all__ = ["PG_SCHEMES", "StoreTarget", "db_argument", "dsn_secrets", "is_postgres_url", "redact_dsn",
            "store_file"]
@@ -46,17 +46,14 @@ def redact_dsn(dsn: str) -> str:
         port = parts.port
     except ValueError:
         return dsn.split("://", 1)[0] + "://…"
-    netloc = ""
-    if parts.username is not None:
-        netloc = quote(parts.username, safe="") + "@"
-    netloc += parts.hostname or ""
-    if parts.hostname and ":" in parts.hostname:  # an IPv6 address goes back in brackets
-        netloc = netloc.replace(parts.hostname, f"[{parts.hostname}]")
-    if port is not None:
-        netloc += f":{port}"
+    host = parts.hostname or ""
+    if ":" in host:  # an IPv6 address goes back in brackets
+        host = f"[{host}]"
+    user = "" if parts.username is None else quote(parts.username, safe="") + "@"
+    netloc = user + host + ("" if port is None else f":{port}")
     query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
                        if k.lower() not in _SECRET_PARAMS])
-    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+    return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
 
 
 def dsn_secrets(dsn: str) -> list[str]:
