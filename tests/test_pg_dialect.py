@@ -86,7 +86,8 @@ def test_placeholders_outside_literals_become_percent_s(pieces: list[str]) -> No
     ("postgres://spx@10.0.0.5/trading?sslmode=require&password=s3cret",
      "postgres://spx@10.0.0.5/trading?sslmode=require"),
     ("postgresql://u:pw-9@[::1]:6432/d", "postgresql://u@[::1]:6432/d"),
-    ("postgresql:///trading?host=/run/postgresql", "postgresql:///trading?host=%2Frun%2Fpostgresql"),
+    ("postgresql:///trading?host=/run/postgresql",
+     "postgresql:///trading?host=%2Frun%2Fpostgresql"),
     ("postgresql://h:notaport/d", "postgresql://…"),
 ])
 def test_urls_are_shown_without_their_password(dsn: str, shown: str) -> None:

@@ -47,8 +47,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="folder for generated sessions (default: the user cache folder)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--db", type=db_argument, default=None, metavar="PATH|URL",
-                   help="store of the replay, an SQLite file or a postgresql:// URL (default: spxcc.sqlite3 in the replay "
-                        "output folder next to the session)")
+                   help="store of the replay, an SQLite file or a postgresql:// URL "
+                        "(default: spxcc.sqlite3 in the replay output folder next to the "
+                        "session)")
     p.add_argument("--no-replay", action="store_true",
                    help="only summarise the SPY microbars (skip the replay)")
     p.set_defaults(func=_run)
@@ -216,7 +217,8 @@ def replay_demo(session: SampleSession,
     cache = root / f"cache-{session.root.name}"
     out = root / f"replay-{session.root.name}"
     store = db if db is not None else out / DB_NAME
-    check_paths({"--db": store_file(store)}, {"sample session": session.root, "session cache": cache})
+    check_paths({"--db": store_file(store)},
+                {"sample session": session.root, "session cache": cache})
     if not is_session_cache(cache) or (
             session.chain is not None and open_cache(cache).manifest.chain_snapshot is None):
         if is_session_cache(cache) and not (cache / MARKER).exists():

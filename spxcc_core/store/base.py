@@ -181,9 +181,8 @@ class Store:
     # --- shared behaviour -------------------------------------------------------------------
 
     def _open_schema(self, migrations: Sequence[Migration] | None) -> None:
-        """Refuse a foreign database, apply the migrations, check their tables (on open)."""
+        """Apply the migrations and check their tables (on open, after :meth:`_check_ours`)."""
         with self.errors():
-            self._check_ours()  # before anything writes
             known = all_migrations() if migrations is None else list(migrations)
             self._migrate(known)
             self._check_tables(known)

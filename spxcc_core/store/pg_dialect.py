@@ -20,8 +20,8 @@ What is translated:
   not fit 32 bits), ``REAL`` becomes ``DOUBLE PRECISION`` (PostgreSQL's ``REAL`` is 4 bytes),
   ``BLOB`` becomes ``BYTEA``, ``TEXT`` compares and sorts by code point as SQLite's does
   (``COLLATE "C"``, whatever the database's locale), ``INTEGER PRIMARY KEY AUTOINCREMENT``
-  becomes an identity column; and ``CREATE TABLE`` gains a ``rowid`` identity column, so ``ORDER BY rowid``
-  (insertion order) means the same on both backends.
+  becomes an identity column; and ``CREATE TABLE`` gains a ``rowid`` identity column, so
+  ``ORDER BY rowid`` (insertion order) means the same on both backends.
 """
 
 from __future__ import annotations

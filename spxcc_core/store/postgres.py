@@ -196,6 +196,7 @@ class PostgresStore(Store):
                 self.schema = str(schema)
                 self.conn = PgConnection(raw, key=lock_key(str(database), self.schema),
                                          location=self.location)
+                self._check_ours()  # before anything writes
             self._open_schema(migrations)
         except BaseException:
             raw.close()

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TypeGuard
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
-__all__ = ["PG_SCHEMES", "StoreTarget", "db_argument", "dsn_secrets", "is_postgres_url", "redact_dsn",
-           "store_file"]
+__all__ = ["PG_SCHEMES", "StoreTarget", "db_argument", "dsn_secrets", "is_postgres_url",
+           "redact_dsn", "store_file"]
 
 #: URL schemes that select the PostgreSQL store.
 PG_SCHEMES: tuple[str, ...] = ("postgresql://", "postgres://")
