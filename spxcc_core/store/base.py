@@ -103,9 +103,9 @@ class Connection(Protocol):
     @property
     def Error(self) -> type[Exception]: ...
 
-    def cursor(self) -> Any: ...
+    def cursor(self) -> Cursor: ...
 
-    def execute(self, sql: str, parameters: Sequence[Any] = ..., /) -> Any: ...
+    def execute(self, sql: str, parameters: Sequence[Any] = ..., /) -> Cursor: ...
 
     def close(self) -> None: ...
 
@@ -271,7 +271,7 @@ class Store:
             raise
 
     @contextmanager
-    def transaction(self) -> Iterator[Any]:
+    def transaction(self) -> Iterator[Cursor]:
         """One write transaction (``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back on error);
         yields a :class:`Cursor`. Write transactions of one store run one at a time."""
         cur = self.conn.cursor()
