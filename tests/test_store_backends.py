@@ -202,3 +202,16 @@ def test_a_search_path_naming_no_schema_is_refused() -> None:
     url = with_schema(pg_admin_dsn(), "spxcc_test_no_such_schema")
     with pytest.raises(StoreError, match="no schema to create tables in"):
         Store(url)
+
+
+def test_a_connection_lost_mid_use_ends_the_block_with_a_store_error() -> None:
+    import psycopg
+
+    with pg_schema() as dsn:
+        with pytest.raises(StoreError) as info, _open(dsn) as store:
+            pid = store.conn.raw.info.backend_pid
+            with psycopg.connect(pg_admin_dsn(), autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            store.conn.execute("SELECT COUNT(*) FROM t_values").fetchone()
+        assert str(info.value).startswith(f"store {store.location}: ")
+        assert "\n" not in str(info.value)
