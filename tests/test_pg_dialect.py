@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from spxcc_core.store.pg_dialect import is_begin_immediate, translate
+from spxcc_core.store.pg_dialect import begin_immediate, is_begin_immediate, translate
+from spxcc_core.store.postgres import lock_key
 from spxcc_core.store.target import (
     db_argument,
     dsn_secrets,
@@ -61,6 +62,14 @@ def test_begin_immediate_is_recognised() -> None:
     assert is_begin_immediate("  begin immediate; ")
     assert not is_begin_immediate("BEGIN")
     assert not is_begin_immediate("SELECT 'BEGIN IMMEDIATE'")
+    assert begin_immediate(-42) == "BEGIN; SELECT pg_advisory_xact_lock(-42)"
+
+
+def test_the_lock_key_is_per_database_and_schema_and_fits_a_bigint() -> None:
+    keys = {lock_key(db, schema) for db in ("test", "prod") for schema in ("public", "research")}
+    assert len(keys) == 4
+    assert lock_key("test", "public") == lock_key("test", "public")  # no per-process salt
+    assert all(-(2 ** 63) <= k < 2 ** 63 for k in keys)
 
 
 _code = st.sampled_from(["SELECT ", "x", " = ", "?", ", ", "(", ")", "%", " AND ", "\n"])

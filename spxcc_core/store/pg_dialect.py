@@ -29,12 +29,18 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-__all__ = ["WRITE_LOCK", "translate"]
+__all__ = ["WRITE_LOCK", "begin_immediate", "is_begin_immediate", "translate"]
 
 #: Statement run after ``BEGIN`` for ``BEGIN IMMEDIATE``; its parameter is the store's lock key
 #: (a signed 64-bit number derived from the database and schema, see
 #: :func:`spxcc_core.store.postgres.lock_key`).
 WRITE_LOCK = "SELECT pg_advisory_xact_lock(%s)"
+
+
+def begin_immediate(key: int) -> str:
+    """``BEGIN`` and :data:`WRITE_LOCK` on ``key`` as one string (one round trip to the server;
+    the key is an integer, written as a literal)."""
+    return f"BEGIN; SELECT pg_advisory_xact_lock({int(key)})"
 
 _BEGIN_IMMEDIATE = re.compile(r"^\s*BEGIN\s+IMMEDIATE\s*;?\s*$", re.I)
 _NOW = re.compile(r"strftime\(\s*'%Y-%m-%dT%H:%M:%fZ'\s*,\s*'now'\s*\)", re.I)

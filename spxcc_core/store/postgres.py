@@ -34,7 +34,7 @@ from spxcc_core.clock import Clock
 from spxcc_core.errors import ConfigError
 from spxcc_core.store.base import Store, StoreError
 from spxcc_core.store.migrations import Migration
-from spxcc_core.store.pg_dialect import WRITE_LOCK, is_begin_immediate, translate
+from spxcc_core.store.pg_dialect import begin_immediate, is_begin_immediate, translate
 from spxcc_core.store.target import StoreTarget, dsn_secrets, redact_dsn
 
 if TYPE_CHECKING:
@@ -127,6 +127,7 @@ class PgConnection:
 
         self.raw = raw
         self.key = key
+        self._begin = begin_immediate(key)
         self.location = location
         self.IntegrityError: type[Exception] = psycopg.IntegrityError
         self.OperationalError: type[Exception] = psycopg.OperationalError
@@ -153,8 +154,7 @@ class PgConnection:
         """Run ``sql`` on the psycopg cursor ``cur``, translated; ``BEGIN IMMEDIATE`` takes the
         store's write lock, and ``COMMIT`` of an aborted transaction raises."""
         if is_begin_immediate(sql):
-            cur.execute("BEGIN")
-            cur.execute(WRITE_LOCK, (self.key,))
+            cur.execute(self._begin)
             return
         if sql.strip().upper() in ("COMMIT", "END"):
             from psycopg.pq import TransactionStatus
