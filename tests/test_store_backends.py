@@ -180,10 +180,11 @@ def test_the_url_s_password_never_shows(monkeypatch: pytest.MonkeyPatch) -> None
         target = with_pw + dsn[len(admin):]
         with Store(target) as store:
             shown = [store.location, repr(store), repr(store.conn), str(store.error(
-                RuntimeError(f"server said: password {secret} wrong")))]
+                RuntimeError(f"server said: password {secret} wrong"))), repr(vars(store))]
     for text in shown:
         assert secret not in text, text
     assert "***" in shown[3]
+    assert store.location in repr(vars(store))  # the object holds the URL only without it
 
 
 def test_an_unreachable_server_is_one_line_naming_the_url_without_password() -> None:

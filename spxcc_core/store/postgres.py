@@ -181,10 +181,9 @@ class PostgresStore(Store):
 
     def __init__(self, dsn: StoreTarget, migrations: Sequence[Migration] | None = None, *,
                  clock: Clock | None = None) -> None:
-        self.dsn = str(dsn)
-        self.location = redact_dsn(self.dsn)
-        self._secrets = dsn_secrets(self.dsn)
-        raw = self._connect()
+        self.location = redact_dsn(str(dsn))
+        self._scrub = _Scrubber(dsn_secrets(str(dsn)))
+        raw = self._connect(str(dsn))  # the URL itself is not kept (it may hold a password)
         try:
             with self.errors():
                 schema, database = raw.execute(
@@ -205,7 +204,7 @@ class PostgresStore(Store):
     def __repr__(self) -> str:
         return f"PostgresStore({self.location!r})"
 
-    def _connect(self) -> psycopg.Connection[Any]:
+    def _connect(self, dsn: str) -> psycopg.Connection[Any]:
         try:
             import psycopg
             from psycopg.conninfo import conninfo_to_dict
@@ -213,7 +212,7 @@ class PostgresStore(Store):
             raise ConfigError(f"store {self.location}: PostgreSQL needs psycopg 3 (install "
                               "the extra: pip install 'spxcc[postgres]')") from None
         try:
-            params = conninfo_to_dict(self.dsn)
+            params = conninfo_to_dict(dsn)
         except psycopg.Error as exc:
             raise ConfigError(f"store {self.location}: not a valid PostgreSQL URL "
                               f"({self._scrub(_one_line(exc))})") from None
@@ -221,17 +220,11 @@ class PostgresStore(Store):
         if "connect_timeout" not in params:
             extra["connect_timeout"] = CONNECT_TIMEOUT_S
         try:
-            return psycopg.connect(self.dsn, autocommit=True, row_factory=_row_factory,
+            return psycopg.connect(dsn, autocommit=True, row_factory=_row_factory,
                                    **extra)
         except psycopg.Error as exc:
             raise ConfigError(f"store {self.location}: cannot connect "
                               f"({self._scrub(_one_line(exc))})") from None
-
-    def _scrub(self, text: str) -> str:
-        """``text`` with every secret of the URL replaced by ``***``."""
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
 
     def _table_names(self) -> set[str]:
         return {r[0] for r in self.conn.raw.execute(
@@ -252,6 +245,23 @@ class PostgresStore(Store):
     def error(self, exc: BaseException) -> StoreError:
         """The :class:`StoreError` for a PostgreSQL error (password scrubbed)."""
         return StoreError(self.location, self._scrub(_one_line(exc)))
+
+
+class _Scrubber:
+    """Replaces the URL's secrets by ``***`` in a text; its repr shows none of them."""
+
+    __slots__ = ("_secrets",)
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        self._secrets = tuple(secrets)
+
+    def __repr__(self) -> str:
+        return f"_Scrubber({len(self._secrets)} secret(s))"
+
+    def __call__(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
 
 
 def _one_line(exc: BaseException) -> str:
