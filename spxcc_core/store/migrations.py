@@ -34,7 +34,7 @@ class Migration:
     Statements must run on SQLite and PostgreSQL: write SQLite's syntax restricted to what
     :mod:`spxcc_core.store.pg_dialect` translates. Column types ``TEXT``, ``INTEGER`` (64-bit
     on PostgreSQL: epoch ms and ns fit), ``REAL`` (a double on both) and ``BLOB``;
-    ``INTEGER PRIMARY KEY AUTOINCREMENT`` for a generated key; defaults that are constants or
+    ``INTEGER PRIMARY KEY`` for a generated key; defaults that are constants or
     ``(strftime('%Y-%m-%dT%H:%M:%fZ','now'))``; ``CREATE INDEX``, ``ALTER TABLE ... ADD
     COLUMN``, ``CREATE TABLE IF NOT EXISTS``, ``CHECK`` constraints. Not allowed: ``INSERT OR
     IGNORE``/``OR REPLACE`` (use ``ON CONFLICT ... DO NOTHING``/``DO UPDATE``), SQLite-only

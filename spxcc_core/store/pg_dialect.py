@@ -19,9 +19,10 @@ What is translated:
 * In ``CREATE TABLE`` and ``ALTER TABLE``: ``INTEGER`` becomes ``BIGINT`` (epoch ms and ns do
   not fit 32 bits), ``REAL`` becomes ``DOUBLE PRECISION`` (PostgreSQL's ``REAL`` is 4 bytes),
   ``BLOB`` becomes ``BYTEA``, ``TEXT`` compares and sorts by code point as SQLite's does
-  (``COLLATE "C"``, whatever the database's locale), ``INTEGER PRIMARY KEY AUTOINCREMENT``
-  becomes an identity column; and ``CREATE TABLE`` gains a ``rowid`` identity column, so
-  ``ORDER BY rowid`` (insertion order) means the same on both backends.
+  (``COLLATE "C"``, whatever the database's locale), ``INTEGER PRIMARY KEY`` (with or
+  without ``AUTOINCREMENT``: SQLite generates it when an insert leaves it out) becomes an
+  identity column that accepts explicit values too; and ``CREATE TABLE`` gains a ``rowid``
+  identity column, so ``ORDER BY rowid`` (insertion order) means the same on both backends.
 """
 
 from __future__ import annotations
@@ -50,7 +51,9 @@ _IS_NOT = re.compile(r"\bIS\s+NOT\s+(?!NULL\b|TRUE\b|FALSE\b|DISTINCT\b)", re.I)
 _DDL = re.compile(r"^\s*(CREATE\s+TABLE|ALTER\s+TABLE)\b", re.I)
 _CREATE_TABLE_OPEN = re.compile(
     r"^(\s*CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?\w+\s*\()", re.I)
-_AUTOINCREMENT = re.compile(r"\bINTEGER\s+PRIMARY\s+KEY\s+AUTOINCREMENT\b", re.I)
+#: SQLite's rowid alias (``INTEGER PRIMARY KEY``, with or without ``AUTOINCREMENT``): a key
+#: SQLite generates when an insert leaves it out.
+_AUTOINCREMENT = re.compile(r"\bINTEGER\s+PRIMARY\s+KEY(?:\s+AUTOINCREMENT)?\b", re.I)
 _TYPES = (
     (re.compile(r"\bINTEGER\b", re.I), "BIGINT"),
     (re.compile(r"\bREAL\b", re.I), "DOUBLE PRECISION"),
