@@ -35,6 +35,7 @@ DICT_FUNCTIONS: dict[str, str] = {
     "tradier": "benchmarks.broker_bench:run_tradier_bench",
     "replay": "benchmarks.replay_bench:run_replay_bench",
     "slippage": "benchmarks.slippage_bench:run_slippage_bench",
+    "gates": "benchmarks.gates_bench:run_gates_bench",
     "store": "benchmarks.store_bench:run_store_bench",
 }
 

@@ -15,6 +15,7 @@ import msgspec
 
 from spxcc_core.contracts import (
     broker,
+    gates,
     golden,
     host,
     market,
@@ -30,7 +31,7 @@ from spxcc_core.contracts.base import Contract
 __all__ = ["all_contracts", "reader_for", "schema_filename"]
 
 _MODULES: tuple[ModuleType, ...] = (
-    market, microbar, report, broker, setup, secrets, replay, golden, host, slippage,
+    market, microbar, report, broker, setup, secrets, replay, golden, host, slippage, gates,
 )
 
 
