@@ -36,8 +36,8 @@ def pm() -> pluggy.PluginManager:
 
 
 @pytest.fixture
-def history(tmp_path: Path) -> Iterator[ProfileHistory]:
-    with Store(tmp_path / "p.sqlite3") as db:
+def history(store_target: str | Path) -> Iterator[ProfileHistory]:
+    with Store(store_target) as db:
         yield ProfileHistory(db)
 
 

@@ -33,8 +33,8 @@ ACCOUNT = "VA00000001"
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store(tmp_path / "slip.sqlite3") as s:
+def store(store_target: str | Path) -> Iterator[Store]:
+    with Store(store_target) as s:
         yield s
 
 

@@ -68,6 +68,7 @@ from spxcc_core.plugins import get_plugin_manager
 from spxcc_core.registry import PluginRegistry
 from spxcc_core.store import Store, default_db_path
 from spxcc_core.store.migrations import all_migrations, plugin_migrations
+from spxcc_core.store.target import db_argument, store_file
 
 __all__ = ["DEFAULT_MAX_CONTRACTS", "common_parser", "open_adapter", "open_store", "register",
            "secret_env"]
@@ -88,8 +89,9 @@ def common_parser() -> argparse.ArgumentParser:
     common.add_argument("--base-url", default=None, metavar="URL",
                         help="broker API root including /v1")
     common.add_argument("--sandbox", action="store_true", help="use Tradier's sandbox root")
-    common.add_argument("--db", type=Path, default=None,
-                        help="store file (default: $SPXCC_DB or the user data folder)")
+    common.add_argument("--db", type=db_argument, default=None, metavar="PATH|URL",
+                        help="store: an SQLite file or a postgresql:// URL (default: $SPXCC_DB "
+                             "or the user data folder)")
     common.add_argument("--key-file", type=Path, default=None,
                         help="master key file for the vault (default: $SPXCC_MASTER_KEY)")
     common.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
@@ -225,7 +227,7 @@ def open_store(args: argparse.Namespace) -> Store:
     """The store of ``--db`` (default ``$SPXCC_DB`` or the user data folder) with every
     plugin's migrations; input files of ``args`` must not be the store."""
     db = args.db if args.db is not None else default_db_path()
-    check_paths({"--db": db}, {"--intent": getattr(args, "intent", None),
+    check_paths({"--db": store_file(db)}, {"--intent": getattr(args, "intent", None),
                                "--key-file": args.key_file})
     return Store(db, migrations=all_migrations(plugin_migrations(get_plugin_manager())))
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import msgspec
 
+from spxcc_core.cli.runargs import db_argument
 from spxcc_core.contracts.replay import DetectionReport
 from spxcc_core.errors import ConfigError
 from spxcc_core.replay.wire import ReplayReport, ReplayResult
@@ -45,9 +46,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--cache-dir", type=Path, default=None,
                    help="folder for generated sessions (default: the user cache folder)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.add_argument("--db", type=Path, default=None,
-                   help="SQLite store of the replay (default: spxcc.sqlite3 in the replay "
-                        "output folder next to the session)")
+    p.add_argument("--db", type=db_argument, default=None, metavar="PATH|URL",
+                   help="store of the replay, an SQLite file or a postgresql:// URL "
+                        "(default: spxcc.sqlite3 in the replay output folder next to the "
+                        "session)")
     p.add_argument("--no-replay", action="store_true",
                    help="only summarise the SPY microbars (skip the replay)")
     p.set_defaults(func=_run)
@@ -197,23 +199,26 @@ def gamma_at_close(report: ReplayReport) -> GammaAtClose | None:
     return None
 
 
-def replay_demo(session: SampleSession, db: Path | None) -> tuple[ReplayResult, Path, Path]:
+def replay_demo(session: SampleSession,
+                db: str | Path | None) -> tuple[ReplayResult, Path, str | Path]:
     """Ingest the session into its cache (once) and replay it end to end.
 
     The cache is ``<cache root>/cache-<session folder>`` (ingested again when the session has
     a chain snapshot the cache lacks), outputs go to ``<cache root>/replay-<session folder>``;
     the store is ``db`` or ``spxcc.sqlite3`` there.
-    :returns: the replay result, the output folder and the store file.
+    :returns: the replay result, the output folder and the store (file or URL).
     """
     from spxcc_core.outputs import MARKER, check_paths, mark_owned
     from spxcc_core.replay.cache import ingest, is_session_cache, open_cache
     from spxcc_core.replay.engine import DB_NAME, replay_session
+    from spxcc_core.store.target import store_file
 
     root = session.root.parent
     cache = root / f"cache-{session.root.name}"
     out = root / f"replay-{session.root.name}"
     store = db if db is not None else out / DB_NAME
-    check_paths({"--db": store}, {"sample session": session.root, "session cache": cache})
+    check_paths({"--db": store_file(store)},
+                {"sample session": session.root, "session cache": cache})
     if not is_session_cache(cache) or (
             session.chain is not None and open_cache(cache).manifest.chain_snapshot is None):
         if is_session_cache(cache) and not (cache / MARKER).exists():
@@ -223,7 +228,7 @@ def replay_demo(session: SampleSession, db: Path | None) -> tuple[ReplayResult, 
     return result, out, store
 
 
-def store_summary(result: ReplayResult, out_dir: Path, db: Path) -> ReplaySummary:
+def store_summary(result: ReplayResult, out_dir: Path, db: str | Path) -> ReplaySummary:
     """Setup counts and outcomes of the replayed session as stored in the SQLite store (rows
     of this session and profile only), plus bars and gate-block reasons from the report."""
     from spxcc_core.store.sqlite import Store
@@ -234,7 +239,7 @@ def store_summary(result: ReplayResult, out_dir: Path, db: Path) -> ReplaySummar
     where = "WHERE session_id = ? AND profile_hash = ?"
     args = (session_id, profile_hash)
     with Store(db) as store:
-        conn = store.conn
+        conn, location = store.conn, store.location
         by_detector = {r[0]: r[1] for r in conn.execute(
             f"SELECT detector, COUNT(*) FROM spx_setup_instances {where} "
             "GROUP BY detector ORDER BY detector", args)}
@@ -253,7 +258,7 @@ def store_summary(result: ReplayResult, out_dir: Path, db: Path) -> ReplaySummar
         expectancy_r=expectancy, expectancy_gap_r=report.detection.expectancy_gap_r,
         gate_blocks=blocks, by_instrument=instrument_summaries(report.detection),
         plugin_errors=[f"{e.plugin} ({e.hook}): {e.error}" for e in report.plugin_errors],
-        out_dir=str(out_dir), db=str(db), gamma=gamma_at_close(report))
+        out_dir=str(out_dir), db=location, gamma=gamma_at_close(report))
 
 
 def render_replay(summary: ReplaySummary) -> None:
@@ -370,7 +375,7 @@ def render(session: SampleSession, summary: BarSummary, seconds: float) -> None:
 def _run(args: argparse.Namespace) -> int:
     if args.cache_dir is not None and args.cache_dir.exists() and not args.cache_dir.is_dir():
         raise ConfigError(f"--cache-dir {args.cache_dir}: not a folder")
-    if args.db is not None and not args.no_replay:
+    if isinstance(args.db, Path) and not args.no_replay:
         from spxcc_core.store.sqlite import check_file
 
         check_file(args.db)  # a foreign or damaged store fails before the session is built

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from spxcc_core.cli.runargs import db_argument
 from spxcc_core.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -50,9 +51,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="candidate trades/session >= FRACTION x baseline's (default 0.5)")
     r.add_argument("--jobs", type=int, default=1, metavar="N",
                    help="replay sessions in N worker processes (default 1)")
-    r.add_argument("--db", type=Path, default=None, metavar="PATH",
-                   help="profile store, where both profiles are recorded (default: $SPXCC_DB "
-                        "or the user data folder)")
+    r.add_argument("--db", type=db_argument, default=None, metavar="PATH|URL",
+                   help="profile store (an SQLite file or a postgresql:// URL), where both "
+                        "profiles are recorded (default: $SPXCC_DB or the user data folder)")
     r.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
     r.add_argument("--json", action="store_true", help="print decision.json to stdout")
     r.set_defaults(func=_run)

@@ -11,7 +11,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from spxcc_core.cli.runargs import add_selection_args, detector_names, run_profile, store_path
+from spxcc_core.cli.runargs import (
+    DB_HELP,
+    add_selection_args,
+    db_argument,
+    detector_names,
+    run_profile,
+    store_path,
+)
 from spxcc_core.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -60,8 +67,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="write microbars.jsonl, setups.jsonl, gate_decisions.jsonl, "
                         "quarantine.jsonl, report.json and live.json here")
-    p.add_argument("--db", type=Path, default=None, metavar="PATH",
-                   help="SQLite store (default: $SPXCC_DB, else DIR/spxcc.sqlite3, else memory)")
+    p.add_argument("--db", type=db_argument, default=None, metavar="PATH|URL",
+                   help=f"{DB_HELP} (default: $SPXCC_DB, else DIR/spxcc.sqlite3, else memory)")
     p.add_argument("--duration", type=float, default=None, metavar="S",
                    help="end the session after S seconds")
     p.add_argument("--idle-timeout", type=float, default=60.0, metavar="S",
@@ -150,7 +157,7 @@ def _run(args: argparse.Namespace) -> int:
 
 async def _session(args: argparse.Namespace, key: str, subs: list[str],
                    detectors: list[str] | None, duration: float | None, idle: float | None,
-                   serve: tuple[str, int] | None, db: Path | None) -> int:
+                   serve: tuple[str, int] | None, db: str | Path | None) -> int:
     from spxcc_core.host.hub import Hub
     from spxcc_core.host.live import run_live
 

@@ -12,6 +12,8 @@ import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from spxcc_core.cli.runargs import db_argument
+
 if TYPE_CHECKING:
     from spxcc_core.store.sqlite import Store
 
@@ -20,8 +22,9 @@ __all__ = ["register"]
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", type=Path, default=None, metavar="PATH",
-                        help="profile store (default: $SPXCC_DB or the user data folder)")
+    common.add_argument("--db", type=db_argument, default=None, metavar="PATH|URL",
+                        help="profile store, an SQLite file or a postgresql:// URL (default: "
+                             "$SPXCC_DB or the user data folder)")
     p = sub.add_parser("profile", help="detector profiles: show, history, promote, revert",
                        description="The profile store: every profile, which one is active "
                                    "(what replay and live use without --profile), when and "

@@ -31,6 +31,7 @@ from spxcc_core.errors import ConfigError, SpxccError
 from spxcc_core.outputs import check_paths
 from spxcc_core.plugins import get_plugin_manager
 from spxcc_core.registry import PluginRegistry
+from spxcc_core.store.target import store_file
 
 __all__ = ["EXIT_CODES", "register"]
 
@@ -66,7 +67,7 @@ def _policy(args: argparse.Namespace) -> ReconcilePolicy:
 
 def _run(args: argparse.Namespace) -> int:
     if args.policy is not None:
-        check_paths({"--db": args.db}, {"--policy": args.policy})
+        check_paths({"--db": store_file(args.db)}, {"--policy": args.policy})
     policy = _policy(args)
     registry = PluginRegistry(get_plugin_manager())
     classes = reconciler_classes(registry)

@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from spxcc_core.cli.runargs import add_selection_args, detector_names, run_profile, store_path
+from spxcc_core.cli.runargs import (
+    DB_HELP,
+    add_selection_args,
+    db_argument,
+    detector_names,
+    run_profile,
+    store_path,
+)
 
 __all__ = ["register"]
 
@@ -21,8 +28,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("session", type=Path, metavar="SESSION")
     add_selection_args(p)
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
-    p.add_argument("--db", type=Path, default=None, metavar="PATH",
-                   help="SQLite store (default: $SPXCC_DB, else DIR/spxcc.sqlite3)")
+    p.add_argument("--db", type=db_argument, default=None, metavar="PATH|URL",
+                   help=f"{DB_HELP} (default: $SPXCC_DB, else DIR/spxcc.sqlite3)")
     p.add_argument("--step-ms", type=int, default=None, metavar="MS",
                    help="replay-clock step for a session cache, in ms of event time "
                         "(default 60000; outputs do not depend on it)")

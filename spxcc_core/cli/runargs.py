@@ -12,7 +12,11 @@ from spxcc_core.errors import ConfigError
 if TYPE_CHECKING:
     from spxcc_core.detect.profile import Profile
 
-__all__ = ["add_selection_args", "detector_names", "run_profile", "store_path"]
+__all__ = ["DB_HELP", "add_selection_args", "db_argument", "detector_names", "run_profile",
+           "store_path"]
+
+#: How ``--db`` is described (every command that takes it).
+DB_HELP = "store: an SQLite file, or a postgresql://USER@HOST:PORT/DB URL"
 
 
 def add_selection_args(p: argparse.ArgumentParser) -> None:
@@ -40,6 +44,14 @@ def run_profile(path: Path | None) -> Path | Profile | None:
     return active_profile(default_db_path())
 
 
+def db_argument(text: str) -> str | Path:
+    """argparse ``type`` of ``--db``: a ``postgresql://`` URL stays text (a Path would fold its
+    ``//``), anything else is a file path."""
+    from spxcc_core.store.target import db_argument as parse
+
+    return parse(text)
+
+
 def detector_names(text: str | None) -> list[str] | None:
     """The names of ``--detectors`` (comma-separated, blanks dropped); None when not given.
 
@@ -53,11 +65,12 @@ def detector_names(text: str | None) -> list[str] | None:
     return names
 
 
-def store_path(db: Path | None, default: Path | None) -> Path | None:
-    """The store file of a run: ``--db``, else ``$SPXCC_DB``, else ``default`` (None: an
-    in-memory store)."""
+def store_path(db: str | Path | None, default: Path | None) -> str | Path | None:
+    """The store of a run: ``--db``, else ``$SPXCC_DB``, else ``default`` (None: an
+    in-memory store). A file path, or a PostgreSQL URL (kept as text)."""
     from spxcc_core.store.sqlite import DB_ENV
+    from spxcc_core.store.target import db_argument
 
     if db is not None:
         return db
-    return Path(os.environ[DB_ENV]) if os.environ.get(DB_ENV) else default
+    return db_argument(os.environ[DB_ENV]) if os.environ.get(DB_ENV) else default

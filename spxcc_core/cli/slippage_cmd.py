@@ -24,6 +24,7 @@ from spxcc_core.slippage.report import build_report
 from spxcc_core.slippage.rolling import RollingConfig
 from spxcc_core.slippage.store import SlippageStore
 from spxcc_core.store import Store, default_db_path
+from spxcc_core.store.target import db_argument, store_file
 
 __all__ = ["register"]
 
@@ -43,8 +44,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         description="Rolling slippage (EWMA, p50, p90; dollars per contract, "
                                     "positive = cost) per bucket detector x time of day x "
                                     "spread regime and coarser, paper and broker fills apart.")
-    r.add_argument("--db", type=Path, default=None,
-                   help="store file (default: $SPXCC_DB or the user data folder)")
+    r.add_argument("--db", type=db_argument, default=None, metavar="PATH|URL",
+                   help="store: an SQLite file or a postgresql:// URL (default: $SPXCC_DB or "
+                        "the user data folder)")
     r.add_argument("--json", action="store_true", help="print one slippage_report@1 object")
     r.add_argument("--plot", type=Path, default=None, metavar="FILE",
                    help="write the histogram to FILE.svg or FILE.png")
@@ -86,11 +88,11 @@ def _check_options(args: argparse.Namespace) -> None:
 def _run_report(args: argparse.Namespace) -> int:
     config = _config(args)
     _check_options(args)
-    db: Path = args.db if args.db is not None else default_db_path()
-    if not db.is_file():
+    db: str | Path = args.db if args.db is not None else default_db_path()
+    if isinstance(db, Path) and not db.is_file():
         raise InputError(f"--db {db}", "no such store file (a report never creates one)")
     if args.plot is not None:
-        check_paths({"--plot": args.plot}, {"--db": db})
+        check_paths({"--plot": args.plot}, {"--db": store_file(db)})
     with Store(db) as store:
         slip = SlippageStore(store)
         report = build_report(list(slip.records()), slip.unavailable(), config=config,

@@ -26,7 +26,8 @@ from spxcc_core.errors import ConfigError
 from spxcc_core.outputs import check_paths
 from spxcc_core.registry import PluginRegistry, as_registry
 from spxcc_core.run.result import OUTPUT_FILES
-from spxcc_core.store.sqlite import Store
+from spxcc_core.store import Store
+from spxcc_core.store.target import is_postgres_url, store_file
 
 if TYPE_CHECKING:
     from spxcc_core.chain import ChainSnapshot
@@ -110,7 +111,7 @@ def make_out_dir(out_dir: str | os.PathLike[str] | None) -> Path | None:
 def open_store(store: Store | str | os.PathLike[str] | None,
                out_dir: Path | None) -> tuple[Store, bool]:
     """The store a run writes and whether the caller owns (must close) it: ``store`` itself
-    when it is a :class:`Store` (not owned), else the file ``store``, else
+    when it is a :class:`Store` (not owned), else the file or PostgreSQL URL ``store``, else
     ``out_dir/spxcc.sqlite3``, else an in-memory store.
 
     :raises ConfigError: the store file cannot be opened.
@@ -118,10 +119,10 @@ def open_store(store: Store | str | os.PathLike[str] | None,
     if isinstance(store, Store):
         return store, False
     if store is None:
-        path: str | Path = out_dir / DB_NAME if out_dir is not None else ":memory:"
+        target: str | Path = out_dir / DB_NAME if out_dir is not None else ":memory:"
     else:
-        path = Path(store)
-    return Store(path), True
+        target = store if is_postgres_url(store) else Path(store)
+    return Store(target), True
 
 
 @contextmanager
@@ -156,8 +157,8 @@ def check_run_paths(*, session: str | os.PathLike[str] | None,
     outputs = list(extra)
     if out is not None:
         outputs += [("output", out / name) for name in names]
-    if isinstance(store, str | os.PathLike) and os.fspath(store) != ":memory:":
-        outputs.append(("store", store))
+    if isinstance(store, str | os.PathLike) and (file := store_file(store)) is not None:
+        outputs.append(("store", file))
     elif store is None and out is not None:
         outputs.append(("store", out / DB_NAME))
     check_paths(outputs, {

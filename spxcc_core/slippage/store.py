@@ -9,7 +9,6 @@ the broker store can write a fill and its slippage in one transaction.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from typing import Final
 
@@ -18,6 +17,7 @@ import msgspec
 
 from spxcc_core.contracts.slippage import SlippageRecord, SlippageSource, SlippageUnavailable
 from spxcc_core.store import Store
+from spxcc_core.store.base import Cursor
 
 __all__ = ["IntentOrigin", "SlippageStore", "write_outcome"]
 
@@ -36,7 +36,7 @@ class IntentOrigin:
     underlying_price: float | None = None
 
 
-def write_outcome(cur: sqlite3.Cursor, outcome: SlippageRecord | SlippageUnavailable) -> bool:
+def write_outcome(cur: Cursor, outcome: SlippageRecord | SlippageUnavailable) -> bool:
     """Insert one slippage outcome with ``cur`` (inside the caller's transaction).
 
     :returns: True when written, False when this fill was already recorded.
