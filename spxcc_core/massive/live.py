@@ -48,6 +48,7 @@ __all__ = [
     "MassiveAuthError",
     "MassiveConnectionError",
     "MassiveMaxConnectionsError",
+    "NoFrameDebug",
     "massive_url",
     "public_url",
 ]
@@ -137,9 +138,10 @@ def public_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
-class _NoFrameDebug(logging.LoggerAdapter):  # type: ignore[type-arg]
+class NoFrameDebug(logging.LoggerAdapter):  # type: ignore[type-arg]
     """websockets logs every frame at DEBUG — the auth frame included. This logger keeps its
-    INFO and above and reports DEBUG as disabled, so frames are never formatted or logged."""
+    INFO and above and reports DEBUG as disabled, so frames are never formatted or logged
+    (used by the Massive client and by the hub)."""
 
     def isEnabledFor(self, level: int) -> bool:
         return level > logging.DEBUG and self.logger.isEnabledFor(level)
@@ -182,7 +184,7 @@ class LiveClient:
         self._sleep = sleep if sleep is not None else asyncio.sleep
         self._connect_kwargs = dict(connect_kwargs or {})
         self._connect_kwargs.setdefault(
-            "logger", _NoFrameDebug(logging.getLogger("websockets.client"), {}))
+            "logger", NoFrameDebug(logging.getLogger("websockets.client"), {}))
         self._source = public_url(url)
         self._decoder = FrameDecoder(ticker=ticker, symbols=symbols, conditions=conditions,
                                      source=self._source)
