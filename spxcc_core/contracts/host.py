@@ -221,8 +221,9 @@ class FeedGap(Contract, frozen=True, kw_only=True):
     resend them, so bars of that window hold only what arrived (their ``quoteCoveragePct``
     is the coverage they really had). ``disconnectedAtMs`` / ``reconnectedAtMs`` are wall times
     (None: never reconnected); ``reason`` why the connection dropped (e.g. ``stalled: no
-    message for 15 s``, ``closed by the server (code 1000)``); ``attempts`` the connection
-    attempts it took to come back.
+    message for 15 s``, ``closed by the server (code 1000)``; the first drop's when the link
+    dropped again before any data came); ``attempts`` the connection attempts it took to come
+    back (over every drop of the window).
     """
 
     url: str

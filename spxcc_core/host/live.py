@@ -228,18 +228,19 @@ class _Feed:
         completes its gap, published as ``feed_status@1``."""
         url, now = public_url(self.url), s.clock.now_ms()
         if event == "disconnected":
-            gap = FeedGap(url=url, from_ms=self.last_event_ms, to_ms=None,
-                          disconnected_at_ms=now, reconnected_at_ms=None,
-                          reason=reason or "", attempts=0)
-            self.open_gap = len(s.gaps)
-            s.gaps.append(gap)
+            if self.open_gap is None:  # drops without data in between make one window
+                self.open_gap = len(s.gaps)
+                s.gaps.append(FeedGap(url=url, from_ms=self.last_event_ms, to_ms=None,
+                                      disconnected_at_ms=now, reconnected_at_ms=None,
+                                      reason=reason or "", attempts=0))
             s.feed_status(FeedStatus(event="disconnected", url=url, at_ms=now, reason=reason,
-                                     gap=gap))
+                                     gap=s.gaps[self.open_gap]))
         elif self.open_gap is None:
             s.feed_status(FeedStatus(event="connected", url=url, at_ms=now))
         else:
+            old = s.gaps[self.open_gap]
             gap = s.gaps[self.open_gap] = msgspec.structs.replace(
-                s.gaps[self.open_gap], reconnected_at_ms=now, attempts=attempts)
+                old, reconnected_at_ms=now, attempts=old.attempts + attempts)
             s.feed_status(FeedStatus(event="reconnected", url=url, at_ms=now, gap=gap))
 
     def received(self, s: _Session, frame: WsFrame) -> None:

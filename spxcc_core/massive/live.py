@@ -282,7 +282,8 @@ class LiveClient:
                             yield frame
             except ConnectionClosed as exc:
                 reason = self._key.scrub(
-                    f"closed by the server (code {exc.rcvd.code if exc.rcvd else 1006})")
+                    f"closed by the server (code {exc.rcvd.code})" if exc.rcvd is not None
+                    else "connection lost without a close frame (code 1006)")
             except (OSError, TimeoutError, WebSocketException, _Drop) as exc:
                 if isinstance(exc, InvalidURI):
                     raise ConfigError(f"invalid websocket URL {self._source!r}") from None
