@@ -193,6 +193,11 @@ def _hub_config(args: argparse.Namespace) -> HubConfig:
     from spxcc_core.host.auth import TokenHash
     from spxcc_core.host.hub import HubConfig
 
+    for option, value, least in (("--queue-bytes", args.queue_bytes, 1),
+                                 ("--max-connections", args.max_connections, 1),
+                                 ("--retain", args.retain, 0)):
+        if value < least:
+            raise ConfigError(f"{option} must be >= {least}, got {value}")
     hashed = args.hub_token_hash or os.environ.get(HUB_TOKEN_HASH_ENV) or None
     where = "--hub-token-hash" if args.hub_token_hash else HUB_TOKEN_HASH_ENV
     return HubConfig(queue_size=args.queue_size, queue_bytes=args.queue_bytes,
