@@ -25,9 +25,17 @@ feed had been silent and how many bars only the end of the input released. Endin
 rather than forcing individual bars keeps the session replayable byte for byte: the recording
 ends where the live input ended.
 
+**Feed truth** (``docs/live.md``, reconnects, stalls and gaps). Every connection reconnects
+with a jittered backoff and re-subscribes; one silent for ``stall_timeout_s`` is re-established.
+Each outage is a :class:`~spxcc_core.host.wire.FeedGap` (from the newest event before it to the
+oldest after) in the report and on the hub's ``feed_status@1`` channel; bars keep the coverage
+they really had. A malformed message is quarantined (reason in the report, not in the
+recording) and the feed goes on. ``Q.*`` channels of a delayed URL (no quote stream) are not
+subscribed and the report says every bar's quote coverage is 0.
+
 Outputs (``out_dir``): the replay engine's files (``microbars.jsonl``, ``setups.jsonl``,
 ``gate_decisions.jsonl``, ``quarantine.jsonl``, ``report.json``) plus ``live.json``
-(``live_report@1``) and, when the chain snapshot was given as a file, an unchanged copy of it
+(``live_report@2``) and, when the chain snapshot was given as a file, an unchanged copy of it
 (``chain_snapshot.json``). The API key never appears in any of them, in a log line or an
 exception.
 """
@@ -614,8 +622,6 @@ async def run_live(*, url: str | Sequence[str], api_key: str | ApiKey, subscript
             recorder.close()
         if owned:
             db.close()
-
-
 
 
 def _without_delayed_quotes(routes: list[tuple[str, list[str]]],
