@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 
 import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_host_hub import DECISION, EXAMPLES, SETUP, T0, bar, drain, recv
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -387,3 +389,36 @@ def test_dropped_clients_reconnect_and_replay_what_they_missed() -> None:
     assert run(scenario()) == list(range(1, 10))
     # dropped at the burst's fourth bar (seq 5): rounds of at most 2 (3 slots, one for the reply)
     assert rounds[-1] is None and len(rounds) >= 3
+
+
+@settings(max_examples=25, deadline=None)
+@given(retain=st.integers(1, 8), published=st.integers(0, 20), from_seq=st.integers(-1, 24))
+def test_replay_returns_exactly_the_retained_suffix(retain: int, published: int,
+                                                    from_seq: int) -> None:
+    """A model of the window: the hub keeps seq max(1, K − R + 1) .. K of K published; a replay
+    from F re-sends F..K when F is inside it, says "nothing" for F = K + 1 and refuses the rest;
+    the next live message is K + 1 either way."""
+    async def scenario() -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, Any]]:
+        async with Hub(config=HubConfig(retain_messages=retain)) as hub:
+            hub.publish([bar(i) for i in range(published)])
+            ws = await opened(hub)
+            await ask(ws, {"action": "subscribe", "channels": ["microbar@2"]})
+            await ws.send(json.dumps({"action": "replay", "channel": "microbar@2",
+                                      "fromSeq": from_seq}))
+            got = []
+            while (m := await recv(ws))["type"] == "microbar":
+                got.append(m)
+            hub.publish([bar(published)])
+            nxt = await recv(ws)
+            await ws.close()
+            return got, m, nxt
+
+    got, reply, nxt = run(scenario())
+    oldest = max(1, published - retain + 1) if published else None
+    inside = oldest is not None and oldest <= from_seq <= published
+    assert [m["seq"] for m in got] == (list(range(from_seq, published + 1)) if inside else [])
+    assert all(m["data"]["startMs"] == T0 + 1000 * (m["seq"] - 1) for m in got)
+    assert reply["data"]["ok"] is (inside or from_seq == published + 1)
+    assert reply["data"]["oldestSeq"] == oldest
+    assert reply["data"]["toSeq"] == (published if inside else None)
+    assert nxt["seq"] == published + 1
