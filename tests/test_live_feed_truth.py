@@ -263,3 +263,56 @@ def test_cli_exits_2_when_it_never_connects_within_the_connect_timeout(
     assert err.startswith(f"spxcc: error: never connected within 0.5 s ({url}: network error")
     assert KEY not in out + err
     assert not (tmp_path / "out" / "live.json").exists()
+
+
+def test_cli_hub_options_reach_the_hub(tmp_path: Path, env: pytest.MonkeyPatch,  # noqa: F811
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """``spxcc live --serve`` with ``--v1-only``, a token hash and an origin allow list: a
+    client on loopback finds microbar@2 switched off, the token accepted, a foreign origin
+    refused."""
+    import threading
+
+    from test_host_live import FRAMES, _FakeInThread
+    from websockets.exceptions import InvalidStatus
+
+    from spxcc_core.host.auth import hash_token
+
+    token = "cli-hub-token-Wq81ZrT0pXv5"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    seen: dict[str, Any] = {}
+
+    async def client() -> None:
+        url = f"ws://127.0.0.1:{port}"
+        for _ in range(200):  # until the CLI's hub listens
+            try:
+                ws = await connect(url, proxy=None)
+                break
+            except OSError:
+                await asyncio.sleep(0.05)
+        await ws.recv()
+        await ws.send('{"action": "subscribe", "channels": ["microbar@2"]}')
+        seen["v2"] = json.loads(await ws.recv())
+        await ws.send(json.dumps({"action": "auth", "token": token}))
+        seen["auth"] = json.loads(await ws.recv())
+        try:
+            await connect(url, proxy=None, origin="http://evil.example")  # type: ignore[arg-type]
+        except InvalidStatus as exc:
+            seen["origin"] = exc.response.status_code
+        await ws.close()
+
+    thread = threading.Thread(target=lambda: asyncio.run(client()))
+    with _FakeInThread([Script(frames=FRAMES)]) as fake:
+        thread.start()
+        code = main(["live", "--url", fake.url, "--subscribe", "T.SPY,Q.SPY",
+                     "--api-key-env", "SPXCC_LIVE_KEY", "--serve", f"127.0.0.1:{port}",
+                     "--v1-only", "--hub-token-hash", hash_token(token),
+                     "--hub-origin", "http://127.0.0.1:8765", "--idle-timeout", "2"])
+        thread.join(10)
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "microbar@2 is switched off" in seen["v2"]["data"]["message"]
+    assert seen["auth"]["data"]["ok"] is True
+    assert seen["origin"] == 403
+    assert token not in out + err
