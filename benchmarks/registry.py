@@ -26,6 +26,7 @@ MODULES: tuple[str, ...] = (
     "benchmarks.e2e_bench",
     "benchmarks.memory_bench",
     "benchmarks.compile_bench",
+    "benchmarks.hub_bench",
 )
 
 #: name → "module:function" returning a dict of figures (wrapped as benchmarks).
