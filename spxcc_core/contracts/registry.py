@@ -20,6 +20,7 @@ from spxcc_core.contracts import (
     host,
     market,
     microbar,
+    parity,
     reconcile,
     replay,
     report,
@@ -33,7 +34,7 @@ __all__ = ["all_contracts", "reader_for", "schema_filename"]
 
 _MODULES: tuple[ModuleType, ...] = (
     market, microbar, report, broker, setup, secrets, replay, golden, host, slippage, gates,
-    reconcile,
+    reconcile, parity,
 )
 
 
