@@ -7,6 +7,7 @@ Exit status: 0 identical (or differences only inside recorded feed gaps), 1 diff
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -61,7 +62,7 @@ def _check_out(args: argparse.Namespace) -> None:
 
     if args.out is None:
         return
-    inputs: list[tuple[str, Path | None]] = [
+    inputs: list[tuple[str, str | os.PathLike[str] | None]] = [
         ("LIVE_RUN_DIR", args.live_dir), ("--session", args.session), ("--chain", args.chain)]
     if args.db is not None:
         inputs.append(("--db", store_file(args.db)))
@@ -111,7 +112,9 @@ def _file(f: FileParity) -> list[str]:
     if f.status in ("not_present", "not_compared"):
         return [f"  {f.file}: {f.status.replace('_', ' ')}: {f.note}"]
     if f.status == "identical":
-        return [f"  {f.file}: identical ({f.live_records} records)"]
+        n = f.live_records
+        return [f"  {f.file}: identical" + ("" if f.file.endswith(".json") else
+                                            f" ({n} record{'' if n == 1 else 's'})")]
     head = (f"  {f.file}: {f.differences} of {f.live_records} live / {f.replay_records} "
             f"replay records differ ({f.expected} inside feed gaps)")
     if f.field_counts:

@@ -19,6 +19,7 @@ from spxcc_core.contracts.host import FeedGap
 from spxcc_core.contracts.parity import (
     FieldDifference,
     FileParity,
+    FileStatus,
     ParityGapWindow,
     RecordDifference,
 )
@@ -176,7 +177,8 @@ def _summary(name: str, diffs: list[RecordDifference], live_n: int | None,
             counts[f.field] = counts.get(f.field, 0) + 1
     unexpected = [d for d in diffs if not d.in_gap]
     first = unexpected[0] if unexpected else (diffs[0] if diffs else None)
-    status = ("different" if unexpected else "expected_differences" if diffs else "identical")
+    status: FileStatus = ("different" if unexpected else
+                          "expected_differences" if diffs else "identical")
     return FileParity(file=name, status=status, note="", live_records=live_n,
                       replay_records=replay_n, differences=len(diffs), expected=expected,
                       field_counts=dict(sorted(counts.items())), first=first,
