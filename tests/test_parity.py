@@ -120,7 +120,7 @@ def test_one_changed_bar_field_is_named_exactly(live_run: Path, tmp_path: Path,
     # the text summary names the bar, the line and the field too
     assert main(["parity", str(run)]) == 1
     out = capsys.readouterr().out
-    assert out.startswith("parity: different (live ")
+    assert out.startswith(f"parity: different (the live outputs in {run} vs the replay of ")
     assert (f"    first: line 100: SPY@{bar['startMs']}: volume: live {bar_volume} != "
             f"replay {old}\n") in out
 

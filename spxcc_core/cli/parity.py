@@ -129,9 +129,9 @@ def _file(f: FileParity) -> list[str]:
 def render_text(report: ParityReport) -> str:
     """The report as a few lines for a terminal: the verdict, the gaps, one block per file,
     the fill realism and the notes."""
-    lines = [f"parity: {report.verdict.replace('_', ' ')} (live {report.live_dir} vs replay of "
-             f"{report.replayed}, session {report.session_date}, profile "
-             f"{report.profile_hash})"]
+    lines = [f"parity: {report.verdict.replace('_', ' ')} (the live outputs in "
+             f"{report.live_dir} vs the replay of {report.replayed}; session "
+             f"{report.session_date}, profile {report.profile_hash})"]
     for g in report.gaps:
         lines.append(f"  feed gap {g.url}: {g.from_ms} -> {g.to_ms} (differences expected "
                      f"from {g.window_from_ms} to {g.window_to_ms})")
