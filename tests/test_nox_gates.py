@@ -69,9 +69,11 @@ def test_the_session_is_registered_with_nox() -> None:
 
 
 def _nox_lines(text: str) -> list[list[str]]:
-    """The arguments after ``-s gates --`` of each nox call in the docs (backslash
-    continuations joined; the call ends at ``||``, ``&&``, ``;``, ``>`` or a comment)."""
-    joined = re.sub(r"\\\n\s*", " ", text)
+    """The arguments after ``-s gates --`` of each nox call in the docs' code blocks
+    (backslash continuations joined; the call ends at ``||``, ``&&``, ``;``, ``>`` or a
+    comment)."""
+    code = "\n".join(re.findall(r"```[a-z]*\n(.*?)```", text, flags=re.S))
+    joined = re.sub(r"\\\n\s*", " ", code)
     out = []
     for line in joined.splitlines():
         if "-s gates -- " in line:
