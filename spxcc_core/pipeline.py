@@ -1,5 +1,9 @@
 """One session's per-batch pipeline — the single code path of replay and live.
 
+With a ``broker`` the pipeline also executes: an :class:`~spxcc_core.execute.Executor` with the
+profile's execution policy gets every step's raw quotes and setup changes after step 4, so
+replay and live place the same orders (``docs/execution.md``).
+
 From the batch on, replay (:mod:`spxcc_core.replay.engine`) and the live host
 (:mod:`spxcc_core.host.live`) run the same object, :class:`Pipeline`; they differ only in where
 the batches come from and when they arrive. One :meth:`Pipeline.push` is one step:
@@ -55,6 +59,8 @@ from spxcc_core.contracts.setup import GateDecision, SetupInstance
 from spxcc_core.detect.profile import Profile
 from spxcc_core.detect.runner import DetectorRunner
 from spxcc_core.errors import ConfigError
+from spxcc_core.execute.engine import Executor
+from spxcc_core.execute.policy import ExecutionPolicy
 from spxcc_core.registry import PluginRegistry, as_registry
 from spxcc_core.run.result import RunResult, StepOutputs
 from spxcc_core.run.setup import resolve_profile
@@ -69,6 +75,7 @@ if TYPE_CHECKING:
         TradeColumns,
     )
     from spxcc_core.aggregate.config import AggregatorConfig
+    from spxcc_core.broker.interface import BrokerAdapter
     from spxcc_core.chain import ChainSnapshot
     from spxcc_core.detect.market import SessionMarket
     from spxcc_core.massive.columns import IndexColumns
@@ -124,7 +131,10 @@ class Pipeline:
     :param symbols: the symbol table batches refer to (default: a new, empty one that decoders
         fill — pass ``pipeline.aggregator.symbols`` to them).
     :param conditions: the condition table batches refer to (default: a new, empty one).
-    :raises ConfigError: a bad profile, detector name, feed list or prefix.
+    :param broker: execute triggered setups on this broker (fed the raw quotes in event time,
+        :mod:`spxcc_core.execute.engine`); None: detect only.
+    :raises ConfigError: a bad profile, detector name, feed list or prefix; a broker that
+        cannot be fed in event time.
     :raises InputError: a bad ``session_date``.
     """
 
@@ -134,7 +144,8 @@ class Pipeline:
                  config: AggregatorConfig | None = None, feeds: Sequence[str] = FEEDS,
                  run_id_prefix: str, chain: ChainSnapshot | None = None,
                  session_date: str | None = None, symbols: SymbolTable | None = None,
-                 conditions: ConditionTable | None = None) -> None:
+                 conditions: ConditionTable | None = None,
+                 broker: BrokerAdapter | None = None) -> None:
         if not isinstance(run_id_prefix, str) or not _PREFIX.match(run_id_prefix):
             raise ConfigError(f"run id prefix must be lower-case letters, digits and '_', "
                               f"starting with a letter; got {run_id_prefix!r}")
@@ -157,6 +168,12 @@ class Pipeline:
         self._index_values = 0
         self._finished = False
         self._reported = False
+        self.executor: Executor | None = None
+        if broker is not None:
+            self.executor = Executor(
+                broker, self.profile.execution or ExecutionPolicy(),
+                t1_fraction=self.profile.outcome.t1_fraction, market=self.market,
+                symbols=self.aggregator.symbols, interval_ms=self.aggregator.config.interval_ms)
         if session_date is not None:
             self.set_session_date(session_date)
 
@@ -195,6 +212,8 @@ class Pipeline:
             return
         if self._chain is not None:
             self.market.set_chain(self._chain, session_date)
+        if self.executor is not None:
+            self.executor.set_session_date(session_date)
         self._session_date = session_date
 
     def push(self, trades: TradeColumns | None, quotes: QuoteColumns | None,
@@ -221,7 +240,10 @@ class Pipeline:
             first = earliest_event_ns(*(c.ts for c in (t, q) if c is not None))
             if first is not None:
                 self.set_session_date(ny_date_of_ms(first // _NS_PER_MS).isoformat())
-        return self._step(self.aggregator.push_events(t, q))
+        out = self._step(self.aggregator.push_events(t, q))
+        if self.executor is not None:
+            self.executor.step(q, out.setups)
+        return out
 
     def finish(self) -> StepOutputs:
         """End the input: every held bar becomes final, open setups expire, providers give
@@ -233,6 +255,8 @@ class Pipeline:
         expired = [s for s in self.runner.finish() if isinstance(s, SetupInstance)]
         if expired:
             self._setup_store.upsert({s.id: s for s in expired}.values())
+        if self.executor is not None:
+            self.executor.finish([*out.setups, *expired])
         return StepOutputs(bars=out.bars, setups=[*out.setups, *expired],
                            decisions=out.decisions)
 
@@ -301,12 +325,16 @@ class Pipeline:
         setups = self.runner.setups()
         outputs = {"microbars.jsonl": len(bars), "setups.jsonl": len(setups),
                    "gate_decisions.jsonl": len(decisions), "quarantine.jsonl": len(quarantine)}
+        execution = self.executor.outputs() if self.executor is not None else None
+        if execution is not None:
+            outputs.update(execution.counts())
         report = ReplayReport(
             source=source, aggregation=self.aggregator.report, detection=self.runner.report(),
             setups_by_detector=dict(sorted(Counter(s.detector for s in setups).items())),
             outcomes=summarize(setups), plugin_errors=self.plugin_errors(), outputs=outputs,
             index_values=self._index_values if index_values is None else index_values,
-            websocket=websocket)
+            websocket=websocket,
+            execution=execution.report if execution is not None else msgspec.UNSET)
         summary: list[str] = []
         for lines in self.registry.call("spxcc_on_run_end",
                                         report=MappingProxyType(msgspec.to_builtins(report)),
@@ -315,4 +343,4 @@ class Pipeline:
         report = msgspec.structs.replace(report, summary=summary,
                                          plugin_errors=self.plugin_errors())
         return RunResult(bars=bars, setups=setups, decisions=decisions, quarantine=quarantine,
-                         report=report)
+                         report=report, execution=execution)

@@ -3,11 +3,49 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 
-from spxcc_core.cli.runargs import add_selection_args, detector_names, store_path
+import msgspec
 
-__all__ = ["register"]
+from spxcc_core.cli.runargs import add_selection_args, detector_names, store_path
+from spxcc_core.contracts.execution import ExecutionReport
+from spxcc_core.errors import ConfigError
+
+__all__ = ["execute_options", "execution_lines", "register"]
+
+
+def execute_options(broker: str | None, pairs: Sequence[str]) -> dict[str, object]:
+    """``--execute-option KEY=VALUE`` pairs as a dict.
+
+    :raises ConfigError: a pair without ``=`` (named by its rank), or options without
+        ``--execute``.
+    """
+    if pairs and broker is None:
+        raise ConfigError("--execute-option needs --execute BROKER")
+    out: dict[str, object] = {}
+    for rank, pair in enumerate(pairs, 1):
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--execute-option number {rank}: expected KEY=VALUE")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def execution_lines(e: ExecutionReport) -> list[str]:
+    """The execution summary: orders, fills, realized P&L in dollars and R, slippage by
+    time-of-day bucket."""
+    exits = sum(e.exits.values())
+    skipped = ", ".join(f"{k} {n}" for k, n in e.skipped.items()) or "none"
+    lines = [f"  execution ({e.broker}): {e.setups} triggered setups, {e.entries} entries "
+             f"(skipped: {skipped}), {exits} exits, {e.fills} fills "
+             f"({e.filled_contracts:g} contracts), {e.open_positions} open positions",
+             f"  realized P&L ${e.realized_pnl:,.2f} ({e.realized_r:+.2f}R)"]
+    for name, b in e.slippage.items():
+        d = "n/a" if b.mean_dollars is None else f"${b.mean_dollars:+.2f}/contract"
+        t = "" if b.mean_ticks is None else f", {b.mean_ticks:+.2f} ticks"
+        lines.append(f"  slippage {name}: {b.fills} fills, {b.contracts:g} contracts, {d}{t}")
+    return lines
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -34,6 +72,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="output files: JSON Lines (default), Parquet instead (microbars, setups, "
                         "gate_decisions, quarantine .parquet; report.json either way) or both; "
                         "Parquet is deterministic too")
+    p.add_argument("--execute", default=None, metavar="BROKER",
+                   help="also execute triggered setups on this broker (paper): the profile's "
+                        "[execution] policy, the broker fed the session's option quotes in "
+                        "event time; adds intents.jsonl, fills.jsonl, positions.jsonl and "
+                        "slippage.jsonl (docs/execution.md)")
+    p.add_argument("--execute-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="broker option for --execute (repeatable), e.g. latency_ms=500 or "
+                        "fill=mid for paper")
     p.set_defaults(func=_run)
 
 
@@ -42,10 +88,12 @@ def _run(args: argparse.Namespace) -> int:
 
     detectors = detector_names(args.detectors)
     db = store_path(args.db, args.out / DB_NAME)
+    options = execute_options(args.execute, args.execute_option)
     result = replay_session(args.session, detectors=detectors, profile=args.profile,
                             out_dir=args.out, store=db,
                             step_ms=args.step_ms if args.step_ms is not None else DEFAULT_STEP_MS,
-                            progress=None, chain=args.chain, fmt=args.fmt)
+                            progress=None, chain=args.chain, fmt=args.fmt,
+                            execute=args.execute, execute_options=options)
     r = result.report
     o = r.outcomes
     hit = "n/a" if o.t1_hit_rate is None else f"{o.t1_hit_rate:.1%}"
@@ -68,6 +116,9 @@ def _run(args: argparse.Namespace) -> int:
               f"{sum(g.evaluated for g in gates.values())} candidates, "
               f"{sum(g.blocked for g in gates.values())} blocked (failed gates: {why}), "
               f"{sum(part.setups_by_detector.values())} setups")
+    if not isinstance(r.execution, msgspec.UnsetType):
+        for line in execution_lines(r.execution):
+            print(line)
     for e in r.plugin_errors:
         print(f"plugin error: {e.plugin} ({e.hook}): {e.error}")
     print(f"outputs -> {args.out}")

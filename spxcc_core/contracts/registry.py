@@ -15,6 +15,7 @@ import msgspec
 
 from spxcc_core.contracts import (
     broker,
+    execution,
     golden,
     host,
     market,
@@ -29,7 +30,7 @@ from spxcc_core.contracts.base import Contract
 __all__ = ["all_contracts", "reader_for", "schema_filename"]
 
 _MODULES: tuple[ModuleType, ...] = (
-    market, microbar, report, broker, setup, secrets, replay, golden, host,
+    market, microbar, report, broker, setup, secrets, replay, golden, host, execution,
 )
 
 

@@ -19,6 +19,10 @@ parameters directly (e.g. ``[providers.gamma]`` with ``recompute_s``, ``call_sig
 a provider without a table runs with its parameter class's defaults. Provider parameters enter
 the profile hash only when the profile has at least one ``[providers.NAME]`` table, so the hash
 of a profile without one is what it was before providers were configurable.
+
+The ``[execution]`` table (:class:`~spxcc_core.execute.policy.ExecutionPolicy`, see
+``docs/execution.md``) configures how triggered setups become option orders; it enters the hash
+only when present (``Profile.execution`` is None without it: the executor uses the defaults).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import msgspec
 from spxcc_core.detect.base import ContextProvider, Detector
 from spxcc_core.detect.gating import GatingProfile
 from spxcc_core.errors import ConfigError
+from spxcc_core.execute.policy import ExecutionPolicy
 from spxcc_core.setups.lifecycle import OutcomePolicy
 
 __all__ = [
@@ -99,13 +104,16 @@ class _ProfileDoc(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     outcome: dict[str, Any] = msgspec.field(default_factory=dict)
     detectors: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
     providers: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
+    execution: dict[str, Any] | None = None
 
 
 @attrs.frozen(kw_only=True)
 class Profile:
     """A parsed profile (detector and provider parameters stay raw until
     :func:`resolve_detectors` / :func:`resolve_providers`). ``providers``: provider name →
-    its ``[providers.NAME]`` table (empty: every provider runs with its defaults)."""
+    its ``[providers.NAME]`` table (empty: every provider runs with its defaults).
+    ``execution``: the ``[execution]`` table's policy, None when the profile has no such table
+    (the executor then uses :class:`ExecutionPolicy`'s defaults)."""
 
     name: str
     version: int
@@ -115,6 +123,7 @@ class Profile:
     detectors: Mapping[str, DetectorConfig]
     source: str = "<profile>"
     providers: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
+    execution: ExecutionPolicy | None = None
 
 
 @attrs.frozen
@@ -181,7 +190,9 @@ def parse_profile(text: str, source: str = "<profile>") -> Profile:
         context=structure_strict(doc.context, ContextConfig, f"profile {source} [context]"),
         gating=structure_strict(doc.gating, GatingProfile, f"profile {source} [gating]"),
         outcome=structure_strict(doc.outcome, OutcomePolicy, f"profile {source} [outcome]"),
-        detectors=detectors, source=source, providers=doc.providers)
+        detectors=detectors, source=source, providers=doc.providers,
+        execution=None if doc.execution is None else structure_strict(
+            doc.execution, ExecutionPolicy, f"profile {source} [execution]"))
 
 
 def load_profile(path: str | Path) -> Profile:
@@ -275,7 +286,8 @@ def profile_hash(profile: Profile, resolved: Sequence[ResolvedDetector],
     """SHA-256 (hex, first 16 characters) of the resolved profile in canonical JSON.
 
     ``providers`` (resolved provider parameters, defaults included) count only when the
-    profile has a ``[providers.NAME]`` table."""
+    profile has a ``[providers.NAME]`` table; the execution policy only when the profile has an
+    ``[execution]`` table."""
     doc: dict[str, Any] = {
         "name": profile.name, "version": profile.version,
         "context": attrs.asdict(profile.context), "gating": attrs.asdict(profile.gating),
@@ -286,4 +298,6 @@ def profile_hash(profile: Profile, resolved: Sequence[ResolvedDetector],
     if profile.providers:
         doc["providers"] = {r.cls.name: {"version": r.cls.version,
                                          "params": attrs.asdict(r.params)} for r in providers}
+    if profile.execution is not None:
+        doc["execution"] = attrs.asdict(profile.execution)
     return hashlib.sha256(msgspec.json.encode(doc, order="sorted")).hexdigest()[:16]

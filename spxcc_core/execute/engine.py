@@ -1,0 +1,603 @@
+"""The executor: triggered setups → option order intents → a broker fed in event time.
+
+One :class:`Executor` runs beside the pipeline of a session (replay or live) and is driven by
+it: :meth:`Executor.step` after every pipeline step with that step's raw quotes and its setup
+changes, :meth:`Executor.finish` at the end. It needs a broker that takes quotes and time from
+the stream (``on_quote``/``advance_to``/``subscribe``, as the paper adapter does), so fills,
+latency and day-order expiry all happen in event time and a rerun is byte-identical.
+
+Timeline of a step: the step's setup changes become events at the *end* of the bar they
+happened on (``triggeredMs``/``t1Ms``/``closedMs`` + the bar interval: the bar is known only
+once it is over) or, when the executor has already seen later quotes, at that later time (the
+decision cannot use the past). Events are handled in time order; before each, the option
+quotes up to its time are applied to the :class:`~spxcc_core.execute.quotes.OptionQuoteBook`
+and to the broker (only the contracts it has orders or positions in), then the broker clock is
+advanced to it. The forced flat (``flat_before_close_s`` before the close) is one more event.
+
+Per setup (intent ids are a hash of the setup id and the leg, so a rerun writes the same ids):
+
+- ``entry`` when it triggers: contract selection (:mod:`spxcc_core.execute.select`), limit
+  price (:func:`~spxcc_core.execute.pricing.entry_limit`), stop premium
+  (:func:`~spxcc_core.execute.pricing.stop_premium`) with the underlying stop distance scaled
+  to index points (``|entry − stop| × index / entry``), size
+  (:func:`spxcc_core.broker.sizing.size_contracts` on the broker's snapshot); a buy-to-open
+  limit day order;
+- ``t1`` when T1 is reached: ``floor(filled × t1_fraction)`` contracts, sell-to-close market;
+- ``exit`` when the setup closes (T2, stop, breakeven after T1, expired at session end) or at
+  the forced flat: everything still held, sell-to-close market. A working entry remainder is
+  canceled first, a working T1 order too (its contracts go with the exit).
+
+Exits are market orders: a stop must get out. On a zero bid nobody buys, so the order keeps
+working until a bid appears (``spxcc_paper``'s fill model). A position is never carried past
+the forced flat, which is before its 0DTE contract's 16:00 settlement; at the end of the input
+every position still held gets its exit too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import heapq
+import math
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+import msgspec
+import numpy as np
+
+from spxcc_core.aggregate.columns import QuoteColumns, SymbolTable
+from spxcc_core.broker.errors import BrokerError
+from spxcc_core.broker.interface import BrokerAdapter
+from spxcc_core.broker.sizing import MULTIPLIER, size_contracts
+from spxcc_core.contracts.broker import (
+    BrokerEvent,
+    Fill,
+    OrderIntent,
+    OrderRejected,
+    Position,
+    Side,
+)
+from spxcc_core.contracts.execution import ExecutionReport, FillSlippage, SlippageBucket
+from spxcc_core.contracts.setup import SetupInstance
+from spxcc_core.errors import ConfigError, InputError
+from spxcc_core.execute.policy import ExecutionPolicy
+from spxcc_core.execute.pricing import entry_limit, stop_premium, tick_size
+from spxcc_core.execute.quotes import OptionQuoteBook
+from spxcc_core.execute.select import NoContract, OptionQuote, select_contract
+from spxcc_core.occ import parse_occ, underlying_for_root
+from spxcc_core.session import get_calendar
+
+__all__ = ["EventTimeBroker", "ExecutionOutputs", "Executor", "intent_id_for",
+           "slippage_of", "time_bucket"]
+
+_NS_PER_MS = 1_000_000
+_line_encoder = msgspec.json.Encoder()
+#: Event order at one instant: broker wake-ups (an order's latency elapsed), entries, T1
+#: partials, final exits, the forced flat.
+_WAKE, _ENTRY, _T1, _EXIT, _FLAT = 0, 1, 2, 3, 4
+
+
+@runtime_checkable
+class EventTimeBroker(Protocol):
+    """What the executor needs besides :class:`BrokerAdapter`: quotes and time from the stream
+    and a synchronous event listener (the paper adapter has all three)."""
+
+    def on_quote(self, symbol: str, ts_ns: int, bid: float, bid_size: float, ask: float,
+                 ask_size: float) -> None: ...
+    def advance_to(self, ts_ns: int) -> None: ...
+    def subscribe(self, listener: Callable[[BrokerEvent], None]) -> None: ...
+
+
+def intent_id_for(setup_id: str, leg: str) -> str:
+    """Deterministic intent id of one leg (``entry``, ``t1``, ``exit``) of a setup:
+    ``x-`` and the first 32 hex digits of SHA-256 over ``setup_id|leg``."""
+    return "x-" + hashlib.sha256(f"{setup_id}|{leg}".encode()).hexdigest()[:32]
+
+
+def time_bucket(at_ms: int, open_ms: int | None, close_ms: int | None) -> str:
+    """Time-of-day bucket of an instant: ``open`` (the first 30 minutes of the session),
+    ``close`` (the last 60 minutes), ``midday`` between, ``outside`` out of regular hours."""
+    if open_ms is None or close_ms is None or not open_ms <= at_ms < close_ms:
+        return "outside"
+    if at_ms < open_ms + 30 * 60_000:
+        return "open"
+    if at_ms >= close_ms - 60 * 60_000:
+        return "close"
+    return "midday"
+
+
+def slippage_of(fill: Fill, intent: OrderIntent, *, setup_id: str, detector: str,
+                bucket: str) -> FillSlippage:
+    """Slippage of ``fill`` against ``intent``'s arrival quote (``fill_slippage@1``: positive
+    is a cost; null measures without a two-sided arrival quote)."""
+    bid, ask = intent.arrival_bid, intent.arrival_ask
+    mid = spread = None
+    if bid is not None and ask is not None and 0 < bid <= ask:
+        mid = round((bid + ask) / 2.0, 6)
+        spread = round(ask - bid, 6)
+    buy = intent.side.startswith("buy")
+    slip = None if mid is None else round((fill.price - mid) if buy else (mid - fill.price), 6)
+    return FillSlippage(
+        fill_id=fill.fill_id, intent_id=intent.intent_id, entry_intent_id=intent.entry_intent_id,
+        setup_id=setup_id, detector=detector, symbol=fill.symbol, side=fill.side,
+        quantity=fill.quantity, price=fill.price, at_ms=fill.at_ms, arrival_bid=bid,
+        arrival_ask=ask, arrival_mid=mid, slippage=slip,
+        slippage_dollars=None if slip is None else round(slip * MULTIPLIER, 4),
+        slippage_ticks=None if slip is None or mid is None else round(slip / tick_size(mid), 4),
+        slippage_bps=None if slip is None or mid is None else round(slip / mid * 1e4, 4),
+        spread_fraction=None if slip is None or not spread else round(slip / spread, 4),
+        bucket=bucket)
+
+
+@attrs.define(eq=False)
+class _Trade:
+    """One setup's position: its entry and what has been filled and closed."""
+
+    setup: SetupInstance
+    entry: OrderIntent
+    order_id: str | None = None
+    stop_premium: float = 0.0
+    bought: float = 0.0
+    cost: float = 0.0  # dollars paid
+    sold: float = 0.0
+    proceeds: float = 0.0  # dollars received
+    exits: dict[str, OrderIntent] = attrs.field(factory=dict)
+    exit_orders: dict[str, str] = attrs.field(factory=dict)
+    t1_done: bool = False
+    exited: bool = False
+
+
+@attrs.define(eq=False)
+class ExecutionOutputs:
+    """What the executor produced, in output order: ``intents`` by creation (entries and
+    exits), ``fills`` in the broker's order, ``positions`` the end-of-session book (by
+    symbol), ``slippage`` one line per fill, ``report`` the ``execution_report@1``."""
+
+    intents: list[OrderIntent]
+    fills: list[Fill]
+    positions: list[Position]
+    slippage: list[FillSlippage]
+    report: ExecutionReport
+
+    def counts(self) -> dict[str, int]:
+        """Lines per output file (``spxcc_core.run.result.EXECUTION_FILES``)."""
+        return {"intents.jsonl": len(self.intents), "fills.jsonl": len(self.fills),
+                "positions.jsonl": len(self.positions), "slippage.jsonl": len(self.slippage)}
+
+    def files(self) -> dict[str, bytes]:
+        """The output files' bytes (JSON Lines, ``EXECUTION_FILES`` order)."""
+        enc = _line_encoder.encode_lines
+        return {"intents.jsonl": enc(self.intents), "fills.jsonl": enc(self.fills),
+                "positions.jsonl": enc(self.positions), "slippage.jsonl": enc(self.slippage)}
+
+
+class Executor:
+    """Runs the execution policy against a broker fed in event time (module docstring).
+
+    :param adapter: the broker (must satisfy :class:`EventTimeBroker` too).
+    :param policy: the execution policy.
+    :param t1_fraction: share of the position closed at T1 (the profile's ``[outcome]``).
+    :param market: where the index value is read: ``market.index_value(symbol, at_ms,
+        max_age_ms)`` (the pipeline's :class:`~spxcc_core.detect.market.SessionMarket`).
+    :param symbols: the symbol table the quote batches refer to.
+    :param interval_ms: the microbar interval (a bar is known at its start + this).
+    :raises ConfigError: the broker cannot be fed quotes in event time, or no account.
+    """
+
+    def __init__(self, adapter: BrokerAdapter, policy: ExecutionPolicy, *, t1_fraction: float,
+                 market: Any, symbols: SymbolTable, interval_ms: int) -> None:
+        if not isinstance(adapter, EventTimeBroker):
+            raise ConfigError(f"broker {adapter.name!r} cannot execute a replay: it takes no "
+                              "quotes or time from the stream (on_quote, advance_to, subscribe)")
+        self.adapter = adapter
+        self._feed: EventTimeBroker = adapter
+        self.policy = policy
+        self.t1_fraction = t1_fraction
+        self.market = market
+        self.symbols = symbols
+        self.interval_ms = interval_ms
+        account = policy.account_id or adapter.default_account_id
+        if not account:
+            raise ConfigError("execution: no account (set [execution] account_id or the "
+                              "broker's account_id option)")
+        self.account_id: str = account
+        self.book: OptionQuoteBook | None = None
+        self._open_ms: int | None = None
+        self._close_ms: int | None = None
+        self._flat_ms: int | None = None
+        self._flat_done = False
+        self._now_ms = 0
+        self._active: set[str] = set()
+        self._active_ids = np.zeros(0, dtype=np.int32)
+        self._seen: dict[str, set[str]] = {}
+        self._trades: dict[str, _Trade] = {}
+        self._by_intent: dict[str, tuple[_Trade, OrderIntent]] = {}
+        self.intents: list[OrderIntent] = []
+        self.fills: list[Fill] = []
+        self.slippage: list[FillSlippage] = []
+        self._setups = 0
+        self._skipped: Counter[str] = Counter()
+        self._rejected_contracts: Counter[str] = Counter()
+        self._sizing: Counter[str] = Counter()
+        self._exits: Counter[str] = Counter()
+        self._broker_rejections = 0
+        self._queue: list[tuple[int, int, str, str, int, SetupInstance | None]] = []
+        self._seq = 0
+        self._latency_ms = math.ceil(int(getattr(getattr(adapter, "model", None),
+                                                 "latency_ns", 0)) / _NS_PER_MS)
+        self._batch: QuoteColumns | None = None
+        self._cummax: np.ndarray | None = None
+        self._pos = 0
+        self._feed.subscribe(self._on_event)
+
+    # -- session -----------------------------------------------------------------------------
+
+    def set_session_date(self, session_date: str) -> None:
+        """Fix the session (its contracts expire on it; its close sets the forced flat).
+
+        :raises InputError: not a ``YYYY-MM-DD`` date.
+        """
+        if self.book is not None:
+            return
+        try:
+            day = dt.date.fromisoformat(session_date)
+        except ValueError:
+            raise InputError("session date", f"{session_date!r} is not a YYYY-MM-DD date"
+                             ) from None
+        self.book = OptionQuoteBook(self.symbols, self.policy.root, day)
+        trading = get_calendar().day(day)
+        self._open_ms, self._close_ms = trading.open_ms, trading.close_ms
+        if trading.close_ms is not None:
+            self._flat_ms = trading.close_ms - self.policy.flat_before_close_s * 1000
+
+    # -- driving -----------------------------------------------------------------------------
+
+    def step(self, quotes: QuoteColumns | None, setups: Sequence[SetupInstance]) -> None:
+        """One pipeline step: its raw quotes (arrival order, may be None) and its setup
+        changes (production order)."""
+        if self.book is None:
+            if not setups:
+                return
+            raise RuntimeError("Executor.step before set_session_date")
+        self._start_batch(quotes)
+        for event in self._events(setups):
+            self._push(*event)
+        end_ms = None if self._cummax is None or not len(self._cummax) else \
+            int(self._cummax[-1]) // _NS_PER_MS
+        if (self._flat_ms is not None and not self._flat_done and end_ms is not None
+                and end_ms >= self._flat_ms):
+            self._flat_done = True
+            self._push(self._flat_ms, _FLAT, "", None)
+        self._drain(end_ms, final=not setups and quotes is None)
+        self._apply_until(None)
+
+    def _push(self, at_ms: int, kind: int, leg: str, setup: SetupInstance | None) -> None:
+        self._seq += 1
+        heapq.heappush(self._queue, (at_ms, kind, leg, setup.id if setup else "", self._seq,
+                                     setup))
+
+    def _drain(self, end_ms: int | None, *, final: bool = False) -> None:
+        """Handle the queued events in time order: every setup event and the flat; a broker
+        wake-up only up to ``end_ms`` (the step's last quote; later ones wait for the next
+        step's quotes) unless ``final``."""
+        queue = self._queue
+        while queue:
+            at_ms, kind = queue[0][0], queue[0][1]
+            if kind == _WAKE and not final and (end_ms is None or at_ms > end_ms):
+                if all(e[1] == _WAKE for e in queue):
+                    return
+                # a setup event is queued after a future wake-up: handle it now, wake later
+                rest = [e for e in queue if e[1] != _WAKE]
+                wakes = [e for e in queue if e[1] == _WAKE]
+                queue[:] = wakes
+                heapq.heapify(queue)
+                for e in sorted(rest):
+                    self._run_event(e[0], e[1], e[2], e[5])
+                continue
+            at_ms, kind, leg, _, _, setup = heapq.heappop(queue)
+            self._run_event(at_ms, kind, leg, setup)
+
+    def finish(self, setups: Sequence[SetupInstance]) -> None:
+        """The end of the input: the last setup changes (expired setups), then an exit for
+        every position still held, at the last time seen; pending broker wake-ups (order
+        latency) are then played against the quotes in force."""
+        if self.book is None:
+            return
+        self.step(None, setups)
+        at = self._now_ms
+        for trade in list(self._trades.values()):
+            if not trade.exited:
+                self._exit(trade, "exit", "flat", at)
+        self._drain(None, final=True)
+
+    # -- quotes ------------------------------------------------------------------------------
+
+    def _start_batch(self, quotes: QuoteColumns | None) -> None:
+        if quotes is None or not len(quotes):
+            self._batch, self._cummax, self._pos = None, None, 0
+            return
+        self._batch = quotes
+        self._cummax = np.maximum.accumulate(quotes.ts)
+        self._pos = 0
+
+    def _apply_until(self, at_ms: int | None) -> None:
+        """Apply the batch's rows up to ``at_ms`` (inclusive; None: every row) to the quote
+        book and to the broker (only the contracts it trades)."""
+        batch, cm = self._batch, self._cummax
+        if batch is None or cm is None or self.book is None:
+            return
+        stop = len(cm) if at_ms is None else int(
+            np.searchsorted(cm, (at_ms + 1) * _NS_PER_MS, side="left"))
+        start = self._pos
+        if stop <= start:
+            return
+        self.book.apply(batch, start, stop)
+        if len(self._active_ids):
+            sym = batch.symbol[start:stop]
+            rows = np.flatnonzero(np.isin(sym, self._active_ids))
+            if len(rows):
+                names = self.symbols.names
+                on_quote = self._feed.on_quote
+                for i in (rows + start).tolist():
+                    on_quote(names[int(batch.symbol[i])], int(batch.ts[i]),
+                             float(batch.bid[i]), float(batch.bid_size[i]),
+                             float(batch.ask[i]), float(batch.ask_size[i]))
+        self._now_ms = max(self._now_ms, int(cm[stop - 1]) // _NS_PER_MS)
+        self._pos = stop
+
+    def _activate(self, q: OptionQuote) -> None:
+        """Start feeding contract ``q`` to the broker, beginning with its quote in force."""
+        if q.symbol in self._active:
+            return
+        self._active.add(q.symbol)
+        assert self.book is not None
+        self._active_ids = self.book.tradable_ids(self._active)
+        self._feed.on_quote(q.symbol, q.ts_ms * _NS_PER_MS, q.bid, q.bid_size, q.ask,
+                            q.ask_size)
+
+    # -- events ------------------------------------------------------------------------------
+
+    def _events(self, setups: Sequence[SetupInstance]
+                ) -> list[tuple[int, int, str, SetupInstance | None]]:
+        out: list[tuple[int, int, str, SetupInstance | None]] = []
+        bar = self.interval_ms
+        for s in setups:
+            seen = self._seen.setdefault(s.id, set())
+            if s.triggered_ms is not None and "entry" not in seen:
+                seen.add("entry")
+                self._setups += 1
+                out.append((s.triggered_ms + bar, _ENTRY, "entry", s))
+            if s.t1_ms is not None and "t1" not in seen:
+                seen.add("t1")
+                out.append((s.t1_ms + bar, _T1, "t1", s))
+            if s.closed_ms is not None and s.triggered_ms is not None and "exit" not in seen:
+                seen.add("exit")
+                reason = {"t2": "t2", "stopped": "stop", "expired": "expired",
+                          "t1": "breakeven"}.get(s.status, s.status)
+                out.append((s.closed_ms + bar, _EXIT, reason, s))
+        return out
+
+    def _run_event(self, at_ms: int, kind: int, leg: str, setup: SetupInstance | None) -> None:
+        self._apply_until(at_ms)
+        at = max(at_ms, self._now_ms)
+        self._now_ms = at
+        self._feed.advance_to(at * _NS_PER_MS)
+        if kind == _WAKE:
+            return
+        if kind == _FLAT:
+            for open_trade in list(self._trades.values()):
+                if not open_trade.exited:
+                    self._exit(open_trade, "exit", "flat", at)
+            return
+        assert setup is not None
+        if kind == _ENTRY:
+            self._enter(setup, at)
+            return
+        trade = self._trades.get(setup.id)
+        if trade is None or trade.exited:
+            return
+        if kind == _T1:
+            self._t1(trade, at)
+        else:
+            self._exit(trade, "exit", leg, at)
+
+    # -- entries -----------------------------------------------------------------------------
+
+    def _skip(self, reason: str) -> None:
+        self._skipped[reason] += 1
+
+    def _enter(self, s: SetupInstance, at: int) -> None:
+        policy = self.policy
+        try:
+            parse_occ(s.symbol)
+        except InputError:
+            pass
+        else:
+            self._skip("option_setup")
+            return
+        if self._flat_ms is not None and at >= self._flat_ms:
+            self._skip("after_flat_time")
+            return
+        spot = self.market.index_value(policy.index_symbol, at, policy.index_max_age_ms)
+        if spot is None or not spot > 0 or not s.entry > 0:
+            self._skip("no_index_value")
+            return
+        assert self.book is not None
+        chosen = select_contract(self.book.quotes(), call=s.direction == "long", spot=spot,
+                                 now_ms=at, policy=policy)
+        if isinstance(chosen, NoContract):
+            self._skip("no_contract")
+            self._rejected_contracts.update(chosen.rejected)
+            if not chosen.considered:
+                self._rejected_contracts["no_quotes"] += 1
+            return
+        q = chosen.quote
+        limit = entry_limit(q.bid, q.ask, policy.limit_ticks)
+        distance = abs(s.entry - s.stop) * spot / s.entry
+        stop_prem = stop_premium(limit, chosen.delta, chosen.gamma, distance)
+        snapshot = self.adapter.snapshot(self.account_id)
+        sized = size_contracts(snapshot, premium=limit, stop_premium=stop_prem,
+                               risk_budget=policy.risk_budget,
+                               max_contracts=policy.max_contracts, buffer=policy.bp_buffer)
+        if sized.contracts == 0:
+            self._skip("size_zero")
+            self._sizing.update(sized.reasons)
+            return
+        occ = parse_occ(q.symbol)
+        intent = OrderIntent(
+            intent_id=intent_id_for(s.id, "entry"), option_symbol=q.symbol,
+            underlying=underlying_for_root(occ.root), side="buy_to_open",
+            quantity=sized.contracts, order_type="limit", limit_price=limit, duration="day",
+            account_id=self.account_id, stop_premium=stop_prem, created_at_ms=at,
+            **_arrival(q))
+        trade = _Trade(setup=s, entry=intent, stop_premium=stop_prem)
+        self._trades[s.id] = trade
+        self._activate(q)
+        order_id = self._submit(trade, intent)
+        if order_id is None:
+            self._skip("rejected")
+            trade.exited = True
+        trade.order_id = order_id
+
+    # -- exits -------------------------------------------------------------------------------
+
+    def _t1(self, trade: _Trade, at: int) -> None:
+        if trade.t1_done:
+            return
+        trade.t1_done = True
+        qty = math.floor(trade.bought * self.t1_fraction + 1e-9)
+        if qty <= 0:
+            return
+        self._send_exit(trade, "t1", "t1", qty, at)
+
+    def _exit(self, trade: _Trade, leg: str, reason: str, at: int) -> None:
+        """Close what ``trade`` still holds (``reason`` counts in the report)."""
+        trade.exited = True
+        if trade.order_id is not None and trade.bought < trade.entry.quantity:
+            self._cancel(trade.order_id)
+        t1_order = trade.exit_orders.get("t1")
+        if t1_order is not None:
+            self._cancel(t1_order)
+        held = trade.bought - trade.sold
+        qty = math.floor(held + 1e-9)
+        if qty <= 0:
+            return
+        self._send_exit(trade, leg, reason, qty, at)
+
+    def _send_exit(self, trade: _Trade, leg: str, reason: str, qty: int, at: int) -> None:
+        symbol = trade.entry.option_symbol
+        assert self.book is not None
+        q = self.book.latest.get(symbol)
+        side: Side = "sell_to_close"
+        intent = OrderIntent(
+            intent_id=intent_id_for(trade.setup.id, leg), option_symbol=symbol,
+            underlying=trade.entry.underlying, side=side, quantity=qty, order_type="market",
+            duration="day", account_id=self.account_id, created_at_ms=at,
+            entry_intent_id=trade.entry.intent_id, **(_arrival(q) if q is not None else {}))
+        self._exits[reason] += 1
+        order_id = self._submit(trade, intent)
+        if order_id is not None:
+            trade.exit_orders[leg] = order_id
+
+    # -- broker ------------------------------------------------------------------------------
+
+    def _submit(self, trade: _Trade, intent: OrderIntent) -> str | None:
+        self.intents.append(intent)
+        self._by_intent[intent.intent_id] = (trade, intent)
+        try:
+            ack = self.adapter.submit(intent)
+        except BrokerError:
+            self._broker_rejections += 1
+            return None
+        if self._latency_ms and intent.created_at_ms is not None:
+            self._push(intent.created_at_ms + self._latency_ms, _WAKE, "", None)
+        return ack.broker_order_id
+
+    def _cancel(self, order_id: str) -> None:
+        # already final (filled or expired): nothing left to cancel
+        with contextlib.suppress(BrokerError):
+            self.adapter.cancel(self.account_id, order_id)
+
+    def _on_event(self, event: BrokerEvent) -> None:
+        if isinstance(event, Fill):
+            self._on_fill(event)
+        elif isinstance(event, OrderRejected):
+            self._broker_rejections += 1
+
+    def _on_fill(self, fill: Fill) -> None:
+        """Every fill goes through here: the position, the fill line and its slippage."""
+        found = self._by_intent.get(fill.intent_id or "")
+        if found is None:
+            return
+        trade, intent = found
+        dollars = fill.price * fill.quantity * MULTIPLIER
+        if intent.side.startswith("buy"):
+            trade.bought += fill.quantity
+            trade.cost += dollars
+        else:
+            trade.sold += fill.quantity
+            trade.proceeds += dollars
+        self.fills.append(fill)
+        at = fill.at_ms if fill.at_ms is not None else self._now_ms
+        self.slippage.append(slippage_of(
+            fill, intent, setup_id=trade.setup.id, detector=trade.setup.detector,
+            bucket=time_bucket(at, self._open_ms, self._close_ms)))
+
+    # -- results -----------------------------------------------------------------------------
+
+    def outputs(self) -> ExecutionOutputs:
+        """Everything produced so far, with the end-of-session book from the broker."""
+        snapshot = self.adapter.snapshot(self.account_id)
+        positions = sorted(snapshot.positions, key=lambda p: p.symbol)
+        pnl = 0.0
+        total_r = 0.0
+        for trade in self._trades.values():
+            if trade.bought <= 0 or trade.sold <= 0:
+                continue
+            avg = trade.cost / trade.bought
+            pnl += trade.proceeds - avg * trade.sold
+            if abs(trade.sold - trade.bought) < 1e-9:
+                risk = (avg / MULTIPLIER - trade.stop_premium) * MULTIPLIER * trade.bought
+                if risk > 0:
+                    total_r += (trade.proceeds - trade.cost) / risk
+        report = ExecutionReport(
+            broker=self.adapter.name, policy=attrs.asdict(self.policy), setups=self._setups,
+            entries=sum(1 for i in self.intents if i.side == "buy_to_open"),
+            exits=dict(sorted(self._exits.items())), skipped=dict(sorted(self._skipped.items())),
+            rejected_contracts=dict(sorted(self._rejected_contracts.items())),
+            sizing=dict(sorted(self._sizing.items())), fills=len(self.fills),
+            filled_contracts=sum(f.quantity for f in self.fills),
+            broker_rejections=self._broker_rejections, open_positions=len(positions),
+            realized_pnl=round(pnl, 2), realized_r=round(total_r, 4),
+            slippage=_buckets(self.slippage))
+        return ExecutionOutputs(intents=list(self.intents), fills=list(self.fills),
+                                positions=positions, slippage=list(self.slippage),
+                                report=report)
+
+
+def _arrival(q: OptionQuote) -> dict[str, Any]:
+    return {"arrival_bid": q.bid, "arrival_ask": q.ask, "arrival_bid_size": q.bid_size,
+            "arrival_ask_size": q.ask_size, "arrival_ts_ms": q.ts_ms}
+
+
+def _buckets(lines: Sequence[FillSlippage]) -> dict[str, SlippageBucket]:
+    groups: dict[str, list[FillSlippage]] = {}
+    for line in lines:
+        groups.setdefault(line.bucket, []).append(line)
+    out: dict[str, SlippageBucket] = {}
+    for name in sorted(groups):
+        rows = groups[name]
+        priced = [r for r in rows if r.slippage_dollars is not None]
+        weight = sum(r.quantity for r in priced)
+        mean_d = mean_t = None
+        if weight > 0:
+            mean_d = round(sum((r.slippage_dollars or 0.0) * r.quantity for r in priced)
+                           / weight, 4)
+            mean_t = round(sum((r.slippage_ticks or 0.0) * r.quantity for r in priced)
+                           / weight, 4)
+        out[name] = SlippageBucket(fills=len(rows), contracts=sum(r.quantity for r in rows),
+                                   mean_dollars=mean_d, mean_ticks=mean_t)
+    return out
