@@ -34,6 +34,7 @@ DICT_FUNCTIONS: dict[str, str] = {
     "routing": "benchmarks.routing_bench:run_routing_bench",
     "tradier": "benchmarks.broker_bench:run_tradier_bench",
     "replay": "benchmarks.replay_bench:run_replay_bench",
+    "execute": "benchmarks.execute_bench:run_execute_bench",
 }
 
 

@@ -8,8 +8,9 @@ latency and day-order expiry all happen in event time and a rerun is byte-identi
 
 Timeline of a step: the step's setup changes become events at the *end* of the bar they
 happened on (``triggeredMs``/``t1Ms``/``closedMs`` + the bar interval: the bar is known only
-once it is over) or, when the executor has already seen later quotes, at that later time (the
-decision cannot use the past). Events are handled in time order; before each, the option
+once it is over). An event waits until an option quote at or after its time has been seen, so
+the outputs do not depend on how the input is cut into steps. Events are handled in time
+order; before each, the option
 quotes up to its time are applied to the :class:`~spxcc_core.execute.quotes.OptionQuoteBook`
 and to the broker (only the contracts it has orders or positions in), then the broker clock is
 advanced to it. The forced flat (``flat_before_close_s`` before the close) is one more event.
@@ -208,7 +209,6 @@ class Executor:
         self._open_ms: int | None = None
         self._close_ms: int | None = None
         self._flat_ms: int | None = None
-        self._flat_done = False
         self._now_ms = 0
         self._active: set[str] = set()
         self._active_ids = np.zeros(0, dtype=np.int32)
@@ -229,6 +229,8 @@ class Executor:
         self._latency_ms = math.ceil(int(getattr(getattr(adapter, "model", None),
                                                  "latency_ns", 0)) / _NS_PER_MS)
         self._batch: QuoteColumns | None = None
+        self._carry_ns = -(2**63)
+        self._horizon_ms: int | None = None
         self._cummax: np.ndarray | None = None
         self._pos = 0
         self._feed.subscribe(self._on_event)
@@ -252,12 +254,15 @@ class Executor:
         self._open_ms, self._close_ms = trading.open_ms, trading.close_ms
         if trading.close_ms is not None:
             self._flat_ms = trading.close_ms - self.policy.flat_before_close_s * 1000
+            self._push(self._flat_ms, _FLAT, "", None)
 
     # -- driving -----------------------------------------------------------------------------
 
     def step(self, quotes: QuoteColumns | None, setups: Sequence[SetupInstance]) -> None:
         """One pipeline step: its raw quotes (arrival order, may be None) and its setup
-        changes (production order)."""
+        changes (production order). An event waits until an option quote at or after its
+        time has been seen (the quotes before it are then complete), so decisions do not
+        depend on how the input was cut into steps."""
         if self.book is None:
             if not setups:
                 return
@@ -265,13 +270,8 @@ class Executor:
         self._start_batch(quotes)
         for event in self._events(setups):
             self._push(*event)
-        end_ms = None if self._cummax is None or not len(self._cummax) else \
-            int(self._cummax[-1]) // _NS_PER_MS
-        if (self._flat_ms is not None and not self._flat_done and end_ms is not None
-                and end_ms >= self._flat_ms):
-            self._flat_done = True
-            self._push(self._flat_ms, _FLAT, "", None)
-        self._drain(end_ms, final=not setups and quotes is None)
+        if self._horizon_ms is not None:  # before any option quote nothing can be decided
+            self._drain(self._horizon_ms)
         self._apply_until(None)
 
     def _push(self, at_ms: int, kind: int, leg: str, setup: SetupInstance | None) -> None:
@@ -279,49 +279,52 @@ class Executor:
         heapq.heappush(self._queue, (at_ms, kind, leg, setup.id if setup else "", self._seq,
                                      setup))
 
-    def _drain(self, end_ms: int | None, *, final: bool = False) -> None:
-        """Handle the queued events in time order: every setup event and the flat; a broker
-        wake-up only up to ``end_ms`` (the step's last quote; later ones wait for the next
-        step's quotes) unless ``final``."""
+    def _drain(self, horizon_ms: int | None) -> None:
+        """Handle the queued events in time order up to ``horizon_ms`` (None: all)."""
         queue = self._queue
-        while queue:
-            at_ms, kind = queue[0][0], queue[0][1]
-            if kind == _WAKE and not final and (end_ms is None or at_ms > end_ms):
-                if all(e[1] == _WAKE for e in queue):
-                    return
-                # a setup event is queued after a future wake-up: handle it now, wake later
-                rest = [e for e in queue if e[1] != _WAKE]
-                wakes = [e for e in queue if e[1] == _WAKE]
-                queue[:] = wakes
-                heapq.heapify(queue)
-                for e in sorted(rest):
-                    self._run_event(e[0], e[1], e[2], e[5])
-                continue
+        while queue and (horizon_ms is None or queue[0][0] <= horizon_ms):
             at_ms, kind, leg, _, _, setup = heapq.heappop(queue)
             self._run_event(at_ms, kind, leg, setup)
 
     def finish(self, setups: Sequence[SetupInstance]) -> None:
-        """The end of the input: the last setup changes (expired setups), then an exit for
-        every position still held, at the last time seen; pending broker wake-ups (order
-        latency) are then played against the quotes in force."""
+        """The end of the input: the last setup changes (expired setups) and every waiting
+        event; the forced flat when the input reached its time, else an exit for every
+        position still held at the last time seen; then the pending broker wake-ups (order
+        latency) against the quotes in force."""
         if self.book is None:
             return
-        self.step(None, setups)
+        self._start_batch(None)
+        for event in self._events(setups):
+            self._push(*event)
+        flat_pending = [e for e in self._queue if e[1] == _FLAT]
+        if flat_pending and flat_pending[0][0] > self._now_ms:
+            self._queue.remove(flat_pending[0])
+            heapq.heapify(self._queue)
+        while any(e[1] != _WAKE for e in self._queue):
+            self._drain(max(e[0] for e in self._queue if e[1] != _WAKE))
         at = self._now_ms
         for trade in list(self._trades.values()):
             if not trade.exited:
                 self._exit(trade, "exit", "flat", at)
-        self._drain(None, final=True)
+        self._drain(None)
 
     # -- quotes ------------------------------------------------------------------------------
 
     def _start_batch(self, quotes: QuoteColumns | None) -> None:
-        if quotes is None or not len(quotes):
-            self._batch, self._cummax, self._pos = None, None, 0
+        """Keep the batch's rows of tradable contracts (arrival order) with their running
+        maximum time; the horizon is the latest option quote time seen."""
+        self._batch, self._cummax, self._pos = None, None, 0
+        if quotes is None or not len(quotes) or self.book is None:
             return
-        self._batch = quotes
-        self._cummax = np.maximum.accumulate(quotes.ts)
-        self._pos = 0
+        mask = self.book.tradable_mask(quotes.symbol)
+        if not mask.any():
+            return
+        batch = quotes.take(np.flatnonzero(mask))
+        cm = np.maximum.accumulate(batch.ts)
+        np.maximum(cm, self._carry_ns, out=cm)
+        self._carry_ns = int(cm[-1])
+        self._horizon_ms = self._carry_ns // _NS_PER_MS
+        self._batch, self._cummax = batch, cm
 
     def _apply_until(self, at_ms: int | None) -> None:
         """Apply the batch's rows up to ``at_ms`` (inclusive; None: every row) to the quote

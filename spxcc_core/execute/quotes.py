@@ -58,6 +58,11 @@ class OptionQuoteBook:
                 self._meta[i] = (float(occ.strike), occ.is_call)
         self._tradable = np.concatenate([self._tradable, extra])
 
+    def tradable_mask(self, symbol_ids: np.ndarray) -> np.ndarray:
+        """True for the rows (symbol ids) of tradable contracts."""
+        self._classify()
+        return np.asarray(self._tradable[symbol_ids], dtype=bool)
+
     def apply(self, batch: QuoteColumns, start: int, stop: int) -> None:
         """Take rows ``[start, stop)`` of ``batch`` (arrival order)."""
         if stop <= start:

@@ -73,6 +73,7 @@ from spxcc_core.store.sqlite import Store
 
 if TYPE_CHECKING:
     from spxcc_core.aggregate.columns import QuoteColumns, TradeColumns
+    from spxcc_core.broker.interface import BrokerAdapter
 
 __all__ = ["CHAIN_COPY", "DEFAULT_IDLE_TIMEOUT_S", "LIVE_REPORT", "LiveResult", "check_live_paths",
            "feeds_for", "run_live"]
@@ -346,7 +347,8 @@ async def run_live(*, url: str | Sequence[str], api_key: str | ApiKey, subscript
                    pm: pluggy.PluginManager | None = None, clock: Clock | None = None,
                    backoff: Backoff | None = None, stop: asyncio.Event | None = None,
                    connect_kwargs: dict[str, Any] | None = None,
-                   chain: ChainSnapshot | str | os.PathLike[str] | None = None) -> LiveResult:
+                   chain: ChainSnapshot | str | os.PathLike[str] | None = None,
+                   broker: BrokerAdapter | None = None) -> LiveResult:
     """Run one live session (module docstring) and return its outputs.
 
     :param url: the Massive websocket URL (e.g. ``wss://socket.massive.com/stocks``), or
@@ -372,6 +374,9 @@ async def run_live(*, url: str | Sequence[str], api_key: str | ApiKey, subscript
     :param chain: an option-chain snapshot (or its Massive JSON file) for the ``gamma``
         context (None: none). A file is copied unchanged to ``out_dir/chain_snapshot.json``
         (:data:`CHAIN_COPY`), the ``--chain`` for a replay of the recording.
+    :param broker: execute triggered setups on this broker, fed the received option quotes in
+        event time (``docs/execution.md``; the paper adapter with ``clock=replay``); the
+        outputs add the execution files, exactly as ``spxcc replay --execute``. None: none.
     :raises ConfigError: a bad argument, profile, detector name, store or output path; outputs
         that overlap each other or an input (:func:`check_live_paths`), before anything is
         written.
@@ -397,7 +402,7 @@ async def run_live(*, url: str | Sequence[str], api_key: str | ApiKey, subscript
     try:
         recorder = Recorder(record, scrub=_scrubber(key)) if record is not None else None
         pipe = Pipeline(inputs.pm, inputs.profile, store=db, config=config, feeds=feeds,
-                        run_id_prefix="live", chain=inputs.chain)
+                        run_id_prefix="live", chain=inputs.chain, broker=broker)
         agg = pipe.aggregator
         s = _Session(feeds=feeds, pipe=pipe, hub=hub, clock=clock)
 
