@@ -169,6 +169,10 @@ class Pipeline:
         self._finished = False
         self._reported = False
         self.executor: Executor | None = None
+        #: True when the source gives the executor its option quotes itself, in time order
+        #: (:meth:`feed_option_quotes`), instead of the pushed quote batches (a session cache
+        #: stores option quotes by contract, not by time)
+        self.external_option_quotes = False
         if broker is not None:
             self.executor = Executor(
                 broker, self.profile.execution or ExecutionPolicy(),
@@ -242,8 +246,14 @@ class Pipeline:
                 self.set_session_date(ny_date_of_ms(first // _NS_PER_MS).isoformat())
         out = self._step(self.aggregator.push_events(t, q))
         if self.executor is not None:
-            self.executor.step(q, out.setups)
+            self.executor.step(None if self.external_option_quotes else q, out.setups)
         return out
+
+    def feed_option_quotes(self, quotes: QuoteColumns) -> None:
+        """Give the executor option quotes in time order (with
+        :attr:`external_option_quotes`); a no-op without a broker."""
+        if self.executor is not None and len(quotes):
+            self.executor.step(quotes, [])
 
     def finish(self) -> StepOutputs:
         """End the input: every held bar becomes final, open setups expire, providers give

@@ -43,7 +43,9 @@ Outputs (``out_dir``): ``microbars.jsonl`` (``microbar@2``, by symbol then ``sta
 
 Execution (``execute``, ``spxcc replay --execute paper``): the pipeline also runs the profile's
 execution policy against a broker adapter from the registry, fed the session's raw option
-quotes in event time (:mod:`spxcc_core.execute.engine`); the outputs add ``intents.jsonl``,
+quotes in event time (:mod:`spxcc_core.execute.engine`) — from a cache, every option quote sorted
+by time and cut by the replay clock after each step (flat files list them contract by
+contract); the outputs add ``intents.jsonl``,
 ``fills.jsonl``, ``positions.jsonl`` (end-of-session book) and ``slippage.jsonl``, and the
 report an ``execution`` section. The paper adapter runs on the replay clock (``clock=replay``)
 with a 250 ms submit latency unless ``execute_options`` say otherwise, with an in-memory
@@ -88,6 +90,7 @@ from spxcc_core.run.setup import (
 from spxcc_core.store.sqlite import Store
 
 if TYPE_CHECKING:
+    from spxcc_core.aggregate.columns import QuoteColumns
     from spxcc_core.broker.interface import BrokerAdapter
     from spxcc_core.chain import ChainSnapshot
 
@@ -215,6 +218,10 @@ def _replay_cache(cache: SessionCache, pipe: Pipeline, step_ms: int,
     index = (_Cursor(cache.batches("index_values"))
              if wanted and cache.rows("index_values") else None)
     step = step_ms * _NS_PER_MS
+    options = _time_ordered_option_quotes(cache) if pipe.executor is not None else None
+    if options is not None:
+        pipe.external_option_quotes = True
+    fed = 0
     while True:
         pending = [ts for pair in cursors for c in pair if (ts := c.next_ts()) is not None]
         if not pending:
@@ -231,8 +238,29 @@ def _replay_cache(cache: SessionCache, pipe: Pipeline, step_ms: int,
                 pipe.push(t, q)
                 progress.advance((len(t) if t is not None else 0)
                                  + (len(q) if q is not None else 0))
+        if options is not None:  # the executor's option quotes up to the clock, by time
+            cut = int(np.searchsorted(options.ts, clock, side="left"))
+            if cut > fed:
+                pipe.feed_option_quotes(_slice(options, fed, cut))
+                fed = cut
+    if options is not None and fed < len(options):
+        pipe.feed_option_quotes(_slice(options, fed, len(options)))
     if index is not None:  # the rest, before the final bars are released
         _push_index(pipe, index, 2**63 - 1)
+
+
+def _time_ordered_option_quotes(cache: SessionCache) -> QuoteColumns | None:
+    """Every option quote of the cache in time order (stable: arrival order within one
+    instant), for the executor: a flat file lists quotes contract by contract, so its arrival
+    order says nothing about time across contracts. None when the cache has none."""
+    from spxcc_core.aggregate.columns import QuoteColumns
+
+    parts = list(cache.batches("options_quotes"))
+    if not parts:
+        return None
+    whole = QuoteColumns(**{f.name: np.concatenate([getattr(p, f.name) for p in parts])
+                            for f in attrs.fields(QuoteColumns)})
+    return whole.take(np.argsort(whole.ts, kind="stable"))
 
 
 def _replay_ws(path: Path, pipe: Pipeline, progress: Progress) -> WebsocketCounts:
