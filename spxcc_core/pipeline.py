@@ -78,6 +78,7 @@ if TYPE_CHECKING:
     from spxcc_core.broker.interface import BrokerAdapter
     from spxcc_core.chain import ChainSnapshot
     from spxcc_core.detect.market import SessionMarket
+    from spxcc_core.execute.routing import Router
     from spxcc_core.massive.columns import IndexColumns
     from spxcc_core.store.sqlite import Store
 
@@ -133,6 +134,8 @@ class Pipeline:
     :param conditions: the condition table batches refer to (default: a new, empty one).
     :param broker: execute triggered setups on this broker (fed the raw quotes in event time,
         :mod:`spxcc_core.execute.engine`); None: detect only.
+    :param router: how the executor's intents reach ``broker`` (None: directly; live passes
+        the routing worker, :class:`~spxcc_core.execute.routing.WorkerRouter`).
     :raises ConfigError: a bad profile, detector name, feed list or prefix; a broker that
         cannot be fed in event time.
     :raises InputError: a bad ``session_date``.
@@ -145,7 +148,7 @@ class Pipeline:
                  run_id_prefix: str, chain: ChainSnapshot | None = None,
                  session_date: str | None = None, symbols: SymbolTable | None = None,
                  conditions: ConditionTable | None = None,
-                 broker: BrokerAdapter | None = None) -> None:
+                 broker: BrokerAdapter | None = None, router: Router | None = None) -> None:
         if not isinstance(run_id_prefix, str) or not _PREFIX.match(run_id_prefix):
             raise ConfigError(f"run id prefix must be lower-case letters, digits and '_', "
                               f"starting with a letter; got {run_id_prefix!r}")
@@ -177,7 +180,8 @@ class Pipeline:
             self.executor = Executor(
                 broker, self.profile.execution or ExecutionPolicy(),
                 t1_fraction=self.profile.outcome.t1_fraction, market=self.market,
-                symbols=self.aggregator.symbols, interval_ms=self.aggregator.config.interval_ms)
+                symbols=self.aggregator.symbols, interval_ms=self.aggregator.config.interval_ms,
+                router=router)
         if session_date is not None:
             self.set_session_date(session_date)
 

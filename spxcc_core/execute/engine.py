@@ -36,7 +36,6 @@ every position still held gets its exit too.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import heapq
@@ -50,7 +49,6 @@ import msgspec
 import numpy as np
 
 from spxcc_core.aggregate.columns import QuoteColumns, SymbolTable
-from spxcc_core.broker.errors import BrokerError
 from spxcc_core.broker.interface import BrokerAdapter
 from spxcc_core.broker.sizing import MULTIPLIER, size_contracts
 from spxcc_core.contracts.broker import (
@@ -67,6 +65,7 @@ from spxcc_core.errors import ConfigError, InputError
 from spxcc_core.execute.policy import ExecutionPolicy
 from spxcc_core.execute.pricing import entry_limit, stop_premium, tick_size
 from spxcc_core.execute.quotes import OptionQuoteBook
+from spxcc_core.execute.routing import DirectRouter, Router
 from spxcc_core.execute.select import NoContract, OptionQuote, select_contract
 from spxcc_core.occ import parse_occ, underlying_for_root
 from spxcc_core.session import get_calendar
@@ -185,11 +184,14 @@ class Executor:
         max_age_ms)`` (the pipeline's :class:`~spxcc_core.detect.market.SessionMarket`).
     :param symbols: the symbol table the quote batches refer to.
     :param interval_ms: the microbar interval (a bar is known at its start + this).
+    :param router: how intents reach the broker (default: directly,
+        :class:`~spxcc_core.execute.routing.DirectRouter`; live: the routing worker).
     :raises ConfigError: the broker cannot be fed quotes in event time, or no account.
     """
 
     def __init__(self, adapter: BrokerAdapter, policy: ExecutionPolicy, *, t1_fraction: float,
-                 market: Any, symbols: SymbolTable, interval_ms: int) -> None:
+                 market: Any, symbols: SymbolTable, interval_ms: int,
+                 router: Router | None = None) -> None:
         if not isinstance(adapter, EventTimeBroker):
             raise ConfigError(f"broker {adapter.name!r} cannot execute a replay: it takes no "
                               "quotes or time from the stream (on_quote, advance_to, subscribe)")
@@ -205,6 +207,7 @@ class Executor:
             raise ConfigError("execution: no account (set [execution] account_id or the "
                               "broker's account_id option)")
         self.account_id: str = account
+        self.router: Router = router if router is not None else DirectRouter(adapter, account)
         self.book: OptionQuoteBook | None = None
         self._open_ms: int | None = None
         self._close_ms: int | None = None
@@ -388,6 +391,7 @@ class Executor:
         at = max(at_ms, self._now_ms)
         self._now_ms = at
         self._feed.advance_to(at * _NS_PER_MS)
+        self.router.poll()
         if kind == _WAKE:
             return
         if kind == _FLAT:
@@ -480,10 +484,10 @@ class Executor:
         """Close what ``trade`` still holds (``reason`` counts in the report)."""
         trade.exited = True
         if trade.order_id is not None and trade.bought < trade.entry.quantity:
-            self._cancel(trade.order_id)
+            self._cancel(trade.entry.intent_id, trade.order_id)
         t1_order = trade.exit_orders.get("t1")
         if t1_order is not None:
-            self._cancel(t1_order)
+            self._cancel(intent_id_for(trade.setup.id, "t1"), t1_order)
         held = trade.bought - trade.sold
         qty = math.floor(held + 1e-9)
         if qty <= 0:
@@ -508,21 +512,20 @@ class Executor:
     # -- broker ------------------------------------------------------------------------------
 
     def _submit(self, trade: _Trade, intent: OrderIntent) -> str | None:
+        """Send ``intent``; the broker order id (``""`` while the router holds it back), None
+        when refused or rejected."""
         self.intents.append(intent)
         self._by_intent[intent.intent_id] = (trade, intent)
-        try:
-            ack = self.adapter.submit(intent)
-        except BrokerError:
+        order_id = self.router.submit(intent)
+        if order_id is None:
             self._broker_rejections += 1
             return None
         if self._latency_ms and intent.created_at_ms is not None:
             self._push(intent.created_at_ms + self._latency_ms, _WAKE, "", None)
-        return ack.broker_order_id
+        return order_id
 
-    def _cancel(self, order_id: str) -> None:
-        # already final (filled or expired): nothing left to cancel
-        with contextlib.suppress(BrokerError):
-            self.adapter.cancel(self.account_id, order_id)
+    def _cancel(self, intent_id: str, order_id: str) -> None:
+        self.router.cancel(intent_id, order_id)
 
     def _on_event(self, event: BrokerEvent) -> None:
         if isinstance(event, Fill):

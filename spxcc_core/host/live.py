@@ -74,6 +74,7 @@ from spxcc_core.store.sqlite import Store
 if TYPE_CHECKING:
     from spxcc_core.aggregate.columns import QuoteColumns, TradeColumns
     from spxcc_core.broker.interface import BrokerAdapter
+    from spxcc_core.broker.routing import RoutingLimits
 
 __all__ = ["CHAIN_COPY", "DEFAULT_IDLE_TIMEOUT_S", "LIVE_REPORT", "LiveResult", "check_live_paths",
            "feeds_for", "run_live"]
@@ -348,7 +349,8 @@ async def run_live(*, url: str | Sequence[str], api_key: str | ApiKey, subscript
                    backoff: Backoff | None = None, stop: asyncio.Event | None = None,
                    connect_kwargs: dict[str, Any] | None = None,
                    chain: ChainSnapshot | str | os.PathLike[str] | None = None,
-                   broker: BrokerAdapter | None = None) -> LiveResult:
+                   broker: BrokerAdapter | None = None,
+                   limits: RoutingLimits | None = None) -> LiveResult:
     """Run one live session (module docstring) and return its outputs.
 
     :param url: the Massive websocket URL (e.g. ``wss://socket.massive.com/stocks``), or
@@ -375,8 +377,12 @@ async def run_live(*, url: str | Sequence[str], api_key: str | ApiKey, subscript
         context (None: none). A file is copied unchanged to ``out_dir/chain_snapshot.json``
         (:data:`CHAIN_COPY`), the ``--chain`` for a replay of the recording.
     :param broker: execute triggered setups on this broker, fed the received option quotes in
-        event time (``docs/execution.md``; the paper adapter with ``clock=replay``); the
-        outputs add the execution files, exactly as ``spxcc replay --execute``. None: none.
+        event time (``docs/execution.md``; the paper adapter with ``clock=replay``), every
+        intent through a :class:`~spxcc_core.broker.routing.RoutingWorker` on the run's store
+        (``limits``); the outputs add the execution files, as ``spxcc replay --execute``.
+        None: none.
+    :param limits: the routing worker's pre-trade limits (default
+        :class:`~spxcc_core.broker.routing.RoutingLimits`).
     :raises ConfigError: a bad argument, profile, detector name, store or output path; outputs
         that overlap each other or an input (:func:`check_live_paths`), before anything is
         written.
@@ -401,8 +407,16 @@ async def run_live(*, url: str | Sequence[str], api_key: str | ApiKey, subscript
     recorder: Recorder | None = None
     try:
         recorder = Recorder(record, scrub=_scrubber(key)) if record is not None else None
+        router = None
+        if broker is not None:
+            from spxcc_core.broker.routing import RoutingWorker
+            from spxcc_core.broker.store import BrokerStore
+            from spxcc_core.execute.routing import WorkerRouter
+
+            router = WorkerRouter(RoutingWorker(broker, BrokerStore(db), limits=limits,
+                                                clock=clock))
         pipe = Pipeline(inputs.pm, inputs.profile, store=db, config=config, feeds=feeds,
-                        run_id_prefix="live", chain=inputs.chain, broker=broker)
+                        run_id_prefix="live", chain=inputs.chain, broker=broker, router=router)
         agg = pipe.aggregator
         s = _Session(feeds=feeds, pipe=pipe, hub=hub, clock=clock)
 
