@@ -71,6 +71,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--chain", type=Path, default=None, metavar="FILE.json",
                    help="option-chain snapshot (Massive snapshot JSON) for the gamma context; "
                         "subscribe to V.I:SPX too so the spot is the index value")
+    p.add_argument("--execute", default=None, metavar="BROKER",
+                   help="execute triggered setups on this broker (paper) through the routing "
+                        "worker, fed the received option quotes (subscribe to V.I:SPX and the "
+                        "SPXW quotes); writes intents, fills, positions and slippage "
+                        "(docs/execution.md)")
+    p.add_argument("--execute-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="broker option for --execute (repeatable), e.g. latency_ms=500")
     p.set_defaults(func=_run)
 
 
@@ -149,8 +156,14 @@ def _run(args: argparse.Namespace) -> int:
 async def _session(args: argparse.Namespace, key: str, subs: list[str],
                    detectors: list[str] | None, duration: float | None, idle: float | None,
                    serve: tuple[str, int] | None, db: Path | None) -> int:
+    from spxcc_core.cli.replay import execute_options
     from spxcc_core.host.hub import Hub
     from spxcc_core.host.live import run_live
+    from spxcc_core.plugins import get_plugin_manager
+    from spxcc_core.run.setup import execution_broker
+
+    broker = execution_broker(get_plugin_manager(), args.execute,
+                              execute_options(args.execute, args.execute_option))
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -166,7 +179,7 @@ async def _session(args: argparse.Namespace, key: str, subs: list[str],
                                 out_dir=args.out, store=db, record=args.record,
                                 duration_s=duration, idle_timeout_s=idle,
                                 profile=args.profile, detectors=detectors, stop=stop,
-                                chain=args.chain)
+                                chain=args.chain, broker=broker)
     finally:
         if hub is not None:
             await hub.close()

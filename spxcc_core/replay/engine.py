@@ -80,8 +80,11 @@ from spxcc_core.replay.wire import ReplayResult, ReplaySource
 from spxcc_core.run.result import OUTPUT_FILES, Format, RunResult, output_names
 from spxcc_core.run.setup import (
     DB_NAME,
+    PAPER_REPLAY_OPTIONS,
+    REPLAY_ACCOUNT,
     RunInputs,
     check_run_paths,
+    execution_broker,
     make_out_dir,
     resolve_inputs,
     run_store,
@@ -98,6 +101,8 @@ __all__ = [
     "DB_NAME",
     "DEFAULT_STEP_MS",
     "OUTPUT_FILES",
+    "PAPER_REPLAY_OPTIONS",
+    "REPLAY_ACCOUNT",
     "ReplayRun",
     "RunResult",
     "SessionInput",
@@ -110,10 +115,6 @@ __all__ = [
 
 #: Default replay-clock step: one minute of event time per batch.
 DEFAULT_STEP_MS = 60_000
-#: Options of the paper adapter in an executing replay, unless the caller gives others.
-PAPER_REPLAY_OPTIONS: Mapping[str, object] = {"clock": "replay", "latency_ms": 250}
-#: Account of an executing replay.
-REPLAY_ACCOUNT = "replay"
 
 SessionInput = str | os.PathLike[str] | SessionCache
 #: The former name of :class:`~spxcc_core.run.RunResult` (kept for existing callers).
@@ -383,30 +384,9 @@ def run_replay(session: SessionInput, *, detectors: Sequence[str] | None = None,
     check_run_paths(session=_session_path(session), out_dir=None, store=store,
                     profile=profile, chain=chain)
     inputs = resolve_inputs(pm=pm, profile=profile, detectors=detectors, chain=chain)
-    broker = _broker(inputs, execute, execute_options)
+    broker = execution_broker(inputs.pm, execute, execute_options)
     with _prepared(session, kind) as src, run_store(store, None) as db:
         return _replay(src, inputs, db, config, step_ms, progress, broker)
-
-
-def _broker(inputs: RunInputs, name: str | None,
-            options: Mapping[str, object] | None) -> BrokerAdapter | None:
-    """The adapter ``name`` from the registry, for an executing replay (None: none).
-
-    :raises ConfigError: an unknown broker or a bad option.
-    """
-    if name is None:
-        return None
-    from spxcc_core.broker import broker_adapters
-    from spxcc_core.broker.interface import AdapterConfig
-
-    adapters = broker_adapters(inputs.pm)
-    cls = adapters.get(name)
-    if cls is None:
-        raise ConfigError(f"--execute {name}: unknown broker; registered: "
-                          f"{', '.join(sorted(adapters)) or 'none'}")
-    merged: dict[str, object] = dict(PAPER_REPLAY_OPTIONS) if name == "paper" else {}
-    merged.update(options or {})
-    return cls.from_config(AdapterConfig(options=merged, account_id=REPLAY_ACCOUNT))
 
 
 def _session_path(session: SessionInput) -> str | os.PathLike[str]:
@@ -504,7 +484,7 @@ def replay_session(session: SessionInput, *, detectors: Sequence[str] | None = N
     check_run_paths(session=_session_path(session), out_dir=out_dir, store=store,
                     profile=profile, chain=chain, names=names)
     inputs = resolve_inputs(pm=pm, profile=profile, detectors=detectors, chain=chain)
-    broker = _broker(inputs, execute, execute_options)
+    broker = execution_broker(inputs.pm, execute, execute_options)
     with _prepared(session, kind) as src:
         out = make_out_dir(out_dir)
         with run_store(store, out) as db:
