@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from spxcc_core.broker.sizing import size_contracts
 from spxcc_core.contracts.broker import PortfolioSnapshot
@@ -81,3 +83,34 @@ def test_sizing_with_the_estimated_stop_premium():
                              cash_available=None, total_equity=None)
     r = size_contracts(poor, premium=4.20, stop_premium=sp, risk_budget=500)
     assert (r.contracts, r.limited_by) == (2, "buying_power")
+
+
+# --- properties --------------------------------------------------------------------------------
+
+
+_cents = st.integers(min_value=1, max_value=5_000)  # 0.01 .. 50.00
+
+
+def _on_grid(price: float) -> bool:
+    c = round(price * 100)
+    return abs(price * 100 - c) < 1e-6 and c % (5 if c < 300 else 10) == 0
+
+
+@given(_cents)
+def test_grid_ceil_and_floor_bracket_the_price_on_the_grid(c):
+    price = c / 100
+    up, down = grid_ceil(price), grid_floor(price)
+    assert _on_grid(up) and _on_grid(down)
+    assert down - 1e-9 <= price <= up + 1e-9
+    # nothing on the grid lies strictly between: the next tick above down is above price
+    assert up - down <= tick_size(down) + 1e-9
+
+
+@given(_cents, st.integers(min_value=0, max_value=40), st.integers(min_value=0, max_value=10))
+def test_entry_limit_never_above_the_ask_nor_below_the_mid(bid_c, width_c, k):
+    bid = bid_c / 100
+    ask = (bid_c + width_c) / 100
+    limit = entry_limit(bid, ask, k)
+    assert limit <= ask + 1e-9
+    # the limit is the ask (a marketable order) or a grid price at or above the mid
+    assert limit == ask or (_on_grid(limit) and limit >= (bid + ask) / 2 - 1e-9)
