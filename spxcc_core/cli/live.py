@@ -11,7 +11,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from spxcc_core.cli.runargs import add_selection_args, detector_names, store_path
+from spxcc_core.cli.runargs import (
+    add_execute_args,
+    add_selection_args,
+    detector_names,
+    execute_options,
+    store_path,
+)
 from spxcc_core.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -71,13 +77,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--chain", type=Path, default=None, metavar="FILE.json",
                    help="option-chain snapshot (Massive snapshot JSON) for the gamma context; "
                         "subscribe to V.I:SPX too so the spot is the index value")
-    p.add_argument("--execute", default=None, metavar="BROKER",
-                   help="execute triggered setups on this broker (paper) through the routing "
+    add_execute_args(p, "execute triggered setups on this broker (paper) through the routing "
                         "worker, fed the received option quotes (subscribe to V.I:SPX and the "
                         "SPXW quotes); writes intents, fills, positions and slippage "
                         "(docs/execution.md)")
-    p.add_argument("--execute-option", action="append", default=[], metavar="KEY=VALUE",
-                   help="broker option for --execute (repeatable), e.g. latency_ms=500")
     p.set_defaults(func=_run)
 
 
@@ -156,7 +159,6 @@ def _run(args: argparse.Namespace) -> int:
 async def _session(args: argparse.Namespace, key: str, subs: list[str],
                    detectors: list[str] | None, duration: float | None, idle: float | None,
                    serve: tuple[str, int] | None, db: Path | None) -> int:
-    from spxcc_core.cli.replay import execute_options
     from spxcc_core.host.hub import Hub
     from spxcc_core.host.live import run_live
     from spxcc_core.plugins import get_plugin_manager

@@ -3,33 +3,20 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
 from pathlib import Path
 
 import msgspec
 
-from spxcc_core.cli.runargs import add_selection_args, detector_names, store_path
+from spxcc_core.cli.runargs import (
+    add_execute_args,
+    add_selection_args,
+    detector_names,
+    execute_options,
+    store_path,
+)
 from spxcc_core.contracts.execution import ExecutionReport
-from spxcc_core.errors import ConfigError
 
-__all__ = ["execute_options", "execution_lines", "register"]
-
-
-def execute_options(broker: str | None, pairs: Sequence[str]) -> dict[str, object]:
-    """``--execute-option KEY=VALUE`` pairs as a dict.
-
-    :raises ConfigError: a pair without ``=`` (named by its rank), or options without
-        ``--execute``.
-    """
-    if pairs and broker is None:
-        raise ConfigError("--execute-option needs --execute BROKER")
-    out: dict[str, object] = {}
-    for rank, pair in enumerate(pairs, 1):
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--execute-option number {rank}: expected KEY=VALUE")
-        out[key.strip()] = value.strip()
-    return out
+__all__ = ["execution_lines", "register"]
 
 
 def execution_lines(e: ExecutionReport) -> list[str]:
@@ -72,14 +59,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="output files: JSON Lines (default), Parquet instead (microbars, setups, "
                         "gate_decisions, quarantine .parquet; report.json either way) or both; "
                         "Parquet is deterministic too")
-    p.add_argument("--execute", default=None, metavar="BROKER",
-                   help="also execute triggered setups on this broker (paper): the profile's "
+    add_execute_args(p, "also execute triggered setups on this broker (paper): the profile's "
                         "[execution] policy, the broker fed the session's option quotes in "
                         "event time; adds intents.jsonl, fills.jsonl, positions.jsonl and "
                         "slippage.jsonl (docs/execution.md)")
-    p.add_argument("--execute-option", action="append", default=[], metavar="KEY=VALUE",
-                   help="broker option for --execute (repeatable), e.g. latency_ms=500 or "
-                        "fill=mid for paper")
     p.set_defaults(func=_run)
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from spxcc_core.errors import ConfigError
 
-__all__ = ["add_selection_args", "detector_names", "store_path"]
+__all__ = ["add_execute_args", "add_selection_args", "detector_names", "execute_options",
+           "store_path"]
 
 
 def add_selection_args(p: argparse.ArgumentParser) -> None:
@@ -40,3 +42,29 @@ def store_path(db: Path | None, default: Path | None) -> Path | None:
     if db is not None:
         return db
     return Path(os.environ[DB_ENV]) if os.environ.get(DB_ENV) else default
+
+
+def add_execute_args(p: argparse.ArgumentParser, what: str) -> None:
+    """``--execute BROKER`` and ``--execute-option KEY=VALUE`` (``what``: the help of
+    ``--execute``)."""
+    p.add_argument("--execute", default=None, metavar="BROKER", help=what)
+    p.add_argument("--execute-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="broker option for --execute (repeatable), e.g. latency_ms=500 or "
+                        "fill=mid for paper")
+
+
+def execute_options(broker: str | None, pairs: Sequence[str]) -> dict[str, object]:
+    """``--execute-option KEY=VALUE`` pairs as a dict.
+
+    :raises ConfigError: a pair without ``=`` (named by its rank), or options without
+        ``--execute``.
+    """
+    if pairs and broker is None:
+        raise ConfigError("--execute-option needs --execute BROKER")
+    out: dict[str, object] = {}
+    for rank, pair in enumerate(pairs, 1):
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--execute-option number {rank}: expected KEY=VALUE")
+        out[key.strip()] = value.strip()
+    return out
