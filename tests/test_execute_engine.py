@@ -101,7 +101,7 @@ def test_round_trip_hand_worked():
     # R: -1440 / ((10.10 - ~5.9) x 100 x 4 = ~1680) = ~-0.857
     assert out.report.realized_r == pytest.approx(-1440 / ((10.10 - entry.stop_premium) * 400),
                                                   abs=1e-4)  # the report rounds R to 4 places
-    assert out.report.exits == {"breakeven": 1, "t1": 1}
+    assert out.report.exits == {"t1": 1, "t1_remainder": 1}
     # slippage: buy 10.10 vs mid 10.00 = +0.10 ($10, 1 tick of 0.10, 100 bps, half the spread);
     # T1 sell 12.00 vs mid 12.10 = +0.10; the exit's arrival quote had no bid: no mid, null
     s_entry, s_t1, s_exit = out.slippage

@@ -32,8 +32,8 @@ class ExecutionReport(Contract, frozen=True, kw_only=True):
 
     ``broker`` the adapter name; ``policy`` the execution policy's values (the profile's
     ``[execution]`` table or the defaults); ``setups`` triggered setups seen; ``entries``
-    entry intents; ``exits`` exit intents by leg (``t1``, ``t2``, ``stop``, ``expired``,
-    ``flat``); ``skipped`` triggered setups that got no entry, by reason (``no_contract``,
+    entry intents; ``exits`` exit intents by reason (``t1``, ``t2``, ``stop``,
+    ``t1_remainder``, ``expired``, ``flat``); ``skipped`` triggered setups that got no entry, by reason (``no_contract``,
     ``no_index_value``, ``size_zero``, ``rejected``, ``option_setup``, ``after_flat_time``);
     ``rejectedContracts`` contracts rejected during selection, by criterion (see
     ``spxcc_core.execute.select``); ``sizing`` zero-size reasons by text; ``fills`` and

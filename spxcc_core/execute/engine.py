@@ -24,8 +24,9 @@ Per setup (intent ids are a hash of the setup id and the leg, so a rerun writes 
   (:func:`spxcc_core.broker.sizing.size_contracts` on the broker's snapshot); a buy-to-open
   limit day order;
 - ``t1`` when T1 is reached: ``floor(filled × t1_fraction)`` contracts, sell-to-close market;
-- ``exit`` when the setup closes (T2, stop, breakeven after T1, expired at session end) or at
-  the forced flat: everything still held, sell-to-close market. A working entry remainder is
+- ``exit`` when the setup closes (counted by reason: ``t2``, ``stop``, ``t1_remainder`` — the
+  rest after T1 stopped at breakeven or closed at the session end —, ``expired``) or at the
+  forced flat (``flat``): everything still held, sell-to-close market. A working entry remainder is
   canceled first, a working T1 order too (its contracts go with the exit).
 
 Exits are market orders: a stop must get out. On a zero bid nobody buys, so the order keeps
@@ -193,8 +194,9 @@ class Executor:
                  market: Any, symbols: SymbolTable, interval_ms: int,
                  router: Router | None = None) -> None:
         if not isinstance(adapter, EventTimeBroker):
-            raise ConfigError(f"broker {adapter.name!r} cannot execute a replay: it takes no "
-                              "quotes or time from the stream (on_quote, advance_to, subscribe)")
+            raise ConfigError(f"broker {adapter.name!r} cannot execute in event time: it takes "
+                              "no quotes or time from the stream (on_quote, advance_to, "
+                              "subscribe); use --execute paper")
         self.adapter = adapter
         self._feed: EventTimeBroker = adapter
         self.policy = policy
@@ -229,6 +231,8 @@ class Executor:
         self._broker_rejections = 0
         self._queue: list[tuple[int, int, str, str, int, SetupInstance | None]] = []
         self._seq = 0
+        # the broker's submit latency (the paper adapter's fill model): each order gets a
+        # wake-up then, so its fill is stamped when it happens, not at the next event
         self._latency_ms = math.ceil(int(getattr(getattr(adapter, "model", None),
                                                  "latency_ns", 0)) / _NS_PER_MS)
         self._batch: QuoteColumns | None = None
@@ -382,7 +386,7 @@ class Executor:
             if s.closed_ms is not None and s.triggered_ms is not None and "exit" not in seen:
                 seen.add("exit")
                 reason = {"t2": "t2", "stopped": "stop", "expired": "expired",
-                          "t1": "breakeven"}.get(s.status, s.status)
+                          "t1": "t1_remainder"}.get(s.status, s.status)
                 out.append((s.closed_ms + bar, _EXIT, reason, s))
         return out
 
