@@ -35,6 +35,7 @@ DICT_FUNCTIONS: dict[str, str] = {
     "tradier": "benchmarks.broker_bench:run_tradier_bench",
     "replay": "benchmarks.replay_bench:run_replay_bench",
     "execute": "benchmarks.execute_bench:run_execute_bench",
+    "slippage": "benchmarks.slippage_bench:run_slippage_bench",
 }
 
 

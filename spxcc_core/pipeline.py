@@ -66,6 +66,8 @@ from spxcc_core.run.result import RunResult, StepOutputs
 from spxcc_core.run.setup import resolve_profile
 from spxcc_core.setups.lifecycle import summarize
 from spxcc_core.setups.store import SetupStore
+from spxcc_core.slippage.rolling import RollingSlippage
+from spxcc_core.slippage.store import SlippageStore
 
 if TYPE_CHECKING:
     from spxcc_core.aggregate.columns import (
@@ -158,7 +160,16 @@ class Pipeline:
         self.profile = resolve_profile(self.registry, profile, detectors)
         self.aggregator = StreamingAggregator(config, symbols=symbols, conditions=conditions,
                                               feeds=tuple(feeds))
-        self.runner = DetectorRunner(self.registry, self.profile, run_id=self.run_id)
+        #: rolling slippage the ``ev_floor`` gate reads (profile ``[ev_floor]`` only): the
+        #: store's recorded fills of the table's source, oldest first; update it with each
+        #: newly measured fill of that source
+        self.slippage: RollingSlippage | None = None
+        ev = self.profile.ev_floor
+        if ev is not None:
+            self.slippage = RollingSlippage.of(SlippageStore(store).records(source=ev.source),
+                                               ev.rolling_config())
+        self.runner = DetectorRunner(self.registry, self.profile, run_id=self.run_id,
+                                     slippage=self.slippage)
         self._setup_store = SetupStore(store)
         self._observe = self.registry.caller("spxcc_on_microbar", counted=True)
         self.context: Mapping[str, Any] = MappingProxyType({

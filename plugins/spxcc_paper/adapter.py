@@ -86,6 +86,7 @@ class PaperBroker(BrokerAdapter):
 
     name: ClassVar[str] = "paper"
     uses_store: ClassVar[bool] = True
+    simulated: ClassVar[bool] = True
 
     def __init__(self, *, account_id: str | None = None, account_type: str = "margin",
                  cash: float = 100_000.0, model: FillModel | None = None,

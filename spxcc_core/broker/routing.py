@@ -57,6 +57,7 @@ every wait goes through the injected :class:`~spxcc_core.clock.Clock`.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -94,7 +95,10 @@ from spxcc_core.contracts.broker import (
     OrderUpdate,
     encode_intent,
 )
+from spxcc_core.contracts.slippage import SlippageRecord, SlippageSource, SlippageUnavailable
 from spxcc_core.errors import ConfigError, InputError, SpxccError
+from spxcc_core.slippage.ledger import slippage_record
+from spxcc_core.slippage.store import SlippageStore
 
 __all__ = ["CancelResult", "RouteResult", "RoutingLimits", "RoutingWorker", "state_for_status"]
 
@@ -185,12 +189,17 @@ class RoutingWorker:
     :param clock: the injected clock: ``now_ms()`` for record times and snapshot ages,
         ``monotonic()``/``sleep()`` for the waits of ``route`` and ``cancel`` (default
         :class:`~spxcc_core.clock.SystemClock`; the default ``sync`` shares it).
+    :param on_slippage: called with each newly recorded fill's slippage record (after it is
+        stored; never for a fill seen before or one without a measurement), e.g. the
+        ``update`` of the rolling statistics the ``ev_floor`` gate reads.
     """
 
     def __init__(self, adapter: BrokerAdapter, store: BrokerStore, *,
                  limits: RoutingLimits | None = None, sync: SnapshotSync | None = None,
-                 clock: Clock | None = None) -> None:
+                 clock: Clock | None = None,
+                 on_slippage: Callable[[SlippageRecord], None] | None = None) -> None:
         self.adapter = adapter
+        self.on_slippage = on_slippage
         self.store = store
         self.broker = adapter.name
         self.limits = limits or RoutingLimits()
@@ -204,6 +213,7 @@ class RoutingWorker:
         self._fast_submit = accepts_known_unsubmitted(adapter)
         #: intents whose order this worker placed and no route() call has reported yet
         self._placed_unreported: set[str] = set()
+        self._slippage_store = SlippageStore(store.store)
 
     # --- public API ---------------------------------------------------------------------------
 
@@ -407,9 +417,13 @@ class RoutingWorker:
             return 0
         now = self.clock.now_ms()
         if isinstance(event, Fill):
-            key_new = self.store.record_fill(event, intent_id=live.intent.intent_id, now_ms=now)
+            slippage = self._slippage(live.intent, event)
+            key_new = self.store.record_fill(event, intent_id=live.intent.intent_id, now_ms=now,
+                                             slippage=slippage)
             if not key_new:
                 return 0
+            if self.on_slippage is not None and isinstance(slippage, SlippageRecord):
+                self.on_slippage(slippage)
             prev = live.filled
             live.filled = prev + event.quantity
             live.avg = round(((live.avg or 0.0) * prev + event.price * event.quantity)
@@ -432,6 +446,14 @@ class RoutingWorker:
         else:
             self._set(live, state, now, kind="update", detail=event.status)
         return 1
+
+    def _slippage(self, intent: OrderIntent, fill: Fill) -> SlippageRecord | SlippageUnavailable:
+        """The fill's slippage against the intent's arrival quote (or why there is none),
+        bucketed by the intent's recorded origin; ``paper`` for a simulated adapter."""
+        origin = self._slippage_store.origin(intent.intent_id)
+        source: SlippageSource = "paper" if self.adapter.simulated else "broker"
+        return slippage_record(intent, fill, source=source, setup_id=origin.setup_id,
+                               detector=origin.detector, underlying_price=origin.underlying_price)
 
     def cancel(self, intent_id: str, *, wait_s: float = 0.0,
                poll_interval_s: float = 0.2) -> CancelResult:

@@ -33,7 +33,9 @@ from spxcc_core.contracts.broker import (
     encode_broker_event,
     encode_intent,
 )
+from spxcc_core.contracts.slippage import SlippageRecord, SlippageUnavailable
 from spxcc_core.errors import InputError
+from spxcc_core.slippage.store import write_outcome
 from spxcc_core.store import Store
 
 __all__ = [
@@ -340,8 +342,13 @@ class BrokerStore:
                         kind="rejected" if isinstance(update, OrderRejected) else "update",
                         detail=detail, payload=encode_broker_event(update), **columns)
 
-    def record_fill(self, fill: Fill, *, intent_id: str | None, now_ms: int) -> bool:
-        """Store one execution; False (nothing written) when this ``fillId`` is known."""
+    def record_fill(self, fill: Fill, *, intent_id: str | None, now_ms: int,
+                    slippage: SlippageRecord | SlippageUnavailable | None = None) -> bool:
+        """Store one execution; False (nothing written) when this ``fillId`` is known.
+
+        ``slippage`` (the fill's measured slippage, or why it has none) is written in the same
+        transaction, so a stored fill always has its slippage row and a known fill adds none.
+        """
         try:
             with self._tx() as cur:
                 cur.execute("INSERT INTO spx_broker_fills (fill_key, intent_id, broker_order_id,"
@@ -350,6 +357,8 @@ class BrokerStore:
                              fill.broker_order_id, fill.quantity, fill.price,
                              fill.at_ms if fill.at_ms is not None else now_ms,
                              encode_broker_event(fill)))
+                if slippage is not None:
+                    write_outcome(cur, slippage)
         except sqlite3.IntegrityError:
             return False
         return True

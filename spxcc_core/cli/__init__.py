@@ -31,6 +31,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "spxcc_core.cli.replay",
     "spxcc_core.cli.golden",
     "spxcc_core.cli.live",
+    "spxcc_core.cli.slippage_cmd",
 )
 
 

@@ -24,13 +24,15 @@ from spxcc_core.contracts import (
     report,
     secrets,
     setup,
+    slippage,
 )
 from spxcc_core.contracts.base import Contract
 
 __all__ = ["all_contracts", "reader_for", "schema_filename"]
 
 _MODULES: tuple[ModuleType, ...] = (
-    market, microbar, report, broker, setup, secrets, replay, golden, host, execution,
+    market, microbar, report, broker, setup, secrets, replay, golden, host, slippage,
+    execution,
 )
 
 

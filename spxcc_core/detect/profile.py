@@ -20,6 +20,10 @@ a provider without a table runs with its parameter class's defaults. Provider pa
 the profile hash only when the profile has at least one ``[providers.NAME]`` table, so the hash
 of a profile without one is what it was before providers were configurable.
 
+The ``[ev_floor]`` table (:class:`~spxcc_core.slippage.ev_floor.EvFloorConfig`, see
+``docs/execution.md``) turns on the ``ev_floor`` gate; without it the gate is off
+(``Profile.ev_floor`` is None) and the table does not enter the hash.
+
 The ``[execution]`` table (:class:`~spxcc_core.execute.policy.ExecutionPolicy`, see
 ``docs/execution.md``) configures how triggered setups become option orders; it enters the hash
 only when present (``Profile.execution`` is None without it: the executor uses the defaults).
@@ -41,6 +45,7 @@ from spxcc_core.detect.gating import GatingProfile
 from spxcc_core.errors import ConfigError
 from spxcc_core.execute.policy import ExecutionPolicy
 from spxcc_core.setups.lifecycle import OutcomePolicy
+from spxcc_core.slippage.ev_floor import EvFloorConfig
 
 __all__ = [
     "DEFAULT_PROFILE_TOML",
@@ -104,6 +109,7 @@ class _ProfileDoc(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     outcome: dict[str, Any] = msgspec.field(default_factory=dict)
     detectors: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
     providers: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
+    ev_floor: dict[str, Any] | None = None
     execution: dict[str, Any] | None = None
 
 
@@ -123,6 +129,8 @@ class Profile:
     detectors: Mapping[str, DetectorConfig]
     source: str = "<profile>"
     providers: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
+    #: the ``[ev_floor]`` gate's parameters; None (no table) turns the gate off
+    ev_floor: EvFloorConfig | None = None
     execution: ExecutionPolicy | None = None
 
 
@@ -191,6 +199,8 @@ def parse_profile(text: str, source: str = "<profile>") -> Profile:
         gating=structure_strict(doc.gating, GatingProfile, f"profile {source} [gating]"),
         outcome=structure_strict(doc.outcome, OutcomePolicy, f"profile {source} [outcome]"),
         detectors=detectors, source=source, providers=doc.providers,
+        ev_floor=None if doc.ev_floor is None else structure_strict(
+            doc.ev_floor, EvFloorConfig, f"profile {source} [ev_floor]"),
         execution=None if doc.execution is None else structure_strict(
             doc.execution, ExecutionPolicy, f"profile {source} [execution]"))
 
@@ -286,8 +296,8 @@ def profile_hash(profile: Profile, resolved: Sequence[ResolvedDetector],
     """SHA-256 (hex, first 16 characters) of the resolved profile in canonical JSON.
 
     ``providers`` (resolved provider parameters, defaults included) count only when the
-    profile has a ``[providers.NAME]`` table; the execution policy only when the profile has an
-    ``[execution]`` table."""
+    profile has a ``[providers.NAME]`` table; ``[ev_floor]`` only when present; the execution
+    policy only when the profile has an ``[execution]`` table."""
     doc: dict[str, Any] = {
         "name": profile.name, "version": profile.version,
         "context": attrs.asdict(profile.context), "gating": attrs.asdict(profile.gating),
@@ -295,6 +305,8 @@ def profile_hash(profile: Profile, resolved: Sequence[ResolvedDetector],
         "detectors": {r.cls.name: {"version": r.cls.version, "params": attrs.asdict(r.params)}
                       for r in resolved},
     }
+    if profile.ev_floor is not None:
+        doc["ev_floor"] = attrs.asdict(profile.ev_floor)
     if profile.providers:
         doc["providers"] = {r.cls.name: {"version": r.cls.version,
                                          "params": attrs.asdict(r.params)} for r in providers}

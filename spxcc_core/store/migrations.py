@@ -41,9 +41,10 @@ _MODULES: tuple[str, ...] = (
     "spxcc_core.store.broker_schema",
     "spxcc_core.store.secrets_schema",
     "spxcc_core.store.setups_schema",
+    "spxcc_core.store.slippage_schema",
 )
 #: Components whose migrations are core's; a plugin migration may not use these names.
-CORE_COMPONENTS: frozenset[str] = frozenset({"broker", "secrets", "setups"})
+CORE_COMPONENTS: frozenset[str] = frozenset({"broker", "secrets", "setups", "slippage"})
 
 
 def all_migrations(extra: Iterable[Migration] = ()) -> list[Migration]:
