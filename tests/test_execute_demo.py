@@ -28,8 +28,8 @@ def test_demo_summary_shows_the_paper_execution(tmp_path: Path,
     # sells against the exit's arrival mid 0.825 (0.75 x 0.90): 0.075 ($7.50, 1.5 ticks) and
     # 0.225 ($22.50, 4.5 ticks); weighted by contracts: (5x10 + 7.5x8 + 22.5x2) / 20 = 7.75,
     # ticks (1x10 + 1.5x8 + 4.5x2) / 20 = 1.55
-    assert x["slippage"] == {"midday": {"fills": 3, "contracts": 20.0, "meanDollars": 7.75,
-                                        "meanTicks": 1.55}}
+    assert x["slippage"] == {"morning": {"fills": 3, "contracts": 20.0, "meanDollars": 7.75,
+                                         "meanTicks": 1.55}}  # 10:06-10:07 New York
     assert x["openPositions"] == 0
     # every other triggered setup says why it got no order
     assert x["skipped"] == {"after_flat_time": 1, "no_contract": 23}

@@ -102,14 +102,21 @@ def test_round_trip_hand_worked():
     assert out.report.realized_r == pytest.approx(-1440 / ((10.10 - entry.stop_premium) * 400),
                                                   abs=1e-4)  # the report rounds R to 4 places
     assert out.report.exits == {"t1": 1, "t1_remainder": 1}
-    # slippage: buy 10.10 vs mid 10.00 = +0.10 ($10, 1 tick of 0.10, 100 bps, half the spread);
-    # T1 sell 12.00 vs mid 12.10 = +0.10; the exit's arrival quote had no bid: no mid, null
+    # slippage (the ledger's records): buy 10.10 vs mid 10.00 = +0.10 ($10, 1 tick of 0.10,
+    # 100 bps, half the 0.20 spread); T1 sell 12.00 vs mid 12.10 = +0.10; the exit's arrival
+    # quote had no bid (0 x 0.05): the ledger measures it against mid 0.025, the sale at 1.00
+    # a bid appeared later is 0.025 - 1.00 = -0.975 per share (-$97.50, a "gain")
     s_entry, s_t1, s_exit = out.slippage
-    assert (s_entry.slippage, s_entry.slippage_dollars, s_entry.slippage_ticks,
-            s_entry.slippage_bps, s_entry.spread_fraction) == (0.1, 10.0, 1.0, 100.0, 0.5)
-    assert (s_t1.slippage, s_t1.slippage_dollars) == (0.1, 10.0)
-    assert s_exit.arrival_mid is None and s_exit.slippage is None
-    assert {s.bucket for s in out.slippage} == {"midday"}  # 10:00 is past the first 30 min
+    assert (s_entry.slippage_dollars, s_entry.slippage_ticks, s_entry.slippage_bps,
+            s_entry.slippage_spread_fraction) == (10.0, 1.0, 100.0, 0.5)
+    assert (s_t1.slippage_dollars, s_t1.side) == (10.0, "sell_to_close")
+    assert {s.time_bucket for s in out.slippage} == {"morning"}  # 10:00-12:00 New York
+    assert {s.source for s in out.slippage} == {"paper"}
+    assert all(s.setup_id == "s-1" and s.detector == "vwap" for s in out.slippage)
+    # the index was 6000 at each intent: the 6000 call is at the money
+    assert s_entry.moneyness == 1.0 and s_entry.otm_points == 0.0 and s_entry.dte == 0
+    assert (s_exit.arrival_mid, s_exit.slippage_dollars) == (0.025, -97.5)
+    assert out.report.slippage_unavailable == {}
 
 
 def test_latency_is_event_time():

@@ -368,8 +368,7 @@ def render_replay(summary: ReplaySummary) -> None:
         for why, n in x.skipped.items():
             table.add_row(f"execution: no entry, {why}", f"{n:,}")
         for name, b in x.slippage.items():
-            value = "—" if b.mean_dollars is None else (
-                f"${b.mean_dollars:+.2f} / {b.mean_ticks or 0.0:+.2f} ticks")
+            value = f"${b.mean_dollars:+.2f} / {b.mean_ticks:+.2f} ticks"
             table.add_row(f"slippage per contract, {name} ({b.fills} fills)", value)
     console.print(table)
     console.print("Expectancy: gross = fills exactly at the entry and the stop; gap-aware = "

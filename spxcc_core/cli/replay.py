@@ -29,9 +29,11 @@ def execution_lines(e: ExecutionReport) -> list[str]:
              f"({e.filled_contracts:g} contracts), {e.open_positions} open positions",
              f"  realized P&L ${e.realized_pnl:,.2f} ({e.realized_r:+.2f}R)"]
     for name, b in e.slippage.items():
-        d = "n/a" if b.mean_dollars is None else f"${b.mean_dollars:+.2f}/contract"
-        t = "" if b.mean_ticks is None else f", {b.mean_ticks:+.2f} ticks"
-        lines.append(f"  slippage {name}: {b.fills} fills, {b.contracts:g} contracts, {d}{t}")
+        lines.append(f"  slippage {name}: {b.fills} fills, {b.contracts:g} contracts, "
+                     f"${b.mean_dollars:+.2f}/contract, {b.mean_ticks:+.2f} ticks")
+    if e.slippage_unavailable:
+        why = ", ".join(f"{k} {n}" for k, n in e.slippage_unavailable.items())
+        lines.append(f"  fills without a slippage measurement: {why}")
     return lines
 
 

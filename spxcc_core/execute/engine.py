@@ -60,19 +60,22 @@ from spxcc_core.contracts.broker import (
     Position,
     Side,
 )
-from spxcc_core.contracts.execution import ExecutionReport, FillSlippage, SlippageBucket
+from spxcc_core.contracts.execution import ExecutionReport, SlippageBucket
 from spxcc_core.contracts.setup import SetupInstance
+from spxcc_core.contracts.slippage import SlippageRecord, SlippageUnavailable
 from spxcc_core.errors import ConfigError, InputError
 from spxcc_core.execute.policy import ExecutionPolicy
-from spxcc_core.execute.pricing import entry_limit, stop_premium, tick_size
+from spxcc_core.execute.pricing import entry_limit, stop_premium
 from spxcc_core.execute.quotes import OptionQuoteBook
 from spxcc_core.execute.routing import DirectRouter, Router
 from spxcc_core.execute.select import NoContract, OptionQuote, select_contract
 from spxcc_core.occ import parse_occ, underlying_for_root
 from spxcc_core.session import get_calendar
+from spxcc_core.slippage.ledger import slippage_record
+from spxcc_core.slippage.store import IntentOrigin
 
 __all__ = ["EventTimeBroker", "ExecutionOutputs", "Executor", "intent_id_for",
-           "slippage_of", "time_bucket"]
+           ]
 
 _NS_PER_MS = 1_000_000
 _line_encoder = msgspec.json.Encoder()
@@ -96,41 +99,6 @@ def intent_id_for(setup_id: str, leg: str) -> str:
     """Deterministic intent id of one leg (``entry``, ``t1``, ``exit``) of a setup:
     ``x-`` and the first 32 hex digits of SHA-256 over ``setup_id|leg``."""
     return "x-" + hashlib.sha256(f"{setup_id}|{leg}".encode()).hexdigest()[:32]
-
-
-def time_bucket(at_ms: int, open_ms: int | None, close_ms: int | None) -> str:
-    """Time-of-day bucket of an instant: ``open`` (the first 30 minutes of the session),
-    ``close`` (the last 60 minutes), ``midday`` between, ``outside`` out of regular hours."""
-    if open_ms is None or close_ms is None or not open_ms <= at_ms < close_ms:
-        return "outside"
-    if at_ms < open_ms + 30 * 60_000:
-        return "open"
-    if at_ms >= close_ms - 60 * 60_000:
-        return "close"
-    return "midday"
-
-
-def slippage_of(fill: Fill, intent: OrderIntent, *, setup_id: str, detector: str,
-                bucket: str) -> FillSlippage:
-    """Slippage of ``fill`` against ``intent``'s arrival quote (``fill_slippage@1``: positive
-    is a cost; null measures without a two-sided arrival quote)."""
-    bid, ask = intent.arrival_bid, intent.arrival_ask
-    mid = spread = None
-    if bid is not None and ask is not None and 0 < bid <= ask:
-        mid = round((bid + ask) / 2.0, 6)
-        spread = round(ask - bid, 6)
-    buy = intent.side.startswith("buy")
-    slip = None if mid is None else round((fill.price - mid) if buy else (mid - fill.price), 6)
-    return FillSlippage(
-        fill_id=fill.fill_id, intent_id=intent.intent_id, entry_intent_id=intent.entry_intent_id,
-        setup_id=setup_id, detector=detector, symbol=fill.symbol, side=fill.side,
-        quantity=fill.quantity, price=fill.price, at_ms=fill.at_ms, arrival_bid=bid,
-        arrival_ask=ask, arrival_mid=mid, slippage=slip,
-        slippage_dollars=None if slip is None else round(slip * MULTIPLIER, 4),
-        slippage_ticks=None if slip is None or mid is None else round(slip / tick_size(mid), 4),
-        slippage_bps=None if slip is None or mid is None else round(slip / mid * 1e4, 4),
-        spread_fraction=None if slip is None or not spread else round(slip / spread, 4),
-        bucket=bucket)
 
 
 @attrs.define(eq=False)
@@ -160,7 +128,7 @@ class ExecutionOutputs:
     intents: list[OrderIntent]
     fills: list[Fill]
     positions: list[Position]
-    slippage: list[FillSlippage]
+    slippage: list[SlippageRecord]
     report: ExecutionReport
 
     def counts(self) -> dict[str, int]:
@@ -222,7 +190,9 @@ class Executor:
         self._by_intent: dict[str, tuple[_Trade, OrderIntent]] = {}
         self.intents: list[OrderIntent] = []
         self.fills: list[Fill] = []
-        self.slippage: list[FillSlippage] = []
+        self.slippage: list[SlippageRecord] = []
+        self._unmeasured: Counter[str] = Counter()
+        self._spot: dict[str, float] = {}  # intent id -> index value at its creation
         self._setups = 0
         self._skipped: Counter[str] = Counter()
         self._rejected_contracts: Counter[str] = Counter()
@@ -520,7 +490,14 @@ class Executor:
         when refused or rejected."""
         self.intents.append(intent)
         self._by_intent[intent.intent_id] = (trade, intent)
-        order_id = self.router.submit(intent)
+        spot = None
+        if intent.created_at_ms is not None:
+            spot = self.market.index_value(self.policy.index_symbol, intent.created_at_ms,
+                                           self.policy.index_max_age_ms)
+        if spot is not None:
+            self._spot[intent.intent_id] = spot
+        order_id = self.router.submit(intent, IntentOrigin(
+            setup_id=trade.setup.id, detector=trade.setup.detector, underlying_price=spot))
         if order_id is None:
             self._broker_rejections += 1
             return None
@@ -551,10 +528,14 @@ class Executor:
             trade.sold += fill.quantity
             trade.proceeds += dollars
         self.fills.append(fill)
-        at = fill.at_ms if fill.at_ms is not None else self._now_ms
-        self.slippage.append(slippage_of(
-            fill, intent, setup_id=trade.setup.id, detector=trade.setup.detector,
-            bucket=time_bucket(at, self._open_ms, self._close_ms)))
+        measured = slippage_record(
+            intent, fill, source="paper" if self.adapter.simulated else "broker",
+            setup_id=trade.setup.id, detector=trade.setup.detector,
+            underlying_price=self._spot.get(intent.intent_id))
+        if isinstance(measured, SlippageUnavailable):
+            self._unmeasured[measured.reason] += 1
+        else:
+            self.slippage.append(measured)
 
     # -- results -----------------------------------------------------------------------------
 
@@ -582,7 +563,8 @@ class Executor:
             filled_contracts=sum(f.quantity for f in self.fills),
             broker_rejections=self._broker_rejections, open_positions=len(positions),
             realized_pnl=round(pnl, 2), realized_r=round(total_r, 4),
-            slippage=_buckets(self.slippage))
+            slippage=_buckets(self.slippage),
+            slippage_unavailable=dict(sorted(self._unmeasured.items())))
         return ExecutionOutputs(intents=list(self.intents), fills=list(self.fills),
                                 positions=positions, slippage=list(self.slippage),
                                 report=report)
@@ -593,21 +575,17 @@ def _arrival(q: OptionQuote) -> dict[str, Any]:
             "arrival_ask_size": q.ask_size, "arrival_ts_ms": q.ts_ms}
 
 
-def _buckets(lines: Sequence[FillSlippage]) -> dict[str, SlippageBucket]:
-    groups: dict[str, list[FillSlippage]] = {}
-    for line in lines:
-        groups.setdefault(line.bucket, []).append(line)
+def _buckets(records: Sequence[SlippageRecord]) -> dict[str, SlippageBucket]:
+    """Contract-weighted mean slippage per time-of-day bucket (the ledger's buckets)."""
+    groups: dict[str, list[SlippageRecord]] = {}
+    for r in records:
+        groups.setdefault(r.time_bucket, []).append(r)
     out: dict[str, SlippageBucket] = {}
     for name in sorted(groups):
         rows = groups[name]
-        priced = [r for r in rows if r.slippage_dollars is not None]
-        weight = sum(r.quantity for r in priced)
-        mean_d = mean_t = None
-        if weight > 0:
-            mean_d = round(sum((r.slippage_dollars or 0.0) * r.quantity for r in priced)
-                           / weight, 4)
-            mean_t = round(sum((r.slippage_ticks or 0.0) * r.quantity for r in priced)
-                           / weight, 4)
-        out[name] = SlippageBucket(fills=len(rows), contracts=sum(r.quantity for r in rows),
-                                   mean_dollars=mean_d, mean_ticks=mean_t)
+        weight = sum(r.quantity for r in rows)
+        out[name] = SlippageBucket(
+            fills=len(rows), contracts=weight,
+            mean_dollars=round(sum(r.slippage_dollars * r.quantity for r in rows) / weight, 4),
+            mean_ticks=round(sum(r.slippage_ticks * r.quantity for r in rows) / weight, 4))
     return out

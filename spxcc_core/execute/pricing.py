@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import math
 
+from spxcc_core.slippage.ledger import tick_size
+
 __all__ = ["TICK_BREAK", "entry_limit", "grid_ceil", "grid_floor", "stop_premium",
            "tick_size"]
 
-#: Prices below this trade in 0.05 ticks, prices at or above it in 0.10 ticks.
+#: Prices below this trade in 0.05 ticks, prices at or above it in 0.10 ticks
+#: (:func:`tick_size`, the slippage ledger's).
 TICK_BREAK = 3.00
 _EPS = 1e-9
-
-
-def tick_size(price: float) -> float:
-    """The tick at ``price``: 0.05 below 3.00, 0.10 from 3.00."""
-    return 0.05 if price < TICK_BREAK - _EPS else 0.10
 
 
 def _cents(price: float) -> float:

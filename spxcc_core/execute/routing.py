@@ -2,7 +2,8 @@
 through the routing worker (:class:`WorkerRouter`, live: pre-trade checks, buying-power
 reservations, exits held until their entry filled, every state change in the store).
 
-A router answers ``submit(intent)`` with the broker order id, ``""`` when the intent is accepted
+A router answers ``submit(intent, origin)`` (``origin``: the setup, detector and index value
+behind the intent, for the slippage ledger's buckets) with the broker order id, ``""`` when the intent is accepted
 but not at the broker yet (an exit waiting for its entry's fill), or None when it was refused
 or rejected (the executor counts it); ``cancel(intent_id, order_id)`` cancels what is still
 working (nothing when already final); ``poll()`` lets queued intents go (a no-op directly).
@@ -18,6 +19,7 @@ from spxcc_core.broker.interface import BrokerAdapter
 from spxcc_core.broker.routing import RoutingWorker
 from spxcc_core.contracts.broker import OrderIntent
 from spxcc_core.errors import InputError
+from spxcc_core.slippage.store import IntentOrigin, SlippageStore
 
 __all__ = ["DirectRouter", "Router", "WorkerRouter"]
 
@@ -28,7 +30,7 @@ _REFUSED = frozenset({"refused", "rejected", "error", "canceled", "expired"})
 class Router(Protocol):
     """Where the executor sends intents (module docstring)."""
 
-    def submit(self, intent: OrderIntent) -> str | None: ...
+    def submit(self, intent: OrderIntent, origin: IntentOrigin) -> str | None: ...
     def cancel(self, intent_id: str, order_id: str) -> None: ...
     def poll(self) -> None: ...
 
@@ -40,7 +42,7 @@ class DirectRouter:
         self.adapter = adapter
         self.account_id = account_id
 
-    def submit(self, intent: OrderIntent) -> str | None:
+    def submit(self, intent: OrderIntent, origin: IntentOrigin) -> str | None:
         try:
             return self.adapter.submit(intent).broker_order_id
         except BrokerError:
@@ -57,12 +59,15 @@ class DirectRouter:
 
 class WorkerRouter:
     """Intents through a :class:`~spxcc_core.broker.routing.RoutingWorker` (its checks, its
-    store records); the worker's own event polling records every fill."""
+    store records); the worker's own event polling records every fill and its slippage, which
+    the intent's origin (recorded in the same store first) buckets by setup and detector."""
 
     def __init__(self, worker: RoutingWorker) -> None:
         self.worker = worker
+        self.origins = SlippageStore(worker.store.store)
 
-    def submit(self, intent: OrderIntent) -> str | None:
+    def submit(self, intent: OrderIntent, origin: IntentOrigin) -> str | None:
+        self.origins.record_origin(intent.intent_id, origin)
         result = self.worker.route(intent, entry_intent_id=intent.entry_intent_id)
         if result.state in _REFUSED:
             return None
