@@ -127,6 +127,7 @@ def test_live_sample_session_trades_through_the_routing_worker(tmp_path: Path):
     from spxcc_core.detect.profile import DEFAULT_PROFILE_TOML
     from spxcc_core.replay.cache import ingest
     from spxcc_core.sample import generate_session
+    from spxcc_core.slippage.store import SlippageStore
     from spxcc_core.store.sqlite import Store
 
     sample = generate_session(tmp_path / "sample", scale=0.05)
@@ -148,6 +149,10 @@ def test_live_sample_session_trades_through_the_routing_worker(tmp_path: Path):
     with Store(tmp_path / "live" / "spxcc.sqlite3") as store:
         routed = BrokerStore(store)
         states = {i.intent_id: routed.get(i.intent_id) for i in live.intents}
+        stored = list(SlippageStore(store).records(source="paper"))
+    # the worker measured every fill as the executor did, bucketed by the recorded origin
+    key = lambda r: r.fill_id  # noqa: E731
+    assert sorted(stored, key=key) == sorted(live.slippage, key=key)
     assert all(rec is not None for rec in states.values())
     filled = {f.intent_id for f in live.fills}
     for intent_id, record in states.items():
