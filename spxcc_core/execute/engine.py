@@ -10,9 +10,8 @@ Timeline of a step: the step's setup changes become events at the *end* of the b
 happened on (``triggeredMs``/``t1Ms``/``closedMs`` + the bar interval: the bar is known only
 once it is over). An event waits until an option quote at or after its time has been seen, so
 the outputs do not depend on how the input is cut into steps. Events are handled in time
-order; before each, the option
-quotes up to its time are applied to the :class:`~spxcc_core.execute.quotes.OptionQuoteBook`
-and to the broker (only the contracts it has orders or positions in), then the broker clock is
+order; before each, the option quotes up to its time are applied to the
+:class:`~spxcc_core.execute.quotes.OptionQuoteBook` and to the broker (only the contracts it has orders or positions in), then the broker clock is
 advanced to it. The forced flat (``flat_before_close_s`` before the close) is one more event.
 
 Per setup (intent ids are a hash of the setup id and the leg, so a rerun writes the same ids):
@@ -26,8 +25,11 @@ Per setup (intent ids are a hash of the setup id and the leg, so a rerun writes 
 - ``t1`` when T1 is reached: ``floor(filled × t1_fraction)`` contracts, sell-to-close market;
 - ``exit`` when the setup closes (counted by reason: ``t2``, ``stop``, ``t1_remainder`` — the
   rest after T1 stopped at breakeven or closed at the session end —, ``expired``) or at the
-  forced flat (``flat``): everything still held, sell-to-close market. A working entry remainder is
-  canceled first, a working T1 order too (its contracts go with the exit).
+  forced flat (``flat``): everything still held, sell-to-close market. A working entry
+  remainder is canceled first, a working T1 order too (its contracts go with the exit).
+
+Every fill is measured by the slippage ledger (:func:`spxcc_core.slippage.ledger.slippage_record`,
+source ``paper`` for a simulated broker) against its intent's arrival quote.
 
 Exits are market orders: a stop must get out. On a zero bid nobody buys, so the order keeps
 working until a bid appears (``spxcc_paper``'s fill model). A position is never carried past
@@ -179,8 +181,6 @@ class Executor:
         self.account_id: str = account
         self.router: Router = router if router is not None else DirectRouter(adapter, account)
         self.book: OptionQuoteBook | None = None
-        self._open_ms: int | None = None
-        self._close_ms: int | None = None
         self._flat_ms: int | None = None
         self._now_ms = 0
         self._active: set[str] = set()
@@ -228,7 +228,6 @@ class Executor:
                              ) from None
         self.book = OptionQuoteBook(self.symbols, self.policy.root, day)
         trading = get_calendar().day(day)
-        self._open_ms, self._close_ms = trading.open_ms, trading.close_ms
         if trading.close_ms is not None:
             self._flat_ms = trading.close_ms - self.policy.flat_before_close_s * 1000
             self._push(self._flat_ms, _FLAT, "", None)
