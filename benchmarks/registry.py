@@ -36,6 +36,7 @@ DICT_FUNCTIONS: dict[str, str] = {
     "replay": "benchmarks.replay_bench:run_replay_bench",
     "execute": "benchmarks.execute_bench:run_execute_bench",
     "slippage": "benchmarks.slippage_bench:run_slippage_bench",
+    "gates": "benchmarks.gates_bench:run_gates_bench",
 }
 
 

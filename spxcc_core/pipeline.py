@@ -2,7 +2,9 @@
 
 With a ``broker`` the pipeline also executes: an :class:`~spxcc_core.execute.Executor` with the
 profile's execution policy gets every step's raw quotes and setup changes after step 4, so
-replay and live place the same orders (``docs/execution.md``).
+replay and live place the same orders (``docs/execution.md``). With an ``[ev_floor]`` table,
+each fill the executor measures also updates the rolling statistics that gate reads (live: the
+routing worker measures and updates them), so later setups face the measured slippage.
 
 From the batch on, replay (:mod:`spxcc_core.replay.engine`) and the live host
 (:mod:`spxcc_core.host.live`) run the same object, :class:`Pipeline`; they differ only in where
@@ -192,7 +194,8 @@ class Pipeline:
                 broker, self.profile.execution or ExecutionPolicy(),
                 t1_fraction=self.profile.outcome.t1_fraction, market=self.market,
                 symbols=self.aggregator.symbols, interval_ms=self.aggregator.config.interval_ms,
-                router=router)
+                router=router,
+                on_slippage=self.slippage.update if self.slippage is not None else None)
         if session_date is not None:
             self.set_session_date(session_date)
 

@@ -118,3 +118,22 @@ def test_golden_cases_have_no_option_quotes_so_every_setup_says_why():
         triggered = sum(1 for s in run.setups if s.triggered_ms is not None)
         assert e.setups == triggered
         assert e.skipped == ({"no_index_value": triggered} if triggered else {})
+
+
+def test_paper_fills_feed_the_ev_floor_of_later_setups(executed):
+    """With ``[ev_floor]`` on paper fills, the executor's measured fills update the rolling
+    statistics: setups after the first fills are gated on measured slippage, not the prior."""
+    root, _ = executed
+    profile = root / "ev_profile.toml"
+    profile.write_text(PROFILE + "\n[ev_floor]\nsource = \"paper\"\nmin_samples = 2\n"
+                       "base_floor_r = -100.0\n", encoding="utf-8")
+    run = run_replay(root / "cache", profile=profile, execute="paper")
+    levels = [c.input for d in run.decisions for c in d.checks
+              if c.gate == "ev_floor" and c.input.startswith("slippageSamples@")]
+    assert levels and levels[0] == "slippageSamples@prior"  # nothing measured yet
+    assert any(not x.endswith("@prior") for x in levels)   # measured fills took over
+    # without execution no fill is measured: the prior throughout
+    plain = run_replay(root / "cache", profile=profile)
+    assert {c.input for d in plain.decisions for c in d.checks
+            if c.gate == "ev_floor" and c.input.startswith("slippageSamples@")} == {
+        "slippageSamples@prior"}

@@ -16,6 +16,7 @@ from spxcc_core.cli.runargs import (
     add_selection_args,
     detector_names,
     execute_options,
+    run_profile,
     store_path,
 )
 from spxcc_core.errors import ConfigError
@@ -152,6 +153,8 @@ def _run(args: argparse.Namespace) -> int:
         from spxcc_core.chain import load_chain_snapshot
 
         load_chain_snapshot(args.chain)
+    # --profile, else the store's active profile: a bad store fails before a hub starts
+    args.run_profile = run_profile(args.profile)
     key = _api_key(args)
     return asyncio.run(_session(args, key, subs, detectors, duration, idle, serve, db))
 
@@ -180,7 +183,7 @@ async def _session(args: argparse.Namespace, key: str, subs: list[str],
         result = await run_live(url=args.url, api_key=key, subscriptions=subs, hub=hub,
                                 out_dir=args.out, store=db, record=args.record,
                                 duration_s=duration, idle_timeout_s=idle,
-                                profile=args.profile, detectors=detectors, stop=stop,
+                                profile=args.run_profile, detectors=detectors, stop=stop,
                                 chain=args.chain, broker=broker)
     finally:
         if hub is not None:

@@ -12,6 +12,7 @@ from spxcc_core.cli.runargs import (
     add_selection_args,
     detector_names,
     execute_options,
+    run_profile,
     store_path,
 )
 from spxcc_core.contracts.execution import ExecutionReport
@@ -74,7 +75,8 @@ def _run(args: argparse.Namespace) -> int:
     detectors = detector_names(args.detectors)
     db = store_path(args.db, args.out / DB_NAME)
     options = execute_options(args.execute, args.execute_option)
-    result = replay_session(args.session, detectors=detectors, profile=args.profile,
+    profile = run_profile(args.profile)  # --profile, else the store's active profile
+    result = replay_session(args.session, detectors=detectors, profile=profile,
                             out_dir=args.out, store=db,
                             step_ms=args.step_ms if args.step_ms is not None else DEFAULT_STEP_MS,
                             progress=None, chain=args.chain, fmt=args.fmt,

@@ -6,11 +6,15 @@ import argparse
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from spxcc_core.errors import ConfigError
 
+if TYPE_CHECKING:
+    from spxcc_core.detect.profile import Profile
+
 __all__ = ["add_execute_args", "add_selection_args", "detector_names", "execute_options",
-           "store_path"]
+           "run_profile", "store_path"]
 
 
 def add_selection_args(p: argparse.ArgumentParser) -> None:
@@ -18,7 +22,24 @@ def add_selection_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--detectors", default=None, metavar="NAME,...",
                    help="run only these detectors (default: every installed detector)")
     p.add_argument("--profile", type=Path, default=None, metavar="FILE.toml",
-                   help="detector profile (default: the embedded default profile)")
+                   help="detector profile (default: the active profile of the profile store, "
+                        "$SPXCC_DB or the user data folder — see `spxcc profile show` — else "
+                        "the embedded default profile)")
+
+
+def run_profile(path: Path | None) -> Path | Profile | None:
+    """The profile a run uses: ``--profile`` when given, else the active profile of the
+    profile store (``$SPXCC_DB`` or the user data folder; a missing file is not created),
+    else None (the embedded default).
+
+    :raises ConfigError: the store cannot be opened or its active profile does not parse.
+    """
+    if path is not None:
+        return path
+    from spxcc_core.run.profiles import active_profile
+    from spxcc_core.store.sqlite import default_db_path
+
+    return active_profile(default_db_path())
 
 
 def detector_names(text: str | None) -> list[str] | None:

@@ -16,6 +16,7 @@ import msgspec
 from spxcc_core.contracts import (
     broker,
     execution,
+    gates,
     golden,
     host,
     market,
@@ -31,7 +32,7 @@ from spxcc_core.contracts.base import Contract
 __all__ = ["all_contracts", "reader_for", "schema_filename"]
 
 _MODULES: tuple[ModuleType, ...] = (
-    market, microbar, report, broker, setup, secrets, replay, golden, host, slippage,
+    market, microbar, report, broker, setup, secrets, replay, golden, host, slippage, gates,
     execution,
 )
 

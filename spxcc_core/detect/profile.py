@@ -2,11 +2,12 @@
 
 A profile is human-written configuration, so unknown keys are errors naming the key (at every
 level: top, ``[context]``, ``[gating]``, ``[outcome]``, ``[detectors.NAME]`` and its
-``params``, ``[providers.NAME]``); tables become attrs classes through ``msgspec.convert``
-(strict types: ``"5"`` is not a float, ``"false"`` not a bool). :func:`default_profile` is the
-one default profile: :data:`DEFAULT_PROFILE_TOML` (name, context, gating and outcome, shown in
-``docs/detectors.md``) plus one ``[detectors.NAME]`` table per installed detector *derived from
-its* ``params_class`` *defaults* — core restates no detector's numbers.
+``params``, ``[providers.NAME]``); tables become attrs classes through a strict cattrs
+converter (:mod:`spxcc_core.detect.strict`: ``"5"`` is not a float, ``"false"`` not a bool).
+:func:`default_profile` is the one default profile: :data:`DEFAULT_PROFILE_TOML` (name,
+context, gating and outcome, shown in ``docs/detectors.md``) plus one ``[detectors.NAME]``
+table per installed detector *derived from its* ``params_class`` *defaults* — core restates no
+detector's numbers.
 
 A detector missing from the profile runs with its parameter class's defaults (listed as
 ``defaultsUsed`` in the run report); ``enabled = false`` turns one off. ``version`` must equal
@@ -40,6 +41,7 @@ from typing import Any, TypeVar
 import attrs
 import msgspec
 
+from spxcc_core.detect import strict
 from spxcc_core.detect.base import ContextProvider, Detector
 from spxcc_core.detect.gating import GatingProfile
 from spxcc_core.errors import ConfigError
@@ -93,22 +95,24 @@ class ContextConfig:
     window_bars: int = attrs.field(default=300, validator=attrs.validators.ge(1))
 
 
-class DetectorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+@attrs.frozen(kw_only=True)
+class DetectorConfig:
     """One ``[detectors.NAME]`` table: ``version`` must match the installed detector."""
 
     version: int
     enabled: bool = True
-    params: dict[str, Any] = msgspec.field(default_factory=dict)
+    params: dict[str, Any] = attrs.field(factory=dict)
 
 
-class _ProfileDoc(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+@attrs.frozen(kw_only=True)
+class _ProfileDoc:
     name: str
     version: int
-    context: dict[str, Any] = msgspec.field(default_factory=dict)
-    gating: dict[str, Any] = msgspec.field(default_factory=dict)
-    outcome: dict[str, Any] = msgspec.field(default_factory=dict)
-    detectors: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
-    providers: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
+    context: dict[str, Any] = attrs.field(factory=dict)
+    gating: dict[str, Any] = attrs.field(factory=dict)
+    outcome: dict[str, Any] = attrs.field(factory=dict)
+    detectors: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+    providers: dict[str, dict[str, Any]] = attrs.field(factory=dict)
     ev_floor: dict[str, Any] | None = None
     execution: dict[str, Any] | None = None
 
@@ -166,10 +170,8 @@ def structure_strict(values: Mapping[str, Any], cls: type[T], where: str) -> T:
         if key not in known:
             raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(known))})")
     try:
-        return msgspec.convert(dict(values), cls)
-    except msgspec.ValidationError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
-    except (ValueError, TypeError) as exc:
+        return strict.structure(values, cls)
+    except (ValueError, TypeError) as exc:  # StrictError included
         raise ConfigError(f"{where}: {exc}") from None
 
 
@@ -184,14 +186,14 @@ def parse_profile(text: str, source: str = "<profile>") -> Profile:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"profile {source}: invalid TOML: {exc}") from None
     try:
-        doc = msgspec.convert(raw, _ProfileDoc)
-    except msgspec.ValidationError as exc:
+        doc = strict.structure(raw, _ProfileDoc)
+    except strict.StrictError as exc:
         raise ConfigError(f"profile {source}: {exc}") from None
     detectors: dict[str, DetectorConfig] = {}
     for name, table in doc.detectors.items():
         try:
-            detectors[name] = msgspec.convert(table, DetectorConfig)
-        except msgspec.ValidationError as exc:
+            detectors[name] = strict.structure(table, DetectorConfig)
+        except strict.StrictError as exc:
             raise ConfigError(f"profile {source} [detectors.{name}]: {exc}") from None
     return Profile(
         name=doc.name, version=doc.version,

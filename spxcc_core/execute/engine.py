@@ -157,12 +157,15 @@ class Executor:
     :param interval_ms: the microbar interval (a bar is known at its start + this).
     :param router: how intents reach the broker (default: directly,
         :class:`~spxcc_core.execute.routing.DirectRouter`; live: the routing worker).
+    :param on_slippage: called with each measured fill's slippage record, unless the router
+        measures fills itself (the pipeline's rolling statistics for the ``ev_floor`` gate).
     :raises ConfigError: the broker cannot be fed quotes in event time, or no account.
     """
 
     def __init__(self, adapter: BrokerAdapter, policy: ExecutionPolicy, *, t1_fraction: float,
                  market: Any, symbols: SymbolTable, interval_ms: int,
-                 router: Router | None = None) -> None:
+                 router: Router | None = None,
+                 on_slippage: Callable[[SlippageRecord], None] | None = None) -> None:
         if not isinstance(adapter, EventTimeBroker):
             raise ConfigError(f"broker {adapter.name!r} cannot execute in event time: it takes "
                               "no quotes or time from the stream (on_quote, advance_to, "
@@ -180,6 +183,7 @@ class Executor:
                               "broker's account_id option)")
         self.account_id: str = account
         self.router: Router = router if router is not None else DirectRouter(adapter, account)
+        self.on_slippage = on_slippage if not self.router.measures_fills else None
         self.book: OptionQuoteBook | None = None
         self._flat_ms: int | None = None
         self._now_ms = 0
@@ -535,6 +539,8 @@ class Executor:
             self._unmeasured[measured.reason] += 1
         else:
             self.slippage.append(measured)
+            if self.on_slippage is not None:
+                self.on_slippage(measured)
 
     # -- results -----------------------------------------------------------------------------
 

@@ -28,7 +28,10 @@ _REFUSED = frozenset({"refused", "rejected", "error", "canceled", "expired"})
 
 
 class Router(Protocol):
-    """Where the executor sends intents (module docstring)."""
+    """Where the executor sends intents (module docstring). ``measures_fills``: the router
+    measures and records every fill's slippage itself (the routing worker does)."""
+
+    measures_fills: bool
 
     def submit(self, intent: OrderIntent, origin: IntentOrigin) -> str | None: ...
     def cancel(self, intent_id: str, order_id: str) -> None: ...
@@ -37,6 +40,8 @@ class Router(Protocol):
 
 class DirectRouter:
     """Intents straight to the adapter (``submit``/``cancel`` on ``account_id``)."""
+
+    measures_fills = False
 
     def __init__(self, adapter: BrokerAdapter, account_id: str) -> None:
         self.adapter = adapter
@@ -61,6 +66,8 @@ class WorkerRouter:
     """Intents through a :class:`~spxcc_core.broker.routing.RoutingWorker` (its checks, its
     store records); the worker's own event polling records every fill and its slippage, which
     the intent's origin (recorded in the same store first) buckets by setup and detector."""
+
+    measures_fills = True
 
     def __init__(self, worker: RoutingWorker) -> None:
         self.worker = worker

@@ -417,6 +417,8 @@ async def run_live(*, url: str | Sequence[str], api_key: str | ApiKey, subscript
                                                 clock=clock))
         pipe = Pipeline(inputs.pm, inputs.profile, store=db, config=config, feeds=feeds,
                         run_id_prefix="live", chain=inputs.chain, broker=broker, router=router)
+        if router is not None and pipe.slippage is not None:  # fills feed the ev_floor gate
+            router.worker.on_slippage = pipe.slippage.update
         agg = pipe.aggregator
         s = _Session(feeds=feeds, pipe=pipe, hub=hub, clock=clock)
 

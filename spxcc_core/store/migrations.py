@@ -39,12 +39,14 @@ class Migration:
 #: Modules that define ``MIGRATIONS: tuple[Migration, ...]``.
 _MODULES: tuple[str, ...] = (
     "spxcc_core.store.broker_schema",
+    "spxcc_core.store.profiles_schema",
     "spxcc_core.store.secrets_schema",
     "spxcc_core.store.setups_schema",
     "spxcc_core.store.slippage_schema",
 )
 #: Components whose migrations are core's; a plugin migration may not use these names.
-CORE_COMPONENTS: frozenset[str] = frozenset({"broker", "secrets", "setups", "slippage"})
+CORE_COMPONENTS: frozenset[str] = frozenset({"broker", "profiles", "secrets", "setups",
+                                               "slippage"})
 
 
 def all_migrations(extra: Iterable[Migration] = ()) -> list[Migration]:
