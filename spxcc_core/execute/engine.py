@@ -188,6 +188,7 @@ class Executor:
         self._flat_ms: int | None = None
         self._now_ms = 0
         self._active: set[str] = set()
+        self._open_trades: dict[str, _Trade] = {}
         self._active_ids = np.zeros(0, dtype=np.int32)
         self._seen: dict[str, set[str]] = {}
         self._trades: dict[str, _Trade] = {}
@@ -330,6 +331,7 @@ class Executor:
                              float(batch.ask[i]), float(batch.ask_size[i]))
         self._now_ms = max(self._now_ms, int(cm[stop - 1]) // _NS_PER_MS)
         self._pos = stop
+        self._refresh_active()
 
     def _activate(self, q: OptionQuote) -> None:
         """Start feeding contract ``q`` to the broker, beginning with its quote in force."""
@@ -340,6 +342,22 @@ class Executor:
         self._active_ids = self.book.tradable_ids(self._active)
         self._feed.on_quote(q.symbol, q.ts_ms * _NS_PER_MS, q.bid, q.bid_size, q.ask,
                             q.ask_size)
+
+    def _refresh_active(self) -> None:
+        """Feed the broker only the contracts it has working orders or positions in: a
+        trade is open until it exited and sold everything it bought. (Quotes of other
+        contracts fill nothing and mark nothing; a contract traded again starts from its
+        quote in force, :meth:`_activate`.)"""
+        needed = {t.entry.option_symbol for t in self._open_trades.values()
+                  if not t.exited or t.sold + 1e-9 < t.bought}
+        if needed == self._active:
+            return
+        self._open_trades = {k: t for k, t in self._open_trades.items()
+                             if t.entry.option_symbol in needed
+                             and (not t.exited or t.sold + 1e-9 < t.bought)}
+        self._active = needed
+        assert self.book is not None
+        self._active_ids = self.book.tradable_ids(needed)
 
     # -- events ------------------------------------------------------------------------------
 
@@ -364,6 +382,10 @@ class Executor:
         return out
 
     def _run_event(self, at_ms: int, kind: int, leg: str, setup: SetupInstance | None) -> None:
+        self._handle(at_ms, kind, leg, setup)
+        self._refresh_active()
+
+    def _handle(self, at_ms: int, kind: int, leg: str, setup: SetupInstance | None) -> None:
         self._apply_until(at_ms)
         at = max(at_ms, self._now_ms)
         self._now_ms = at
@@ -439,6 +461,7 @@ class Executor:
             **_arrival(q))
         trade = _Trade(setup=s, entry=intent, stop_premium=stop_prem)
         self._trades[s.id] = trade
+        self._open_trades[s.id] = trade
         self._activate(q)
         order_id = self._submit(trade, intent)
         if order_id is None:
