@@ -300,7 +300,7 @@ class Executor:
         mask = self.book.tradable_mask(quotes.symbol)
         if not mask.any():
             return
-        batch = quotes.take(np.flatnonzero(mask))
+        batch = quotes if mask.all() else quotes.take(np.flatnonzero(mask))
         cm = np.maximum.accumulate(batch.ts)
         np.maximum(cm, self._carry_ns, out=cm)
         self._carry_ns = int(cm[-1])
@@ -497,7 +497,7 @@ class Executor:
     def _send_exit(self, trade: _Trade, leg: str, reason: str, qty: int, at: int) -> None:
         symbol = trade.entry.option_symbol
         assert self.book is not None
-        q = self.book.latest.get(symbol)
+        q = self.book.quote(symbol)
         side: Side = "sell_to_close"
         intent = OrderIntent(
             intent_id=intent_id_for(trade.setup.id, leg), option_symbol=symbol,

@@ -39,8 +39,10 @@ class OptionQuoteBook:
         #: per symbol id: True when the contract is tradable (index = id)
         self._tradable = np.zeros(0, dtype=bool)
         self._meta: dict[int, tuple[float, bool]] = {}
-        #: latest quote by contract name
-        self.latest: dict[str, OptionQuote] = {}
+        # latest quote per symbol id, as columns (ts -1: none yet); OptionQuote objects are
+        # made only when asked for
+        self._ts = np.full(0, -1, dtype=np.int64)
+        self._cols = np.zeros((0, 4), dtype=np.float64)  # bid, bid size, ask, ask size
 
     def _classify(self) -> None:
         known = len(self._tradable)
@@ -57,6 +59,9 @@ class OptionQuoteBook:
                 extra[i - known] = True
                 self._meta[i] = (float(occ.strike), occ.is_call)
         self._tradable = np.concatenate([self._tradable, extra])
+        grow = len(names) - known
+        self._ts = np.concatenate([self._ts, np.full(grow, -1, dtype=np.int64)])
+        self._cols = np.concatenate([self._cols, np.zeros((grow, 4))])
 
     def tradable_mask(self, symbol_ids: np.ndarray) -> np.ndarray:
         """True for the rows (symbol ids) of tradable contracts."""
@@ -64,31 +69,44 @@ class OptionQuoteBook:
         return np.asarray(self._tradable[symbol_ids], dtype=bool)
 
     def apply(self, batch: QuoteColumns, start: int, stop: int) -> None:
-        """Take rows ``[start, stop)`` of ``batch`` (arrival order)."""
+        """Take rows ``[start, stop)`` of ``batch`` (arrival order): the last row of each
+        tradable contract replaces its quote."""
         if stop <= start:
             return
         self._classify()
         sym = batch.symbol[start:stop]
-        keep = self._tradable[sym]
-        if not keep.any():
+        last = np.full(len(self._tradable), -1, dtype=np.int64)
+        np.maximum.at(last, sym, np.arange(start, stop, dtype=np.int64))
+        ids = np.flatnonzero((last >= 0) & self._tradable)
+        if not len(ids):
             return
-        rows = np.flatnonzero(keep)
-        # the last row of each contract in this slice
-        rev = rows[::-1]
-        ids, first = np.unique(sym[rev], return_index=True)
-        names = self.symbols.names
-        for sid, j in zip(ids.tolist(), rev[first].tolist(), strict=True):
-            i = start + j
-            strike, call = self._meta[sid]
-            self.latest[names[sid]] = OptionQuote(
-                symbol=names[sid], strike=strike, is_call=call, settle_ms=self._settle,
-                bid=float(batch.bid[i]), ask=float(batch.ask[i]),
-                bid_size=float(batch.bid_size[i]), ask_size=float(batch.ask_size[i]),
-                ts_ms=int(batch.ts[i]) // _NS_PER_MS)
+        rows = last[ids]
+        self._ts[ids] = batch.ts[rows]
+        self._cols[ids, 0] = batch.bid[rows]
+        self._cols[ids, 1] = batch.bid_size[rows]
+        self._cols[ids, 2] = batch.ask[rows]
+        self._cols[ids, 3] = batch.ask_size[rows]
+
+    def _quote(self, sid: int) -> OptionQuote:
+        strike, call = self._meta[sid]
+        bid, bid_size, ask, ask_size = self._cols[sid].tolist()
+        return OptionQuote(symbol=self.symbols.names[sid], strike=strike, is_call=call,
+                           settle_ms=self._settle, bid=bid, ask=ask, bid_size=bid_size,
+                           ask_size=ask_size, ts_ms=int(self._ts[sid]) // _NS_PER_MS)
 
     def quotes(self) -> list[OptionQuote]:
         """Every tradable contract's latest quote, by symbol."""
-        return [self.latest[k] for k in sorted(self.latest)]
+        names = self.symbols.names
+        return [self._quote(i) for i in sorted(np.flatnonzero(self._ts >= 0).tolist(),
+                                               key=names.__getitem__)]
+
+    def quote(self, name: str) -> OptionQuote | None:
+        """The latest quote of contract ``name`` (None when it has none)."""
+        names = self.symbols.names
+        for i in np.flatnonzero(self._ts >= 0).tolist():
+            if names[i] == name:
+                return self._quote(i)
+        return None
 
     def tradable_ids(self, names: set[str]) -> np.ndarray:
         """The symbol ids of ``names`` that the table holds (for filtering batches)."""
