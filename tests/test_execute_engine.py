@@ -117,6 +117,13 @@ def test_round_trip_hand_worked():
     # the index was 6000 at each intent: the 6000 call is at the money
     assert s_entry.moneyness == 1.0 and s_entry.otm_points == 0.0 and s_entry.dte == 0
     assert out.report.slippage_unavailable == {"no_arrival_side": 1}
+    # the gates' view of the same round trip: one trade, entered at the trigger, T1 sent,
+    # R = -1440 / planned risk (the same R as the report: only one trade)
+    (trade,) = out.trades
+    assert (trade.setup_id, trade.entered_ms, trade.reached_t1, trade.pnl) == (
+        "s-1", T0 - 1000, True, -1440.0)
+    assert trade.realized_r == pytest.approx(out.report.realized_r, abs=1e-4)
+    assert trade.realized_r < -0.8
 
 
 def test_latency_is_event_time():

@@ -12,6 +12,7 @@ import pytest
 
 from spxcc_core.cli import main
 from spxcc_core.detect.profile import DEFAULT_PROFILE_TOML
+from spxcc_core.gates.trades import trades_from_run
 from spxcc_core.golden.io import write_flat_files
 from spxcc_core.golden.sessions import case_events, golden_sessions
 from spxcc_core.hookspecs import hookimpl
@@ -170,3 +171,35 @@ def test_replay_executor_calls_the_fill_observers_once_per_fill(executed):
         assert context["source"] == "replay"
         assert context["broker"] == "paper"
         assert context["state"] in ("filled", "partially_filled")
+
+
+def test_gate_trades_of_an_executed_run_are_its_round_trips_after_slippage(executed):
+    root, _ = executed
+    run = run_replay(root / "cache", profile=root / "profile.toml", execute="paper")
+    assert run.execution is not None
+    trades = trades_from_run(run)
+    assert trades.source == "execution"
+    entries = [i for i in run.execution.intents if i.side == "buy_to_open"]
+    filled_entries = {f.intent_id for f in run.execution.fills} & {i.intent_id for i in entries}
+    assert len(trades.trades) == len(filled_entries) > 0
+    closed = [t.realized_r for t in trades.trades if t.realized_r is not None]
+    # the report's realized R is the sum over the closed round trips (rounded to 4 places)
+    assert sum(closed) == pytest.approx(run.execution.report.realized_r, abs=1e-3)
+    assert [t.entered_ms for t in trades.trades] == sorted(t.entered_ms for t in trades.trades)
+    # a detection-only run of the same session reads the setups instead
+    detect_only = trades_from_run(run_replay(root / "cache", profile=root / "profile.toml"))
+    assert detect_only.source == "setups"
+
+
+def test_cli_gates_run_execute_paper_judges_executed_trades(executed, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]):
+    root, _ = executed
+    code = main(["gates", "run", "--candidate", str(root / "profile.toml"), "--baseline",
+                 str(root / "profile.toml"), "--sessions", str(root / "cache"), "--execute",
+                 "paper", "--resamples", "200", "--db", str(tmp_path / "p.sqlite3"),
+                 "--out", str(tmp_path / "gate"), "--json"])
+    capsys.readouterr()
+    decision = msgspec.json.decode((tmp_path / "gate" / "decision.json").read_bytes())
+    assert code in (0, 1)
+    assert decision["tradeSource"] == "execution"
+    assert decision["sessions"][0]["candidateTrades"] == decision["sessions"][0]["baselineTrades"] > 0

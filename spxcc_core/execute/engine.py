@@ -76,8 +76,7 @@ from spxcc_core.session import get_calendar
 from spxcc_core.slippage.ledger import slippage_record
 from spxcc_core.slippage.store import IntentOrigin
 
-__all__ = ["EventTimeBroker", "ExecutionOutputs", "Executor", "intent_id_for",
-           ]
+__all__ = ["EventTimeBroker", "ExecutedTrade", "ExecutionOutputs", "Executor", "intent_id_for"]
 
 _NS_PER_MS = 1_000_000
 _line_encoder = msgspec.json.Encoder()
@@ -121,17 +120,35 @@ class _Trade:
     exited: bool = False
 
 
+@attrs.frozen
+class ExecutedTrade:
+    """One setup's executed round trip, for the release gates: ``setup_id``; ``entered_ms`` the
+    setup's trigger time (epoch ms); ``realized_r`` the trade's P&L after every fill's actual
+    price (so after slippage) over its planned risk (entry price − stop premium, × 100 × the
+    contracts bought) — None while any bought contract is still open or the risk is not
+    positive; ``reached_t1`` whether the T1 partial exit was sent; ``pnl`` dollars over the
+    closed contracts."""
+
+    setup_id: str
+    entered_ms: int
+    realized_r: float | None
+    reached_t1: bool
+    pnl: float
+
+
 @attrs.define(eq=False)
 class ExecutionOutputs:
     """What the executor produced, in output order: ``intents`` by creation (entries and
     exits), ``fills`` in the broker's order, ``positions`` the end-of-session book (by
-    symbol), ``slippage`` one line per fill, ``report`` the ``execution_report@1``."""
+    symbol), ``slippage`` one line per fill, ``report`` the ``execution_report@1``, ``trades``
+    every entry that filled, by trigger time then setup id (not written to a file)."""
 
     intents: list[OrderIntent]
     fills: list[Fill]
     positions: list[Position]
     slippage: list[SlippageRecord]
     report: ExecutionReport
+    trades: list[ExecutedTrade] = attrs.field(factory=list)
 
     def counts(self) -> dict[str, int]:
         """Lines per output file (``spxcc_core.run.result.EXECUTION_FILES``)."""
@@ -582,15 +599,27 @@ class Executor:
         positions = sorted(snapshot.positions, key=lambda p: p.symbol)
         pnl = 0.0
         total_r = 0.0
+        executed: list[ExecutedTrade] = []
         for trade in self._trades.values():
-            if trade.bought <= 0 or trade.sold <= 0:
+            if trade.bought <= 0:
                 continue
             avg = trade.cost / trade.bought
-            pnl += trade.proceeds - avg * trade.sold
-            if abs(trade.sold - trade.bought) < 1e-9:
-                risk = (avg / MULTIPLIER - trade.stop_premium) * MULTIPLIER * trade.bought
-                if risk > 0:
-                    total_r += (trade.proceeds - trade.cost) / risk
+            trade_pnl = trade.proceeds - avg * trade.sold
+            trade_r: float | None = None
+            if trade.sold > 0:
+                pnl += trade_pnl
+                if abs(trade.sold - trade.bought) < 1e-9:
+                    risk = (avg / MULTIPLIER - trade.stop_premium) * MULTIPLIER * trade.bought
+                    if risk > 0:
+                        trade_r = (trade.proceeds - trade.cost) / risk
+                        total_r += trade_r
+            executed.append(ExecutedTrade(
+                setup_id=trade.setup.id,
+                entered_ms=trade.setup.triggered_ms if trade.setup.triggered_ms is not None
+                else trade.setup.detected_ms,
+                realized_r=None if trade_r is None else round(trade_r, 6),
+                reached_t1=trade.t1_done, pnl=round(trade_pnl, 2)))
+        executed.sort(key=lambda t: (t.entered_ms, t.setup_id))
         report = ExecutionReport(
             broker=self.adapter.name, policy=attrs.asdict(self.policy), setups=self._setups,
             entries=sum(1 for i in self.intents if i.side == "buy_to_open"),
@@ -604,7 +633,7 @@ class Executor:
             slippage_unavailable=dict(sorted(self._unmeasured.items())))
         return ExecutionOutputs(intents=list(self.intents), fills=list(self.fills),
                                 positions=positions, slippage=list(self.slippage),
-                                report=report)
+                                report=report, trades=executed)
 
 
 def _arrival(q: OptionQuote) -> dict[str, Any]:
