@@ -35,6 +35,7 @@ DICT_FUNCTIONS: dict[str, str] = {
     "routing": "benchmarks.routing_bench:run_routing_bench",
     "tradier": "benchmarks.broker_bench:run_tradier_bench",
     "replay": "benchmarks.replay_bench:run_replay_bench",
+    "execute": "benchmarks.execute_bench:run_execute_bench",
     "slippage": "benchmarks.slippage_bench:run_slippage_bench",
     "gates": "benchmarks.gates_bench:run_gates_bench",
     "reconcile": "benchmarks.reconcile_bench:run_reconcile_bench",

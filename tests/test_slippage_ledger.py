@@ -107,6 +107,22 @@ def test_buy_into_a_one_sided_market_measures_against_the_half_ask_mid() -> None
     assert r.spread_regime == "normal"            # 0.10 / 0.05 = 2 ticks
 
 
+def test_a_sell_whose_arrival_quote_had_no_bid_is_unavailable_not_a_price_improvement() -> None:
+    # a 0DTE wing with no bid (0 x 0) and an offer at 0.05: an exit cannot sell at arrival;
+    # it fills later at 1.00 when the market has moved. Against (0 + 0.05) / 2 that would be
+    # booked as -$97.50 of "slippage" per contract; there is no arrival price to measure.
+    out = slippage_record(_intent(CALL, "sell_to_close", 0.0, 0.05), _fill(CALL, "sell_to_close",
+                          1.00), source="paper")
+    assert isinstance(out, SlippageUnavailable)
+    assert out.reason == "no_arrival_side"
+    assert "no bid" in out.detail
+    # a buy into a market with no offer likewise
+    out = slippage_record(_intent(CALL, "buy_to_open", 0.05, 0.0), _fill(CALL, "buy_to_open",
+                          0.10), source="paper")
+    assert isinstance(out, SlippageUnavailable) and out.reason == "no_arrival_side"
+    assert "no ask" in out.detail
+
+
 def test_moneyness_and_otm_points_of_a_call_and_a_put() -> None:
     call = _record(CALL, "buy_to_open", 3.0, 3.2, 3.1, underlying_price=6840.0)
     assert call.moneyness == px(1.001461988)      # 6850 / 6840

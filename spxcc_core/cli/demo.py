@@ -21,15 +21,30 @@ from pathlib import Path
 import msgspec
 
 from spxcc_core.cli.runargs import db_argument
+from spxcc_core.contracts.execution import SlippageBucket
 from spxcc_core.contracts.replay import DetectionReport
 from spxcc_core.errors import ConfigError
 from spxcc_core.replay.wire import ReplayReport, ReplayResult
 from spxcc_core.sample import DEFAULT_DATE, DEFAULT_SEED, SampleSession, generate_session
 from spxcc_core.sample.summary import BarSummary, summarize_bars
 
-__all__ = ["GammaAtClose", "InstrumentSummary", "ReplaySummary", "aggregate_options", "aggregate_spy",
-           "gamma_at_close", "prepare_session", "register", "render", "render_options",
-           "render_replay", "replay_demo", "store_summary"]
+__all__ = [
+    "ExecutionSummary",
+    "GammaAtClose",
+    "InstrumentSummary",
+    "ReplaySummary",
+    "aggregate_options",
+    "aggregate_spy",
+    "execution_summary",
+    "gamma_at_close",
+    "prepare_session",
+    "register",
+    "render",
+    "render_options",
+    "render_replay",
+    "replay_demo",
+    "store_summary",
+]
 
 TICKER = "SPY"
 
@@ -52,6 +67,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         "session)")
     p.add_argument("--no-replay", action="store_true",
                    help="only summarise the SPY microbars (skip the replay)")
+    p.add_argument("--no-execute", action="store_true",
+                   help="replay without executing (by default the replay executes triggered "
+                        "setups on the paper broker: orders, fills, P&L, slippage)")
     p.set_defaults(func=_run)
 
 
@@ -163,6 +181,41 @@ class ReplaySummary(msgspec.Struct, kw_only=True, frozen=True, rename="camel"):
     out_dir: str
     db: str
     gamma: GammaAtClose | None = None
+    execution: ExecutionSummary | None = None
+
+
+class ExecutionSummary(msgspec.Struct, kw_only=True, frozen=True, rename="camel"):
+    """What the demo's paper execution did (from the report's ``execution`` section):
+    ``orders`` intents sent (entries + exits), ``fills`` and ``filled_contracts``,
+    ``realized_pnl`` dollars and ``realized_r`` (sum of the closed entries' R),
+    ``open_positions`` in the end-of-session book, ``skipped`` triggered setups without an
+    entry by reason, ``slippage`` by time-of-day bucket (mean dollars and ticks per contract,
+    positive a cost)."""
+
+    broker: str
+    orders: int
+    entries: int
+    exits: int
+    fills: int
+    filled_contracts: float
+    realized_pnl: float
+    realized_r: float
+    open_positions: int
+    skipped: dict[str, int]
+    slippage: dict[str, SlippageBucket]
+
+
+def execution_summary(report: ReplayReport) -> ExecutionSummary | None:
+    """The execution part of the demo summary (None for a replay that did not execute)."""
+    e = report.execution
+    if isinstance(e, msgspec.UnsetType):
+        return None
+    exits = sum(e.exits.values())
+    return ExecutionSummary(broker=e.broker, orders=e.entries + exits, entries=e.entries,
+                            exits=exits, fills=e.fills, filled_contracts=e.filled_contracts,
+                            realized_pnl=e.realized_pnl, realized_r=e.realized_r,
+                            open_positions=e.open_positions, skipped=dict(e.skipped),
+                            slippage=dict(e.slippage))
 
 
 def instrument_summaries(detection: DetectionReport) -> dict[str, InstrumentSummary]:
@@ -199,9 +252,10 @@ def gamma_at_close(report: ReplayReport) -> GammaAtClose | None:
     return None
 
 
-def replay_demo(session: SampleSession,
-                db: str | Path | None) -> tuple[ReplayResult, Path, str | Path]:
-    """Ingest the session into its cache (once) and replay it end to end.
+def replay_demo(session: SampleSession, db: str | Path | None, *,
+                execute: str | None = "paper") -> tuple[ReplayResult, Path, str | Path]:
+    """Ingest the session into its cache (once) and replay it end to end, executing on the
+    ``execute`` broker (None: detect only).
 
     The cache is ``<cache root>/cache-<session folder>`` (ingested again when the session has
     a chain snapshot the cache lacks), outputs go to ``<cache root>/replay-<session folder>``;
@@ -224,7 +278,7 @@ def replay_demo(session: SampleSession,
         if is_session_cache(cache) and not (cache / MARKER).exists():
             mark_owned(cache, "session cache")  # the demo's own cache, made before marking
         ingest(session.root, cache)
-    result = replay_session(cache, out_dir=out, store=store, progress=None)
+    result = replay_session(cache, out_dir=out, store=store, progress=None, execute=execute)
     return result, out, store
 
 
@@ -258,7 +312,8 @@ def store_summary(result: ReplayResult, out_dir: Path, db: str | Path) -> Replay
         expectancy_r=expectancy, expectancy_gap_r=report.detection.expectancy_gap_r,
         gate_blocks=blocks, by_instrument=instrument_summaries(report.detection),
         plugin_errors=[f"{e.plugin} ({e.hook}): {e.error}" for e in report.plugin_errors],
-        out_dir=str(out_dir), db=location, gamma=gamma_at_close(report))
+        out_dir=str(out_dir), db=location, gamma=gamma_at_close(report),
+        execution=execution_summary(report))
 
 
 def render_replay(summary: ReplaySummary) -> None:
@@ -307,6 +362,18 @@ def render_replay(summary: ReplaySummary) -> None:
                       "—" if g.max_strike is None or g.max_strike_gex is None else
                       f"{g.max_strike:,.0f} ({g.max_strike_gex:+,.0f})")
         table.add_row("gamma at close: source", g.source)
+    x = summary.execution
+    if x is not None:
+        table.add_row(f"execution ({x.broker}): orders (entries / exits)",
+                      f"{x.orders:,} ({x.entries:,} / {x.exits:,})")
+        table.add_row("execution: fills (contracts)", f"{x.fills:,} ({x.filled_contracts:g})")
+        table.add_row("execution: realized P&L", f"${x.realized_pnl:+,.2f} ({x.realized_r:+.2f}R)")
+        table.add_row("execution: open positions at the end", f"{x.open_positions:,}")
+        for why, n in x.skipped.items():
+            table.add_row(f"execution: no entry, {why}", f"{n:,}")
+        for name, b in x.slippage.items():
+            value = f"${b.mean_dollars:+.2f} / {b.mean_ticks:+.2f} ticks"
+            table.add_row(f"slippage per contract, {name} ({b.fills} fills)", value)
     console.print(table)
     console.print("Expectancy: gross = fills exactly at the entry and the stop; gap-aware = "
                   "fills at a bar's open when it gapped past them (no slippage, no fees).",
@@ -385,7 +452,8 @@ def _run(args: argparse.Namespace) -> int:
     options = aggregate_options(session)
     replay: ReplaySummary | None = None
     if not args.no_replay:
-        result, out_dir, db = replay_demo(session, args.db)
+        result, out_dir, db = replay_demo(session, args.db,
+                                          execute=None if args.no_execute else "paper")
         replay = store_summary(result, out_dir, db)
     if args.json:
         out = {"session": {"root": str(session.root), "seed": session.seed,

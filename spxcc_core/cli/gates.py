@@ -49,6 +49,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="sessions the run needs (default 5)")
     r.add_argument("--throughput-floor", type=float, default=None, metavar="FRACTION",
                    help="candidate trades/session >= FRACTION x baseline's (default 0.5)")
+    r.add_argument("--execute", default=None, metavar="BROKER",
+                   help="execute both profiles' setups on this broker in replay (paper): KPIs "
+                        "from the executed round trips, R after slippage (default: the "
+                        "setups' own outcomes)")
     r.add_argument("--jobs", type=int, default=1, metavar="N",
                    help="replay sessions in N worker processes (default 1)")
     r.add_argument("--db", type=db_argument, default=None, metavar="PATH|URL",
@@ -114,7 +118,7 @@ def _run(args: argparse.Namespace) -> int:
                     seed=args.seed, confidence=args.confidence,
                     resamples=args.resamples if args.resamples is not None
                     else DEFAULT_RESAMPLES, rules=rules,
-                    out_dir=args.out, pm=pm, jobs=args.jobs)
+                    out_dir=args.out, pm=pm, jobs=args.jobs, execute=args.execute)
     d = run.decision
     if args.json:
         sys.stdout.buffer.write(run.document)

@@ -15,9 +15,11 @@ import attrs
 
 from spxcc_core.cli.runargs import (
     DB_HELP,
+    add_execute_args,
     add_selection_args,
     db_argument,
     detector_names,
+    execute_options,
     run_profile,
     store_path,
 )
@@ -108,6 +110,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--chain", type=Path, default=None, metavar="FILE.json",
                    help="option-chain snapshot (Massive snapshot JSON) for the gamma context; "
                         "subscribe to V.I:SPX too so the spot is the index value")
+    add_execute_args(p, "execute triggered setups on this broker (paper) through the routing "
+                        "worker, fed the received option quotes (subscribe to V.I:SPX and the "
+                        "SPXW quotes); writes intents, fills, positions and slippage "
+                        "(docs/execution.md)")
     p.set_defaults(func=_run)
 
 
@@ -221,6 +227,11 @@ async def _session(args: argparse.Namespace, key: str, subs: list[str],
                    db: str | Path | None) -> int:
     from spxcc_core.host.hub import Hub
     from spxcc_core.host.live import run_live
+    from spxcc_core.plugins import get_plugin_manager
+    from spxcc_core.run.setup import execution_broker
+
+    broker = execution_broker(get_plugin_manager(), args.execute,
+                              execute_options(args.execute, args.execute_option))
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -237,7 +248,7 @@ async def _session(args: argparse.Namespace, key: str, subs: list[str],
                                 duration_s=timeouts.duration, idle_timeout_s=timeouts.idle,
                                 profile=args.run_profile, detectors=detectors, stop=stop,
                                 chain=args.chain, stall_timeout_s=timeouts.stall,
-                                connect_timeout_s=timeouts.connect)
+                                connect_timeout_s=timeouts.connect, broker=broker)
     finally:
         if hub is not None:
             await hub.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,8 +13,8 @@ from spxcc_core.errors import ConfigError
 if TYPE_CHECKING:
     from spxcc_core.detect.profile import Profile
 
-__all__ = ["DB_HELP", "add_selection_args", "db_argument", "detector_names", "run_profile",
-           "store_path"]
+__all__ = ["DB_HELP", "add_execute_args", "add_selection_args", "db_argument",
+           "detector_names", "execute_options", "run_profile", "store_path"]
 
 #: How ``--db`` is described (every command that takes it).
 DB_HELP = "store: an SQLite file, or a postgresql://USER@HOST:PORT/DB URL"
@@ -74,3 +75,29 @@ def store_path(db: str | Path | None, default: Path | None) -> str | Path | None
     if db is not None:
         return db
     return db_argument(os.environ[DB_ENV]) if os.environ.get(DB_ENV) else default
+
+
+def add_execute_args(p: argparse.ArgumentParser, what: str) -> None:
+    """``--execute BROKER`` and ``--execute-option KEY=VALUE`` (``what``: the help of
+    ``--execute``)."""
+    p.add_argument("--execute", default=None, metavar="BROKER", help=what)
+    p.add_argument("--execute-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="broker option for --execute (repeatable), e.g. latency_ms=500 or "
+                        "fill=mid for paper")
+
+
+def execute_options(broker: str | None, pairs: Sequence[str]) -> dict[str, object]:
+    """``--execute-option KEY=VALUE`` pairs as a dict.
+
+    :raises ConfigError: a pair without ``=`` (named by its rank), or options without
+        ``--execute``.
+    """
+    if pairs and broker is None:
+        raise ConfigError("--execute-option needs --execute BROKER")
+    out: dict[str, object] = {}
+    for rank, pair in enumerate(pairs, 1):
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--execute-option number {rank}: expected KEY=VALUE")
+        out[key.strip()] = value.strip()
+    return out

@@ -15,6 +15,7 @@ import msgspec
 
 from spxcc_core.contracts import (
     broker,
+    execution,
     gates,
     golden,
     host,
@@ -34,7 +35,7 @@ __all__ = ["all_contracts", "reader_for", "schema_filename"]
 
 _MODULES: tuple[ModuleType, ...] = (
     market, microbar, report, broker, setup, secrets, replay, golden, host, slippage, gates,
-    reconcile, parity,
+    reconcile, execution, parity,
 )
 
 

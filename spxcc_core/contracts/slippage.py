@@ -50,7 +50,7 @@ TimeBucket = Literal["open", "morning", "midday", "afternoon", "close", "off_hou
 SpreadRegime = Literal["zero", "tight", "normal", "wide"]
 #: Why a fill has no slippage record.
 UnavailableReason = Literal["no_arrival_quote", "crossed_arrival_quote", "fill_does_not_match_intent",
-                            "no_fill_time", "invalid_fill"]
+                            "no_fill_time", "invalid_fill", "no_arrival_side"]
 
 #: Slippage sources, in report order.
 SLIPPAGE_SOURCES: Final[tuple[str, ...]] = get_args(SlippageSource)

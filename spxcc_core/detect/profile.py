@@ -24,6 +24,10 @@ of a profile without one is what it was before providers were configurable.
 The ``[ev_floor]`` table (:class:`~spxcc_core.slippage.ev_floor.EvFloorConfig`, see
 ``docs/execution.md``) turns on the ``ev_floor`` gate; without it the gate is off
 (``Profile.ev_floor`` is None) and the table does not enter the hash.
+
+The ``[execution]`` table (:class:`~spxcc_core.execute.policy.ExecutionPolicy`, see
+``docs/execution.md``) configures how triggered setups become option orders; it enters the hash
+only when present (``Profile.execution`` is None without it: the executor uses the defaults).
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from spxcc_core.detect import strict
 from spxcc_core.detect.base import ContextProvider, Detector
 from spxcc_core.detect.gating import GatingProfile
 from spxcc_core.errors import ConfigError
+from spxcc_core.execute.policy import ExecutionPolicy
 from spxcc_core.setups.lifecycle import OutcomePolicy
 from spxcc_core.slippage.ev_floor import EvFloorConfig
 
@@ -109,13 +114,16 @@ class _ProfileDoc:
     detectors: dict[str, dict[str, Any]] = attrs.field(factory=dict)
     providers: dict[str, dict[str, Any]] = attrs.field(factory=dict)
     ev_floor: dict[str, Any] | None = None
+    execution: dict[str, Any] | None = None
 
 
 @attrs.frozen(kw_only=True)
 class Profile:
     """A parsed profile (detector and provider parameters stay raw until
     :func:`resolve_detectors` / :func:`resolve_providers`). ``providers``: provider name →
-    its ``[providers.NAME]`` table (empty: every provider runs with its defaults)."""
+    its ``[providers.NAME]`` table (empty: every provider runs with its defaults).
+    ``execution``: the ``[execution]`` table's policy, None when the profile has no such table
+    (the executor then uses :class:`ExecutionPolicy`'s defaults)."""
 
     name: str
     version: int
@@ -127,6 +135,7 @@ class Profile:
     providers: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
     #: the ``[ev_floor]`` gate's parameters; None (no table) turns the gate off
     ev_floor: EvFloorConfig | None = None
+    execution: ExecutionPolicy | None = None
 
 
 @attrs.frozen
@@ -193,7 +202,9 @@ def parse_profile(text: str, source: str = "<profile>") -> Profile:
         outcome=structure_strict(doc.outcome, OutcomePolicy, f"profile {source} [outcome]"),
         detectors=detectors, source=source, providers=doc.providers,
         ev_floor=None if doc.ev_floor is None else structure_strict(
-            doc.ev_floor, EvFloorConfig, f"profile {source} [ev_floor]"))
+            doc.ev_floor, EvFloorConfig, f"profile {source} [ev_floor]"),
+        execution=None if doc.execution is None else structure_strict(
+            doc.execution, ExecutionPolicy, f"profile {source} [execution]"))
 
 
 def load_profile(path: str | Path) -> Profile:
@@ -287,7 +298,8 @@ def profile_hash(profile: Profile, resolved: Sequence[ResolvedDetector],
     """SHA-256 (hex, first 16 characters) of the resolved profile in canonical JSON.
 
     ``providers`` (resolved provider parameters, defaults included) count only when the
-    profile has a ``[providers.NAME]`` table; ``[ev_floor]`` only when present."""
+    profile has a ``[providers.NAME]`` table; ``[ev_floor]`` only when present; the execution
+    policy only when the profile has an ``[execution]`` table."""
     doc: dict[str, Any] = {
         "name": profile.name, "version": profile.version,
         "context": attrs.asdict(profile.context), "gating": attrs.asdict(profile.gating),
@@ -300,4 +312,6 @@ def profile_hash(profile: Profile, resolved: Sequence[ResolvedDetector],
     if profile.providers:
         doc["providers"] = {r.cls.name: {"version": r.cls.version,
                                          "params": attrs.asdict(r.params)} for r in providers}
+    if profile.execution is not None:
+        doc["execution"] = attrs.asdict(profile.execution)
     return hashlib.sha256(msgspec.json.encode(doc, order="sorted")).hexdigest()[:16]

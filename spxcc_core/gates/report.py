@@ -151,8 +151,7 @@ each, {ev.min_sessions} sessions) — {"enough" if ev.enough else "not enough"}.
 <h2>Block-reason mix</h2>
 <div class="charts">{blocks}</div>
 <h2>Slippage</h2>
-<p class="muted">No slippage distribution: trades come from the setups' own outcomes \
-(trade source <code>{escape(d.trade_source)}</code>), gross of costs.</p>
+<p class="muted">{escape(_slippage_note(d.trade_source))}</p>
 <h2>Sessions</h2>
 <table id="sessions"><tr><th>date</th><th>source</th><th>candidate trades</th>\
 <th>baseline trades</th></tr>
@@ -203,3 +202,14 @@ def write_html(d: ReleaseDecision, path: str | os.PathLike[str],
         raise ConfigError(f"--html {out}: cannot create its folder ({exc.strerror or exc})") \
             from None
     atomic_write({out: html_report(d).encode("utf-8")})
+
+
+def _slippage_note(trade_source: str) -> str:
+    """What the R of the KPIs includes, by trade source."""
+    if trade_source == "execution":
+        return ("Trades are executed round trips (trade source execution): R is after "
+                "slippage, at the actual fill prices. The fills' slippage is in each replay's "
+                "slippage.jsonl and in `spxcc slippage report`.")
+    return (f"No slippage: trades come from the setups' own outcomes (trade source "
+            f"{trade_source}), gross of costs; run the gate with --execute paper for R after "
+            "slippage.")

@@ -46,24 +46,32 @@ class _PairJob:
     session: str
     candidate_toml: str
     baseline_toml: str
+    execute: str | None = None
 
 
 def replay_pair(session: str, candidate: NamedProfile, baseline: NamedProfile,
-                pm: pluggy.PluginManager | None = None) -> tuple[SessionTrades, SessionTrades]:
+                pm: pluggy.PluginManager | None = None, *, execute: str | None = None
+                ) -> tuple[SessionTrades, SessionTrades]:
     """Replay ``session`` under both profiles; returns (candidate, baseline) trades.
 
+    :param execute: a broker to execute each profile's setups on in replay (``paper``): the
+        trades are then the executed round trips, R after slippage; None: the setups' own
+        outcomes.
     :raises InputError: the session cannot be read.
     """
     from spxcc_core.replay.cache import ingest
     from spxcc_core.replay.engine import run_replay, session_kind
 
+    def both(source: str | os.PathLike[str]) -> tuple[SessionTrades, SessionTrades]:
+        return (trades_from_run(run_replay(source, profile=candidate.profile, pm=pm,
+                                           execute=execute)),
+                trades_from_run(run_replay(source, profile=baseline.profile, pm=pm,
+                                           execute=execute)))
+
     if session_kind(session) != "flatfiles":
-        return (trades_from_run(run_replay(session, profile=candidate.profile, pm=pm)),
-                trades_from_run(run_replay(session, profile=baseline.profile, pm=pm)))
+        return both(session)
     with tempfile.TemporaryDirectory(prefix="spxcc-gates-") as tmp:
-        cache = ingest(session, Path(tmp) / "cache")
-        return (trades_from_run(run_replay(cache, profile=candidate.profile, pm=pm)),
-                trades_from_run(run_replay(cache, profile=baseline.profile, pm=pm)))
+        return both(ingest(session, Path(tmp) / "cache").root)
 
 
 def _run_job(job: _PairJob) -> tuple[SessionTrades, SessionTrades]:
@@ -74,7 +82,7 @@ def _run_job(job: _PairJob) -> tuple[SessionTrades, SessionTrades]:
         return NamedProfile(profile=parse_profile(toml, what), toml=toml, id="", source=what)
 
     return replay_pair(job.session, named(job.candidate_toml, "candidate"),
-                       named(job.baseline_toml, "baseline"))
+                       named(job.baseline_toml, "baseline"), execute=job.execute)
 
 
 @attrs.frozen
@@ -114,6 +122,14 @@ def _mix(trades: Sequence[SessionTrades]) -> dict[str, int]:
     return dict(sorted(out.items()))
 
 
+def _trade_source(trades: Sequence[SessionTrades]) -> str:
+    """The one source of every session's trades (``setups`` or ``execution``)."""
+    sources = sorted({t.source for t in trades})
+    if len(sources) > 1:
+        raise ConfigError(f"gates: sessions mix trade sources ({', '.join(sources)})")
+    return sources[0] if sources else TRADE_SOURCE
+
+
 def decide(candidate: NamedProfile, baseline: NamedProfile, sources: Sequence[str],
            pairs: Sequence[tuple[SessionTrades, SessionTrades]], *, seed: int, resamples: int,
            confidence: float, rules: GateRules) -> ReleaseDecision:
@@ -143,7 +159,8 @@ def decide(candidate: NamedProfile, baseline: NamedProfile, sources: Sequence[st
         sessions=[GateSession(session_date=c.session_date, source=sources[i],
                               candidate_trades=len(c.trades), baseline_trades=len(b.trades))
                   for i, c, b in zip(order, cand, base, strict=True)],
-        seed=seed, resamples=resamples, confidence=confidence, trade_source=TRADE_SOURCE,
+        seed=seed, resamples=resamples, confidence=confidence,
+        trade_source=_trade_source([*cand, *base]),
         code_version=__version__, rollback_command=rollback_command(baseline))
 
 
@@ -151,12 +168,16 @@ def run_gates(*, candidate: NamedProfile, baseline: NamedProfile,
               sessions: Sequence[str | os.PathLike[str]], seed: int = 0,
               resamples: int = DEFAULT_RESAMPLES, confidence: float = 0.95,
               rules: GateRules | None = None, out_dir: str | os.PathLike[str] | None = None,
-              pm: pluggy.PluginManager | None = None, jobs: int = 1) -> GateRun:
+              pm: pluggy.PluginManager | None = None, jobs: int = 1,
+              execute: str | None = None) -> GateRun:
     """Replay every session under both profiles, decide, and write ``out_dir/decision.json``.
 
     :param sessions: session caches, flat-file folders or websocket recordings.
     :param jobs: worker processes (1: in this process, with ``pm``; more: a process pool
         whose workers use the default plugin manager).
+    :param execute: execute both profiles' setups on this broker in replay (``paper``): KPIs
+        from the executed round trips, R after slippage (``trade_source`` ``execution``);
+        None: from the setups' own outcomes (``setups``).
     :returns: the decision, its bytes and its path.
     :raises ConfigError: bad arguments, or ``decision.json`` would overwrite an input.
     :raises InputError: a session cannot be read.
@@ -181,10 +202,10 @@ def run_gates(*, candidate: NamedProfile, baseline: NamedProfile,
     for s in sources:
         session_kind(s)  # every session readable before the long part starts
     if jobs == 1:
-        pairs = [replay_pair(s, candidate, baseline, pm) for s in sources]
+        pairs = [replay_pair(s, candidate, baseline, pm, execute=execute) for s in sources]
     else:
         with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
-            pairs = list(pool.map(_run_job, [_PairJob(s, candidate.toml, baseline.toml)
+            pairs = list(pool.map(_run_job, [_PairJob(s, candidate.toml, baseline.toml, execute)
                                              for s in sources]))
     decision = decide(candidate, baseline, sources, pairs, seed=seed, resamples=resamples,
                       confidence=confidence, rules=rules if rules is not None else GateRules())

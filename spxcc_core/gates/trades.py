@@ -1,9 +1,13 @@
 """The one trade source of a gate run: what a replayed session traded under one profile.
 
-:func:`trades_from_run` is the only place a gate run reads trades. Today a trade is a
-*triggered setup* with the setup's own outcome (``realized_r`` gross of costs, T1 reached or
-not; ``source = "setups"``). When the execution loop supplies R after slippage, this function
-reads its fills instead and names the new source — nothing else in the gates changes.
+:func:`trades_from_run` is the only place a gate run reads trades, from one of two sources:
+
+- ``execution`` (the run executed, ``replay --execute`` / ``gates run --execute paper``): a
+  trade is an entry that filled, its ``realized_r`` the round trip's P&L at the actual fill
+  prices — so **after slippage** — over its planned risk, T1 reached when the partial exit was
+  sent (:class:`spxcc_core.execute.engine.ExecutedTrade`);
+- ``setups`` (a detection-only run): a trade is a *triggered setup* with the setup's own
+  outcome on the underlying (``realized_r`` gross of costs, T1 reached or not).
 """
 
 from __future__ import annotations
@@ -15,10 +19,12 @@ import attrs
 from spxcc_core.contracts.setup import GateDecision, SetupInstance
 from spxcc_core.run.result import RunResult
 
-__all__ = ["TRADE_SOURCE", "SessionTrades", "Trade", "block_reasons", "trades_from_run"]
+__all__ = ["EXECUTION_SOURCE", "TRADE_SOURCE", "SessionTrades", "Trade", "block_reasons", "trades_from_run"]
 
-#: Name of the trade source written into ``decision.json`` (``trade_source``).
+#: Name of the detection-only trade source written into ``decision.json`` (``trade_source``).
 TRADE_SOURCE = "setups"
+#: Name of the executed trade source (R after slippage).
+EXECUTION_SOURCE = "execution"
 
 
 @attrs.frozen
@@ -33,12 +39,14 @@ class Trade:
 
 @attrs.frozen
 class SessionTrades:
-    """A session's trades under one profile, in entry order, and its failed gate checks by
-    gate name (``block_reasons``)."""
+    """A session's trades under one profile, in entry order, its failed gate checks by gate
+    name (``block_reasons``) and where the trades came from (``source``: ``setups`` or
+    ``execution``)."""
 
     session_date: str
     trades: tuple[Trade, ...]
     block_reasons: dict[str, int]
+    source: str = TRADE_SOURCE
 
 
 def block_reasons(decisions: Iterable[GateDecision]) -> dict[str, int]:
@@ -60,9 +68,15 @@ def _trade(s: SetupInstance) -> Trade:
 
 
 def trades_from_run(run: RunResult) -> SessionTrades:
-    """The trades of one replayed session: its triggered setups by trigger time (then id),
-    each with its realized R and whether it reached T1, and the block-reason mix of its gate
-    decisions."""
+    """The trades of one replayed session and the block-reason mix of its gate decisions: the
+    executed round trips when the run executed (R after slippage), else its triggered setups
+    by trigger time (then id), each with its realized R and whether it reached T1."""
+    if run.execution is not None:
+        executed = tuple(Trade(realized_r=t.realized_r, reached_t1=t.reached_t1,
+                               entered_ms=t.entered_ms) for t in run.execution.trades)
+        return SessionTrades(session_date=run.report.source.session_date, trades=executed,
+                             block_reasons=block_reasons(run.decisions),
+                             source=EXECUTION_SOURCE)
     triggered = sorted((s for s in run.setups if s.triggered_ms is not None),
                        key=lambda s: (s.triggered_ms, s.id))
     return SessionTrades(session_date=run.report.source.session_date,

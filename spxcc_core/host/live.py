@@ -85,6 +85,7 @@ from spxcc_core.massive.live import (
 from spxcc_core.massive.websocket import WsFrame, WsStats
 from spxcc_core.outputs import atomic_write
 from spxcc_core.pipeline import Pipeline
+from spxcc_core.registry import as_registry
 from spxcc_core.run.result import OUTPUT_FILES, RunResult, StepOutputs, json_document
 from spxcc_core.run.setup import (
     check_run_paths,
@@ -98,6 +99,8 @@ from spxcc_core.store.sqlite import Store
 
 if TYPE_CHECKING:
     from spxcc_core.aggregate.columns import QuoteColumns, TradeColumns
+    from spxcc_core.broker.interface import BrokerAdapter
+    from spxcc_core.broker.routing import RoutingLimits
 
 __all__ = ["CHAIN_COPY", "DEFAULT_IDLE_TIMEOUT_S", "DEFAULT_STALL_TIMEOUT_S", "LIVE_REPORT",
            "MAX_QUARANTINED_FRAMES", "LiveResult", "check_live_paths", "feeds_for", "is_delayed",
@@ -472,7 +475,9 @@ async def run_live(*, url: str | Sequence[str], api_key: str | ApiKey, subscript
                    connect_kwargs: dict[str, Any] | None = None,
                    chain: ChainSnapshot | str | os.PathLike[str] | None = None,
                    stall_timeout_s: float | None = DEFAULT_STALL_TIMEOUT_S,
-                   connect_timeout_s: float | None = None) -> LiveResult:
+                   connect_timeout_s: float | None = None,
+                   broker: BrokerAdapter | None = None,
+                   limits: RoutingLimits | None = None) -> LiveResult:
     """Run one live session (module docstring) and return its outputs.
 
     :param url: the Massive websocket URL (e.g. ``wss://socket.massive.com/stocks``), or
@@ -504,6 +509,13 @@ async def run_live(*, url: str | Sequence[str], api_key: str | ApiKey, subscript
         many seconds, else the session ends with ``feed_error`` (when no connection ever
         succeeded: :class:`MassiveConnectionError` is raised and nothing is written); None:
         wait as long as the other limits allow.
+    :param broker: execute triggered setups on this broker, fed the received option quotes in
+        event time (``docs/execution.md``; the paper adapter with ``clock=replay``), every
+        intent through a :class:`~spxcc_core.broker.routing.RoutingWorker` on the run's store
+        (``limits``); the outputs add the execution files, as ``spxcc replay --execute``.
+        None: none.
+    :param limits: the routing worker's pre-trade limits (default
+        :class:`~spxcc_core.broker.routing.RoutingLimits`).
     :raises ConfigError: a bad argument, profile, detector name, store or output path; outputs
         that overlap each other or an input (:func:`check_live_paths`), before anything is
         written.
@@ -530,8 +542,21 @@ async def run_live(*, url: str | Sequence[str], api_key: str | ApiKey, subscript
     recorder: Recorder | None = None
     try:
         recorder = Recorder(record, scrub=_scrubber(key)) if record is not None else None
-        pipe = Pipeline(inputs.pm, inputs.profile, store=db, config=config, feeds=feeds,
-                        run_id_prefix="live", chain=inputs.chain)
+        router = None
+        registry = as_registry(inputs.pm)
+        if broker is not None:
+            from spxcc_core.broker.routing import RoutingWorker
+            from spxcc_core.broker.store import BrokerStore
+            from spxcc_core.execute.routing import WorkerRouter
+
+            # the registry the pipeline uses too: the worker's spxcc_on_fill observers,
+            # reconcilers (start-up and periodic reconciliation) and failures are the run's
+            router = WorkerRouter(RoutingWorker(broker, BrokerStore(db), limits=limits,
+                                                clock=clock, registry=registry))
+        pipe = Pipeline(registry, inputs.profile, store=db, config=config, feeds=feeds,
+                        run_id_prefix="live", chain=inputs.chain, broker=broker, router=router)
+        if router is not None and pipe.slippage is not None:  # fills feed the ev_floor gate
+            router.worker.on_slippage = pipe.slippage.update
         agg = pipe.aggregator
         s = _Session(feeds=feeds, pipe=pipe, hub=hub, clock=clock)
 

@@ -11,7 +11,7 @@ to be readable — create the output folder (:func:`make_out_dir`) and open the 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,13 +30,17 @@ from spxcc_core.store import Store
 from spxcc_core.store.target import is_postgres_url, store_file
 
 if TYPE_CHECKING:
+    from spxcc_core.broker.interface import BrokerAdapter
     from spxcc_core.chain import ChainSnapshot
     from spxcc_core.massive.websocket import WsStats
 
 __all__ = [
     "DB_NAME",
+    "PAPER_REPLAY_OPTIONS",
+    "REPLAY_ACCOUNT",
     "RunInputs",
     "check_run_paths",
+    "execution_broker",
     "load_chain",
     "make_out_dir",
     "open_store",
@@ -75,6 +79,37 @@ def resolve_inputs(*, pm: pluggy.PluginManager | None,
     pm = pm if pm is not None else get_plugin_manager()
     return RunInputs(pm=pm, profile=resolve_profile(pm, profile, detectors),
                      chain=load_chain(chain))
+
+
+#: Options of the paper adapter of an executing run, unless the caller gives others: the
+#: book's clock is the event time of the quotes fed, orders activate 250 ms after submission.
+PAPER_REPLAY_OPTIONS: Mapping[str, object] = {"clock": "replay", "latency_ms": 250}
+#: Account of an executing run.
+REPLAY_ACCOUNT = "replay"
+
+
+def execution_broker(pm: pluggy.PluginManager | PluginRegistry, name: str | None,
+                     options: Mapping[str, object] | None = None) -> BrokerAdapter | None:
+    """The adapter ``name`` from the registry for an executing run (None: no execution),
+    with ``options`` over :data:`PAPER_REPLAY_OPTIONS` for ``paper`` and the account
+    :data:`REPLAY_ACCOUNT` (in memory: never a store's accounts, so a rerun starts from the
+    same book).
+
+    :raises ConfigError: an unknown broker or a bad option.
+    """
+    if name is None:
+        return None
+    from spxcc_core.broker import broker_adapters
+    from spxcc_core.broker.interface import AdapterConfig
+
+    adapters = broker_adapters(pm)
+    cls = adapters.get(name)
+    if cls is None:
+        raise ConfigError(f"--execute {name}: unknown broker; registered: "
+                          f"{', '.join(sorted(adapters)) or 'none'}")
+    merged: dict[str, object] = dict(PAPER_REPLAY_OPTIONS) if name == "paper" else {}
+    merged.update(options or {})
+    return cls.from_config(AdapterConfig(options=merged, account_id=REPLAY_ACCOUNT))
 
 
 def load_chain(chain: ChainSnapshot | str | os.PathLike[str] | None) -> ChainSnapshot | None:

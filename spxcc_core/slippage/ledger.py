@@ -136,7 +136,9 @@ def slippage_record(intent: OrderIntent, fill: Fill, *, source: SlippageSource,
     :param at_ms: the instant that fixes the time-of-day bucket and the DTE (epoch ms); None uses
         the fill's ``atMs``, else the intent's ``createdAtMs``.
     :returns: the record, or a :class:`SlippageUnavailable` with the reason when the intent has
-        no (or a crossed) arrival quote, the fill is not of this intent, or no time is known.
+        no (or a crossed) arrival quote, its arrival quote lacked the side it trades into (a
+        sell with no bid, a buy with no offer: ``no_arrival_side``), the fill is not of this
+        intent, or no time is known.
     """
     if fill.intent_id is not None and fill.intent_id != intent.intent_id:
         return _unavailable(intent, fill, source, "fill_does_not_match_intent",
@@ -157,6 +159,15 @@ def slippage_record(intent: OrderIntent, fill: Fill, *, source: SlippageSource,
                                if v is None)
         return _unavailable(intent, fill, source, "no_arrival_quote",
                             f"intent {intent.intent_id!r} has no {missing}")
+    if (ask if is_buy(intent.side) else bid) <= 0.0:
+        # a sell when there was no bid (a 0DTE wing worth less than a tick), a buy when there
+        # was no offer: the order could not trade at arrival, so arrival has no price to
+        # measure its fill against (a mid of (0 + ask) / 2 would book the later move as
+        # slippage); a buy into a market with no bid still measures against (0 + ask) / 2
+        side = "bid" if not is_buy(intent.side) else "ask"
+        return _unavailable(intent, fill, source, "no_arrival_side",
+                            f"intent {intent.intent_id!r} is a {intent.side} and its arrival "
+                            f"quote had no {side}")
     if bid > ask:
         return _unavailable(intent, fill, source, "crossed_arrival_quote",
                             f"intent {intent.intent_id!r} arrival bid {bid} is above ask {ask}")
