@@ -103,6 +103,7 @@ def _gate_parser() -> argparse.ArgumentParser:
     p.add_argument("--resamples", default=None, metavar="N")
     p.add_argument("--jobs", default=None, metavar="N")
     p.add_argument("--db", default=None, metavar="PATH|URL")
+    p.add_argument("--execute", default=None, metavar="BROKER")
     p.add_argument("--no-checks", action="store_true",
                    help="skip tests, typecheck and golden verify (to try the gate; never in a "
                         "release job)")
@@ -120,7 +121,8 @@ def gate_commands(posargs: Sequence[str]) -> list[list[str]]:
     checks = [] if a.no_checks else [["pytest", "-q"], ["mypy"], ["spxcc", "golden", "verify"]]
     run = ["spxcc", "gates", "run", "--candidate", a.candidate, "--baseline", a.baseline,
            "--sessions", *a.sessions, "--seed", a.seed]
-    for option, value in (("--resamples", a.resamples), ("--jobs", a.jobs), ("--db", a.db)):
+    for option, value in (("--resamples", a.resamples), ("--jobs", a.jobs), ("--db", a.db),
+                          ("--execute", a.execute)):
         if value is not None:
             run += [option, value]
     run += ["--out", a.out]
@@ -134,7 +136,7 @@ def gates(session: nox.Session) -> None:
     """The whole release gate (docs/release-gates.md): tests, typecheck, golden verify,
     ``spxcc gates run`` and its report; fails unless the decision is ``promote``. Arguments:
     ``-- --candidate PROFILE --baseline PROFILE --sessions DIR... [--out DIR] [--seed N]
-    [--resamples N] [--jobs N] [--db PATH|URL] [--no-checks]``."""
+    [--resamples N] [--jobs N] [--db PATH|URL] [--execute BROKER] [--no-checks]``."""
     if not session.posargs:
         session.error("give -- --candidate PROFILE --baseline PROFILE --sessions DIR...")
     try:

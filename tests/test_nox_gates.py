@@ -35,13 +35,15 @@ NOXFILE = _noxfile()
 def test_the_session_runs_the_whole_gate_in_order() -> None:
     commands = NOXFILE.gate_commands(["--candidate", "c.toml", "--baseline", "active",
                                       "--sessions", "s/1", "s/2", "--seed", "7",
-                                      "--resamples", "500", "--out", "run"])
+                                      "--resamples", "500", "--out", "run",
+                                      "--execute", "paper", "--jobs", "2", "--db", "p.db"])
     assert commands == [
         ["pytest", "-q"],
         ["mypy"],
         ["spxcc", "golden", "verify"],
         ["spxcc", "gates", "run", "--candidate", "c.toml", "--baseline", "active",
-         "--sessions", "s/1", "s/2", "--seed", "7", "--resamples", "500", "--out", "run"],
+         "--sessions", "s/1", "s/2", "--seed", "7", "--resamples", "500", "--jobs", "2",
+         "--db", "p.db", "--execute", "paper", "--out", "run"],
         ["spxcc", "gates", "report", "run", "--html", "run/report.html", "--markdown"],
     ]
 

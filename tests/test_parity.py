@@ -69,14 +69,15 @@ def test_an_untouched_live_run_is_identical(live_run: Path,
     assert code == 0 and report["verdict"] == "identical"
     files = _files(report)
     assert list(files) == ["microbars.jsonl", "setups.jsonl", "gate_decisions.jsonl",
-                           "quarantine.jsonl", "report.json", "intents.jsonl", "fills.jsonl"]
+                           "quarantine.jsonl", "report.json", "intents.jsonl", "fills.jsonl",
+                           "positions.jsonl", "slippage.jsonl"]
     for name in ("microbars.jsonl", "setups.jsonl", "gate_decisions.jsonl",
                  "quarantine.jsonl", "report.json"):
         assert files[name]["status"] == "identical", name
         assert files[name]["differences"] == 0 and files[name]["first"] is None
     bars = (live_run / "microbars.jsonl").read_bytes().splitlines()
     assert files["microbars.jsonl"]["liveRecords"] == len(bars) == 1773
-    for name in ("intents.jsonl", "fills.jsonl"):
+    for name in ("intents.jsonl", "fills.jsonl", "positions.jsonl", "slippage.jsonl"):
         assert files[name]["status"] == "not_present"
         assert files[name]["note"] == f"the live run has no {name} (it did not execute orders)"
     assert report["gaps"] == [] and report["notes"] == []
@@ -182,7 +183,8 @@ def test_intents_present_live_are_reported_not_compared(
     code, report = _parity([str(run)], capsys)
     f = _files(report)["intents.jsonl"]
     assert code == 0 and f["status"] == "not_compared" and f["liveRecords"] == 1
-    assert f["note"] == "the replay wrote no intents.jsonl: this replay does not execute orders"
+    assert f["note"] == ("the replay wrote no intents.jsonl: report.json has no execution "
+                         "section")
 
 
 def test_out_writes_the_report_and_the_replay(live_run: Path, tmp_path: Path,
@@ -271,3 +273,48 @@ def test_a_real_outage_against_the_clean_session(tmp_path: Path,
     assert files["gate_decisions.jsonl"]["status"] == "expected_differences"
     assert files["setups.jsonl"]["status"] == "identical"
     assert code == 0 and report["verdict"] == "expected_differences"
+
+
+@pytest.mark.slow
+def test_a_paper_executing_live_run_compares_intents_and_fills(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The seeded sample session traded live on the paper broker through the routing worker
+    (``tests/test_execute_live.py``): parity replays it executing on paper; intents, fills,
+    positions and slippage are identical; one intent's limit price changed is named."""
+    from test_execute_live import _frames_of_cache, _live_sample
+
+    from spxcc_core.detect.profile import DEFAULT_PROFILE_TOML
+    from spxcc_core.replay.cache import ingest
+    from spxcc_core.sample import generate_session
+
+    sample = generate_session(tmp_path / "sample", scale=0.05)
+    ingest(sample.root, tmp_path / "cache")
+    profile = tmp_path / "profile.toml"
+    profile.write_text(DEFAULT_PROFILE_TOML + "\n[execution]\nmax_quote_age_ms = 120000\n"
+                       "max_spread = 1.0\n", encoding="utf-8")
+    frames = _frames_of_cache(tmp_path / "cache")
+    asyncio.run(asyncio.wait_for(_live_sample(tmp_path, frames, profile), 300))
+    run = tmp_path / "live"
+    args = [str(run), "--session", str(tmp_path / "recording.jsonl"), "--profile", str(profile)]
+    code, report = _parity(args, capsys)
+    files = _files(report)
+    assert code == 0 and report["verdict"] == "identical", report
+    for name in ("intents.jsonl", "fills.jsonl", "positions.jsonl", "slippage.jsonl",
+                 "report.json"):
+        assert files[name]["status"] == "identical", name
+    intents = (run / "intents.jsonl").read_bytes().splitlines()
+    assert files["intents.jsonl"]["liveRecords"] == len(intents) > 4
+    # the paper fills were measured in the run's store only: nothing to set against them
+    assert report["fillRealism"]["status"] == "not_present"
+    assert report["fillRealism"]["paper"]["fills"] > 0
+    assert report["fillRealism"]["note"].startswith(
+        "the store's slippage ledger has no broker fill (it has ")
+    first = json.loads(intents[0])
+    limit = first["limitPrice"]
+    _tamper_line(run / "intents.jsonl", 0, "limitPrice", round(limit + 0.05, 2))
+    code, report = _parity(args, capsys)
+    f = _files(report)["intents.jsonl"]
+    assert code == 1 and f["differences"] == 1
+    assert f["first"]["key"] == first["intentId"] and f["first"]["line"] == 1
+    assert f["first"]["fields"] == [{"field": "limitPrice", "live": round(limit + 0.05, 2),
+                                     "replay": limit}]

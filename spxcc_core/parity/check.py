@@ -43,6 +43,7 @@ from spxcc_core.hashing import sha256_file
 from spxcc_core.parity.diff import compare_document, compare_lines, gap_windows
 from spxcc_core.replay.engine import run_replay
 from spxcc_core.run.profiles import named_profile, profile_id
+from spxcc_core.run.result import EXECUTION_FILES as RUN_EXECUTION_FILES
 from spxcc_core.run.result import RunResult, json_document
 from spxcc_core.run.setup import resolve_profile
 from spxcc_core.slippage.report import build_report
@@ -66,8 +67,11 @@ PARITY_FILE: Final = "parity.json"
 #: JSON Lines files every run writes, compared in this order (then the report).
 COMPARED_FILES: Final = ("microbars.jsonl", "setups.jsonl", "gate_decisions.jsonl",
                          "quarantine.jsonl")
-#: Execution files, compared when the live run has them.
-EXECUTION_FILES: Final = ("intents.jsonl", "fills.jsonl")
+#: Execution files (``spxcc live --execute``), compared when the live run has them.
+EXECUTION_FILES: Final = RUN_EXECUTION_FILES
+#: Execution files that follow the broker's fills: compared field by field only when the live
+#: run filled on the paper broker, as the replay does.
+_FILL_SHAPED: Final = ("fills.jsonl", "positions.jsonl", "slippage.jsonl")
 #: Files whose contents depend on the source's shape (message indexes, source counts): only
 #: comparable when the source replayed is the live recording itself.
 _SOURCE_SHAPED: Final = ("quarantine.jsonl", REPORT_FILE)
@@ -293,8 +297,10 @@ def check_parity(live_dir: str | os.PathLike[str], *,
     cfg = run.report.aggregation.config
     config = AggregatorConfig(interval_ms=cfg.interval_ms, stale_ms=cfg.stale_ms,
                               lateness_ms=cfg.lateness_ms)
+    execution = run.report.execution
+    live_broker = None if isinstance(execution, msgspec.UnsetType) else execution.broker
     replay = run_replay(source, profile=prof, detectors=detectors, config=config, pm=pm,
-                        chain=chain_path)
+                        chain=chain_path, execute=None if live_broker is None else "paper")
     produced = replay.outputs()
     notes: list[str] = []
     recorded = run.report.source.recording_sha256
@@ -314,7 +320,11 @@ def check_parity(live_dir: str | os.PathLike[str], *,
                                        "(it did not execute orders)", None))
         elif mine is None:
             files.append(_not_compared(name, "not_compared", f"the replay wrote no {name}: "
-                                       "this replay does not execute orders", live))
+                                       "report.json has no execution section", live))
+        elif name in _FILL_SHAPED and live_broker != "paper":
+            files.append(_not_compared(name, "not_compared", f"the live run filled on "
+                                       f"{live_broker}, the replay on paper: fills are compared "
+                                       "as slippage (fill realism), not field by field", live))
         elif name in _SOURCE_SHAPED and not is_recording:
             files.append(_not_compared(name, "not_compared", f"{source} is not the live "
                                        "recording: message indexes and source counts differ "

@@ -84,6 +84,8 @@ RECORD_KINDS: Final[dict[str, RecordKind]] = {
     "quarantine.jsonl": RecordKind(("kind", "line", "ts"), _quarantine_span),
     "intents.jsonl": RecordKind(("intentId",), _field_span("createdAtMs")),
     "fills.jsonl": RecordKind(("fillId",), _field_span("atMs")),
+    "positions.jsonl": RecordKind(("symbol",), _field_span("acquiredAtMs")),
+    "slippage.jsonl": RecordKind(("fillId",), _field_span("atMs")),
 }
 
 
