@@ -72,7 +72,7 @@ def test_repeated_keys_are_numbered_in_file_order() -> None:
 
 
 def test_a_file_without_a_record_kind_is_keyed_by_line() -> None:
-    f = compare_lines("positions.jsonl", lines({"q": 1}), lines({"q": 2}), windows=NONE,
+    f = compare_lines("other.jsonl", lines({"q": 1}), lines({"q": 2}), windows=NONE,
                       interval_ms=1000)
     assert f.first is not None and f.first.key == "line 1" and f.first.at_ms is None
 

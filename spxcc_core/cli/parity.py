@@ -135,8 +135,15 @@ def render_text(report: ParityReport) -> str:
     for g in report.gaps:
         lines.append(f"  feed gap {g.url}: {g.from_ms} -> {g.to_ms} (differences expected "
                      f"from {g.window_from_ms} to {g.window_to_ms})")
+    absent = [f.file for f in report.files
+              if f.status == "not_present" and f.file.endswith(".jsonl")]
     for f in report.files:
+        if len(absent) > 1 and f.file in absent:
+            continue
         lines += _file(f)
+    if len(absent) > 1:
+        lines.append(f"  {', '.join(absent)}: not present (the live run did not execute "
+                     "orders)")
     fr = report.fill_realism
     if fr.status == "compared" and fr.paper is not None and fr.broker is not None:
         lines.append(f"  fill realism: broker {fr.broker.mean_dollars:+.2f} $/contract over "
