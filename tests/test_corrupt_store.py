@@ -50,6 +50,7 @@ COMMANDS: dict[str, list[str]] = {
     "profile revert": ["profile", "revert", "--db", "DB"],
     "gates run": ["gates", "run", "--candidate", "default", "--baseline", "default",
                   "--sessions", "SESSION", "--out", "OUT", "--db", "DB"],
+    "parity": ["parity", "SESSION", "--out", "OUT", "--db", "DB"],
 }
 
 

@@ -237,9 +237,7 @@ def fill_realism(store: str | os.PathLike[str] | None) -> FillRealismParity:
         buckets=buckets)
 
 
-def _run_store(run: LiveRun, db: str | os.PathLike[str] | None) -> str | os.PathLike[str] | None:
-    if db is not None:
-        return db
+def _run_store(run: LiveRun) -> Path | None:
     own = run.folder / STORE_FILE
     return own if own.is_file() else None
 
@@ -286,6 +284,12 @@ def check_parity(live_dir: str | os.PathLike[str], *,
     from spxcc_core.plugins import get_plugin_manager
 
     pm = pm if pm is not None else get_plugin_manager()
+    realism = None
+    if db is not None:  # a bad store is refused before any work
+        if not (isinstance(db, str) and is_postgres_url(db)) and not Path(db).is_file():
+            raise InputError(f"--db {os.fspath(db)}", "no such store file (parity never "
+                                                      "creates one)")
+        realism = fill_realism(db)
     run = read_live_run(live_dir)
     source = _source(run, session)
     if not source.exists():
@@ -338,5 +342,6 @@ def check_parity(live_dir: str | os.PathLike[str], *,
         verdict=_verdict(files), live_dir=os.fspath(live_dir), replayed=os.fspath(source),
         session_date=run.report.source.session_date,
         profile_hash=run.report.detection.profile.hash, gaps=shown, files=files,
-        fill_realism=fill_realism(_run_store(run, db)), notes=notes)
+        fill_realism=realism if realism is not None else fill_realism(_run_store(run)),
+        notes=notes)
     return ParityResult(report=report, document=json_document(report), replay=replay)
