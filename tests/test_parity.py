@@ -207,6 +207,8 @@ def test_out_writes_the_report_and_the_replay(live_run: Path, tmp_path: Path,
     (lambda run, tmp: [str(run), "--session", str(tmp / "none.jsonl")],
      "none.jsonl: no such file or folder"),
     (lambda run, tmp: [str(run), "--profile", "deadbeef"], "profile deadbeef:"),
+    (lambda run, tmp: [str(run), "--db", str(tmp / "none.sqlite3")],
+     "none.sqlite3: no such store file (parity never creates one)"),
 ])
 def test_bad_input_is_one_line_and_exit_2(live_run: Path, tmp_path: Path, make: Any,
                                           message: str,
@@ -215,7 +217,7 @@ def test_bad_input_is_one_line_and_exit_2(live_run: Path, tmp_path: Path, make: 
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.count("\n") == 1 and message in captured.err
-    assert not (live_run / "p").exists()
+    assert not (live_run / "p").exists() and not (tmp_path / "none.sqlite3").exists()
 
 
 def test_a_missing_recording_is_named(live_run: Path, tmp_path: Path,
