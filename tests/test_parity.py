@@ -320,3 +320,17 @@ def test_a_paper_executing_live_run_compares_intents_and_fills(
     assert f["first"]["key"] == first["intentId"] and f["first"]["line"] == 1
     assert f["first"]["fields"] == [{"field": "limitPrice", "live": round(limit + 0.05, 2),
                                      "replay": limit}]
+    # the same run as if it had filled on a real broker: fills and what follows them are fill
+    # realism's business, the report is compared without its execution section
+    report_path = run / "report.json"
+    doc = json.loads(report_path.read_bytes())
+    doc["execution"]["broker"] = "tradier"
+    report_path.write_text(json.dumps(doc, indent=2) + "\n")
+    code, report = _parity(args, capsys)
+    files = _files(report)
+    for name in ("fills.jsonl", "positions.jsonl", "slippage.jsonl"):
+        assert files[name]["status"] == "not_compared", name
+        assert files[name]["note"].startswith("the live run filled on tradier, the replay on paper")
+    assert files["report.json"]["status"] == "identical"
+    assert files["report.json"]["note"] == ("the execution section is not compared: the live run "
+                                            "filled on tradier, the replay on paper")

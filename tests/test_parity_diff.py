@@ -179,3 +179,15 @@ def test_fill_realism_needs_both_sources(tmp_path: Path) -> None:
     assert fr.note == ("the store's slippage ledger has no broker fill (it has 1 paper): "
                        "nothing to compare")
     assert fill_realism(None).status == "not_present"
+
+
+def test_ignored_report_members_are_left_out() -> None:
+    live = json.dumps({"a": 1, "execution": {"broker": "tradier", "fills": 3}}).encode()
+    replay = json.dumps({"a": 1, "execution": {"broker": "paper", "fills": 2}}).encode()
+    assert compare_document("report.json", live, replay).status == "different"
+    assert compare_document("report.json", live, replay,
+                            ignore=("execution",)).status == "identical"
+    other = json.dumps({"a": 2, "execution": {}}).encode()
+    f = compare_document("report.json", live, other, ignore=("execution",))
+    assert f.first is not None and f.first.fields == [FieldDifference(field="a", live=1,
+                                                                      replay=2)]

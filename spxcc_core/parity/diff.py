@@ -247,10 +247,11 @@ def compare_lines(name: str, live: bytes, replay: bytes, *, windows: GapWindows,
     return _summary(name, diffs, len(a), len(b))
 
 
-def compare_document(name: str, live: bytes, replay: bytes) -> FileParity:
+def compare_document(name: str, live: bytes, replay: bytes, *,
+                     ignore: Sequence[str] = ()) -> FileParity:
     """Compare one JSON document (``report.json``) field by field: one ``changed`` record
     (key ``name``) listing every differing wire path; never in a gap (a report covers the
-    whole session).
+    whole session). Top-level members named in ``ignore`` are left out on both sides.
 
     :raises InputError: either side is not JSON.
     """
@@ -260,7 +261,13 @@ def compare_document(name: str, live: bytes, replay: bytes) -> FileParity:
         a, b = _decode(live), _decode(replay)
     except msgspec.DecodeError as exc:
         raise InputError(name, f"not JSON ({exc})") from None
+    for doc in (a, b):
+        if isinstance(doc, dict):
+            for key in ignore:
+                doc.pop(key, None)
     fields = _field_differences(a, b)
+    if not fields and ignore:  # equal once the ignored members are left out
+        return _summary(name, [], 1, 1)
     diffs = [RecordDifference(key=name, kind="changed" if fields else "order", line=1,
                               at_ms=None, in_gap=False, fields=fields)]
     return _summary(name, diffs, 1, 1)
