@@ -42,7 +42,7 @@ def test_a_nested_gate_check_field_is_named_by_path() -> None:
     live = lines({"setupId": "s1", "barStartMs": 5000, "checks": [check, check]})
     replay = lines({"setupId": "s1", "barStartMs": 5000,
                     "checks": [check, {**check, "observed": 0.03, "passed": False}]})
-    f = compare_lines("gate_decisions.jsonl", live, replay, windows=NONE, interval_ms=1000)
+    f = compare_lines("gate_decisions.jsonl", live, replay, windows=NONE)
     assert f.first is not None and f.first.key == "s1@5000"
     assert f.first.fields == [FieldDifference(field="checks[1].observed", live=0.02, replay=0.03),
                               FieldDifference(field="checks[1].passed", live=True, replay=False)]
@@ -51,15 +51,13 @@ def test_a_nested_gate_check_field_is_named_by_path() -> None:
 
 def test_an_integer_and_a_float_of_the_same_value_differ() -> None:
     """``1`` and ``1.0`` are different bytes on the wire: parity is byte parity."""
-    f = compare_lines("microbars.jsonl", lines(bar(0, 1)), lines(bar(0, 1.0)), windows=NONE,
-                      interval_ms=1000)
+    f = compare_lines("microbars.jsonl", lines(bar(0, 1)), lines(bar(0, 1.0)), windows=NONE)
     assert f.status == "different" and f.field_counts == {"volume": 1}
 
 
 def test_the_same_records_in_another_order_are_one_order_difference() -> None:
     a, b = bar(0), bar(1000)
-    f = compare_lines("microbars.jsonl", lines(a, b), lines(b, a), windows=NONE,
-                      interval_ms=1000)
+    f = compare_lines("microbars.jsonl", lines(a, b), lines(b, a), windows=NONE)
     assert f.differences == 1 and f.first is not None
     assert (f.first.kind, f.first.key, f.first.line) == ("order", "SPY@0", 1)
 
@@ -67,20 +65,18 @@ def test_the_same_records_in_another_order_are_one_order_difference() -> None:
 def test_repeated_keys_are_numbered_in_file_order() -> None:
     d = {"setupId": "s", "barStartMs": 0, "passed": True}
     f = compare_lines("gate_decisions.jsonl", lines(d, d), lines(d, {**d, "passed": False}),
-                      windows=NONE, interval_ms=1000)
+                      windows=NONE)
     assert f.first is not None and (f.first.key, f.first.line) == ("s@0#2", 2)
 
 
 def test_a_file_without_a_record_kind_is_keyed_by_line() -> None:
-    f = compare_lines("other.jsonl", lines({"q": 1}), lines({"q": 2}), windows=NONE,
-                      interval_ms=1000)
+    f = compare_lines("other.jsonl", lines({"q": 1}), lines({"q": 2}), windows=NONE)
     assert f.first is not None and f.first.key == "line 1" and f.first.at_ms is None
 
 
 def test_a_line_that_is_not_json_names_the_file_and_the_line() -> None:
     with pytest.raises(InputError) as info:
-        compare_lines("setups.jsonl", b'{"id": "a"}\n{oops\n', b'{"id": "a"}\n', windows=NONE,
-                      interval_ms=1000)
+        compare_lines("setups.jsonl", b'{"id": "a"}\n{oops\n', b'{"id": "a"}\n', windows=NONE)
     assert str(info.value).startswith("live setups.jsonl, row 2: not JSON Lines")
 
 
@@ -110,12 +106,12 @@ def test_differences_split_into_expected_and_unexpected() -> None:
     windows = GapWindows(((5_000.0, 10_100.0),))
     live = lines(bar(4_000), bar(5_000, 11.0), bar(12_000, 3.0))
     replay = lines(bar(4_000), bar(5_000), bar(12_000))
-    f = compare_lines("microbars.jsonl", live, replay, windows=windows, interval_ms=1000)
+    f = compare_lines("microbars.jsonl", live, replay, windows=windows)
     assert (f.status, f.differences, f.expected) == ("different", 2, 1)
     assert f.first is not None and f.first.key == "SPY@12000"  # the unexpected one first
     assert [d.key for d in f.listed] == ["SPY@5000", "SPY@12000"]  # file order
     only_gap = compare_lines("microbars.jsonl", lines(bar(5_000, 11.0)), lines(bar(5_000)),
-                             windows=windows, interval_ms=1000)
+                             windows=windows)
     assert only_gap.status == "expected_differences"
 
 
@@ -138,7 +134,7 @@ def test_identical_exactly_when_the_bytes_are(a: list[dict[str, Any]],
                                               b: list[dict[str, Any]]) -> None:
     la = lines(*({"symbol": "SPY", **r} for r in a))
     lb = lines(*({"symbol": "SPY", **r} for r in b))
-    f = compare_lines("microbars.jsonl", la, lb, windows=NONE, interval_ms=1000)
+    f = compare_lines("microbars.jsonl", la, lb, windows=NONE)
     assert (f.status == "identical") == (la == lb)
     assert (f.differences == 0) == (la == lb)
 

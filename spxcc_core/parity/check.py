@@ -341,8 +341,7 @@ def check_parity(live_dir: str | os.PathLike[str], *,
         elif name == REPORT_FILE:
             files.append(compare_document(name, live, mine))
         else:
-            files.append(compare_lines(name, live, mine, windows=windows,
-                                       interval_ms=cfg.interval_ms))
+            files.append(compare_lines(name, live, mine, windows=windows))
     report = ParityReport(
         verdict=_verdict(files), live_dir=os.fspath(live_dir), replayed=os.fspath(source),
         session_date=run.report.source.session_date,

@@ -48,29 +48,24 @@ class RecordKind:
     """
 
     key: tuple[str, ...]
-    span: Callable[[dict[str, Any], int], tuple[int | None, int | None]]
+    span: Callable[[dict[str, Any]], tuple[int | None, int | None]]
 
 
-def _bar_span(r: dict[str, Any], interval_ms: int) -> tuple[int | None, int | None]:
-    start = _int(r.get("startMs"))
-    return start, start
-
-
-def _setup_span(r: dict[str, Any], interval_ms: int) -> tuple[int | None, int | None]:
+def _setup_span(r: dict[str, Any]) -> tuple[int | None, int | None]:
     first = _int(r.get("detectedMs"))
     last = _int(r.get("closedMs"))
     return first, last if last is not None else first
 
 
-def _field_span(name: str) -> Callable[[dict[str, Any], int], tuple[int | None, int | None]]:
-    def span(r: dict[str, Any], interval_ms: int) -> tuple[int | None, int | None]:
+def _field_span(name: str) -> Callable[[dict[str, Any]], tuple[int | None, int | None]]:
+    def span(r: dict[str, Any]) -> tuple[int | None, int | None]:
         t = _int(r.get(name))
         return t, t
 
     return span
 
 
-def _quarantine_span(r: dict[str, Any], interval_ms: int) -> tuple[int | None, int | None]:
+def _quarantine_span(r: dict[str, Any]) -> tuple[int | None, int | None]:
     ts = _int(r.get("ts"))
     t = None if ts is None else ts // 1_000_000
     return t, t
@@ -78,7 +73,7 @@ def _quarantine_span(r: dict[str, Any], interval_ms: int) -> tuple[int | None, i
 
 #: Output files and how their records are keyed and timed.
 RECORD_KINDS: Final[dict[str, RecordKind]] = {
-    "microbars.jsonl": RecordKind(("symbol", "startMs"), _bar_span),
+    "microbars.jsonl": RecordKind(("symbol", "startMs"), _field_span("startMs")),
     "setups.jsonl": RecordKind(("id",), _setup_span),
     "gate_decisions.jsonl": RecordKind(("setupId", "barStartMs"), _field_span("barStartMs")),
     "quarantine.jsonl": RecordKind(("kind", "line", "ts"), _quarantine_span),
@@ -187,8 +182,7 @@ def _summary(name: str, diffs: list[RecordDifference], live_n: int | None,
                       listed=diffs[:MAX_LISTED])
 
 
-def compare_lines(name: str, live: bytes, replay: bytes, *, windows: GapWindows,
-                  interval_ms: int) -> FileParity:
+def compare_lines(name: str, live: bytes, replay: bytes, *, windows: GapWindows) -> FileParity:
     """Compare one JSON Lines file, live against replay.
 
     Records are matched by the file's :data:`RECORD_KINDS` key (the line number for other
@@ -209,8 +203,7 @@ def compare_lines(name: str, live: bytes, replay: bytes, *, windows: GapWindows,
     index_a = {k: i for i, k in enumerate(ka)}
 
     def span(r: Any) -> tuple[int | None, int | None]:
-        return kind.span(r, interval_ms) if kind is not None and isinstance(r, dict) else (
-            None, None)
+        return kind.span(r) if kind is not None and isinstance(r, dict) else (None, None)
 
     diffs: list[RecordDifference] = []
     for i, (k, rec) in enumerate(zip(ka, a, strict=True)):
