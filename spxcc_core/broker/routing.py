@@ -229,6 +229,9 @@ class RoutingWorker:
                  reconcile_policy: ReconcilePolicy | None = None) -> None:
         self.adapter = adapter
         self.on_slippage = on_slippage
+        #: called with every fill recorded for the first time and its intent (after the
+        #: store has it): how the live executor hears a real broker's fills
+        self.fill_listeners: list[Callable[[Fill, OrderIntent], None]] = []
         self.store = store
         self.broker = adapter.name
         self.limits = limits or RoutingLimits()
@@ -484,6 +487,8 @@ class RoutingWorker:
                 return 0
             if self.on_slippage is not None and isinstance(slippage, SlippageRecord):
                 self.on_slippage(slippage)
+            for listener in self.fill_listeners:
+                listener(event, live.intent)
             prev = live.filled
             live.filled = prev + event.quantity
             live.avg = round(((live.avg or 0.0) * prev + event.price * event.quantity)

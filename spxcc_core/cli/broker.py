@@ -70,8 +70,8 @@ from spxcc_core.store import Store, default_db_path
 from spxcc_core.store.migrations import all_migrations, plugin_migrations
 from spxcc_core.store.target import db_argument, store_file
 
-__all__ = ["DEFAULT_MAX_CONTRACTS", "common_parser", "open_adapter", "open_store", "register",
-           "secret_env"]
+__all__ = ["DEFAULT_MAX_CONTRACTS", "build_adapter", "common_parser", "open_adapter",
+           "open_store", "register", "secret_env"]
 
 #: ``broker submit --max-contracts`` when not given: an intent for more contracts is refused.
 DEFAULT_MAX_CONTRACTS = 100
@@ -199,24 +199,36 @@ def _secret_lookup(store: Store, key_file: Path | None,
     return lookup
 
 
+def build_adapter(name: str, *, account: str, sandbox: bool, option_pairs: list[str],
+                  store: Store, key_file: Path | None, base_url: str | None = None,
+                  what: str = "--broker") -> BrokerAdapter:
+    """The adapter ``name``, built by its ``from_config`` from the options (``KEY=VALUE``
+    pairs, secrets refused) and what it declares it needs (the store, its secrets: from
+    ``$SPXCC_<NAME>`` or the vault in ``store`` with ``key_file``). ``what`` names the option
+    that chose it in errors."""
+    registry = broker_adapters(get_plugin_manager())
+    cls = registry.get(name)
+    if cls is None:
+        raise ConfigError(f"{what}: unknown broker (the value is not shown); registered: "
+                          f"{', '.join(sorted(registry)) or 'none'}")
+    options = _options(option_pairs, cls.secret_names)
+    if base_url:
+        options["base_url"] = base_url
+    config = AdapterConfig(
+        options=options, account_id=account, sandbox=sandbox,
+        store=store if cls.uses_store else None,
+        secret=_secret_lookup(store, key_file, cls.secret_names) if cls.secret_names
+        else None)
+    return cls.from_config(config)
+
+
 @contextmanager
 def open_adapter(args: argparse.Namespace, store: Store) -> Iterator[BrokerAdapter]:
     """The adapter named by ``--broker``, built by its ``from_config`` from the common options
     and what it declares it needs (the store, its secrets)."""
-    registry = broker_adapters(get_plugin_manager())
-    cls = registry.get(args.broker)
-    if cls is None:
-        raise ConfigError("--broker: unknown broker (the value is not shown); registered: "
-                          f"{', '.join(sorted(registry)) or 'none'}")
-    options = _options(args.option, cls.secret_names)
-    if args.base_url:
-        options["base_url"] = args.base_url
-    config = AdapterConfig(
-        options=options, account_id=args.account, sandbox=bool(args.sandbox),
-        store=store if cls.uses_store else None,
-        secret=_secret_lookup(store, args.key_file, cls.secret_names) if cls.secret_names
-        else None)
-    adapter = cls.from_config(config)
+    adapter = build_adapter(args.broker, account=args.account, sandbox=bool(args.sandbox),
+                            option_pairs=args.option, store=store, key_file=args.key_file,
+                            base_url=args.base_url)
     try:
         yield adapter
     finally:

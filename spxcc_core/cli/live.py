@@ -26,6 +26,7 @@ from spxcc_core.cli.runargs import (
 from spxcc_core.errors import ConfigError
 
 if TYPE_CHECKING:
+    from spxcc_core.broker.interface import BrokerAdapter
     from spxcc_core.host.hub import HubConfig
     from spxcc_core.host.live import LiveResult
 
@@ -110,10 +111,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--chain", type=Path, default=None, metavar="FILE.json",
                    help="option-chain snapshot (Massive snapshot JSON) for the gamma context; "
                         "subscribe to V.I:SPX too so the spot is the index value")
-    add_execute_args(p, "execute triggered setups on this broker (paper) through the routing "
-                        "worker, fed the received option quotes (subscribe to V.I:SPX and the "
-                        "SPXW quotes); writes intents, fills, positions and slippage "
+    add_execute_args(p, "execute triggered setups on this broker (paper, tradier) through the "
+                        "routing worker, with the received option quotes (subscribe to V.I:SPX "
+                        "and the SPXW quotes); writes intents, fills, positions and slippage "
                         "(docs/execution.md)")
+    p.add_argument("--execute-account", default=None, metavar="ID",
+                   help="the account of a real broker given to --execute (its credentials: "
+                        "$SPXCC_<NAME> or the vault of --db, as for spxcc broker)")
+    p.add_argument("--execute-sandbox", action="store_true",
+                   help="the broker's sandbox (Tradier: sandbox.tradier.com)")
     p.set_defaults(func=_run)
 
 
@@ -221,17 +227,39 @@ def _hub_config(args: argparse.Namespace) -> HubConfig:
                      allowed_origins=tuple(args.hub_origin), v1_only=args.v1_only)
 
 
+def _execution_broker(args: argparse.Namespace, db: str | Path | None) -> BrokerAdapter | None:
+    """The broker of ``--execute``: the paper broker on the stream's quotes and time, or a
+    real broker (``--execute-account``; credentials from ``$SPXCC_<NAME>`` or the vault of
+    ``--db``, else the default store) that fills on its own market."""
+    from spxcc_core.plugins import get_plugin_manager
+    from spxcc_core.run.setup import execution_broker
+
+    if args.execute is None or args.execute == "paper":
+        if args.execute_account is not None or args.execute_sandbox:
+            raise ConfigError("--execute-account and --execute-sandbox are for a real broker "
+                              "(--execute tradier); the paper broker keeps its own account")
+        return execution_broker(get_plugin_manager(), args.execute,
+                                execute_options(args.execute, args.execute_option))
+    if not args.execute_account:
+        raise ConfigError(f"--execute {args.execute}: a real broker needs --execute-account ID")
+    from spxcc_core.cli.broker import build_adapter
+    from spxcc_core.store import Store
+    from spxcc_core.store.sqlite import default_db_path
+
+    with Store(db if db is not None else default_db_path()) as store:
+        return build_adapter(args.execute, account=args.execute_account,
+                             sandbox=args.execute_sandbox, option_pairs=args.execute_option,
+                             store=store, key_file=args.key_file, what="--execute")
+
+
 async def _session(args: argparse.Namespace, key: str, subs: list[str],
                    detectors: list[str] | None, timeouts: _Timeouts,
                    serve: tuple[str, int] | None, hub_config: HubConfig,
                    db: str | Path | None) -> int:
     from spxcc_core.host.hub import Hub
     from spxcc_core.host.live import run_live
-    from spxcc_core.plugins import get_plugin_manager
-    from spxcc_core.run.setup import execution_broker
 
-    broker = execution_broker(get_plugin_manager(), args.execute,
-                              execute_options(args.execute, args.execute_option))
+    broker = _execution_broker(args, db)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -252,6 +280,8 @@ async def _session(args: argparse.Namespace, key: str, subs: list[str],
     finally:
         if hub is not None:
             await hub.close()
+        if broker is not None:
+            broker.close()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(sig)

@@ -96,6 +96,21 @@ class EventTimeBroker(Protocol):
     def subscribe(self, listener: Callable[[BrokerEvent], None]) -> None: ...
 
 
+class _NoFeed:
+    """The event-time feed of a broker that has its own market (a real broker): nothing to
+    feed, nothing to advance; its fills come from the routing worker."""
+
+    def on_quote(self, symbol: str, ts_ns: int, bid: float, bid_size: float, ask: float,
+                 ask_size: float) -> None:
+        return None
+
+    def advance_to(self, ts_ns: int) -> None:
+        return None
+
+    def subscribe(self, listener: Callable[[BrokerEvent], None]) -> None:
+        return None
+
+
 def intent_id_for(setup_id: str, leg: str) -> str:
     """Deterministic intent id of one leg (``entry``, ``t1``, ``exit``) of a setup:
     ``x-`` and the first 32 hex digits of SHA-256 over ``setup_id|leg``."""
@@ -188,12 +203,20 @@ class Executor:
                  router: Router | None = None,
                  on_slippage: Callable[[SlippageRecord], None] | None = None,
                  on_fill: Callable[[Fill, OrderIntent, float], None] | None = None) -> None:
-        if not isinstance(adapter, EventTimeBroker):
+        self.router: Router = router if router is not None else DirectRouter(
+            adapter, policy.account_id or adapter.default_account_id or "")
+        if not isinstance(adapter, EventTimeBroker) and not self.router.measures_fills:
             raise ConfigError(f"broker {adapter.name!r} cannot execute in event time: it takes "
                               "no quotes or time from the stream (on_quote, advance_to, "
-                              "subscribe); use --execute paper")
+                              "subscribe); a real broker executes live, through the routing "
+                              "worker (spxcc live --execute NAME); in replay use --execute "
+                              "paper")
         self.adapter = adapter
-        self._feed: EventTimeBroker = adapter
+        #: the broker's event-time feed: the paper broker is fed the stream's quotes and time
+        #: and reports its fills to the executor; a real broker (live, through the routing
+        #: worker) fills on its own market, and its fills reach the executor from the worker
+        self._feed: EventTimeBroker = adapter if isinstance(adapter, EventTimeBroker) \
+            else _NoFeed()
         self.policy = policy
         self.t1_fraction = t1_fraction
         self.market = market
@@ -204,7 +227,6 @@ class Executor:
             raise ConfigError("execution: no account (set [execution] account_id or the "
                               "broker's account_id option)")
         self.account_id: str = account
-        self.router: Router = router if router is not None else DirectRouter(adapter, account)
         self.on_slippage = on_slippage if not self.router.measures_fills else None
         self.on_fill = on_fill if not self.router.measures_fills else None
         self.book: OptionQuoteBook | None = None
@@ -238,7 +260,10 @@ class Executor:
         self._horizon_ms: int | None = None
         self._cummax: np.ndarray | None = None
         self._pos = 0
-        self._feed.subscribe(self._on_event)
+        if isinstance(adapter, EventTimeBroker):
+            self._feed.subscribe(self._on_event)
+        else:
+            self.router.subscribe_fills(self._on_event)
 
     # -- session -----------------------------------------------------------------------------
 

@@ -12,12 +12,15 @@ working (nothing when already final); ``poll()`` lets queued intents go (a no-op
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from typing import Protocol
+
+import msgspec
 
 from spxcc_core.broker.errors import BrokerError
 from spxcc_core.broker.interface import BrokerAdapter
 from spxcc_core.broker.routing import RoutingWorker
-from spxcc_core.contracts.broker import OrderIntent
+from spxcc_core.contracts.broker import Fill, OrderIntent
 from spxcc_core.errors import InputError
 from spxcc_core.slippage.store import IntentOrigin, SlippageStore
 
@@ -36,6 +39,7 @@ class Router(Protocol):
     def submit(self, intent: OrderIntent, origin: IntentOrigin) -> str | None: ...
     def cancel(self, intent_id: str, order_id: str) -> None: ...
     def poll(self) -> None: ...
+    def subscribe_fills(self, listener: Callable[[Fill], None]) -> None: ...
 
 
 class DirectRouter:
@@ -59,6 +63,10 @@ class DirectRouter:
             self.adapter.cancel(self.account_id, order_id)
 
     def poll(self) -> None:
+        return None
+
+    def subscribe_fills(self, listener: Callable[[Fill], None]) -> None:
+        """Nothing: directly, the executor hears fills from the broker itself."""
         return None
 
 
@@ -86,3 +94,13 @@ class WorkerRouter:
 
     def poll(self) -> None:
         self.worker.poll()
+
+    def subscribe_fills(self, listener: Callable[[Fill], None]) -> None:
+        """Call ``listener`` with every fill the worker records for the first time, carrying
+        its intent's id (a broker reports fills by order, the worker knows the intent): how a
+        real broker's fills reach the executor."""
+
+        def forward(fill: Fill, intent: OrderIntent) -> None:
+            listener(msgspec.structs.replace(fill, intent_id=intent.intent_id))
+
+        self.worker.fill_listeners.append(forward)
