@@ -20,15 +20,16 @@ the correctly rounded value of the decimal, as Arrow's parser gives.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from spxcc_core.aggregate._jit import jit
 from spxcc_core.massive._inflate import InflateError, read_chunks
+from spxcc_core.massive._prefetch import prefetch
 
 __all__ = ["Fallback", "fast_csv_batches"]
 
@@ -40,6 +41,8 @@ MAX_DISTINCT = 4096
 BLOCK_BYTES = 8 << 20
 #: Compressed bytes inflated per step.
 READ_SIZE = 1 << 20
+#: Inflated blocks held ready ahead of the parser, per file (memory: ``BLOCK_BYTES`` each).
+BLOCKS_AHEAD = 8
 
 _POW10 = np.array([10.0**i for i in range(23)], dtype=np.float64)
 _STR = pa.dictionary(pa.int32(), pa.string())
@@ -59,7 +62,6 @@ _CLASS = np.zeros(256, dtype=np.uint8)
 _CLASS[ord(",")], _CLASS[ord("\n")], _CLASS[ord('"')], _CLASS[ord("\r")] = 1, 2, 3, 3
 
 
-@jit
 def _parse(buf: npt.NDArray[np.uint8], cls: npt.NDArray[np.uint8], kinds: npt.NDArray[np.int8],
            slots: npt.NDArray[np.int64], pow10: npt.NDArray[np.float64],
            ints: npt.NDArray[np.int64], floats: npt.NDArray[np.float64],
@@ -189,6 +191,21 @@ def _parse(buf: npt.NDArray[np.uint8], cls: npt.NDArray[np.uint8], kinds: npt.ND
     return row, pos
 
 
+_COMPILE_LOCK = threading.Lock()
+_compiled: list[Callable[..., tuple[int, int]]] = []
+
+
+def _compiled_parse() -> Callable[..., tuple[int, int]]:
+    """:func:`_parse` compiled (numba, cached on disk), made on first use: importing this
+    module does not import numba, so a file starts inflating while numba loads."""
+    with _COMPILE_LOCK:  # two reader threads: one compiled function, loaded once
+        if not _compiled:
+            from spxcc_core.aggregate._jit import jit
+
+            _compiled.append(jit(_parse))
+        return _compiled[0]
+
+
 class _Layout:
     """Which header fields are parsed, how, and where their values go."""
 
@@ -255,6 +272,10 @@ def fast_csv_batches(path: str | os.PathLike[str], gz: bool, header: list[str],
                      wanted: dict[str, pa.DataType]) -> Iterator[tuple[int, pa.RecordBatch]]:
     """``(first_row, batch)`` pairs of the file's data rows, as ``read_csv_batches`` gives.
 
+    The file is inflated and cut into blocks of whole rows in a thread of its own (started
+    here, up to :data:`BLOCKS_AHEAD` blocks ahead), so inflating overlaps parsing and whatever
+    the caller does before its first ``next``.
+
     :param header: the file's column names (the first line is skipped, not parsed).
     :param wanted: column name → Arrow type (int64, int32, float64 or dictionary of string);
         columns absent from ``header`` are left out.
@@ -263,6 +284,29 @@ def fast_csv_batches(path: str | os.PathLike[str], gz: bool, header: list[str],
     """
     layout = _Layout(header, wanted)
     rows_done = 0
+    blocks = prefetch(_row_blocks(path, gz), depth=BLOCKS_AHEAD)
+    try:
+        for data, cut in blocks:
+            batch, ok = _parse_block(data, cut, layout)
+            if batch is not None:
+                yield rows_done + 1, batch
+                rows_done += batch.num_rows
+            if not ok:
+                raise Fallback(rows_done)
+    except InflateError:
+        raise Fallback(rows_done) from None
+    finally:
+        close = getattr(blocks, "close", None)
+        if close is not None:
+            close()
+
+
+def _row_blocks(path: str | os.PathLike[str], gz: bool) -> Iterator[tuple[bytes, int]]:
+    """The file's data rows (header line removed) in blocks of about :data:`BLOCK_BYTES`:
+    ``(data, cut)`` with ``data[:cut]`` whole rows ending with a line end (``cut`` > 0).
+
+    :raises InflateError: the file cannot be read or inflated.
+    """
     pending = b""
     in_header = True
     eof = False
@@ -291,14 +335,7 @@ def fast_csv_batches(path: str | os.PathLike[str], gz: bool, header: list[str],
             cut = data.rfind(b"\n") + 1
             pending = data[cut:]
             if cut:
-                batch, ok = _parse_block(data, cut, layout)
-                if batch is not None:
-                    yield rows_done + 1, batch
-                    rows_done += batch.num_rows
-                if not ok:
-                    raise Fallback(rows_done)
-    except InflateError:
-        raise Fallback(rows_done) from None
+                yield data, cut
     finally:
         close = getattr(chunks, "close", None)
         if close is not None:
@@ -319,7 +356,7 @@ def _parse_block(block: bytes, size: int, layout: _Layout
     t_len = np.zeros((layout.n_text, MAX_DISTINCT), dtype=np.int64)
     t_count = np.zeros(layout.n_text, dtype=np.int64)
     t_last = np.full(layout.n_text, -1, dtype=np.int64)
-    rows, used = _parse(buf, _CLASS, layout.kinds, layout.slots, _POW10, ints, floats, texts,
+    rows, used = _compiled_parse()(buf, _CLASS, layout.kinds, layout.slots, _POW10, ints, floats, texts,
                         t_start, t_len, t_count, t_last)
     if not rows:
         return None, False
