@@ -290,8 +290,32 @@ def test_small_blocks_cut_rows_anywhere_and_read_the_same(sample: Any,
 
     path = sample.paths["us_stocks_sip/trades_v1"]
     arrow = _read(path, "trades_v1", fast=False, monkeypatch=monkeypatch)
-    monkeypatch.setattr(_fastcsv, "BLOCK_BYTES", 1000)  # rows and reads cut mid-line
-    monkeypatch.setattr(_fastcsv, "READ_SIZE", 333)
+    monkeypatch.setattr(_fastcsv, "READ_SIZE", 333)  # rows and reads cut mid-line
     fast = _read(path, "trades_v1", fast=True, monkeypatch=monkeypatch)
     _same(fast[0], arrow[0])
     assert fast[1:] == arrow[1:]
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.text(alphabet="ab,\r", max_size=12), max_size=30),
+       final_newline=st.booleans(), read_size=st.integers(1, 40), gz=st.booleans())
+def test_row_blocks_are_the_rows_after_the_header_in_order(
+        rows: list[str], final_newline: bool, read_size: int, gz: bool,
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks in place of the inflated pieces: together exactly the text after the header
+    line (a missing last line end added), each block whole lines (empty lines included, for
+    the parser to refuse), none empty, whatever the piece size."""
+    from spxcc_core.massive import _fastcsv
+
+    body = "\n".join(rows) + ("\n" if final_newline and rows else "")
+    text = ("h1,h2\n" + body).encode()
+    path = tmp_path / ("f.csv.gz" if gz else "f.csv")
+    path.write_bytes(gzip.compress(text, mtime=0) if gz else text)
+    monkeypatch.setattr(_fastcsv, "READ_SIZE", read_size)
+    blocks = [data[start:end] for data, start, end in _fastcsv._row_blocks(path, gz)]
+    expected = body.encode()
+    if expected and not expected.endswith(b"\n"):
+        expected += b"\n"
+    assert b"".join(blocks) == expected
+    assert all(b and b.endswith(b"\n") for b in blocks)

@@ -36,12 +36,11 @@ __all__ = ["Fallback", "fast_csv_batches"]
 SKIP, INT, FLOAT, TEXT = 0, 1, 2, 3
 #: Distinct values of one text column within one block before the fast path gives up.
 MAX_DISTINCT = 4096
-#: Uncompressed bytes gathered before a block is parsed: large, so a reader thread hands few
-#: batches to its consumer (each hand-over can wait for the OS scheduler on a busy machine).
-BLOCK_BYTES = 8 << 20
-#: Compressed bytes inflated per step.
-READ_SIZE = 1 << 20
-#: Inflated blocks held ready ahead of the parser, per file (memory: ``BLOCK_BYTES`` each).
+#: Bytes read (and, for gzip, inflated) per step; each step's text is parsed as one block, in
+#: place. Large, so a reader thread hands few batches to its consumer (each hand-over can wait
+#: for the OS scheduler on a busy machine): about 7 MB of CSV text for Massive's gzip files.
+READ_SIZE = 2 << 20
+#: Blocks held ready ahead of the parser, per file (memory: about 3.6 × ``READ_SIZE`` each).
 BLOCKS_AHEAD = 8
 
 _POW10 = np.array([10.0**i for i in range(23)], dtype=np.float64)
@@ -228,17 +227,18 @@ class _Layout:
         self.n_int, self.n_float, self.n_text = counts[INT], counts[FLOAT], counts[TEXT]
 
 
-def _batch(block: bytes, layout: _Layout, ints: npt.NDArray[np.int64],
+def _batch(block: bytes, start: int, layout: _Layout, ints: npt.NDArray[np.int64],
            floats: npt.NDArray[np.float64], texts: npt.NDArray[np.int32],
            t_start: npt.NDArray[np.int64], t_len: npt.NDArray[np.int64],
            t_count: npt.NDArray[np.int64], rows: int) -> pa.RecordBatch | None:
-    """The parsed rows as a record batch, or None when a value needs Arrow's rules."""
+    """The parsed rows as a record batch, or None when a value needs Arrow's rules.
+    ``start``: where the parsed text begins in ``block`` (text values are found there)."""
     arrays = []
     for _, typ, kind, slot in layout.columns:
         if kind == TEXT:
             count = int(t_count[slot])
-            values = [block[int(t_start[slot, j]):int(t_start[slot, j] + t_len[slot, j])]
-                      for j in range(count)]
+            at = [start + int(t_start[slot, j]) for j in range(count)]
+            values = [block[a:a + int(t_len[slot, j])] for j, a in enumerate(at)]
             try:
                 for value in values:
                     value.decode("utf-8")
@@ -286,8 +286,8 @@ def fast_csv_batches(path: str | os.PathLike[str], gz: bool, header: list[str],
     rows_done = 0
     blocks = prefetch(_row_blocks(path, gz), depth=BLOCKS_AHEAD)
     try:
-        for data, cut in blocks:
-            batch, ok = _parse_block(data, cut, layout)
+        for data, start, end in blocks:
+            batch, ok = _parse_block(data, start, end, layout)
             if batch is not None:
                 yield rows_done + 1, batch
                 rows_done += batch.num_rows
@@ -301,52 +301,53 @@ def fast_csv_batches(path: str | os.PathLike[str], gz: bool, header: list[str],
             close()
 
 
-def _row_blocks(path: str | os.PathLike[str], gz: bool) -> Iterator[tuple[bytes, int]]:
-    """The file's data rows (header line removed) in blocks of about :data:`BLOCK_BYTES`:
-    ``(data, cut)`` with ``data[:cut]`` whole rows ending with a line end (``cut`` > 0).
+def _row_blocks(path: str | os.PathLike[str], gz: bool) -> Iterator[tuple[bytes, int, int]]:
+    """The file's data rows (header line removed) as ``(data, start, end)``: ``data[start:end]``
+    is whole rows ending with a line end (never empty), in file order.
+
+    Each piece the inflater gives (about :data:`READ_SIZE` × the compression ratio) is used in
+    place, never copied into a larger block: its whole rows are one block, and a row cut
+    between two pieces is a block of its own (one row, joined from its two ends).
 
     :raises InflateError: the file cannot be read or inflated.
     """
-    pending = b""
+    pending: list[bytes] = []  # the start of a row whose line end is not read yet
     in_header = True
-    eof = False
     chunks = read_chunks(path, gz, read_size=READ_SIZE)
     try:
-        while not eof:
-            parts = [pending]
-            size = len(pending)
-            while size < BLOCK_BYTES:
-                piece = next(chunks, None)
-                if piece is None:
-                    eof = True
-                    break
-                parts.append(piece)
-                size += len(piece)
-            data = b"".join(parts)
-            if eof and data and not data.endswith(b"\n"):
-                data += b"\n"  # a last row without its line end
+        for piece in chunks:
+            first = piece.find(b"\n")
+            if first < 0:
+                pending.append(piece)
+                continue
             if in_header:
-                nl = data.find(b"\n")
-                if nl < 0:
-                    pending = data
-                    continue
-                data = data[nl + 1:]
-                in_header = False
-            cut = data.rfind(b"\n") + 1
-            pending = data[cut:]
-            if cut:
-                yield data, cut
+                in_header = False  # the header line: skipped, not parsed
+                body = first + 1
+            elif pending:
+                row = b"".join([*pending, piece[:first + 1]])
+                yield row, 0, len(row)
+                body = first + 1
+            else:  # the piece starts a row
+                body = 0
+            last = piece.rfind(b"\n")
+            if last + 1 > body:
+                yield piece, body, last + 1
+            pending = [piece[last + 1:]] if last + 1 < len(piece) else []
+        if pending and not in_header:
+            row = b"".join([*pending, b"\n"])  # a last row without its line end
+            yield row, 0, len(row)
     finally:
         close = getattr(chunks, "close", None)
         if close is not None:
             close()
 
 
-def _parse_block(block: bytes, size: int, layout: _Layout
+def _parse_block(block: bytes, start: int, end: int, layout: _Layout
                  ) -> tuple[pa.RecordBatch | None, bool]:
-    """The rows of ``block[:size]`` (which ends with a line end) parsed, without copying it;
-    ``ok`` False when parsing stopped early."""
-    buf = np.frombuffer(block, dtype=np.uint8, count=size)
+    """The rows of ``block[start:end]`` (which ends with a line end) parsed, without copying
+    it; ``ok`` False when parsing stopped early."""
+    size = end - start
+    buf = np.frombuffer(block, dtype=np.uint8, count=size, offset=start)
     cap = size // len(layout.kinds) + 1  # rows hold >= one byte per field; pages
     # of the arrays beyond the rows written are never touched
     ints = np.empty((layout.n_int, cap), dtype=np.int64)
@@ -356,11 +357,11 @@ def _parse_block(block: bytes, size: int, layout: _Layout
     t_len = np.zeros((layout.n_text, MAX_DISTINCT), dtype=np.int64)
     t_count = np.zeros(layout.n_text, dtype=np.int64)
     t_last = np.full(layout.n_text, -1, dtype=np.int64)
-    rows, used = _compiled_parse()(buf, _CLASS, layout.kinds, layout.slots, _POW10, ints, floats, texts,
-                        t_start, t_len, t_count, t_last)
+    rows, used = _compiled_parse()(buf, _CLASS, layout.kinds, layout.slots, _POW10, ints,
+                                   floats, texts, t_start, t_len, t_count, t_last)
     if not rows:
         return None, False
-    batch = _batch(block, layout, ints, floats, texts, t_start, t_len, t_count, rows)
+    batch = _batch(block, start, layout, ints, floats, texts, t_start, t_len, t_count, rows)
     if batch is None:
         return None, False
     return batch, used == size

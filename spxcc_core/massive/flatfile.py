@@ -412,7 +412,7 @@ def read_csv_batches(path: str | os.PathLike[str], *, required: dict[str, pa.Dat
     :param nullable: numeric columns whose empty cells are read as nulls (an absent value);
         an empty cell of any other numeric column is an :class:`InputError`.
     :param block_size: bytes of CSV text per batch on Arrow's path (the compiled fast path
-        parses blocks of ``_fastcsv.BLOCK_BYTES``).
+        parses the blocks ``_fastcsv`` reads).
     :returns: ``(first_row, batch)`` pairs, ``first_row`` the 1-based data row of the batch's
         first row; batches hold only the requested columns present in the file.
     :raises InputError: see the module docstring.
