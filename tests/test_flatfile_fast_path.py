@@ -319,3 +319,29 @@ def test_row_blocks_are_the_rows_after_the_header_in_order(
         expected += b"\n"
     assert b"".join(blocks) == expected
     assert all(b and b.endswith(b"\n") for b in blocks)
+
+
+def test_rechunker_passes_large_writable_batches_on_and_copies_the_rest() -> None:
+    from spxcc_core.massive._common import Rechunker
+
+    def cols(start: int, n: int) -> dict[str, np.ndarray]:
+        return {"ts": np.arange(start, start + n, dtype=np.int64)}
+
+    chunker = Rechunker(chunk_rows=100, min_rows=10)
+    small, big = cols(0, 3), cols(3, 50)
+    out = [*chunker.push(small), *chunker.push(big)]
+    # the 3 pending rows first (merged: a copy), then the big batch as it is
+    assert [c["ts"].tolist() for c in out] == [[0, 1, 2], list(range(3, 53))]
+    assert not np.shares_memory(out[0]["ts"], small["ts"])
+    assert out[1]["ts"] is big["ts"]
+    frozen = cols(53, 50)
+    frozen["ts"].flags.writeable = False  # e.g. Arrow's own buffers: copied, writable
+    (copied,) = chunker.push(frozen)
+    assert copied["ts"].flags.writeable and not np.shares_memory(copied["ts"], frozen["ts"])
+    assert copied["ts"].tolist() == list(range(53, 103))
+    strided = {"ts": np.arange(0, 40, dtype=np.int64)[::2]}  # 20 rows, not contiguous
+    (merged,) = chunker.push(strided)
+    assert merged["ts"].flags.c_contiguous and merged["ts"].tolist() == list(range(0, 40, 2))
+    too_big = cols(0, 250)  # more than chunk_rows: cut into copies
+    assert [len(c["ts"]) for c in chunker.push(too_big)] == [100, 100, 50]
+    assert list(chunker.finish()) == []
