@@ -80,7 +80,8 @@ def test_bars_imports_no_other_command_and_no_broker_module(tmp_path: Path) -> N
     unlisted = {m for m in cli._COMMAND_MODULES if m not in cli._COMMAND_OF}
     commands = {m for m in loaded if m.startswith("spxcc_core.cli.")} - unlisted
     assert commands == {"spxcc_core.cli.bars", "spxcc_core.cli.parser"}
-    assert not {"httpx", "spxcc_tradier.adapter", "spxcc_paper.adapter"} & set(loaded)
+    assert not {"httpx", "spxcc_tradier.adapter", "spxcc_paper.adapter", "spxcc_core.detect",
+                "spxcc_gamma.provider", "spxcc_detectors.vwap"} & set(loaded)
     assert out.read_text().count("\n") == 1  # and the one bar was written
 
 
