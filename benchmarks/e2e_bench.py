@@ -31,7 +31,7 @@ from benchmarks.polars_reference import (
 from benchmarks.registry import BenchContext, BenchResult, benchmark
 
 _REPO = Path(__file__).resolve().parent.parent
-_CLI = "import sys; from spxcc_core.cli import main; sys.exit(main())"
+_CLI = "from spxcc_core.cli import console_main; console_main()"  # as the spxcc script
 
 #: ``spxcc bars`` variants: name → environment switches (see docs/performance.md, levers).
 VARIANTS: dict[str, dict[str, str]] = {

@@ -106,3 +106,30 @@ def test_opening_a_flat_file_does_not_wait_for_numba() -> None:
         "import spxcc_core.massive.flatfile\n"
         "print(json.dumps('numba' in sys.modules))")
     assert loaded is False
+
+
+def test_bars_leaves_the_garbage_collector_as_it_found_it(tmp_path: Path) -> None:
+    import gc
+
+    trades = tmp_path / "t.csv"
+    trades.write_text("ticker,sip_timestamp,price,size,conditions,correction\n"
+                      "SPY,1765549800031000000,689.53,100,,0\n")
+    assert gc.isenabled()
+    assert main(["bars", "--trades", str(trades), "--out", str(tmp_path / "a.jsonl")]) == 0
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assert main(["bars", "--trades", str(trades), "--out", str(tmp_path / "b.jsonl")]) == 0
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+@pytest.mark.parametrize(("argv", "code"), [(["--version"], 0), (["size"], 2),
+                                             (["bars", "--out", "x"], 2)])
+def test_the_console_entry_exits_with_the_command_s_code(argv: list[str], code: int) -> None:
+    script = "from spxcc_core.cli import console_main; console_main()"  # what spxcc runs
+    proc = subprocess.run([sys.executable, "-c", script, *argv], cwd=_REPO,
+                          capture_output=True, text=True, check=False, timeout=120)
+    assert proc.returncode == code, proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -9,12 +9,14 @@ or written. Input errors stop the run with one line and exit code 2.
 
 Start-up order matters for speed: the inputs are opened (their reader threads start inflating
 and parsing) before the aggregation kernel, numba and the plugins are imported, so reading
-overlaps those imports.
+overlaps those imports; the cyclic garbage collector is paused for the run.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import sys
 import uuid
 from collections.abc import Iterator
@@ -121,6 +123,27 @@ def _coalesce(frames: Iterator[tuple[TradeColumns, QuoteColumns]],
 
 
 def _run(args: argparse.Namespace) -> int:
+    with _no_cyclic_gc():
+        return _bars(args)
+
+
+@contextlib.contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """The cyclic garbage collector paused inside (restored after). A run imports numba,
+    pyarrow and the plugins — hundreds of thousands of long-lived objects that every collection
+    would scan again (0.1–0.2 s of CPU) — and then makes no reference cycles of its own (bars,
+    reports and arrays are freed by reference counting); compiling the kernel on a cold cache
+    makes some, collected when the run ends."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _bars(args: argparse.Namespace) -> int:
     config = _config(args)
     engine = args.engine
     if engine not in ENGINES:
