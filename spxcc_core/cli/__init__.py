@@ -3,9 +3,11 @@
 Each command group lives in its own module with ``register(subparsers)``; the module sets
 ``func`` on its parser. ``spxcc COMMAND ...`` imports only the module of ``COMMAND`` (and any
 module not listed in :data:`_COMMAND_OF`), so a command's start-up does not pay for the
-imports of the others; ``spxcc --help``, no command or an unknown one build the full parser. Errors the user can cause (:class:`~spxcc_core.errors.SpxccError`) print
-one line on stderr and exit 2 — never a traceback. Usage errors never repeat an argument value
-(:mod:`spxcc_core.cli.parser`).
+imports of the others; ``spxcc --help``, no command or an unknown one build the full parser.
+Errors the user can cause (:class:`~spxcc_core.errors.SpxccError`) print one line on stderr and
+exit 2 — never a traceback. Usage errors never repeat an argument value
+(:mod:`spxcc_core.cli.parser`). A new command module: add it to :data:`_COMMAND_MODULES` and
+its command name to :data:`_COMMAND_OF`.
 """
 
 from __future__ import annotations
