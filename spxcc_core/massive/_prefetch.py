@@ -6,7 +6,7 @@ exception raised by the iterator is raised to the consumer at the same point in 
 errors and their order are unchanged. Memory is bounded by ``depth`` items.
 
 The thread starts when the :class:`Prefetcher` is made, so reading overlaps whatever the caller
-does before its first ``next`` (in ``spxcc bars``: loading the plugins). It stops when the
+does before its first ``next`` (in ``spxcc bars``: importing numba, the kernel and the plugins). It stops when the
 iterator is exhausted, closed, or garbage-collected.
 """
 
