@@ -26,6 +26,7 @@ MODULES: tuple[str, ...] = (
     "benchmarks.e2e_bench",
     "benchmarks.memory_bench",
     "benchmarks.compile_bench",
+    "benchmarks.hub_bench",
 )
 
 #: name → "module:function" returning a dict of figures (wrapped as benchmarks).
@@ -34,6 +35,11 @@ DICT_FUNCTIONS: dict[str, str] = {
     "routing": "benchmarks.routing_bench:run_routing_bench",
     "tradier": "benchmarks.broker_bench:run_tradier_bench",
     "replay": "benchmarks.replay_bench:run_replay_bench",
+    "execute": "benchmarks.execute_bench:run_execute_bench",
+    "slippage": "benchmarks.slippage_bench:run_slippage_bench",
+    "gates": "benchmarks.gates_bench:run_gates_bench",
+    "reconcile": "benchmarks.reconcile_bench:run_reconcile_bench",
+    "store": "benchmarks.store_bench:run_store_bench",
 }
 
 

@@ -41,6 +41,7 @@ __all__ = [
     "DEFAULT_MIN_T_YEARS",
     "MS_PER_YEAR",
     "OptionChain",
+    "bs_delta",
     "bs_gamma",
     "bs_price",
     "bs_vega",
@@ -87,6 +88,19 @@ def bs_gamma(spot: ArrayLike, strike: ArrayLike, t_years: ArrayLike, sigma: Arra
     r, q = _f(rate), _f(dividend)
     d1 = _d1(s, k, t, v, r, q)
     return np.exp(-q * t) * _pdf(d1) / (s * v * np.sqrt(t))
+
+
+def bs_delta(spot: ArrayLike, strike: ArrayLike, t_years: ArrayLike, sigma: ArrayLike,
+             is_call: bool | Sequence[bool] | npt.NDArray[np.bool_], rate: ArrayLike = 0.0,
+             dividend: ArrayLike = 0.0) -> F64:
+    """Black–Scholes delta (per 1 point of the underlying), elementwise: ``e^{−qT} N(d1)`` for
+    a call (in (0, 1)), ``e^{−qT} (N(d1) − 1)`` for a put (in (−1, 0))."""
+    s, k, t, v = _f(spot), _f(strike), _f(t_years), _f(sigma)
+    r, q = _f(rate), _f(dividend)
+    d1 = _d1(s, k, t, v, r, q)
+    n = _cdf(d1)
+    call = np.asarray(is_call, dtype=bool)
+    return np.asarray(np.exp(-q * t) * np.where(call, n, n - 1.0), dtype=np.float64)
 
 
 def bs_vega(spot: ArrayLike, strike: ArrayLike, t_years: ArrayLike, sigma: ArrayLike,

@@ -139,3 +139,43 @@ def spxcc_on_setup(setup: SetupInstance, context: Mapping[str, Any]) -> None:
         ``session_id`` (str) and, on creation, ``gate`` (the passing ``GateDecision``).
     :returns: nothing; a raised exception is recorded with the plugin's name and the run goes on.
     """
+
+
+if TYPE_CHECKING:
+    from spxcc_core.broker.reconcile import Reconciler
+    from spxcc_core.contracts.broker import Fill, OrderIntent
+
+
+@hookspec
+def spxcc_register_reconcilers() -> list[type[Reconciler]]:  # type: ignore[empty-body]
+    """Register reconciler classes (subclasses of
+    :class:`spxcc_core.broker.reconcile.Reconciler`).
+
+    Called once when a reconciliation engine is built (routing worker start-up,
+    ``spxcc reconcile``), never per run. Each class carries a unique, non-blank ``name``
+    ClassVar; a blank or duplicate name is a :class:`PluginError`. The engine builds one
+    instance per run (no arguments) and calls ``check(data)`` with the internal book and the
+    broker's answer; a reconciler that raises is recorded under its name and the run is
+    ``failed`` (the other reconcilers' differences are still reported).
+
+    :returns: the reconciler classes this plugin provides (an empty list for none).
+    """
+
+
+@hookspec
+def spxcc_on_fill(fill: Fill, intent: OrderIntent, context: Mapping[str, Any]) -> None:
+    """Observe one execution of one of our intents, once, right after it is recorded.
+
+    Fires when the routing worker records a new fill (a fill already recorded, e.g. polled
+    again, does not fire again), including a fill adopted by reconciliation, and when a
+    replay executor records a paper fill. Observers must not mutate ``context`` (``fill`` and
+    ``intent`` are frozen).
+
+    :param fill: the execution (``fill@1``): contracts, per-share price, ``fillId``.
+    :param intent: the intent it executes (``order_intent@1``).
+    :param context: read-only facts: ``broker`` (adapter name), ``account_id``, ``source``
+        (``routing``, ``reconcile`` or ``replay``), ``filled_quantity`` (the intent's total
+        after this fill) and ``state`` (the intent's state after it).
+    :returns: nothing; a raised exception is recorded with the plugin's name and routing goes
+        on.
+    """

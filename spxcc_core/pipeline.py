@@ -1,5 +1,11 @@
 """One session's per-batch pipeline — the single code path of replay and live.
 
+With a ``broker`` the pipeline also executes: an :class:`~spxcc_core.execute.Executor` with the
+profile's execution policy gets every step's raw quotes and setup changes after step 4, so
+replay and live place the same orders (``docs/execution.md``). With an ``[ev_floor]`` table,
+each fill the executor measures also updates the rolling statistics that gate reads (live: the
+routing worker measures and updates them), so later setups face the measured slippage.
+
 From the batch on, replay (:mod:`spxcc_core.replay.engine`) and the live host
 (:mod:`spxcc_core.host.live`) run the same object, :class:`Pipeline`; they differ only in where
 the batches come from and when they arrive. One :meth:`Pipeline.push` is one step:
@@ -40,7 +46,7 @@ import os
 import re
 import uuid
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -55,11 +61,15 @@ from spxcc_core.contracts.setup import GateDecision, SetupInstance
 from spxcc_core.detect.profile import Profile
 from spxcc_core.detect.runner import DetectorRunner
 from spxcc_core.errors import ConfigError
+from spxcc_core.execute.engine import Executor
+from spxcc_core.execute.policy import ExecutionPolicy
 from spxcc_core.registry import PluginRegistry, as_registry
 from spxcc_core.run.result import RunResult, StepOutputs
 from spxcc_core.run.setup import resolve_profile
 from spxcc_core.setups.lifecycle import summarize
 from spxcc_core.setups.store import SetupStore
+from spxcc_core.slippage.rolling import RollingSlippage
+from spxcc_core.slippage.store import SlippageStore
 
 if TYPE_CHECKING:
     from spxcc_core.aggregate.columns import (
@@ -69,8 +79,11 @@ if TYPE_CHECKING:
         TradeColumns,
     )
     from spxcc_core.aggregate.config import AggregatorConfig
+    from spxcc_core.broker.interface import BrokerAdapter
     from spxcc_core.chain import ChainSnapshot
+    from spxcc_core.contracts.broker import Fill, OrderIntent
     from spxcc_core.detect.market import SessionMarket
+    from spxcc_core.execute.routing import Router
     from spxcc_core.massive.columns import IndexColumns
     from spxcc_core.store.sqlite import Store
 
@@ -124,7 +137,12 @@ class Pipeline:
     :param symbols: the symbol table batches refer to (default: a new, empty one that decoders
         fill — pass ``pipeline.aggregator.symbols`` to them).
     :param conditions: the condition table batches refer to (default: a new, empty one).
-    :raises ConfigError: a bad profile, detector name, feed list or prefix.
+    :param broker: execute triggered setups on this broker (fed the raw quotes in event time,
+        :mod:`spxcc_core.execute.engine`); None: detect only.
+    :param router: how the executor's intents reach ``broker`` (None: directly; live passes
+        the routing worker, :class:`~spxcc_core.execute.routing.WorkerRouter`).
+    :raises ConfigError: a bad profile, detector name, feed list or prefix; a broker that
+        cannot be fed in event time.
     :raises InputError: a bad ``session_date``.
     """
 
@@ -134,7 +152,8 @@ class Pipeline:
                  config: AggregatorConfig | None = None, feeds: Sequence[str] = FEEDS,
                  run_id_prefix: str, chain: ChainSnapshot | None = None,
                  session_date: str | None = None, symbols: SymbolTable | None = None,
-                 conditions: ConditionTable | None = None) -> None:
+                 conditions: ConditionTable | None = None,
+                 broker: BrokerAdapter | None = None, router: Router | None = None) -> None:
         if not isinstance(run_id_prefix, str) or not _PREFIX.match(run_id_prefix):
             raise ConfigError(f"run id prefix must be lower-case letters, digits and '_', "
                               f"starting with a letter; got {run_id_prefix!r}")
@@ -144,7 +163,16 @@ class Pipeline:
         self.profile = resolve_profile(self.registry, profile, detectors)
         self.aggregator = StreamingAggregator(config, symbols=symbols, conditions=conditions,
                                               feeds=tuple(feeds))
-        self.runner = DetectorRunner(self.registry, self.profile, run_id=self.run_id)
+        #: rolling slippage the ``ev_floor`` gate reads (profile ``[ev_floor]`` only): the
+        #: store's recorded fills of the table's source, oldest first; update it with each
+        #: newly measured fill of that source
+        self.slippage: RollingSlippage | None = None
+        ev = self.profile.ev_floor
+        if ev is not None:
+            self.slippage = RollingSlippage.of(SlippageStore(store).records(source=ev.source),
+                                               ev.rolling_config())
+        self.runner = DetectorRunner(self.registry, self.profile, run_id=self.run_id,
+                                     slippage=self.slippage)
         self._setup_store = SetupStore(store)
         self._observe = self.registry.caller("spxcc_on_microbar", counted=True)
         self.context: Mapping[str, Any] = MappingProxyType({
@@ -157,8 +185,35 @@ class Pipeline:
         self._index_values = 0
         self._finished = False
         self._reported = False
+        self.executor: Executor | None = None
+        #: True when the source gives the executor its option quotes itself, in time order
+        #: (:meth:`feed_option_quotes`), instead of the pushed quote batches (a session cache
+        #: stores option quotes by contract, not by time)
+        self.external_option_quotes = False
+        if broker is not None:
+            self.executor = Executor(
+                broker, self.profile.execution or ExecutionPolicy(),
+                t1_fraction=self.profile.outcome.t1_fraction, market=self.market,
+                symbols=self.aggregator.symbols, interval_ms=self.aggregator.config.interval_ms,
+                router=router,
+                on_slippage=self.slippage.update if self.slippage is not None else None,
+                on_fill=self._fill_observer(broker))
         if session_date is not None:
             self.set_session_date(session_date)
+
+    def _fill_observer(self, broker: BrokerAdapter) -> Callable[[Fill, OrderIntent, float], None]:
+        """The ``spxcc_on_fill`` observers as the executor's ``on_fill`` (``source``
+        ``replay``: fills the executor records itself, without a routing worker)."""
+        observers = self.registry.caller("spxcc_on_fill")
+
+        def observe(fill: Fill, intent: OrderIntent, filled: float) -> None:
+            account = self.executor.account_id if self.executor is not None else None
+            observers(fill=fill, intent=intent, context={
+                "broker": broker.name, "account_id": account, "source": "replay",
+                "filled_quantity": filled,
+                "state": "filled" if filled >= intent.quantity else "partially_filled"})
+
+        return observe
 
     # -- properties --------------------------------------------------------------------------
 
@@ -195,6 +250,8 @@ class Pipeline:
             return
         if self._chain is not None:
             self.market.set_chain(self._chain, session_date)
+        if self.executor is not None:
+            self.executor.set_session_date(session_date)
         self._session_date = session_date
 
     def push(self, trades: TradeColumns | None, quotes: QuoteColumns | None,
@@ -221,7 +278,16 @@ class Pipeline:
             first = earliest_event_ns(*(c.ts for c in (t, q) if c is not None))
             if first is not None:
                 self.set_session_date(ny_date_of_ms(first // _NS_PER_MS).isoformat())
-        return self._step(self.aggregator.push_events(t, q))
+        out = self._step(self.aggregator.push_events(t, q))
+        if self.executor is not None:
+            self.executor.step(None if self.external_option_quotes else q, out.setups)
+        return out
+
+    def feed_option_quotes(self, quotes: QuoteColumns) -> None:
+        """Give the executor option quotes in time order (with
+        :attr:`external_option_quotes`); a no-op without a broker."""
+        if self.executor is not None and len(quotes):
+            self.executor.step(quotes, [])
 
     def finish(self) -> StepOutputs:
         """End the input: every held bar becomes final, open setups expire, providers give
@@ -233,6 +299,8 @@ class Pipeline:
         expired = [s for s in self.runner.finish() if isinstance(s, SetupInstance)]
         if expired:
             self._setup_store.upsert({s.id: s for s in expired}.values())
+        if self.executor is not None:
+            self.executor.finish([*out.setups, *expired])
         return StepOutputs(bars=out.bars, setups=[*out.setups, *expired],
                            decisions=out.decisions)
 
@@ -301,12 +369,16 @@ class Pipeline:
         setups = self.runner.setups()
         outputs = {"microbars.jsonl": len(bars), "setups.jsonl": len(setups),
                    "gate_decisions.jsonl": len(decisions), "quarantine.jsonl": len(quarantine)}
+        execution = self.executor.outputs() if self.executor is not None else None
+        if execution is not None:
+            outputs.update(execution.counts())
         report = ReplayReport(
             source=source, aggregation=self.aggregator.report, detection=self.runner.report(),
             setups_by_detector=dict(sorted(Counter(s.detector for s in setups).items())),
             outcomes=summarize(setups), plugin_errors=self.plugin_errors(), outputs=outputs,
             index_values=self._index_values if index_values is None else index_values,
-            websocket=websocket)
+            websocket=websocket,
+            execution=execution.report if execution is not None else msgspec.UNSET)
         summary: list[str] = []
         for lines in self.registry.call("spxcc_on_run_end",
                                         report=MappingProxyType(msgspec.to_builtins(report)),
@@ -315,4 +387,4 @@ class Pipeline:
         report = msgspec.structs.replace(report, summary=summary,
                                          plugin_errors=self.plugin_errors())
         return RunResult(bars=bars, setups=setups, decisions=decisions, quarantine=quarantine,
-                         report=report)
+                         report=report, execution=execution)

@@ -59,6 +59,7 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "spxcc_tradier": "spxcc_tradier",
     "spxcc_paper": "spxcc_paper",
     "spxcc_gamma": "spxcc_gamma",
+    "spxcc_reconcile": "spxcc_reconcile",
 }
 
 

@@ -4,8 +4,8 @@ failure collector.
 :class:`PluginRegistry` answers "which detectors / context providers / broker adapters are
 there" (:meth:`PluginRegistry.classes` with a :class:`Kind`: each layer declares its kinds —
 :data:`spxcc_core.detect.runner.DETECTORS`, :data:`~spxcc_core.detect.runner.CONTEXT_PROVIDERS`,
-:data:`spxcc_core.broker.BROKERS`, next the reconcilers' — so this module imports nothing above
-it) and calls
+:data:`spxcc_core.broker.BROKERS`, :data:`spxcc_core.broker.reconcile.RECONCILERS` — so this
+module imports nothing above it; :func:`discover` is the strict form) and calls
 hooks with **per-plugin isolation** (:meth:`PluginRegistry.call`, :meth:`PluginRegistry.caller`):
 every plugin implementing the hook is called through pluggy (``pm.subset_hook_caller``: tracing,
 hook-call monitoring, ``tryfirst``/``trylast`` and wrappers are pluggy's) with the other
@@ -43,6 +43,7 @@ __all__ = [
     "as_registry",
     "check_wrappers",
     "describe",
+    "discover",
     "require_unique_names",
 ]
 
@@ -371,4 +372,23 @@ class PluginRegistry:
 def as_registry(source: pluggy.PluginManager | PluginRegistry) -> PluginRegistry:
     """``source`` itself, or a new registry of the plugin manager ``source``."""
     return source if isinstance(source, PluginRegistry) else PluginRegistry(source)
+
+
+def discover(source: pluggy.PluginManager | PluginRegistry, kind: Kind[T]) -> list[type[T]]:
+    """The classes of ``kind`` (:meth:`PluginRegistry.classes`, sorted by name).
+
+    :param source: a :class:`PluginRegistry` — a plugin whose hook raises is left out and
+        listed in its ``failures`` (the caller reports it) —, or a plugin manager: such a
+        failure is then a :class:`PluginError` (a class is never silently missing).
+    :raises PluginError: see :meth:`PluginRegistry.classes`; with a plugin manager, also a
+        plugin's hook that raised.
+    """
+    registry = as_registry(source)
+    classes = registry.classes(kind)
+    if registry is not source:
+        failed = registry.failures.listed([kind.hook])
+        if failed:
+            raise PluginError("; ".join(f"plugin {f.plugin!r} failed in {f.hook}: {f.error}"
+                                        for f in failed))
+    return classes
 

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, settings
 os.environ["SPXCC_DISABLE_PLUGIN_AUTOLOAD"] = "1"
 
 # Suite-wide secret-leak check: fails the session if a known test token reaches any output.
-pytest_plugins = ["leakcheck"]
+pytest_plugins = ["leakcheck", "pgstore"]
 
 settings.register_profile("ci", max_examples=60, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])

@@ -17,3 +17,11 @@ def test_detector_benchmark_reads_the_typed_runner_report() -> None:
     result = run_detector_bench(sessions=1)
     assert result["bars"] > 0 and result["setups"] >= 0
     assert result["gates"] and all(isinstance(v, int) for v in result["gates"].values())
+
+
+def test_gate_benchmark_runs_against_the_current_api(tmp_path: Path) -> None:
+    from benchmarks.gates_bench import run_gates_bench
+
+    result = run_gates_bench(sessions=2, resamples=20, scale=0.01, jobs=1, root=tmp_path)
+    assert result["decision"] == "insufficient_evidence"  # two sessions are never enough
+    assert result["bootstrap_s"] >= 0 and result["gate_run_s"] > 0

@@ -38,10 +38,18 @@ COMMANDS: dict[str, list[str]] = {
     "broker submit": ["broker", "submit", *BROKER, "--db", "DB", "--intent", "INTENT"],
     "broker status": ["broker", "status", *BROKER, "--db", "DB", "--intent-id", "i-1"],
     "broker cancel": ["broker", "cancel", *BROKER, "--db", "DB", "--intent-id", "i-1"],
+    "reconcile": ["reconcile", *BROKER, "--db", "DB"],
     "replay": ["replay", "SESSION", "--out", "OUT", "--db", "DB"],
     "demo": ["demo", "--scale", "0.01", "--cache-dir", "CACHE", "--db", "DB"],
     "live": ["live", "--url", "ws://127.0.0.1:9/stocks", "--subscribe", "T.SPY",
              "--api-key-env", "SPXCC_TEST_UNSET_KEY", "--key-file", "KEY", "--db", "DB"],
+    "slippage report": ["slippage", "report", "--db", "DB"],
+    "profile show": ["profile", "show", "--db", "DB"],
+    "profile history": ["profile", "history", "--db", "DB"],
+    "profile promote": ["profile", "promote", "default", "--force", "--db", "DB"],
+    "profile revert": ["profile", "revert", "--db", "DB"],
+    "gates run": ["gates", "run", "--candidate", "default", "--baseline", "default",
+                  "--sessions", "SESSION", "--out", "OUT", "--db", "DB"],
 }
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OURS = {"spxcc_core", "spxcc_observers", "spxcc_detectors", "spxcc_tradier", "spxcc_paper",
-        "spxcc_gamma"}
+        "spxcc_gamma", "spxcc_reconcile"}
 
 
 def _imported_top_modules() -> set[str]:
@@ -45,10 +45,10 @@ def _dists_of(module: str) -> set[str]:
 def test_every_imported_third_party_module_is_declared() -> None:
     # before: pandas (imported by the paper adapter) was not declared
     declared = _declared()
-    # optional extras (imported lazily and guarded), zlib-ng (an optional faster inflate tried
+    # optional extras (imported lazily and guarded: polars, dask, psycopg), zlib-ng (an optional faster inflate tried
     # after isal, never required) and pytest (imported only by spxcc_core.testing, the pytest11
     # plugin that pytest itself loads)
-    optional = {"polars", "dask", "distributed", "pytest", "zlib_ng"}
+    optional = {"polars", "dask", "distributed", "psycopg", "pytest", "zlib_ng"}
     missing = sorted(m for m in _imported_top_modules() - optional
                      if not _dists_of(m) & set(declared))
     assert missing == []

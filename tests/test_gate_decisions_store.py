@@ -9,7 +9,7 @@ from pathlib import Path
 
 import msgspec
 
-from spxcc_core.contracts.setup import GateCheck, GateDecision
+from spxcc_core.contracts.setup import GateCheck, GateDecision, SetupInstance
 from spxcc_core.golden.io import read_inputs, write_flat_files
 from spxcc_core.replay.engine import run_replay
 from spxcc_core.setups.store import SetupStore
@@ -74,9 +74,9 @@ def test_replay_stores_exactly_the_golden_decisions_and_a_rerun_adds_nothing(
 
 
 def test_identical_decisions_change_no_rows_and_a_new_verdict_replaces_the_row(
-        tmp_path: Path) -> None:
+        store_target: str | Path) -> None:
     d = expected_decisions()[0]
-    with Store(tmp_path / "s.sqlite3") as store:
+    with Store(store_target) as store:
         ss = SetupStore(store)
         assert ss.upsert_decisions([d]) == 1
         assert ss.upsert_decisions([d, d]) == 0
@@ -106,3 +106,24 @@ def test_a_store_with_setups_v1_only_is_upgraded_in_place(tmp_path: Path) -> Non
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT status FROM spx_setup_instances WHERE id = 'old-1'"
                             ).fetchone() == ("untriggered",)
+
+
+def test_a_replay_into_either_backend_stores_the_golden_rows(tmp_path: Path,
+                                                             store_target: str | Path) -> None:
+    """The same replay written to SQLite or PostgreSQL (``--db URL``) reads back as the golden
+    files say, and a rerun changes nothing."""
+    flat = flat_files(tmp_path)
+    run_replay(flat, store=store_target)
+    dec = msgspec.json.Decoder(SetupInstance)
+    golden = GOLDEN / CASE / "expected" / "setups.jsonl"
+    setups = [dec.decode(ln) for ln in golden.read_bytes().splitlines() if ln.strip()]
+    with Store(store_target) as store:
+        ss = SetupStore(store)
+        assert sorted(ss.decisions(session_id=DATE), key=lambda d: d.setup_id) == sorted(
+            expected_decisions(), key=lambda d: d.setup_id)
+        assert sorted(ss.query(session_id=DATE), key=lambda s: s.id) == sorted(
+            setups, key=lambda s: s.id)
+        assert ss.upsert_decisions(expected_decisions()) == 0
+    run_replay(flat, store=store_target)
+    with Store(store_target) as store:
+        assert len(SetupStore(store).decisions()) == 2

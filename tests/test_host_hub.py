@@ -107,7 +107,7 @@ def test_greeting_subscribe_and_v1_v2_envelopes() -> None:
     run(scenario())
 
 
-def test_channels_and_seq_are_per_connection() -> None:
+def test_data_seq_is_the_channel_position_and_status_seq_is_per_connection() -> None:
     async def scenario() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         async with Hub() as hub:
             a = await subscribe(hub, "microbar@2", "setup@1", "gate_decision@1")
@@ -122,7 +122,9 @@ def test_channels_and_seq_are_per_connection() -> None:
     assert [(m["type"], m["seq"]) for m in a] == [
         ("microbar", 1), ("microbar", 2), ("setup", 1), ("gate_decision", 1), ("setup", 2),
         ("hub_status", 3)]
-    assert [(m["type"], m["seq"]) for m in b] == [("microbar", 1), ("hub_status", 3)]
+    # b joined after bar 0: its first microbar@2 is the channel's second message (seq 2),
+    # its own status messages still count from 1 (connected, subscribed, end)
+    assert [(m["type"], m["seq"]) for m in b] == [("microbar", 2), ("hub_status", 3)]
     assert b[0]["data"]["startMs"] == T0 + 1000
     assert a[2]["data"]["id"] == SETUP.id and a[3]["data"]["setupId"] == DECISION.setup_id
     assert a[-1]["data"]["status"] == b[-1]["data"]["status"] == "end"
@@ -150,26 +152,30 @@ def test_bad_requests_get_an_error_status_and_change_nothing(
             for text, _ in bad:
                 await ws.send(text)
                 answers.append(await recv(ws))
-            hub.publish([bar(0)])  # nobody subscribed: nothing queued
-            await ws.send('{"action": "subscribe", "channels": ["microbar@1"]}')
+            hub.publish([bar(0)])  # never asked: the default microbar@1
+            default = await recv(ws)
+            await ws.send('{"action": "subscribe", "channels": ["setup@1"]}')
             ack = await recv(ws)
-            hub.publish([bar(1)])
+            hub.publish([bar(1), SETUP])  # the request replaced the default
             first = await recv(ws)
             stats = hub.stats()
             await ws.close()
-            return answers, stats.bad_requests, {"ack": ack, "first": first}
+            return answers, stats.bad_requests, {"ack": ack, "first": first, "default": default}
 
     with caplog.at_level(logging.DEBUG):
         answers, bad_count, rest = run(scenario())
     for (text, expected), answer in zip(bad, answers, strict=True):
         assert answer["type"] == "hub_status" and answer["data"]["status"] == "error", text
         assert expected in answer["data"]["message"], (text, answer["data"]["message"])
-        assert answer["data"]["channels"] == []  # nothing was subscribed
-    assert "microbar@1, microbar@2, setup@1, gate_decision@1" in answers[-2]["data"]["message"]
+        assert answer["data"]["channels"] == ["microbar@1"]  # nothing changed: the default
+    assert ("microbar@1, microbar@2, setup@1, gate_decision@1, feed_status@1"
+            in answers[-2]["data"]["message"])
     assert [a["seq"] for a in answers] == list(range(2, 2 + len(bad)))
     assert bad_count == len(bad)
-    assert rest["ack"]["data"]["channels"] == ["microbar@1"]
-    assert (rest["first"]["seq"], rest["first"]["data"]["startMs"]) == (1, T0 + 1000)
+    assert (rest["default"]["type"], rest["default"]["version"], rest["default"]["seq"],
+            rest["default"]["data"]["startMs"]) == ("microbar", 1, 1, T0)
+    assert rest["ack"]["data"]["channels"] == ["setup@1"]
+    assert (rest["first"]["type"], rest["first"]["seq"]) == ("setup", 1)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert "Traceback" not in caplog.text
 
@@ -210,7 +216,8 @@ def test_a_burst_beyond_the_queue_drops_the_connection_with_a_status() -> None:
     queued, got, code, other_got, slow = run(scenario())
     assert queued == 4  # four bars fit the queue; the fifth dropped the connection
     assert [m["data"]["status"] for m in got] == ["disconnected"]  # the backlog was discarded
-    assert "slow consumer" in got[0]["data"]["message"] and got[0]["seq"] == 3
+    assert "slow consumer: 4 messages waiting (limit 4)" in got[0]["data"]["message"]
+    assert got[0]["seq"] == 3
     assert code == 1008
     assert slow == 1
     assert [m["seq"] for m in other_got] == [1, 2]  # the other subscriber is unaffected

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.slow
 REPO_ROOT = Path(__file__).resolve().parent.parent
 #: Top-level import packages the spxcc distribution installs (pyproject's packages.find).
 OUR_PACKAGES = ("spxcc_core", "spxcc_observers", "spxcc_detectors", "spxcc_tradier",
-                "spxcc_paper", "spxcc_gamma")
+                "spxcc_paper", "spxcc_gamma", "spxcc_reconcile")
 
 
 def _run(args: list[str | os.PathLike[str]], **kwargs: object) -> subprocess.CompletedProcess[str]:

@@ -325,8 +325,10 @@ def _by_channel(messages: list[bytes]) -> dict[str, list[_Raw]]:
 def test_subscriber_received_exactly_the_outputs(parity: dict[str, Any]) -> None:
     live = _read(parity["tmp"] / "live")
     got = _by_channel(parity["messages"])
-    assert sorted(got) == ["gate_decision@1", "hub_status@1", "microbar@1", "microbar@2",
-                           "setup@1"]
+    assert sorted(got) == ["feed_status@1", "gate_decision@1", "hub_status@1", "microbar@1",
+                           "microbar@2", "setup@1"]
+    # the feed connected once and never dropped: one ``connected`` feed status, no gap
+    assert [json.loads(bytes(e.data))["event"] for e in got["feed_status@1"]] == ["connected"]
     for channel, envs in got.items():
         first = 3 if channel == "hub_status@1" else 1  # connected, subscribed came before
         assert [e.seq for e in envs] == list(range(first, first + len(envs))), channel

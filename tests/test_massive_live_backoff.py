@@ -34,7 +34,7 @@ def test_unreachable_server_backs_off_exponentially_then_gives_up() -> None:
         port = s.getsockname()[1]
     slept: list[float] = []
     c = client(f"ws://127.0.0.1:{port}/stocks",
-               Backoff(initial_s=0.5, factor=2.0, max_s=3.0, max_attempts=5), slept)
+               Backoff(initial_s=0.5, factor=2.0, max_s=3.0, max_attempts=5, jitter=0), slept)
 
     async def main() -> None:
         async for _ in c.frames():
@@ -53,7 +53,7 @@ def test_a_successful_handshake_resets_the_backoff() -> None:
         # two connections closed by the server right after the handshake, then data
         scripts = [Script([], then="close"), Script([], then="close"), Script(DATA[:1])]
         async with FakeMassive(KEY, scripts) as fake:
-            c = client(fake.url, Backoff(initial_s=0.25, max_attempts=2), slept)
+            c = client(fake.url, Backoff(initial_s=0.25, max_attempts=2, jitter=0), slept)
             async for frame in c.frames():
                 if len(frame.trades) or len(frame.quotes):
                     break

@@ -21,7 +21,15 @@ PINNED = {
     "gate_decisions.jsonl": "0395b555080241dc5cb88d609bba2052ea823514f08866b1f2b1b162d049bede",
     "microbars.jsonl": "e398992e4d1ec13c6f1f907a7a5bd88a8b662fa822afaaf1429f32ecb8062294",
     "quarantine.jsonl": "c8fbe4a2a156237ec6edf2c0625b8a289f174737362d560307ce61174b9719df",
-    "report.json": "713e6cdbd280ede73523bebf7825f9ebf2717e4487919dd4653785c1198881ce",
+    # the demo executes on paper (issue 11): the report gains its ``execution`` section and
+    # the four execution files are written; at this scale one setup finds a contract with a
+    # quote at most 5 s old (1 entry of 10 contracts, its exit filled in two parts);
+    # slippage.jsonl holds the slippage ledger's slippage_record@1 lines
+    "report.json": "e39b18717031438ed8cb2c34492517848f72d6a76376c19b53d0c0def5c91c3e",
+    "intents.jsonl": "43dfbd5b1c88f64ffa6d904f5ec0b7774295f88162e0418cd33923309c973d62",
+    "fills.jsonl": "47fa82e6108d1c773142b6d5dea989aac452a817d1b8d94d460362a0f027cdd0",
+    "positions.jsonl": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    "slippage.jsonl": "192dc1ac12c5ef1a2f5e8367c459883a8fdfa5953944ed9d612292e5301d8bec",
     "setups.jsonl": "e76023c3b9abc15631df23724411c0ad3d78df394b060c94a93678cc568b94d1",
 }
 

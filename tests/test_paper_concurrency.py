@@ -1,5 +1,6 @@
 """Concurrent ``spxcc broker submit --broker paper`` processes on one fresh store: an order
-acknowledged is an order that exists (real processes released together, real SQLite file)."""
+acknowledged is an order that exists (real processes released together, a real SQLite file or
+PostgreSQL schema)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ N = 6
 PAPER = ["--broker", "paper", "--account", "P1"]
 
 
-def test_concurrent_submits_on_a_fresh_store_every_ack_is_an_order(tmp_path: Path) -> None:
-    db = tmp_path / "fresh.sqlite3"
+def test_concurrent_submits_on_a_fresh_store_every_ack_is_an_order(
+        tmp_path: Path, store_target: str | Path) -> None:
+    db = store_target
     ids = [f"conc-{n}" for n in range(N)]
     argvs = [["broker", "submit", *PAPER, "--db", str(db),
               "--intent", str(intent_file(tmp_path, i, quantity=1, limitPrice=1.0))]

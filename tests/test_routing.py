@@ -1,4 +1,4 @@
-"""Routing worker against the paper broker and a real SQLite store: pre-trade checks,
+"""Routing worker against the paper broker and a real store (SQLite and PostgreSQL): pre-trade checks,
 reservations, entry/exit sequencing, the recorded history, idempotency."""
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ def intent(iid: str, *, side: str = "buy_to_open", qty: int = 1, limit: float | 
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[BrokerStore]:
-    with Store(tmp_path / "routing.sqlite3") as s:
+def store(store_target: str | Path) -> Iterator[BrokerStore]:
+    with Store(store_target) as s:
         yield BrokerStore(s)
 
 

@@ -46,9 +46,8 @@ def owner_of(pid: int) -> str:
     return f"{socket.gethostname()}:{pid}:{owner_mod._start_ticks(pid)}"
 
 
-def stores(tmp_path: Path) -> tuple[Store, Store]:
-    """Two connections to one store file: process B's and process A's."""
-    db = tmp_path / "shared.sqlite3"
+def stores(db: str | Path) -> tuple[Store, Store]:
+    """Two connections to one store: process B's and process A's."""
     return Store(db), Store(db)
 
 
@@ -67,9 +66,9 @@ def record_by_b(store_b: Store, *, claim_owner: str | None) -> BrokerStore:
 
 @pytest.mark.parametrize("claimed", [True, False], ids=["submitting", "queued"])
 def test_start_leaves_alone_an_intent_a_live_process_holds(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, claimed: bool) -> None:
+        store_target: str | Path, monkeypatch: pytest.MonkeyPatch, claimed: bool) -> None:
     monkeypatch.setattr("spxcc_core.broker.routing.owner_alive", lambda o: o == LIVE_B)
-    store_b, store_a = stores(tmp_path)
+    store_b, store_a = stores(store_target)
     with store_b, store_a:
         bstore_b = record_by_b(store_b, claim_owner=LIVE_B if claimed else None)
         if not claimed:  # recorded queued by B (not this test process)
@@ -89,9 +88,9 @@ def test_start_leaves_alone_an_intent_a_live_process_holds(
 
 
 def test_cancel_does_not_take_over_a_live_process_s_submission(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        store_target: str | Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("spxcc_core.broker.routing.owner_alive", lambda o: o == LIVE_B)
-    store_b, store_a = stores(tmp_path)
+    store_b, store_a = stores(store_target)
     with store_b, store_a:
         bstore_b = record_by_b(store_b, claim_owner=LIVE_B)
         result = RoutingWorker(PaperBroker(account_id="A", store=store_a),
@@ -102,7 +101,7 @@ def test_cancel_does_not_take_over_a_live_process_s_submission(
 
 
 def test_start_reconciles_an_intent_of_a_dead_process(
-        tmp_path: Path, child: subprocess.Popen[bytes]) -> None:
+        store_target: str | Path, child: subprocess.Popen[bytes]) -> None:
     dead = owner_of(child.pid)
     assert owner_alive(dead)
     assert child.stdin is not None
@@ -110,7 +109,7 @@ def test_start_reconciles_an_intent_of_a_dead_process(
     child.wait(timeout=30)
     assert not owner_alive(dead)  # reaped: the real check says dead
 
-    store_b, store_a = stores(tmp_path)
+    store_b, store_a = stores(store_target)
     with store_b, store_a:
         bstore_b = record_by_b(store_b, claim_owner=dead)
         paper_a = PaperBroker(account_id="A", store=store_a)
@@ -125,14 +124,13 @@ def test_start_reconciles_an_intent_of_a_dead_process(
 
 
 @pytest.mark.parametrize("owner", [None, "", "garbage"])
-def test_start_reconciles_an_intent_with_no_usable_owner(tmp_path: Path,
+def test_start_reconciles_an_intent_with_no_usable_owner(store_target: str | Path,
                                                          owner: str | None) -> None:
-    store_b, store_a = stores(tmp_path)
+    store_b, store_a = stores(store_target)
     with store_b, store_a:
         record_by_b(store_b, claim_owner=owner)
         if owner is None:  # an older store: the column is empty
             store_b.conn.execute("UPDATE spx_broker_intents SET owner = NULL")
-            store_b.conn.commit()
         paper_a = PaperBroker(account_id="A", store=store_a)
         results = RoutingWorker(paper_a, BrokerStore(store_a)).start()
         assert [(r.intent_id, r.state) for r in results] == [(INTENT.intent_id, "acked")]

@@ -1,4 +1,5 @@
-"""The vault on a real SQLite file: round trip, tamper detection, wrong key, rotation."""
+"""The vault on a real store (SQLite file; the ``store`` fixture also PostgreSQL): round trip,
+tamper detection, wrong key, rotation."""
 
 from __future__ import annotations
 
@@ -48,8 +49,8 @@ def db(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(db: Path) -> Iterator[Store]:
-    s = Store(db)
+def store(store_target: str | Path) -> Iterator[Store]:
+    s = Store(store_target)
     yield s
     s.close()
 
@@ -69,11 +70,12 @@ def test_round_trip_and_metadata(store: Store) -> None:
     assert [i.name for i in vault.list()] == ["tradier_token"]
 
 
-def test_plaintext_never_reaches_the_file(store: Store, db: Path) -> None:
-    vault = Vault(store, MasterKeyring(K1))
-    vault.put("tradier_token", TRADIER_TEST_TOKEN)
-    vault.put("massive_key", MASSIVE_TEST_API_KEY)
-    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+def test_plaintext_never_reaches_the_file(db: Path) -> None:
+    with Store(db) as store:
+        vault = Vault(store, MasterKeyring(K1))
+        vault.put("tradier_token", TRADIER_TEST_TOKEN)
+        vault.put("massive_key", MASSIVE_TEST_API_KEY)
+        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     raw = db.read_bytes()
     for leaked in (TRADIER_TEST_TOKEN, MASSIVE_TEST_API_KEY, TEST_MASTER_KEY):
         assert leaked.encode() not in raw

@@ -73,9 +73,9 @@ def spxcc_together(argvs: Sequence[Sequence[str]], barrier: Path,
     return _together([("cli", a) for a in argvs], barrier, env)
 
 
-def open_store_together(path: Path, n: int, barrier: Path,
+def open_store_together(path: str | Path, n: int, barrier: Path,
                         after_go: Callable[[], None] | None = None
                         ) -> list[subprocess.CompletedProcess[str]]:
-    """Open the store ``path`` in ``n`` processes at once; each prints its schema versions.
+    """Open the store ``path`` (a file or a PostgreSQL URL) in ``n`` processes at once; each prints its schema versions.
     ``after_go`` runs in this process right after the children are released."""
     return _together([("store", [str(path)])] * n, barrier, None, after_go)

@@ -17,7 +17,6 @@ the latest quote time fed); ``store`` a :class:`~spxcc_core.store.Store` to pers
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -86,6 +85,7 @@ class PaperBroker(BrokerAdapter):
 
     name: ClassVar[str] = "paper"
     uses_store: ClassVar[bool] = True
+    simulated: ClassVar[bool] = True
 
     def __init__(self, *, account_id: str | None = None, account_type: str = "margin",
                  cash: float = 100_000.0, model: FillModel | None = None,
@@ -188,22 +188,23 @@ class PaperBroker(BrokerAdapter):
         if store is None or self._touched is not None or store.in_transaction:
             yield self._acct(account_id)
             return
+        lock_error, store_error = store.errors
         try:
             store.begin()
-        except sqlite3.OperationalError as exc:
-            raise BrokerUnavailable(f"paper store {store.path}: {exc}") from None
+        except lock_error as exc:
+            raise BrokerUnavailable(f"paper store {store.location}: {exc}") from None
         self._touched = {account_id}
         try:
             try:
                 yield self._acct(account_id)
             finally:
                 store.commit()
-        except sqlite3.Error as exc:
+        except store_error as exc:
             store.rollback()
             for touched in self._touched:
                 self.book.drop(touched)
                 self._revs.pop(touched, None)
-            raise BrokerUnavailable(f"paper store {store.path}: {exc}") from None
+            raise BrokerUnavailable(f"paper store {store.location}: {exc}") from None
         finally:
             self._touched = None
 
@@ -217,7 +218,7 @@ class PaperBroker(BrokerAdapter):
         try:
             acct = account_from_builtins(_decoder.decode(row[0]))
         except (msgspec.DecodeError, KeyError, TypeError, ValueError) as exc:
-            raise InputError(f"{self._paper_store.path} spx_paper_state {account_id!r}",
+            raise InputError(f"{self._paper_store.location} spx_paper_state {account_id!r}",
                              f"unreadable paper account state ({exc})") from None
         self.book.adopt(acct)
         self._revs[account_id] = row[1]

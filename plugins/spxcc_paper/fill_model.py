@@ -7,6 +7,8 @@ never fills. Buys take the ask side, sells the bid side, so **a quote without a 
 sell** (the order keeps working) and one without an offer cannot fill a buy; the executable size
 is the displayed size of that side (partial fills are bounded by it). Prices
 are rounded to the tick (``tick`` dollars) away from the order's favour for ``touch_ticks``.
+The price rule is core's :func:`spxcc_core.slippage.model.model_fill_price`, which
+``spxcc slippage report`` also uses to predict the paper model's slippage.
 
 Kinds:
 
@@ -21,13 +23,11 @@ quote whose spread is wider refuses to fill (the order keeps working).
 
 from __future__ import annotations
 
-from typing import Literal
-
 import attrs
 
-__all__ = ["FillKind", "FillModel", "QuoteState"]
+from spxcc_core.slippage.model import FillKind, model_fill_price
 
-FillKind = Literal["mid", "touch", "touch_ticks"]
+__all__ = ["FillKind", "FillModel", "QuoteState"]
 
 
 @attrs.frozen
@@ -121,20 +121,8 @@ class FillModel:
             return None
         if not buy and not q.has_bid:  # a zero bid: nobody to sell to
             return None
-        if self.kind == "mid":
-            return _round((q.bid + q.ask) / 2)
-        if self.kind == "touch":
-            return q.ask if buy else q.bid
-        k = self.ticks * self.tick
-        if buy:
-            return _round(q.ask + k)
-        return _round(max(q.bid - k, self.tick))
+        return model_fill_price(self.kind, buy, q.bid, q.ask, ticks=self.ticks, tick=self.tick)
 
     def size(self, buy: bool, q: QuoteState) -> float:
         """Displayed size available to a buy (ask size) or a sell (bid size), contracts."""
         return max(q.ask_size if buy else q.bid_size, 0.0)
-
-
-def _round(x: float) -> float:
-    """Round to 1/10000 to remove binary noise (prices have at most 4 decimals)."""
-    return round(x, 4)

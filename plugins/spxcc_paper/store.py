@@ -13,7 +13,6 @@ rows are kept, and ``paper`` 1 is recorded as applied).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Final
 
 from spxcc_core.store import Migration, Store
@@ -30,8 +29,10 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
     )),
 )
 
-_UPSERT: Final = ("INSERT OR REPLACE INTO spx_paper_state (account_id, payload, rev, "
-                  "updated_ms) VALUES (?, ?, ?, ?)")
+_UPSERT: Final = ("INSERT INTO spx_paper_state (account_id, payload, rev, updated_ms) "
+                  "VALUES (?, ?, ?, ?) ON CONFLICT (account_id) DO UPDATE SET "
+                  "payload = excluded.payload, rev = excluded.rev, "
+                  "updated_ms = excluded.updated_ms")
 
 
 class PaperStore:
@@ -39,7 +40,7 @@ class PaperStore:
     construction, idempotently). Not thread-safe: one adapter per object.
 
     Transactions: :meth:`begin`/:meth:`commit`/:meth:`rollback` wrap one adapter operation
-    (``BEGIN IMMEDIATE`` takes SQLite's write lock before the account is reloaded);
+    (``BEGIN IMMEDIATE`` takes the store's write lock before the account is reloaded);
     :meth:`save` writes in a transaction of its own, :meth:`save_in_transaction` inside the
     open one.
     """
@@ -49,9 +50,15 @@ class PaperStore:
         store.migrate(MIGRATIONS)
 
     @property
-    def path(self) -> Path:
-        """The store file."""
-        return self.store.path
+    def location(self) -> str:
+        """The store as it may be shown (its file, or its URL without the password)."""
+        return self.store.location
+
+    @property
+    def errors(self) -> tuple[type[Exception], type[Exception]]:
+        """``(lock error, any error)`` of the store's backend: what :meth:`begin` raises when
+        the write lock could not be had, and the base class of every store error."""
+        return self.store.conn.OperationalError, self.store.conn.Error
 
     @property
     def in_transaction(self) -> bool:
@@ -59,9 +66,10 @@ class PaperStore:
         return self.store.conn.in_transaction
 
     def begin(self) -> None:
-        """Start a write transaction (``BEGIN IMMEDIATE``).
+        """Start a write transaction (``BEGIN IMMEDIATE``: the store's write lock).
 
-        :raises sqlite3.OperationalError: the write lock could not be had.
+        :raises OperationalError: (the backend's, see :attr:`errors`) the write lock could not
+            be had.
         """
         self.store.conn.execute("BEGIN IMMEDIATE")
 

@@ -27,8 +27,7 @@ from spxcc_core.broker.interface import (
     is_valid_tag,
     tag_for,
 )
-from spxcc_core.errors import PluginError
-from spxcc_core.registry import Kind, PluginRegistry, as_registry
+from spxcc_core.registry import Kind, PluginRegistry, discover
 
 __all__ = [
     "BROKERS",
@@ -66,11 +65,4 @@ def broker_adapters(pm: pluggy.PluginManager | PluginRegistry) -> dict[str, type
     :raises PluginError: a blank or duplicate name, a hook returned something that is not a
         :class:`BrokerAdapter` subclass, or (plugin manager only) a plugin's hook raised.
     """
-    registry = as_registry(pm)
-    adapters = registry.by_name(BROKERS)
-    if registry is not pm:
-        failed = registry.failures.listed([BROKERS.hook])
-        if failed:
-            raise PluginError("; ".join(f"plugin {f.plugin!r} failed in {f.hook}: {f.error}"
-                                        for f in failed))
-    return adapters
+    return {c.name: c for c in discover(pm, BROKERS)}

@@ -163,6 +163,9 @@ class BrokerAdapter(abc.ABC):
     uses_store: ClassVar[bool] = False
     #: Names of the secrets :meth:`from_config` may look up (e.g. ``("tradier_token",)``).
     secret_names: ClassVar[tuple[str, ...]] = ()
+    #: True when fills are simulated (the paper broker): their slippage is recorded as
+    #: ``paper``, a real broker's as ``broker`` (see ``docs/execution.md``).
+    simulated: ClassVar[bool] = False
 
     def __init__(self, *, account_id: str | None = None) -> None:
         self.default_account_id = account_id

@@ -48,6 +48,14 @@ was ever sent); every later claim lets the adapter look the tag up first.
 
 Canceling (:meth:`RoutingWorker.cancel`): by stored order id, else by tag; idempotent.
 
+Reconciliation and halts (:mod:`spxcc_core.broker.reconcile`, the worker's
+:class:`~spxcc_core.broker.reconcile.guard.RiskGuard`): an entry is refused (and a queued one
+held) while its account is halted by reconciliation (until ``spxcc reconcile --clear``) or, with
+reconciliation on (a ``registry`` or ``reconcilers``), until a reconciliation of the account has
+passed — at :meth:`RoutingWorker.start`, before the account's first entry, then every
+``interval_ms`` from :meth:`RoutingWorker.poll`. Exits are never blocked. Every fill recorded is
+passed to the ``spxcc_on_fill`` observers of the ``registry``.
+
 Parts: the checks themselves are pure functions (:mod:`spxcc_core.broker.checks`), open intents,
 queues and reservations live in an in-memory :class:`~spxcc_core.broker.book.IntentBook`, every
 read and write of the tables goes through :class:`~spxcc_core.broker.store.BrokerStore`, and
@@ -57,6 +65,7 @@ every wait goes through the injected :class:`~spxcc_core.clock.Clock`.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -72,6 +81,13 @@ from spxcc_core.broker.errors import (
 )
 from spxcc_core.broker.interface import BrokerAdapter, accepts_known_unsubmitted, tag_for
 from spxcc_core.broker.owner import current_owner, owner_alive
+from spxcc_core.broker.reconcile import (
+    ReconcilePolicy,
+    Reconciler,
+    Reconciliation,
+    reconciler_classes,
+)
+from spxcc_core.broker.reconcile.guard import RiskGuard
 from spxcc_core.broker.sizing import available_buying_power
 from spxcc_core.broker.store import (
     FINAL_STATES,
@@ -94,7 +110,12 @@ from spxcc_core.contracts.broker import (
     OrderUpdate,
     encode_intent,
 )
+from spxcc_core.contracts.reconcile import ReconcileRun
+from spxcc_core.contracts.slippage import SlippageRecord, SlippageSource, SlippageUnavailable
 from spxcc_core.errors import ConfigError, InputError, SpxccError
+from spxcc_core.registry import IsolatedCaller, PluginRegistry
+from spxcc_core.slippage.ledger import slippage_record
+from spxcc_core.slippage.store import SlippageStore
 
 __all__ = ["CancelResult", "RouteResult", "RoutingLimits", "RoutingWorker", "state_for_status"]
 
@@ -185,12 +206,29 @@ class RoutingWorker:
     :param clock: the injected clock: ``now_ms()`` for record times and snapshot ages,
         ``monotonic()``/``sleep()`` for the waits of ``route`` and ``cancel`` (default
         :class:`~spxcc_core.clock.SystemClock`; the default ``sync`` shares it).
+    :param on_slippage: called with each newly recorded fill's slippage record (after it is
+        stored; never for a fill seen before or one without a measurement), e.g. the
+        ``update`` of the rolling statistics the ``ev_floor`` gate reads.
+    :param registry: the plugin registry: ``spxcc_on_fill`` observers are called for every
+        fill recorded, and (unless ``reconcilers`` is given) its reconcilers
+        (``spxcc_register_reconcilers``) turn reconciliation on.
+    :param reconcilers: reconciler classes: reconciliation runs at start-up, periodically
+        (``reconcile_policy.interval_ms``, from :meth:`poll`) and before an account's first
+        entry; an account whose run failed opens no new risk until a run passes. Neither
+        this nor ``registry``: reconciliation is off (only the halt flag is honoured).
+    :param reconcile_policy: actions per difference kind and the limits (default
+        :class:`~spxcc_core.broker.reconcile.ReconcilePolicy`).
     """
 
     def __init__(self, adapter: BrokerAdapter, store: BrokerStore, *,
                  limits: RoutingLimits | None = None, sync: SnapshotSync | None = None,
-                 clock: Clock | None = None) -> None:
+                 clock: Clock | None = None,
+                 on_slippage: Callable[[SlippageRecord], None] | None = None,
+                 registry: PluginRegistry | None = None,
+                 reconcilers: list[type[Reconciler]] | None = None,
+                 reconcile_policy: ReconcilePolicy | None = None) -> None:
         self.adapter = adapter
+        self.on_slippage = on_slippage
         self.store = store
         self.broker = adapter.name
         self.limits = limits or RoutingLimits()
@@ -204,6 +242,17 @@ class RoutingWorker:
         self._fast_submit = accepts_known_unsubmitted(adapter)
         #: intents whose order this worker placed and no route() call has reported yet
         self._placed_unreported: set[str] = set()
+        self._slippage_store = SlippageStore(store.store)
+        self._on_fill: IsolatedCaller | None = (
+            registry.caller("spxcc_on_fill") if registry is not None else None)
+        self._fill_source = "routing"
+        if reconcilers is None and registry is not None:
+            reconcilers = reconciler_classes(registry)
+        engine = None if reconcilers is None else Reconciliation(
+            adapter, store, reconcilers, self._apply_adopted, policy=reconcile_policy,
+            clock=self.clock, failures=registry.failures if registry is not None else None)
+        #: halt flag and reconciliation status per account (see spxcc_core.broker.reconcile)
+        self.guard = RiskGuard(self.broker, store, self.clock, engine)
 
     # --- public API ---------------------------------------------------------------------------
 
@@ -229,8 +278,26 @@ class RoutingWorker:
                 self._reconcile_order(live, self.adapter.order(live.account_id, live.order_id))
             if live.state == "queued":
                 self.book.enqueue(live.account_id, live.intent_id)
+        accounts = {rec.account_id for rec in open_records}
+        if account_id is not None or self.adapter.default_account_id is not None:
+            accounts.add(account_id or self.adapter.default_account_id or "")
+        self.guard.start(accounts)
         self.poll()
         return [self.result(rec.intent_id) for rec in open_records]
+
+    def reconcile(self, account_id: str, *, trigger: str = "manual") -> ReconcileRun | None:
+        """Reconcile one account now (None when reconciliation is off); see
+        :mod:`spxcc_core.broker.reconcile`."""
+        return self.guard.reconcile(account_id, trigger)
+
+    def _apply_adopted(self, event: Fill | OrderUpdate) -> int:
+        """Record an event reconciliation adopted (as :meth:`on_event`, source
+        ``reconcile``)."""
+        self._fill_source = "reconcile"
+        try:
+            return self.on_event(event)
+        finally:
+            self._fill_source = "routing"
 
     def _held_by_live_process(self, intent_id: str, state: str) -> bool:
         """True when the intent is ``queued``/``submitting`` and its recorded owner is another
@@ -363,6 +430,8 @@ class RoutingWorker:
                 if live is None or live.state != "queued":
                     continue
                 gate = self._entry_gate(live)
+                if gate is None and live.is_entry and self.guard.block_reason(account):
+                    gate = "wait"  # no new risk while halted or not reconciled
                 if gate == "wait":
                     waiting.append(intent_id)
                     continue
@@ -380,6 +449,7 @@ class RoutingWorker:
     def poll(self) -> int:
         """Collect broker events for accounts with live intents, record them, and send exits
         whose entry just filled. :returns: events applied."""
+        self.guard.tick()
         applied = 0
         for _ in range(100):  # fills can release exits whose fills release nothing further
             accounts = self.book.accounts()
@@ -407,9 +477,13 @@ class RoutingWorker:
             return 0
         now = self.clock.now_ms()
         if isinstance(event, Fill):
-            key_new = self.store.record_fill(event, intent_id=live.intent.intent_id, now_ms=now)
+            slippage = self._slippage(live.intent, event)
+            key_new = self.store.record_fill(event, intent_id=live.intent.intent_id, now_ms=now,
+                                             slippage=slippage)
             if not key_new:
                 return 0
+            if self.on_slippage is not None and isinstance(slippage, SlippageRecord):
+                self.on_slippage(slippage)
             prev = live.filled
             live.filled = prev + event.quantity
             live.avg = round(((live.avg or 0.0) * prev + event.price * event.quantity)
@@ -418,6 +492,11 @@ class RoutingWorker:
                                   else "partially_filled")
             self._set(live, state, now, kind="fill", detail=f"{event.quantity:g} @ {event.price:g}",
                       filled_quantity=live.filled, avg_fill_price=live.avg)
+            if self._on_fill:
+                self._on_fill(fill=event, intent=live.intent, context={
+                    "broker": self.broker, "account_id": live.account_id,
+                    "source": self._fill_source, "filled_quantity": live.filled,
+                    "state": state})
             return 1
         if isinstance(event, OrderRejected):
             self._final(live, "rejected", event.reason, kind="rejected")
@@ -432,6 +511,14 @@ class RoutingWorker:
         else:
             self._set(live, state, now, kind="update", detail=event.status)
         return 1
+
+    def _slippage(self, intent: OrderIntent, fill: Fill) -> SlippageRecord | SlippageUnavailable:
+        """The fill's slippage against the intent's arrival quote (or why there is none),
+        bucketed by the intent's recorded origin; ``paper`` for a simulated adapter."""
+        origin = self._slippage_store.origin(intent.intent_id)
+        source: SlippageSource = "paper" if self.adapter.simulated else "broker"
+        return slippage_record(intent, fill, source=source, setup_id=origin.setup_id,
+                               detector=origin.detector, underlying_price=origin.underlying_price)
 
     def cancel(self, intent_id: str, *, wait_s: float = 0.0,
                poll_interval_s: float = 0.2) -> CancelResult:
@@ -554,6 +641,8 @@ class RoutingWorker:
                     reasons.append(r)
         risk = 0.0
         if checks.is_entry(intent.side):
+            if (r := self.guard.block_reason(account)) is not None:
+                reasons.append(r)
             risk = checks.entry_risk(price, intent.stop_premium, intent.quantity)
             if lim.max_open_risk is not None:
                 r = checks.open_risk_reason(self._open_risk(account), risk, lim.max_open_risk,

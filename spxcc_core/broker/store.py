@@ -1,4 +1,4 @@
-"""Broker tables of the SQLite store: intents (with their tags), every state change, acks,
+"""Broker tables of the store: intents (with their tags), every state change, acks,
 updates, fills and portfolio snapshots.
 
 An intent row is written (with its tag) before any request about it reaches a broker; each
@@ -14,7 +14,7 @@ Intent states: ``queued`` (accepted, not yet sent; an exit may wait there for it
 
 from __future__ import annotations
 
-import sqlite3
+import contextlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Final, Literal
@@ -33,8 +33,11 @@ from spxcc_core.contracts.broker import (
     encode_broker_event,
     encode_intent,
 )
+from spxcc_core.contracts.slippage import SlippageRecord, SlippageUnavailable
 from spxcc_core.errors import InputError
+from spxcc_core.slippage.store import write_outcome
 from spxcc_core.store import Store
+from spxcc_core.store.base import Cursor
 
 __all__ = [
     "FINAL_STATES",
@@ -183,7 +186,7 @@ class BrokerStore:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.conn = store.conn
-        self._cur: sqlite3.Cursor | None = None
+        self._cur: Cursor | None = None
         self._batching = False
 
     @contextmanager
@@ -223,8 +226,14 @@ class BrokerStore:
         """True inside :meth:`batch`."""
         return self._batching
 
+    def write(self) -> contextlib.AbstractContextManager[Cursor]:
+        """A write transaction on the same connection that joins the current :meth:`batch`
+        (for the other tables of the store that change together with these, e.g.
+        reconciliation's)."""
+        return self._tx()
+
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Cursor]:
+    def _tx(self) -> Iterator[Cursor]:
         if self._batching:
             if self._cur is None:
                 cur = self.conn.cursor()
@@ -246,23 +255,24 @@ class BrokerStore:
         :raises IntentExists: the intent id (or its tag) is already recorded.
         """
         payload = encode_intent(intent)
-        try:
-            with self._tx() as cur:
-                cur.execute(
-                    f"INSERT INTO spx_broker_intents ({_INTENT_COLUMNS}) VALUES "
-                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, NULL, NULL, NULL, ?, ?, ?, ?)",
-                    (intent.intent_id, broker, account_id, tag, intent.option_symbol,
-                     intent.side, intent.quantity, entry_intent_id, state, reserved_bp, risk,
-                     detail if state == "refused" else None, payload, now_ms, now_ms))
-                if owner is not None:
-                    cur.execute("UPDATE spx_broker_intents SET owner = ? WHERE intent_id = ?",
-                                (owner, intent.intent_id))
-                cur.execute("INSERT INTO spx_broker_events (intent_id, kind, state, detail, "
-                            "payload, ts_ms) VALUES (?, 'intent', ?, ?, NULL, ?)",
-                            (intent.intent_id, state, detail, now_ms))
-        except sqlite3.IntegrityError:
-            raise IntentExists(f"intent {intent.intent_id!r}",
-                               "already recorded in the store") from None
+        with self._tx() as cur:
+            # DO NOTHING (not an error) keeps an open batch usable on every backend.
+            cur.execute(
+                f"INSERT INTO spx_broker_intents ({_INTENT_COLUMNS}) VALUES "
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, NULL, NULL, NULL, ?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
+                (intent.intent_id, broker, account_id, tag, intent.option_symbol,
+                 intent.side, intent.quantity, entry_intent_id, state, reserved_bp, risk,
+                 detail if state == "refused" else None, payload, now_ms, now_ms))
+            if cur.rowcount != 1:
+                raise IntentExists(f"intent {intent.intent_id!r}",
+                                   "already recorded in the store")
+            if owner is not None:
+                cur.execute("UPDATE spx_broker_intents SET owner = ? WHERE intent_id = ?",
+                            (owner, intent.intent_id))
+            cur.execute("INSERT INTO spx_broker_events (intent_id, kind, state, detail, "
+                        "payload, ts_ms) VALUES (?, 'intent', ?, ?, NULL, ?)",
+                        (intent.intent_id, state, detail, now_ms))
 
     def transition(self, intent_id: str, state: IntentState, *, now_ms: int, kind: str = "state",
                    detail: str | None = None, payload: bytes | None = None,
@@ -287,8 +297,8 @@ class BrokerStore:
         and record ``owner`` (the claiming process, see :mod:`spxcc_core.broker.owner`) as the
         intent's owner.
 
-        The claim is one write transaction, so SQLite serializes it against every other
-        connection to the same file: at most one claimant ever wins the intent's FIRST
+        The claim is one write transaction, so the store serializes it against every other
+        connection to the same store: at most one claimant ever wins the intent's FIRST
         submission, even with several processes on one store.
 
         :returns: ``(claimed, first)``. ``claimed`` is False (nothing written) when the stored
@@ -340,18 +350,25 @@ class BrokerStore:
                         kind="rejected" if isinstance(update, OrderRejected) else "update",
                         detail=detail, payload=encode_broker_event(update), **columns)
 
-    def record_fill(self, fill: Fill, *, intent_id: str | None, now_ms: int) -> bool:
-        """Store one execution; False (nothing written) when this ``fillId`` is known."""
-        try:
-            with self._tx() as cur:
-                cur.execute("INSERT INTO spx_broker_fills (fill_key, intent_id, broker_order_id,"
-                            " quantity, price, ts_ms, payload) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                            (f"{fill.account_id or ''}/{fill.fill_id}", intent_id,
-                             fill.broker_order_id, fill.quantity, fill.price,
-                             fill.at_ms if fill.at_ms is not None else now_ms,
-                             encode_broker_event(fill)))
-        except sqlite3.IntegrityError:
-            return False
+    def record_fill(self, fill: Fill, *, intent_id: str | None, now_ms: int,
+                    slippage: SlippageRecord | SlippageUnavailable | None = None) -> bool:
+        """Store one execution; False (nothing written) when this ``fillId`` is known.
+
+        ``slippage`` (the fill's measured slippage, or why it has none) is written in the same
+        transaction, so a stored fill always has its slippage row and a known fill adds none.
+        """
+        with self._tx() as cur:
+            cur.execute("INSERT INTO spx_broker_fills (fill_key, intent_id, broker_order_id,"
+                        " quantity, price, ts_ms, payload) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                        "ON CONFLICT (fill_key) DO NOTHING",
+                        (f"{fill.account_id or ''}/{fill.fill_id}", intent_id,
+                         fill.broker_order_id, fill.quantity, fill.price,
+                         fill.at_ms if fill.at_ms is not None else now_ms,
+                         encode_broker_event(fill)))
+            if cur.rowcount != 1:
+                return False
+            if slippage is not None:
+                write_outcome(cur, slippage)
         return True
 
     def get(self, intent_id: str) -> IntentRecord | None:

@@ -32,11 +32,15 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "spxcc_core.cli.secrets_cmd",
     "spxcc_core.cli.demo",
     "spxcc_core.cli.broker",
+    "spxcc_core.cli.reconcile",
     "spxcc_core.cli.size",
     "spxcc_core.cli.ingest",
     "spxcc_core.cli.replay",
     "spxcc_core.cli.golden",
     "spxcc_core.cli.live",
+    "spxcc_core.cli.slippage_cmd",
+    "spxcc_core.cli.profile",
+    "spxcc_core.cli.gates",
 )
 
 #: The top-level command each module of :data:`_COMMAND_MODULES` registers (kept in step by

@@ -16,6 +16,8 @@ the vault secret ``tradier_token``). The store is opened with every plugin's mig
 (``spxcc_register_migrations``).
 
 ``snapshot`` prints a PortfolioSnapshot JSON object (and stores it); ``submit --intent FILE``
+reconciles the account (``spxcc reconcile``'s built-in reconcilers and default policy; an entry
+is refused while the account is halted or the reconciliation failed, exits still go), then
 routes an OrderIntent through the pre-trade checks (market clock, max contracts — default
 :data:`DEFAULT_MAX_CONTRACTS` —, max open
 risk, buying power of a fresh snapshot minus in-flight reservations) and prints the OrderAck.
@@ -63,10 +65,13 @@ from spxcc_core.contracts.broker import (
 from spxcc_core.errors import ConfigError, InputError, SpxccError
 from spxcc_core.outputs import check_paths
 from spxcc_core.plugins import get_plugin_manager
+from spxcc_core.registry import PluginRegistry
 from spxcc_core.store import Store, default_db_path
 from spxcc_core.store.migrations import all_migrations, plugin_migrations
+from spxcc_core.store.target import db_argument, store_file
 
-__all__ = ["DEFAULT_MAX_CONTRACTS", "open_adapter", "register", "secret_env"]
+__all__ = ["DEFAULT_MAX_CONTRACTS", "common_parser", "open_adapter", "open_store", "register",
+           "secret_env"]
 
 #: ``broker submit --max-contracts`` when not given: an intent for more contracts is refused.
 DEFAULT_MAX_CONTRACTS = 100
@@ -74,20 +79,28 @@ DEFAULT_MAX_CONTRACTS = 100
 _encoder = msgspec.json.Encoder()
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def common_parser() -> argparse.ArgumentParser:
+    """The options every command acting on one broker account takes (``--broker``,
+    ``--account``, ``--base-url``, ``--sandbox``, ``--db``, ``--key-file``, ``--option``), as a
+    parent parser."""
     common = SafeArgumentParser(add_help=False)
     common.add_argument("--broker", required=True, help="broker adapter name (tradier, paper)")
     common.add_argument("--account", required=True, metavar="ID", help="account number")
     common.add_argument("--base-url", default=None, metavar="URL",
                         help="broker API root including /v1")
     common.add_argument("--sandbox", action="store_true", help="use Tradier's sandbox root")
-    common.add_argument("--db", type=Path, default=None,
-                        help="store file (default: $SPXCC_DB or the user data folder)")
+    common.add_argument("--db", type=db_argument, default=None, metavar="PATH|URL",
+                        help="store: an SQLite file or a postgresql:// URL (default: $SPXCC_DB "
+                             "or the user data folder)")
     common.add_argument("--key-file", type=Path, default=None,
                         help="master key file for the vault (default: $SPXCC_MASTER_KEY)")
     common.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="adapter option (repeatable), e.g. fill=mid for paper")
+    return common
 
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    common = common_parser()
     p = sub.add_parser("broker", help="broker account snapshot, order submission, status "
                        "and cancel",
                        description="Read a broker account, route order intents, show an "
@@ -210,15 +223,17 @@ def open_adapter(args: argparse.Namespace, store: Store) -> Iterator[BrokerAdapt
         adapter.close()
 
 
-def _store(args: argparse.Namespace) -> Store:
+def open_store(args: argparse.Namespace) -> Store:
+    """The store of ``--db`` (default ``$SPXCC_DB`` or the user data folder) with every
+    plugin's migrations; input files of ``args`` must not be the store."""
     db = args.db if args.db is not None else default_db_path()
-    check_paths({"--db": db}, {"--intent": getattr(args, "intent", None),
+    check_paths({"--db": store_file(db)}, {"--intent": getattr(args, "intent", None),
                                "--key-file": args.key_file})
     return Store(db, migrations=all_migrations(plugin_migrations(get_plugin_manager())))
 
 
 def _run_snapshot(args: argparse.Namespace) -> int:
-    with _store(args) as store, open_adapter(args, store) as adapter:
+    with open_store(args) as store, open_adapter(args, store) as adapter:
         stored = SnapshotSync(adapter, BrokerStore(store)).refresh(args.account)
     sys.stdout.write(_encoder.encode(stored.snapshot).decode() + "\n")
     return 0
@@ -246,8 +261,9 @@ def _run_submit(args: argparse.Namespace) -> int:
                                bp_buffer=args.buffer)
     except ValueError as exc:
         raise ConfigError(f"pre-trade limit: {exc}") from None
-    with _store(args) as store, open_adapter(args, store) as adapter:
-        worker = RoutingWorker(adapter, BrokerStore(store), limits=limits)
+    with open_store(args) as store, open_adapter(args, store) as adapter:
+        worker = RoutingWorker(adapter, BrokerStore(store), limits=limits,
+                               registry=PluginRegistry(get_plugin_manager()))
         worker.start(args.account)
         result = worker.route(intent, entry_intent_id=args.after)
     if result.state == "refused":
@@ -298,7 +314,7 @@ def _broker_order(adapter: BrokerAdapter, account: str, intent_id: str,
 
 
 def _run_status(args: argparse.Namespace) -> int:
-    with _store(args) as store, open_adapter(args, store) as adapter:
+    with open_store(args) as store, open_adapter(args, store) as adapter:
         brief = _recorded(store, args)
         rec = BrokerStore(store).get(args.intent_id) if brief is not None else None
         order = _broker_order(adapter, args.account, args.intent_id,
@@ -321,7 +337,7 @@ def _run_status(args: argparse.Namespace) -> int:
 def _run_cancel(args: argparse.Namespace) -> int:
     if args.wait < 0:
         raise ConfigError("--wait must be >= 0 seconds")
-    with _store(args) as store, open_adapter(args, store) as adapter:
+    with open_store(args) as store, open_adapter(args, store) as adapter:
         if _recorded(store, args) is not None:
             result = RoutingWorker(adapter, BrokerStore(store)).cancel(args.intent_id,
                                                                        wait_s=args.wait)

@@ -20,15 +20,31 @@ from pathlib import Path
 
 import msgspec
 
+from spxcc_core.cli.runargs import db_argument
+from spxcc_core.contracts.execution import SlippageBucket
 from spxcc_core.contracts.replay import DetectionReport
 from spxcc_core.errors import ConfigError
 from spxcc_core.replay.wire import ReplayReport, ReplayResult
 from spxcc_core.sample import DEFAULT_DATE, DEFAULT_SEED, SampleSession, generate_session
 from spxcc_core.sample.summary import BarSummary, summarize_bars
 
-__all__ = ["GammaAtClose", "InstrumentSummary", "ReplaySummary", "aggregate_options", "aggregate_spy",
-           "gamma_at_close", "prepare_session", "register", "render", "render_options",
-           "render_replay", "replay_demo", "store_summary"]
+__all__ = [
+    "ExecutionSummary",
+    "GammaAtClose",
+    "InstrumentSummary",
+    "ReplaySummary",
+    "aggregate_options",
+    "aggregate_spy",
+    "execution_summary",
+    "gamma_at_close",
+    "prepare_session",
+    "register",
+    "render",
+    "render_options",
+    "render_replay",
+    "replay_demo",
+    "store_summary",
+]
 
 TICKER = "SPY"
 
@@ -45,11 +61,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--cache-dir", type=Path, default=None,
                    help="folder for generated sessions (default: the user cache folder)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.add_argument("--db", type=Path, default=None,
-                   help="SQLite store of the replay (default: spxcc.sqlite3 in the replay "
-                        "output folder next to the session)")
+    p.add_argument("--db", type=db_argument, default=None, metavar="PATH|URL",
+                   help="store of the replay, an SQLite file or a postgresql:// URL "
+                        "(default: spxcc.sqlite3 in the replay output folder next to the "
+                        "session)")
     p.add_argument("--no-replay", action="store_true",
                    help="only summarise the SPY microbars (skip the replay)")
+    p.add_argument("--no-execute", action="store_true",
+                   help="replay without executing (by default the replay executes triggered "
+                        "setups on the paper broker: orders, fills, P&L, slippage)")
     p.set_defaults(func=_run)
 
 
@@ -161,6 +181,41 @@ class ReplaySummary(msgspec.Struct, kw_only=True, frozen=True, rename="camel"):
     out_dir: str
     db: str
     gamma: GammaAtClose | None = None
+    execution: ExecutionSummary | None = None
+
+
+class ExecutionSummary(msgspec.Struct, kw_only=True, frozen=True, rename="camel"):
+    """What the demo's paper execution did (from the report's ``execution`` section):
+    ``orders`` intents sent (entries + exits), ``fills`` and ``filled_contracts``,
+    ``realized_pnl`` dollars and ``realized_r`` (sum of the closed entries' R),
+    ``open_positions`` in the end-of-session book, ``skipped`` triggered setups without an
+    entry by reason, ``slippage`` by time-of-day bucket (mean dollars and ticks per contract,
+    positive a cost)."""
+
+    broker: str
+    orders: int
+    entries: int
+    exits: int
+    fills: int
+    filled_contracts: float
+    realized_pnl: float
+    realized_r: float
+    open_positions: int
+    skipped: dict[str, int]
+    slippage: dict[str, SlippageBucket]
+
+
+def execution_summary(report: ReplayReport) -> ExecutionSummary | None:
+    """The execution part of the demo summary (None for a replay that did not execute)."""
+    e = report.execution
+    if isinstance(e, msgspec.UnsetType):
+        return None
+    exits = sum(e.exits.values())
+    return ExecutionSummary(broker=e.broker, orders=e.entries + exits, entries=e.entries,
+                            exits=exits, fills=e.fills, filled_contracts=e.filled_contracts,
+                            realized_pnl=e.realized_pnl, realized_r=e.realized_r,
+                            open_positions=e.open_positions, skipped=dict(e.skipped),
+                            slippage=dict(e.slippage))
 
 
 def instrument_summaries(detection: DetectionReport) -> dict[str, InstrumentSummary]:
@@ -197,33 +252,37 @@ def gamma_at_close(report: ReplayReport) -> GammaAtClose | None:
     return None
 
 
-def replay_demo(session: SampleSession, db: Path | None) -> tuple[ReplayResult, Path, Path]:
-    """Ingest the session into its cache (once) and replay it end to end.
+def replay_demo(session: SampleSession, db: str | Path | None, *,
+                execute: str | None = "paper") -> tuple[ReplayResult, Path, str | Path]:
+    """Ingest the session into its cache (once) and replay it end to end, executing on the
+    ``execute`` broker (None: detect only).
 
     The cache is ``<cache root>/cache-<session folder>`` (ingested again when the session has
     a chain snapshot the cache lacks), outputs go to ``<cache root>/replay-<session folder>``;
     the store is ``db`` or ``spxcc.sqlite3`` there.
-    :returns: the replay result, the output folder and the store file.
+    :returns: the replay result, the output folder and the store (file or URL).
     """
     from spxcc_core.outputs import MARKER, check_paths, mark_owned
     from spxcc_core.replay.cache import ingest, is_session_cache, open_cache
     from spxcc_core.replay.engine import DB_NAME, replay_session
+    from spxcc_core.store.target import store_file
 
     root = session.root.parent
     cache = root / f"cache-{session.root.name}"
     out = root / f"replay-{session.root.name}"
     store = db if db is not None else out / DB_NAME
-    check_paths({"--db": store}, {"sample session": session.root, "session cache": cache})
+    check_paths({"--db": store_file(store)},
+                {"sample session": session.root, "session cache": cache})
     if not is_session_cache(cache) or (
             session.chain is not None and open_cache(cache).manifest.chain_snapshot is None):
         if is_session_cache(cache) and not (cache / MARKER).exists():
             mark_owned(cache, "session cache")  # the demo's own cache, made before marking
         ingest(session.root, cache)
-    result = replay_session(cache, out_dir=out, store=store, progress=None)
+    result = replay_session(cache, out_dir=out, store=store, progress=None, execute=execute)
     return result, out, store
 
 
-def store_summary(result: ReplayResult, out_dir: Path, db: Path) -> ReplaySummary:
+def store_summary(result: ReplayResult, out_dir: Path, db: str | Path) -> ReplaySummary:
     """Setup counts and outcomes of the replayed session as stored in the SQLite store (rows
     of this session and profile only), plus bars and gate-block reasons from the report."""
     from spxcc_core.store.sqlite import Store
@@ -234,7 +293,7 @@ def store_summary(result: ReplayResult, out_dir: Path, db: Path) -> ReplaySummar
     where = "WHERE session_id = ? AND profile_hash = ?"
     args = (session_id, profile_hash)
     with Store(db) as store:
-        conn = store.conn
+        conn, location = store.conn, store.location
         by_detector = {r[0]: r[1] for r in conn.execute(
             f"SELECT detector, COUNT(*) FROM spx_setup_instances {where} "
             "GROUP BY detector ORDER BY detector", args)}
@@ -253,7 +312,8 @@ def store_summary(result: ReplayResult, out_dir: Path, db: Path) -> ReplaySummar
         expectancy_r=expectancy, expectancy_gap_r=report.detection.expectancy_gap_r,
         gate_blocks=blocks, by_instrument=instrument_summaries(report.detection),
         plugin_errors=[f"{e.plugin} ({e.hook}): {e.error}" for e in report.plugin_errors],
-        out_dir=str(out_dir), db=str(db), gamma=gamma_at_close(report))
+        out_dir=str(out_dir), db=location, gamma=gamma_at_close(report),
+        execution=execution_summary(report))
 
 
 def render_replay(summary: ReplaySummary) -> None:
@@ -302,6 +362,18 @@ def render_replay(summary: ReplaySummary) -> None:
                       "—" if g.max_strike is None or g.max_strike_gex is None else
                       f"{g.max_strike:,.0f} ({g.max_strike_gex:+,.0f})")
         table.add_row("gamma at close: source", g.source)
+    x = summary.execution
+    if x is not None:
+        table.add_row(f"execution ({x.broker}): orders (entries / exits)",
+                      f"{x.orders:,} ({x.entries:,} / {x.exits:,})")
+        table.add_row("execution: fills (contracts)", f"{x.fills:,} ({x.filled_contracts:g})")
+        table.add_row("execution: realized P&L", f"${x.realized_pnl:+,.2f} ({x.realized_r:+.2f}R)")
+        table.add_row("execution: open positions at the end", f"{x.open_positions:,}")
+        for why, n in x.skipped.items():
+            table.add_row(f"execution: no entry, {why}", f"{n:,}")
+        for name, b in x.slippage.items():
+            value = f"${b.mean_dollars:+.2f} / {b.mean_ticks:+.2f} ticks"
+            table.add_row(f"slippage per contract, {name} ({b.fills} fills)", value)
     console.print(table)
     console.print("Expectancy: gross = fills exactly at the entry and the stop; gap-aware = "
                   "fills at a bar's open when it gapped past them (no slippage, no fees).",
@@ -370,7 +442,7 @@ def render(session: SampleSession, summary: BarSummary, seconds: float) -> None:
 def _run(args: argparse.Namespace) -> int:
     if args.cache_dir is not None and args.cache_dir.exists() and not args.cache_dir.is_dir():
         raise ConfigError(f"--cache-dir {args.cache_dir}: not a folder")
-    if args.db is not None and not args.no_replay:
+    if isinstance(args.db, Path) and not args.no_replay:
         from spxcc_core.store.sqlite import check_file
 
         check_file(args.db)  # a foreign or damaged store fails before the session is built
@@ -380,7 +452,8 @@ def _run(args: argparse.Namespace) -> int:
     options = aggregate_options(session)
     replay: ReplaySummary | None = None
     if not args.no_replay:
-        result, out_dir, db = replay_demo(session, args.db)
+        result, out_dir, db = replay_demo(session, args.db,
+                                          execute=None if args.no_execute else "paper")
         replay = store_summary(result, out_dir, db)
     if args.json:
         out = {"session": {"root": str(session.root), "seed": session.seed,

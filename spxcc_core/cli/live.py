@@ -11,18 +11,32 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from spxcc_core.cli.runargs import add_selection_args, detector_names, store_path
+import attrs
+
+from spxcc_core.cli.runargs import (
+    DB_HELP,
+    add_execute_args,
+    add_selection_args,
+    db_argument,
+    detector_names,
+    execute_options,
+    run_profile,
+    store_path,
+)
 from spxcc_core.errors import ConfigError
 
 if TYPE_CHECKING:
+    from spxcc_core.host.hub import HubConfig
     from spxcc_core.host.live import LiveResult
 
-__all__ = ["API_KEY_ENV", "API_KEY_SECRET", "register"]
+__all__ = ["API_KEY_ENV", "API_KEY_SECRET", "HUB_TOKEN_HASH_ENV", "register"]
 
 #: Default environment variable holding the Massive API key.
 API_KEY_ENV = "MASSIVE_API_KEY"
 #: Vault name of the Massive API key (``spxcc secrets set massive_api_key``).
 API_KEY_SECRET = "massive_api_key"
+#: Environment variable holding the hub token's hash (``sha256:<hex>``).
+HUB_TOKEN_HASH_ENV = "SPXCC_HUB_TOKEN_HASH"
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -55,22 +69,51 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="serve the websocket hub here (port 0: any free port); default: no hub")
     p.add_argument("--queue-size", type=int, default=10_000, metavar="N",
                    help="messages a hub subscriber may fall behind before it is dropped")
+    p.add_argument("--queue-bytes", type=int, default=8 * 1024 * 1024, metavar="BYTES",
+                   help="bytes a hub subscriber may fall behind before it is dropped "
+                        "(default 8 MiB)")
+    p.add_argument("--max-connections", type=int, default=1000, metavar="N",
+                   help="hub connections at most; more are refused (HTTP 503)")
+    p.add_argument("--retain", type=int, default=10_000, metavar="N",
+                   help="messages the hub keeps per channel for clients that ask for a replay "
+                        "(0: no replay)")
+    p.add_argument("--hub-token-hash", default=None, metavar="sha256:HEX",
+                   help=f"hash of the token that unlocks the account channels (fill@1, "
+                        f"position@1, reconcile_status@1); default ${HUB_TOKEN_HASH_ENV}; "
+                        "none: those channels are off. python -m spxcc_core.host.auth prints "
+                        "a new token and its hash")
+    p.add_argument("--hub-origin", action="append", default=[], metavar="ORIGIN",
+                   help="browser origin allowed to connect to the hub, e.g. "
+                        "http://127.0.0.1:8765 (repeat it; requests without an Origin header "
+                        "are always allowed)")
+    p.add_argument("--v1-only", action="store_true",
+                   help="serve microbar@1 only (the rollback switch: microbar@2 is off)")
     p.add_argument("--record", type=Path, default=None, metavar="FILE.jsonl",
                    help="record every received message (replayable with spxcc replay)")
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="write microbars.jsonl, setups.jsonl, gate_decisions.jsonl, "
                         "quarantine.jsonl, report.json and live.json here")
-    p.add_argument("--db", type=Path, default=None, metavar="PATH",
-                   help="SQLite store (default: $SPXCC_DB, else DIR/spxcc.sqlite3, else memory)")
+    p.add_argument("--db", type=db_argument, default=None, metavar="PATH|URL",
+                   help=f"{DB_HELP} (default: $SPXCC_DB, else DIR/spxcc.sqlite3, else memory)")
     p.add_argument("--duration", type=float, default=None, metavar="S",
                    help="end the session after S seconds")
     p.add_argument("--idle-timeout", type=float, default=60.0, metavar="S",
                    help="end the session after S seconds without a trade or quote "
                         "(default 60; 0: never)")
+    p.add_argument("--stall-timeout", type=float, default=15.0, metavar="S",
+                   help="re-establish a connection that received no message for S seconds "
+                        "(recorded as a gap; default 15; 0: never)")
+    p.add_argument("--connect-timeout", type=float, default=30.0, metavar="S",
+                   help="exit 2 when a connection's first handshake has not succeeded after "
+                        "S seconds (default 30; 0: keep trying)")
     add_selection_args(p)
     p.add_argument("--chain", type=Path, default=None, metavar="FILE.json",
                    help="option-chain snapshot (Massive snapshot JSON) for the gamma context; "
                         "subscribe to V.I:SPX too so the spot is the index value")
+    add_execute_args(p, "execute triggered setups on this broker (paper) through the routing "
+                        "worker, fed the received option quotes (subscribe to V.I:SPX and the "
+                        "SPXW quotes); writes intents, fills, positions and slippage "
+                        "(docs/execution.md)")
     p.set_defaults(func=_run)
 
 
@@ -131,9 +174,12 @@ def _run(args: argparse.Namespace) -> int:
     detectors = detector_names(args.detectors)
     duration = _seconds("--duration", args.duration)
     idle = _seconds("--idle-timeout", args.idle_timeout, zero_is_none=True)
+    stall = _seconds("--stall-timeout", args.stall_timeout, zero_is_none=True)
+    connect = _seconds("--connect-timeout", args.connect_timeout, zero_is_none=True)
     serve = parse_hostport(args.serve) if args.serve is not None else None
     if args.queue_size < 1:
         raise ConfigError(f"--queue-size must be >= 1, got {args.queue_size}")
+    hub_config = _hub_config(args)
     db = store_path(args.db, None)
     check_live_paths(out_dir=args.out, record=args.record, store=db, chain=args.chain,
                      profile=args.profile)
@@ -142,15 +188,50 @@ def _run(args: argparse.Namespace) -> int:
         from spxcc_core.chain import load_chain_snapshot
 
         load_chain_snapshot(args.chain)
+    # --profile, else the store's active profile: a bad store fails before a hub starts
+    args.run_profile = run_profile(args.profile)
     key = _api_key(args)
-    return asyncio.run(_session(args, key, subs, detectors, duration, idle, serve, db))
+    timeouts = _Timeouts(duration=duration, idle=idle, stall=stall, connect=connect)
+    return asyncio.run(_session(args, key, subs, detectors, timeouts, serve, hub_config, db))
+
+
+@attrs.frozen
+class _Timeouts:
+    duration: float | None
+    idle: float | None
+    stall: float | None
+    connect: float | None
+
+
+def _hub_config(args: argparse.Namespace) -> HubConfig:
+    """The hub's limits and access rules from the options (checked before the key is read)."""
+    from spxcc_core.host.auth import TokenHash
+    from spxcc_core.host.hub import HubConfig
+
+    for option, value, least in (("--queue-bytes", args.queue_bytes, 1),
+                                 ("--max-connections", args.max_connections, 1),
+                                 ("--retain", args.retain, 0)):
+        if value < least:
+            raise ConfigError(f"{option} must be >= {least}, got {value}")
+    hashed = args.hub_token_hash or os.environ.get(HUB_TOKEN_HASH_ENV) or None
+    where = "--hub-token-hash" if args.hub_token_hash else HUB_TOKEN_HASH_ENV
+    return HubConfig(queue_size=args.queue_size, queue_bytes=args.queue_bytes,
+                     max_connections=args.max_connections, retain_messages=args.retain,
+                     token_hash=TokenHash.parse(hashed, where=where) if hashed else None,
+                     allowed_origins=tuple(args.hub_origin), v1_only=args.v1_only)
 
 
 async def _session(args: argparse.Namespace, key: str, subs: list[str],
-                   detectors: list[str] | None, duration: float | None, idle: float | None,
-                   serve: tuple[str, int] | None, db: Path | None) -> int:
+                   detectors: list[str] | None, timeouts: _Timeouts,
+                   serve: tuple[str, int] | None, hub_config: HubConfig,
+                   db: str | Path | None) -> int:
     from spxcc_core.host.hub import Hub
     from spxcc_core.host.live import run_live
+    from spxcc_core.plugins import get_plugin_manager
+    from spxcc_core.run.setup import execution_broker
+
+    broker = execution_broker(get_plugin_manager(), args.execute,
+                              execute_options(args.execute, args.execute_option))
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -159,14 +240,15 @@ async def _session(args: argparse.Namespace, key: str, subs: list[str],
             loop.add_signal_handler(sig, stop.set)
     hub = None
     if serve is not None:
-        hub = await Hub(serve[0], serve[1], queue_size=args.queue_size).start()
+        hub = await Hub(serve[0], serve[1], config=hub_config).start()
         print(f"hub listening on {hub.url}", flush=True)
     try:
         result = await run_live(url=args.url, api_key=key, subscriptions=subs, hub=hub,
                                 out_dir=args.out, store=db, record=args.record,
-                                duration_s=duration, idle_timeout_s=idle,
-                                profile=args.profile, detectors=detectors, stop=stop,
-                                chain=args.chain)
+                                duration_s=timeouts.duration, idle_timeout_s=timeouts.idle,
+                                profile=args.run_profile, detectors=detectors, stop=stop,
+                                chain=args.chain, stall_timeout_s=timeouts.stall,
+                                connect_timeout_s=timeouts.connect, broker=broker)
     finally:
         if hub is not None:
             await hub.close()
@@ -183,6 +265,12 @@ async def _session(args: argparse.Namespace, key: str, subs: list[str],
           f"{len(run.setups)} setups, {r.connections} connection(s)")
     for e in run.report.plugin_errors:
         print(f"plugin error: {e.plugin} ({e.hook}): {e.error}")
+    for g in r.gaps:
+        print(f"feed gap: {g.url}: events {g.from_ms} .. {g.to_ms} ms ({g.reason})")
+    if r.quarantined_frame_count:
+        print(f"{r.quarantined_frame_count} malformed message(s) quarantined (live.json)")
+    for note in r.notes:
+        print(f"note: {note}")
     if args.record is not None:
         print(f"recording -> {args.record}")
     if args.out is not None:

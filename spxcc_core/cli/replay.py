@@ -5,9 +5,39 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from spxcc_core.cli.runargs import add_selection_args, detector_names, store_path
+import msgspec
 
-__all__ = ["register"]
+from spxcc_core.cli.runargs import (
+    DB_HELP,
+    add_execute_args,
+    add_selection_args,
+    db_argument,
+    detector_names,
+    execute_options,
+    run_profile,
+    store_path,
+)
+from spxcc_core.contracts.execution import ExecutionReport
+
+__all__ = ["execution_lines", "register"]
+
+
+def execution_lines(e: ExecutionReport) -> list[str]:
+    """The execution summary: orders, fills, realized P&L in dollars and R, slippage by
+    time-of-day bucket."""
+    exits = sum(e.exits.values())
+    skipped = ", ".join(f"{k} {n}" for k, n in e.skipped.items()) or "none"
+    lines = [f"  execution ({e.broker}): {e.setups} triggered setups, {e.entries} entries "
+             f"(skipped: {skipped}), {exits} exits, {e.fills} fills "
+             f"({e.filled_contracts:g} contracts), {e.open_positions} open positions",
+             f"  realized P&L ${e.realized_pnl:,.2f} ({e.realized_r:+.2f}R)"]
+    for name, b in e.slippage.items():
+        lines.append(f"  slippage {name}: {b.fills} fills, {b.contracts:g} contracts, "
+                     f"${b.mean_dollars:+.2f}/contract, {b.mean_ticks:+.2f} ticks")
+    if e.slippage_unavailable:
+        why = ", ".join(f"{k} {n}" for k, n in e.slippage_unavailable.items())
+        lines.append(f"  fills without a slippage measurement: {why}")
+    return lines
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -21,8 +51,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("session", type=Path, metavar="SESSION")
     add_selection_args(p)
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
-    p.add_argument("--db", type=Path, default=None, metavar="PATH",
-                   help="SQLite store (default: $SPXCC_DB, else DIR/spxcc.sqlite3)")
+    p.add_argument("--db", type=db_argument, default=None, metavar="PATH|URL",
+                   help=f"{DB_HELP} (default: $SPXCC_DB, else DIR/spxcc.sqlite3)")
     p.add_argument("--step-ms", type=int, default=None, metavar="MS",
                    help="replay-clock step for a session cache, in ms of event time "
                         "(default 60000; outputs do not depend on it)")
@@ -34,6 +64,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="output files: JSON Lines (default), Parquet instead (microbars, setups, "
                         "gate_decisions, quarantine .parquet; report.json either way) or both; "
                         "Parquet is deterministic too")
+    add_execute_args(p, "also execute triggered setups on this broker (paper): the profile's "
+                        "[execution] policy, the broker fed the session's option quotes in "
+                        "event time; adds intents.jsonl, fills.jsonl, positions.jsonl and "
+                        "slippage.jsonl (docs/execution.md)")
     p.set_defaults(func=_run)
 
 
@@ -42,10 +76,13 @@ def _run(args: argparse.Namespace) -> int:
 
     detectors = detector_names(args.detectors)
     db = store_path(args.db, args.out / DB_NAME)
-    result = replay_session(args.session, detectors=detectors, profile=args.profile,
+    options = execute_options(args.execute, args.execute_option)
+    profile = run_profile(args.profile)  # --profile, else the store's active profile
+    result = replay_session(args.session, detectors=detectors, profile=profile,
                             out_dir=args.out, store=db,
                             step_ms=args.step_ms if args.step_ms is not None else DEFAULT_STEP_MS,
-                            progress=None, chain=args.chain, fmt=args.fmt)
+                            progress=None, chain=args.chain, fmt=args.fmt,
+                            execute=args.execute, execute_options=options)
     r = result.report
     o = r.outcomes
     hit = "n/a" if o.t1_hit_rate is None else f"{o.t1_hit_rate:.1%}"
@@ -68,6 +105,9 @@ def _run(args: argparse.Namespace) -> int:
               f"{sum(g.evaluated for g in gates.values())} candidates, "
               f"{sum(g.blocked for g in gates.values())} blocked (failed gates: {why}), "
               f"{sum(part.setups_by_detector.values())} setups")
+    if not isinstance(r.execution, msgspec.UnsetType):
+        for line in execution_lines(r.execution):
+            print(line)
     for e in r.plugin_errors:
         print(f"plugin error: {e.plugin} ({e.hook}): {e.error}")
     print(f"outputs -> {args.out}")

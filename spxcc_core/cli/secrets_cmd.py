@@ -33,6 +33,7 @@ from spxcc_core.secrets import (
 from spxcc_core.secrets.keys import MasterKey
 from spxcc_core.secrets.vault import MAX_VALUE_BYTES
 from spxcc_core.store import Store, default_db_path
+from spxcc_core.store.target import db_argument, store_file
 
 __all__ = ["register"]
 
@@ -41,8 +42,9 @@ _list_encoder = msgspec.json.Encoder(order="deterministic")
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     db = SafeArgumentParser(add_help=False)
-    db.add_argument("--db", type=Path, default=None,
-                    help="store file (default: $SPXCC_DB or the user data folder)")
+    db.add_argument("--db", type=db_argument, default=None, metavar="PATH|URL",
+                    help="store: an SQLite file or a postgresql:// URL (default: $SPXCC_DB or "
+                         "the user data folder)")
     key = SafeArgumentParser(add_help=False)
     key.add_argument("--key-file", type=Path, default=None,
                      help="master key file, mode 0600 (default: $SPXCC_MASTER_KEY)")
@@ -87,7 +89,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _store(args: argparse.Namespace) -> Store:
     db = args.db if args.db is not None else default_db_path()
-    check_paths({"--db": db}, {f"--{name.replace('_', '-')}": getattr(args, name, None)
+    check_paths({"--db": store_file(db)}, {f"--{name.replace('_', '-')}": getattr(args, name, None)
                                for name in ("key_file", "previous_key_file", "new_key_file")})
     return Store(db)
 

@@ -109,7 +109,9 @@ class OrderIntent(Contract, frozen=True, kw_only=True):
     ``optionSymbol`` is an OCC symbol (any form :func:`spxcc_core.occ.parse_occ` accepts).
     ``limitPrice`` is required (> 0) for ``limit`` and must be null for ``market``.
     ``arrivalBid``/``arrivalAsk`` are the NBBO when the intent was created (for slippage), null
-    when unknown. ``stopPremium`` is the option premium at which the position is stopped out
+    when unknown; ``arrivalBidSize``/``arrivalAskSize`` (contracts) and ``arrivalTsMs`` (epoch
+    ms of that quote) complete the arrival quote; they are appended optional fields, left out
+    (``UNSET``, never null) when unknown, so intents written without them keep their bytes. ``stopPremium`` is the option premium at which the position is stopped out
     (informational for risk; not sent to the broker). ``createdAtMs`` is epoch ms or null.
     ``entryIntentId`` (exits only) names the entry intent this exit closes, so the router never
     sends the exit before its entry; null lets the router match the latest open entry.
@@ -134,6 +136,9 @@ class OrderIntent(Contract, frozen=True, kw_only=True):
     stop_premium: float | None = None
     created_at_ms: _EpochMs | None = None
     entry_intent_id: str | None = None
+    arrival_bid_size: float | msgspec.UnsetType = msgspec.UNSET
+    arrival_ask_size: float | msgspec.UnsetType = msgspec.UNSET
+    arrival_ts_ms: _EpochMs | msgspec.UnsetType = msgspec.UNSET
 
     def __post_init__(self) -> None:
         name = "OrderIntent"
@@ -167,6 +172,14 @@ class OrderIntent(Contract, frozen=True, kw_only=True):
         for field, value in (("arrivalBid", self.arrival_bid), ("arrivalAsk", self.arrival_ask)):
             if value is not None and not (math.isfinite(value) and value >= 0):
                 _fail(name, field, f"must be a finite number >= 0, got {value!r}")
+        for field, size in (("arrivalBidSize", self.arrival_bid_size),
+                            ("arrivalAskSize", self.arrival_ask_size)):
+            if size is not msgspec.UNSET and not (math.isfinite(size) and size >= 0):
+                _fail(name, field, f"must be a finite number >= 0, got {size!r}")
+        ts = self.arrival_ts_ms
+        if ts is not msgspec.UNSET and not 0 <= ts <= MAX_EPOCH_MS:
+            _fail(name, "arrivalTsMs", f"must be absent or epoch ms from 0 to {MAX_EPOCH_MS}, "
+                                       f"got {ts!r}")
         _positive_finite(name, "stopPremium", self.stop_premium)
         if self.account_id is not None and not self.account_id.strip():
             _fail(name, "accountId", "must be null or a non-empty account number")

@@ -21,8 +21,10 @@ class Envelope(msgspec.Struct, kw_only=True, frozen=True):
     """Wire envelope for websocket messages and logs.
 
     ``type`` names the contract family (``microbar``, ``setup``, ...), ``version`` its integer
-    version, ``seq`` increases by one per channel per connection starting at 1, ``ts`` is the
-    sending time in epoch milliseconds, and ``data`` is the contract payload.
+    version, ``seq`` increases by one per channel: on the hub's data channels it is the
+    message's position in the channel's stream (from 1, the same for every subscriber), on its
+    per-connection channels (``hub_status``, ``hub_reply``) it counts from 1 per connection;
+    ``ts`` is the sending time in epoch milliseconds, and ``data`` is the contract payload.
     """
 
     type: str

@@ -9,19 +9,26 @@ clock; durations are seconds. No secret and no absolute path is ever written.
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 import msgspec
 
 from spxcc_core.contracts.base import Contract
 
 __all__ = [
+    "FeedEvent",
+    "FeedGap",
     "FeedProblem",
+    "FeedStatus",
+    "FrameQuarantine",
+    "HubReply",
     "HubStats",
     "HubStatus",
     "InputEnd",
     "LiveLink",
     "LiveReport",
+    "LiveReportV2",
+    "ReconcileStatus",
     "StopReason",
 ]
 
@@ -65,6 +72,19 @@ class HubStats(Contract, frozen=True, kw_only=True):
     sent: dict[str, int]
     slow_disconnects: int
     bad_requests: int
+    #: Connections refused before the websocket opened, by reason: ``origin`` (Origin header
+    #: not in the allow list), ``connections`` (the connection limit was reached), ``token``
+    #: (a wrong ``Authorization`` header). Appended; empty in reports written before.
+    refused: dict[str, int] = msgspec.field(default_factory=dict)
+    #: Open connections the hub closed, by reason: ``slow_bytes`` / ``slow_messages`` (the
+    #: send queue exceeded its byte / message bound), ``auth_failures`` (too many wrong
+    #: tokens). Appended; empty in reports written before.
+    dropped: dict[str, int] = msgspec.field(default_factory=dict)
+    #: ``auth`` requests answered with a wrong token.
+    auth_failures: int = 0
+    #: ``replay`` requests served, and the envelopes they re-sent.
+    replays: int = 0
+    replayed: int = 0
 
 
 class FeedProblem(Contract, frozen=True, kw_only=True):
@@ -143,3 +163,135 @@ class LiveReport(Contract, frozen=True, kw_only=True):
     error: str | None = None
     links: list[LiveLink] = msgspec.field(default_factory=list)
 
+
+
+class HubReply(Contract, frozen=True, kw_only=True):
+    """The hub's answer to one ``auth`` or ``replay`` request of a subscriber (``hub_reply@1``,
+    sent on its own per-connection channel ``hub_reply@1``; a client that never sends either
+    request never receives one).
+
+    ``request``: what is answered; ``ok``: whether it was granted; ``message``: what happened,
+    in words (never the token). For ``replay``: ``channel`` the channel asked for, ``fromSeq``
+    the first sequence number asked for, ``toSeq`` the last one re-sent (None when nothing
+    was re-sent), ``oldestSeq`` the oldest sequence number the hub still retains for the
+    channel (None when it retains none). The re-sent envelopes are queued before the reply.
+    """
+
+    contract_name: ClassVar[str] = "hub_reply"
+    contract_version: ClassVar[int] = 1
+
+    request: Literal["auth", "replay"]
+    ok: bool
+    message: str
+    channel: str | None = None
+    from_seq: int | None = None
+    to_seq: int | None = None
+    oldest_seq: int | None = None
+
+
+class ReconcileStatus(Contract, frozen=True, kw_only=True):
+    """One reconciliation result as the hub shows it (``reconcile_status@1``, account channel
+    ``reconcile_status@1``: only token-authenticated subscribers get it).
+
+    ``accountId`` the broker account; ``atMs`` when the reconciliation ran (epoch ms);
+    ``status``: ``clean`` (no difference), ``differences`` (some, none halting), ``halted``
+    (no new risk until a person clears it), ``failed`` (the broker gave no usable answer);
+    ``halted`` whether the account is halted after it; ``differences`` how many differences
+    were found (>= 0); ``message`` one sentence for the page.
+    """
+
+    contract_name: ClassVar[str] = "reconcile_status"
+    contract_version: ClassVar[int] = 1
+
+    account_id: str
+    at_ms: int
+    status: Literal["clean", "differences", "halted", "failed"]
+    halted: bool
+    differences: Annotated[int, msgspec.Meta(ge=0)]
+    message: str
+
+
+class FeedGap(Contract, frozen=True, kw_only=True):
+    """A window in which one Massive connection delivered nothing because it was down.
+
+    ``fromMs``: event time (epoch ms) of the newest trade, quote or index value received on
+    the connection before it dropped (None when none had been); ``toMs``: event time of the
+    oldest event of the first data message after it came back (None when the session ended
+    first). Events stamped inside ``(fromMs, toMs)`` were never received: Massive does not
+    resend them, so bars of that window hold only what arrived (their ``quoteCoveragePct``
+    is the coverage they really had). ``disconnectedAtMs`` / ``reconnectedAtMs`` are wall times
+    (None: never reconnected); ``reason`` why the connection dropped (e.g. ``stalled: no
+    message for 15 s``, ``closed by the server (code 1000)``; the first drop's when the link
+    dropped again before any data came); ``attempts`` the connection attempts it took to come
+    back (over every drop of the window).
+    """
+
+    url: str
+    from_ms: int | None
+    to_ms: int | None
+    disconnected_at_ms: int
+    reconnected_at_ms: int | None
+    reason: str
+    attempts: int
+
+
+#: What happened to a feed connection (:class:`FeedStatus`).
+FeedEvent = Literal["connected", "disconnected", "reconnected", "gap"]
+
+
+class FeedStatus(Contract, frozen=True, kw_only=True):
+    """A change of a Massive connection's state (``feed_status@1``, hub channel
+    ``feed_status@1``).
+
+    ``event``: ``connected`` (the first handshake succeeded), ``disconnected`` (the connection
+    dropped; ``reason`` says why, ``gap`` holds the open window with ``toMs`` null),
+    ``reconnected`` (a handshake after a drop succeeded), ``gap`` (the first data after a drop
+    arrived: ``gap`` is the closed window). ``url`` is the connection's URL without secrets;
+    ``atMs`` the wall time of the change.
+    """
+
+    contract_name: ClassVar[str] = "feed_status"
+    contract_version: ClassVar[int] = 1
+
+    event: FeedEvent
+    url: str
+    at_ms: int
+    reason: str | None = None
+    gap: FeedGap | None = None
+
+
+class FrameQuarantine(Contract, frozen=True, kw_only=True):
+    """A websocket message of the feed that could not be decoded, set aside with its reason.
+
+    ``message`` is the 1-based index of the message among every message of the session
+    (handshakes included); ``url`` the connection's URL without secrets; ``receivedMs`` the
+    wall time; ``reason`` what was wrong (e.g. ``not a JSON array of events``); ``excerpt``
+    the message's first 80 characters (the API key scrubbed). Quarantined messages are not
+    in the recording (a replay would refuse them) and add no event to the message indexes.
+    """
+
+    message: int
+    url: str
+    received_ms: int
+    reason: str
+    excerpt: str
+
+
+class LiveReportV2(LiveReport, frozen=True, kw_only=True):
+    """``live_report@2``: v1 plus what the feed really delivered.
+
+    ``gaps`` every window a connection was down (:class:`FeedGap`, in the order they opened);
+    ``quarantinedFrames`` the malformed messages set aside (at most the first 1,000;
+    ``quarantinedFrameCount`` counts all); ``stallTimeoutS`` the silence after which a
+    connection is treated as stalled and re-established (None: never); ``notes`` plain
+    statements about the data's limits, e.g. that a delayed feed carries no quotes so every
+    bar's ``quoteCoveragePct`` is 0.
+    """
+
+    contract_version: ClassVar[int] = 2
+
+    gaps: list[FeedGap] = msgspec.field(default_factory=list)
+    quarantined_frames: list[FrameQuarantine] = msgspec.field(default_factory=list)
+    quarantined_frame_count: int = 0
+    stall_timeout_s: float | None = None
+    notes: list[str] = msgspec.field(default_factory=list)

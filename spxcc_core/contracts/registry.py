@@ -15,21 +15,26 @@ import msgspec
 
 from spxcc_core.contracts import (
     broker,
+    execution,
+    gates,
     golden,
     host,
     market,
     microbar,
+    reconcile,
     replay,
     report,
     secrets,
     setup,
+    slippage,
 )
 from spxcc_core.contracts.base import Contract
 
 __all__ = ["all_contracts", "reader_for", "schema_filename"]
 
 _MODULES: tuple[ModuleType, ...] = (
-    market, microbar, report, broker, setup, secrets, replay, golden, host,
+    market, microbar, report, broker, setup, secrets, replay, golden, host, slippage, gates,
+    reconcile, execution,
 )
 
 

@@ -12,6 +12,7 @@ from typing import Any, ClassVar, Literal
 import msgspec
 
 from spxcc_core.contracts.base import Contract
+from spxcc_core.contracts.execution import ExecutionReport
 from spxcc_core.contracts.report import PluginErrorRecord, RunReport
 from spxcc_core.contracts.setup import SetupStats
 
@@ -242,7 +243,8 @@ class ReplayReport(Contract, frozen=True, kw_only=True):
     ``plugin_errors`` every plugin/detector failure by name (empty normally); ``outputs`` the
     lines written per output file; ``index_values`` the index values read (not aggregated);
     ``websocket`` event counts of a websocket recording (None otherwise); ``summary`` the lines
-    ``spxcc_on_run_end`` observers returned.
+    ``spxcc_on_run_end`` observers returned; ``execution`` what the execution policy did
+    (``replay --execute``; absent — not null — from a run that did not execute).
     """
 
     contract_name: ClassVar[str] = "replay_report"
@@ -258,6 +260,7 @@ class ReplayReport(Contract, frozen=True, kw_only=True):
     index_values: int = 0
     websocket: WebsocketCounts | None = None
     summary: list[str] = msgspec.field(default_factory=list)
+    execution: ExecutionReport | msgspec.UnsetType = msgspec.UNSET
 
 
 class ReplayResult(Contract, frozen=True, kw_only=True):

@@ -45,7 +45,7 @@ __all__ = ["GATE_NAMES", "GatingProfile", "decide", "evaluate_gates", "validate_
 
 GATE_NAMES: tuple[str, ...] = (
     "candidate_invalid", "duplicate_setup", "microstructure_unavailable",
-    "ask_bid_size_ratio", "bid_ask_imbalance", "spread", "quote_coverage",
+    "ask_bid_size_ratio", "bid_ask_imbalance", "spread", "quote_coverage", "ev_floor",
 )
 
 

@@ -158,6 +158,9 @@ class SessionMarket:
             v = np.concatenate([p[1] for p in parts])
             order = np.argsort(ts, kind="stable")
             series = self._index[symbol] = (ts[order], v[order])
+            # keep the merged series as the one part: the next rebuild sorts it with the new
+            # parts only (same order: equal times keep their arrival order)
+            self._index_parts[symbol] = [series]
         ts, v = series
         at_ns = at_ms * _NS_PER_MS
         i = int(np.searchsorted(ts, at_ns, side="left")) - 1

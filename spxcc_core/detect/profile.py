@@ -2,11 +2,12 @@
 
 A profile is human-written configuration, so unknown keys are errors naming the key (at every
 level: top, ``[context]``, ``[gating]``, ``[outcome]``, ``[detectors.NAME]`` and its
-``params``, ``[providers.NAME]``); tables become attrs classes through ``msgspec.convert``
-(strict types: ``"5"`` is not a float, ``"false"`` not a bool). :func:`default_profile` is the
-one default profile: :data:`DEFAULT_PROFILE_TOML` (name, context, gating and outcome, shown in
-``docs/detectors.md``) plus one ``[detectors.NAME]`` table per installed detector *derived from
-its* ``params_class`` *defaults* — core restates no detector's numbers.
+``params``, ``[providers.NAME]``); tables become attrs classes through a strict cattrs
+converter (:mod:`spxcc_core.detect.strict`: ``"5"`` is not a float, ``"false"`` not a bool).
+:func:`default_profile` is the one default profile: :data:`DEFAULT_PROFILE_TOML` (name,
+context, gating and outcome, shown in ``docs/detectors.md``) plus one ``[detectors.NAME]``
+table per installed detector *derived from its* ``params_class`` *defaults* — core restates no
+detector's numbers.
 
 A detector missing from the profile runs with its parameter class's defaults (listed as
 ``defaultsUsed`` in the run report); ``enabled = false`` turns one off. ``version`` must equal
@@ -19,6 +20,14 @@ parameters directly (e.g. ``[providers.gamma]`` with ``recompute_s``, ``call_sig
 a provider without a table runs with its parameter class's defaults. Provider parameters enter
 the profile hash only when the profile has at least one ``[providers.NAME]`` table, so the hash
 of a profile without one is what it was before providers were configurable.
+
+The ``[ev_floor]`` table (:class:`~spxcc_core.slippage.ev_floor.EvFloorConfig`, see
+``docs/execution.md``) turns on the ``ev_floor`` gate; without it the gate is off
+(``Profile.ev_floor`` is None) and the table does not enter the hash.
+
+The ``[execution]`` table (:class:`~spxcc_core.execute.policy.ExecutionPolicy`, see
+``docs/execution.md``) configures how triggered setups become option orders; it enters the hash
+only when present (``Profile.execution`` is None without it: the executor uses the defaults).
 """
 
 from __future__ import annotations
@@ -32,10 +41,13 @@ from typing import Any, TypeVar
 import attrs
 import msgspec
 
+from spxcc_core.detect import strict
 from spxcc_core.detect.base import ContextProvider, Detector
 from spxcc_core.detect.gating import GatingProfile
 from spxcc_core.errors import ConfigError
+from spxcc_core.execute.policy import ExecutionPolicy
 from spxcc_core.setups.lifecycle import OutcomePolicy
+from spxcc_core.slippage.ev_floor import EvFloorConfig
 
 __all__ = [
     "DEFAULT_PROFILE_TOML",
@@ -83,29 +95,35 @@ class ContextConfig:
     window_bars: int = attrs.field(default=300, validator=attrs.validators.ge(1))
 
 
-class DetectorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+@attrs.frozen(kw_only=True)
+class DetectorConfig:
     """One ``[detectors.NAME]`` table: ``version`` must match the installed detector."""
 
     version: int
     enabled: bool = True
-    params: dict[str, Any] = msgspec.field(default_factory=dict)
+    params: dict[str, Any] = attrs.field(factory=dict)
 
 
-class _ProfileDoc(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+@attrs.frozen(kw_only=True)
+class _ProfileDoc:
     name: str
     version: int
-    context: dict[str, Any] = msgspec.field(default_factory=dict)
-    gating: dict[str, Any] = msgspec.field(default_factory=dict)
-    outcome: dict[str, Any] = msgspec.field(default_factory=dict)
-    detectors: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
-    providers: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
+    context: dict[str, Any] = attrs.field(factory=dict)
+    gating: dict[str, Any] = attrs.field(factory=dict)
+    outcome: dict[str, Any] = attrs.field(factory=dict)
+    detectors: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+    providers: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+    ev_floor: dict[str, Any] | None = None
+    execution: dict[str, Any] | None = None
 
 
 @attrs.frozen(kw_only=True)
 class Profile:
     """A parsed profile (detector and provider parameters stay raw until
     :func:`resolve_detectors` / :func:`resolve_providers`). ``providers``: provider name →
-    its ``[providers.NAME]`` table (empty: every provider runs with its defaults)."""
+    its ``[providers.NAME]`` table (empty: every provider runs with its defaults).
+    ``execution``: the ``[execution]`` table's policy, None when the profile has no such table
+    (the executor then uses :class:`ExecutionPolicy`'s defaults)."""
 
     name: str
     version: int
@@ -115,6 +133,9 @@ class Profile:
     detectors: Mapping[str, DetectorConfig]
     source: str = "<profile>"
     providers: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
+    #: the ``[ev_floor]`` gate's parameters; None (no table) turns the gate off
+    ev_floor: EvFloorConfig | None = None
+    execution: ExecutionPolicy | None = None
 
 
 @attrs.frozen
@@ -149,10 +170,8 @@ def structure_strict(values: Mapping[str, Any], cls: type[T], where: str) -> T:
         if key not in known:
             raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(known))})")
     try:
-        return msgspec.convert(dict(values), cls)
-    except msgspec.ValidationError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
-    except (ValueError, TypeError) as exc:
+        return strict.structure(values, cls)
+    except (ValueError, TypeError) as exc:  # StrictError included
         raise ConfigError(f"{where}: {exc}") from None
 
 
@@ -167,21 +186,25 @@ def parse_profile(text: str, source: str = "<profile>") -> Profile:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"profile {source}: invalid TOML: {exc}") from None
     try:
-        doc = msgspec.convert(raw, _ProfileDoc)
-    except msgspec.ValidationError as exc:
+        doc = strict.structure(raw, _ProfileDoc)
+    except strict.StrictError as exc:
         raise ConfigError(f"profile {source}: {exc}") from None
     detectors: dict[str, DetectorConfig] = {}
     for name, table in doc.detectors.items():
         try:
-            detectors[name] = msgspec.convert(table, DetectorConfig)
-        except msgspec.ValidationError as exc:
+            detectors[name] = strict.structure(table, DetectorConfig)
+        except strict.StrictError as exc:
             raise ConfigError(f"profile {source} [detectors.{name}]: {exc}") from None
     return Profile(
         name=doc.name, version=doc.version,
         context=structure_strict(doc.context, ContextConfig, f"profile {source} [context]"),
         gating=structure_strict(doc.gating, GatingProfile, f"profile {source} [gating]"),
         outcome=structure_strict(doc.outcome, OutcomePolicy, f"profile {source} [outcome]"),
-        detectors=detectors, source=source, providers=doc.providers)
+        detectors=detectors, source=source, providers=doc.providers,
+        ev_floor=None if doc.ev_floor is None else structure_strict(
+            doc.ev_floor, EvFloorConfig, f"profile {source} [ev_floor]"),
+        execution=None if doc.execution is None else structure_strict(
+            doc.execution, ExecutionPolicy, f"profile {source} [execution]"))
 
 
 def load_profile(path: str | Path) -> Profile:
@@ -275,7 +298,8 @@ def profile_hash(profile: Profile, resolved: Sequence[ResolvedDetector],
     """SHA-256 (hex, first 16 characters) of the resolved profile in canonical JSON.
 
     ``providers`` (resolved provider parameters, defaults included) count only when the
-    profile has a ``[providers.NAME]`` table."""
+    profile has a ``[providers.NAME]`` table; ``[ev_floor]`` only when present; the execution
+    policy only when the profile has an ``[execution]`` table."""
     doc: dict[str, Any] = {
         "name": profile.name, "version": profile.version,
         "context": attrs.asdict(profile.context), "gating": attrs.asdict(profile.gating),
@@ -283,7 +307,11 @@ def profile_hash(profile: Profile, resolved: Sequence[ResolvedDetector],
         "detectors": {r.cls.name: {"version": r.cls.version, "params": attrs.asdict(r.params)}
                       for r in resolved},
     }
+    if profile.ev_floor is not None:
+        doc["ev_floor"] = attrs.asdict(profile.ev_floor)
     if profile.providers:
         doc["providers"] = {r.cls.name: {"version": r.cls.version,
                                          "params": attrs.asdict(r.params)} for r in providers}
+    if profile.execution is not None:
+        doc["execution"] = attrs.asdict(profile.execution)
     return hashlib.sha256(msgspec.json.encode(doc, order="sorted")).hexdigest()[:16]

@@ -78,6 +78,8 @@ from spxcc_core.setups.lifecycle import (
     make_setup_id,
     summarize,
 )
+from spxcc_core.slippage.ev_floor import OutcomeTally, ev_floor_checks, ev_floor_inputs
+from spxcc_core.slippage.rolling import RollingSlippage
 
 __all__ = ["CONTEXT_PROVIDERS", "DETECTORS", "DetectorRunner", "RunnerOutput"]
 
@@ -126,6 +128,9 @@ class DetectorRunner:
     :param run_id: passed to observers in ``context``.
     :param market: the session-scoped market data handed to providers (default: an empty
         :class:`SessionMarket`; the host sets its chain and pushes index values).
+    :param slippage: rolling slippage statistics read by the ``ev_floor`` gate (only when the
+        profile has an ``[ev_floor]`` table); None uses the table's prior slippage. The caller
+        may keep updating it (live fills) between bars.
     :raises PluginError: malformed registrations (blank or duplicate names, non-list results).
     :raises ConfigError: the profile does not fit the installed detectors or providers
         (``[providers.NAME]`` tables: unknown provider or key, invalid value).
@@ -136,8 +141,11 @@ class DetectorRunner:
                  profile: Profile | None = None, *,
                  providers: Sequence[type[ContextProvider]] = (),
                  calendar: SessionCalendar | None = None, run_id: str = "",
-                 market: SessionMarket | None = None) -> None:
+                 market: SessionMarket | None = None,
+                 slippage: RollingSlippage | None = None) -> None:
         self._on_setup: IsolatedCaller | None = None
+        self.slippage = slippage
+        self._tally = OutcomeTally()
         if isinstance(source, pluggy.PluginManager | PluginRegistry):
             registry = as_registry(source)
             self.failures: PluginFailures = registry.failures
@@ -299,6 +307,15 @@ class DetectorRunner:
         else:
             decision = decide(c, bar, self.profile.gating, setup_id=setup_id,
                               session_id=session_id)
+            ev = self.profile.ev_floor
+            if ev is not None and decision.checks[0].gate != "candidate_invalid":
+                inputs = ev_floor_inputs(
+                    c, ev, t1_fraction=self.profile.outcome.t1_fraction,
+                    breakeven_after_t1=self.profile.outcome.breakeven_after_t1,
+                    tally=self._tally, slippage=self.slippage)
+                decision = msgspec.structs.replace(
+                    decision, passed=decision.passed and inputs.passed,
+                    checks=(*decision.checks, *ev_floor_checks(inputs)))
             if decision.passed and setup_id in st.seen_ids:
                 decision = msgspec.structs.replace(decision, passed=False, checks=(
                     *decision.checks, GateCheck(gate="duplicate_setup", input="", comparison="",
@@ -330,6 +347,7 @@ class DetectorRunner:
     def _emit(self, setup: SetupInstance, out: list[RunnerOutput], session_id: str,
               gate: GateDecision | None = None, tracker: SetupTracker | None = None) -> None:
         self._setups[setup.id] = setup
+        self._tally.observe(setup)
         if tracker is not None and tracker.gap_r is not None:
             self._gap_r[setup.id] = tracker.gap_r
         out.append(setup)

@@ -3,10 +3,12 @@
 Public API (imported lazily, so reading the wire contracts does not load numba)::
 
     run_live, LiveResult, feeds_for            # spxcc_core.host.live
-    Hub, CHANNELS, STATUS_CHANNEL, to_v1       # spxcc_core.host.hub
+    Hub, HubConfig, CHANNELS, ACCOUNT_CHANNELS, STATUS_CHANNEL, to_v1   # spxcc_core.host.hub
+    TokenHash, hash_token, new_token           # spxcc_core.host.auth
     Recorder                                   # spxcc_core.host.record
     Clock, SystemClock, ManualClock            # spxcc_core.host.clock
-    HubStatus, LiveReport                      # spxcc_core.host.wire
+    HubStatus, HubReply, FeedStatus, FeedGap, ReconcileStatus,
+    LiveReport, LiveReportV2                   # spxcc_core.host.wire
 
 The per-batch step itself is :class:`spxcc_core.pipeline.Pipeline` (shared with replay).
 See ``docs/live.md``.
@@ -18,24 +20,50 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from spxcc_core.host.auth import TokenHash, hash_token, new_token
     from spxcc_core.host.clock import Clock, ManualClock, SystemClock
-    from spxcc_core.host.hub import CHANNELS, STATUS_CHANNEL, Hub, to_v1
+    from spxcc_core.host.hub import (
+        ACCOUNT_CHANNELS,
+        CHANNELS,
+        STATUS_CHANNEL,
+        Hub,
+        HubConfig,
+        to_v1,
+    )
     from spxcc_core.host.live import LiveResult, feeds_for, run_live
     from spxcc_core.host.record import Recorder
-    from spxcc_core.host.wire import HubStatus, LiveReport
+    from spxcc_core.host.wire import (
+        FeedGap,
+        FeedStatus,
+        HubReply,
+        HubStatus,
+        LiveReport,
+        LiveReportV2,
+        ReconcileStatus,
+    )
 
 __all__ = [
+    "ACCOUNT_CHANNELS",
     "CHANNELS",
     "STATUS_CHANNEL",
     "Clock",
+    "FeedGap",
+    "FeedStatus",
     "Hub",
+    "HubConfig",
+    "HubReply",
     "HubStatus",
     "LiveReport",
+    "LiveReportV2",
     "LiveResult",
     "ManualClock",
+    "ReconcileStatus",
     "Recorder",
     "SystemClock",
+    "TokenHash",
     "feeds_for",
+    "hash_token",
+    "new_token",
     "run_live",
     "to_v1",
 ]
@@ -43,9 +71,12 @@ __all__ = [
 _WHERE = {
     "Clock": "clock", "ManualClock": "clock", "SystemClock": "clock",
     "CHANNELS": "hub", "STATUS_CHANNEL": "hub", "Hub": "hub", "to_v1": "hub",
+    "ACCOUNT_CHANNELS": "hub", "HubConfig": "hub",
+    "TokenHash": "auth", "hash_token": "auth", "new_token": "auth",
     "LiveResult": "live", "feeds_for": "live", "run_live": "live",
     "Recorder": "record",
-    "HubStatus": "wire", "LiveReport": "wire",
+    "HubStatus": "wire", "LiveReport": "wire", "LiveReportV2": "wire", "HubReply": "wire",
+    "FeedStatus": "wire", "FeedGap": "wire", "ReconcileStatus": "wire",
 }
 
 

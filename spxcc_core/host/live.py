@@ -25,9 +25,17 @@ feed had been silent and how many bars only the end of the input released. Endin
 rather than forcing individual bars keeps the session replayable byte for byte: the recording
 ends where the live input ended.
 
+**Feed truth** (``docs/live.md``, reconnects, stalls and gaps). Every connection reconnects
+with a jittered backoff and re-subscribes; one silent for ``stall_timeout_s`` is re-established.
+Each outage is a :class:`~spxcc_core.host.wire.FeedGap` (from the newest event before it to the
+oldest after) in the report and on the hub's ``feed_status@1`` channel; bars keep the coverage
+they really had. A malformed message is quarantined (reason in the report, not in the
+recording) and the feed goes on. ``Q.*`` channels of a delayed URL (no quote stream) are not
+subscribed and the report says every bar's quote coverage is 0.
+
 Outputs (``out_dir``): the replay engine's files (``microbars.jsonl``, ``setups.jsonl``,
 ``gate_decisions.jsonl``, ``quarantine.jsonl``, ``report.json``) plus ``live.json``
-(``live_report@1``) and, when the chain snapshot was given as a file, an unchanged copy of it
+(``live_report@2``) and, when the chain snapshot was given as a file, an unchanged copy of it
 (``chain_snapshot.json``). The API key never appears in any of them, in a log line or an
 exception.
 """
@@ -41,8 +49,10 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import attrs
+import msgspec
 import pluggy
 
 from spxcc_core.aggregate.config import AggregatorConfig
@@ -55,11 +65,27 @@ from spxcc_core.hashing import digests
 from spxcc_core.host.hub import Hub
 from spxcc_core.host.record import Recorder
 from spxcc_core.host.routing import route
-from spxcc_core.host.wire import FeedProblem, InputEnd, LiveLink, LiveReport, StopReason
-from spxcc_core.massive.live import ApiKey, Backoff, LiveClient, public_url
+from spxcc_core.host.wire import (
+    FeedGap,
+    FeedProblem,
+    FeedStatus,
+    FrameQuarantine,
+    InputEnd,
+    LiveLink,
+    LiveReportV2,
+    StopReason,
+)
+from spxcc_core.massive.live import (
+    ApiKey,
+    Backoff,
+    LiveClient,
+    MassiveConnectionError,
+    public_url,
+)
 from spxcc_core.massive.websocket import WsFrame, WsStats
 from spxcc_core.outputs import atomic_write
 from spxcc_core.pipeline import Pipeline
+from spxcc_core.registry import as_registry
 from spxcc_core.run.result import OUTPUT_FILES, RunResult, StepOutputs, json_document
 from spxcc_core.run.setup import (
     check_run_paths,
@@ -73,14 +99,21 @@ from spxcc_core.store.sqlite import Store
 
 if TYPE_CHECKING:
     from spxcc_core.aggregate.columns import QuoteColumns, TradeColumns
+    from spxcc_core.broker.interface import BrokerAdapter
+    from spxcc_core.broker.routing import RoutingLimits
 
-__all__ = ["CHAIN_COPY", "DEFAULT_IDLE_TIMEOUT_S", "LIVE_REPORT", "LiveResult", "check_live_paths",
-           "feeds_for", "run_live"]
+__all__ = ["CHAIN_COPY", "DEFAULT_IDLE_TIMEOUT_S", "DEFAULT_STALL_TIMEOUT_S", "LIVE_REPORT",
+           "MAX_QUARANTINED_FRAMES", "LiveResult", "check_live_paths", "feeds_for", "is_delayed",
+           "run_live"]
 
 log = logging.getLogger("spxcc.host.live")
 
 #: Default idle timeout: a minute without a trade or a quote ends the session.
 DEFAULT_IDLE_TIMEOUT_S = 60.0
+#: Default stall timeout: a connection silent this long is re-established.
+DEFAULT_STALL_TIMEOUT_S = 15.0
+#: Quarantined messages listed in the live report (all are counted).
+MAX_QUARANTINED_FRAMES = 1000
 #: File name of the live report in ``out_dir``.
 LIVE_REPORT = "live.json"
 #: File name, in ``out_dir``, of the copy of the chain snapshot file a session used.
@@ -95,7 +128,7 @@ class LiveResult:
     report and where they were written (None: not written)."""
 
     run: RunResult
-    report: LiveReport
+    report: LiveReportV2
     out_dir: Path | None
     #: Why the latest failed connection attempt failed (``URL: reason``), None when none did.
     last_failure: str | None = None
@@ -112,6 +145,13 @@ def feeds_for(subscriptions: Sequence[str]) -> tuple[str, ...]:
     feeds = tuple(f for f, prefix in (("trades", "T."), ("quotes", "Q."))
                   if any(s.strip().upper().startswith(prefix) for s in subscriptions))
     return feeds or ("trades", "quotes")
+
+
+def is_delayed(url: str) -> bool:
+    """Whether a Massive URL is a 15-minute delayed feed (host ``delayed.…`` or
+    ``delayed-….``), which carries no quotes (``reference/massive.md`` §1, note 5)."""
+    host = urlsplit(url).hostname or ""
+    return host.startswith(("delayed.", "delayed-"))
 
 
 def _check_seconds(name: str, value: float | None) -> None:
@@ -134,6 +174,9 @@ class _Session:
     hub: Hub | None
     clock: Clock
     messages: int = 0
+    quarantined: list[FrameQuarantine] = attrs.field(factory=list)
+    quarantined_count: int = 0
+    gaps: list[FeedGap] = attrs.field(factory=list)
     unconfigured: dict[str, int] = attrs.field(factory=dict)
     last_data: float | None = None
     last_event_ns: int | None = None
@@ -170,6 +213,10 @@ class _Session:
             self.hub.publish(out.setups)
             self.hub.publish(out.decisions)
 
+    def feed_status(self, status: FeedStatus) -> None:
+        if self.hub is not None:
+            self.hub.publish([status])
+
 
 @attrs.define(eq=False)
 class _Feed:
@@ -181,6 +228,57 @@ class _Feed:
     client: LiveClient | None = None
     offset: int = 0
     messages: int = 0
+    #: Event time (ms) of the newest trade, quote or index value received on this link.
+    last_event_ms: int | None = None
+    #: The link's gap still waiting for its first data after the drop (index in the session's
+    #: gap list), None when there is none.
+    open_gap: int | None = None
+
+    def linked(self, s: _Session, event: str, reason: str | None, attempts: int) -> None:
+        """A handshake (``connected``) or a drop (``disconnected``) of this link: opens and
+        completes its gap, published as ``feed_status@1``."""
+        url, now = public_url(self.url), s.clock.now_ms()
+        if event == "disconnected":
+            if self.open_gap is None:  # drops without data in between make one window
+                self.open_gap = len(s.gaps)
+                s.gaps.append(FeedGap(url=url, from_ms=self.last_event_ms, to_ms=None,
+                                      disconnected_at_ms=now, reconnected_at_ms=None,
+                                      reason=reason or "", attempts=0))
+            s.feed_status(FeedStatus(event="disconnected", url=url, at_ms=now, reason=reason,
+                                     gap=s.gaps[self.open_gap]))
+        elif self.open_gap is None:
+            s.feed_status(FeedStatus(event="connected", url=url, at_ms=now))
+        else:
+            old = s.gaps[self.open_gap]
+            gap = s.gaps[self.open_gap] = msgspec.structs.replace(
+                old, reconnected_at_ms=now, attempts=old.attempts + attempts)
+            s.feed_status(FeedStatus(event="reconnected", url=url, at_ms=now, gap=gap))
+
+    def received(self, s: _Session, frame: WsFrame) -> None:
+        """Event times of a data frame of this link: the first after a drop closes the gap."""
+        stamps = [c.ts for c in (frame.trades, frame.quotes, frame.values) if len(c)]
+        if not stamps:
+            return
+        oldest = min(int(t.min()) for t in stamps) // _NS_PER_MS
+        newest = max(int(t.max()) for t in stamps) // _NS_PER_MS
+        if self.open_gap is not None:
+            gap = s.gaps[self.open_gap] = msgspec.structs.replace(s.gaps[self.open_gap],
+                                                                  to_ms=oldest)
+            self.open_gap = None
+            s.feed_status(FeedStatus(event="gap", url=gap.url, at_ms=s.clock.now_ms(),
+                                     gap=gap))
+        self.last_event_ms = newest if self.last_event_ms is None else max(self.last_event_ms,
+                                                                          newest)
+
+    def quarantine(self, s: _Session, message: bytes, reason: str) -> None:
+        """A malformed message of this link, set aside (listed up to the report's limit)."""
+        s.quarantined_count += 1
+        if len(s.quarantined) < MAX_QUARANTINED_FRAMES:
+            s.quarantined.append(FrameQuarantine(
+                message=s.messages + s.quarantined_count, url=public_url(self.url),
+                received_ms=s.clock.now_ms(), reason=reason[:300],
+                excerpt=message[:80].decode("utf-8", "replace")))
+        log.warning("live feed %s: message quarantined: %s", public_url(self.url), reason[:200])
 
 
 class _Ended:
@@ -217,13 +315,14 @@ def _merged_stats(feeds: Sequence[_Feed]) -> WsStats:
     return total
 
 
-async def _pump(feed: _Feed, queue: asyncio.Queue[_Item]) -> None:
+async def _pump(feed: _Feed, s: _Session, queue: asyncio.Queue[_Item]) -> None:
     """Moves one client's frames onto the merged queue. A frame is queued in the same event
     loop step its message was received and recorded in, so the queue's order is the
     recording's order."""
     assert feed.client is not None
     try:
         async for frame in feed.client.frames():
+            feed.received(s, frame)
             queue.put_nowait((_shift(frame, feed.offset), None))
     except Exception as exc:  # handed to the consumer, which decides
         queue.put_nowait((None, exc))
@@ -233,15 +332,17 @@ async def _pump(feed: _Feed, queue: asyncio.Queue[_Item]) -> None:
 
 async def _consume(feeds: Sequence[_Feed], s: _Session, *, idle_timeout_s: float | None,
                    duration_s: float | None, stop: asyncio.Event | None,
+                   connect_timeout_s: float | None,
                    ) -> tuple[StopReason, SpxccError | None]:
     """Feed the merged frames of every connection to the session until a stop condition;
     returns (reason, feed error). Every frame received — hence recorded — is processed, the
     ones still queued when the session stops included."""
     queue: asyncio.Queue[_Item] = asyncio.Queue()
-    pumps = [asyncio.ensure_future(_pump(f, queue)) for f in feeds]
+    pumps = [asyncio.ensure_future(_pump(f, s, queue)) for f in feeds]
     try:
-        result = await _wait(queue, len(pumps), s, idle_timeout_s=idle_timeout_s,
-                             duration_s=duration_s, stop=stop)
+        result = await _wait(queue, feeds, s, idle_timeout_s=idle_timeout_s,
+                             duration_s=duration_s, stop=stop,
+                             connect_timeout_s=connect_timeout_s)
     finally:
         for task in pumps:  # no message is received (nor recorded) after this
             task.cancel()
@@ -259,11 +360,23 @@ async def _consume(feeds: Sequence[_Feed], s: _Session, *, idle_timeout_s: float
     return result
 
 
-async def _wait(queue: asyncio.Queue[_Item], n_feeds: int, s: _Session, *,
+def _never_connected(feeds: Sequence[_Feed], seconds: float) -> MassiveConnectionError | None:
+    """The error for the links without a handshake at the connect deadline (None: none)."""
+    missing = [f for f in feeds if f.client is None or f.client.connections == 0]
+    if not missing:
+        return None
+    why = "; ".join(f"{public_url(f.url)}: {f.client.last_failure if f.client else None}"
+                    for f in missing)
+    return MassiveConnectionError(f"never connected within {seconds:g} s ({why})")
+
+
+async def _wait(queue: asyncio.Queue[_Item], feeds: Sequence[_Feed], s: _Session, *,
                 idle_timeout_s: float | None, duration_s: float | None,
-                stop: asyncio.Event | None) -> tuple[StopReason, SpxccError | None]:
+                stop: asyncio.Event | None,
+                connect_timeout_s: float | None) -> tuple[StopReason, SpxccError | None]:
     clock = s.clock
     t0 = clock.monotonic()
+    n_feeds = len(feeds)
     ended = 0
     next_task: asyncio.Future[_Item] | None = None
     stop_task = asyncio.ensure_future(stop.wait()) if stop is not None else None
@@ -276,12 +389,20 @@ async def _wait(queue: asyncio.Queue[_Item], n_feeds: int, s: _Session, *,
                 deadlines.append((base + idle_timeout_s, "idle"))
             if duration_s is not None:
                 deadlines.append((t0 + duration_s, "duration"))
+            connecting = connect_timeout_s is not None and any(
+                f.client is None or f.client.connections == 0 for f in feeds)
+            if connecting:
+                assert connect_timeout_s is not None
+                deadlines.append((t0 + connect_timeout_s, "feed_error"))
             timeout: float | None = None
             why: StopReason = "stopped"
             if deadlines:
                 at, why = min(deadlines)
                 timeout = at - now
                 if timeout <= 0:
+                    if why == "feed_error":
+                        assert connect_timeout_s is not None
+                        return why, _never_connected(feeds, connect_timeout_s)
                     return why, None
             if next_task is None:
                 next_task = asyncio.ensure_future(queue.get())
@@ -308,6 +429,12 @@ async def _wait(queue: asyncio.Queue[_Item], n_feeds: int, s: _Session, *,
             if stop_task is not None and stop_task in done:
                 return "stopped", None
             if not done:
+                if why == "feed_error":
+                    assert connect_timeout_s is not None
+                    failure = _never_connected(feeds, connect_timeout_s)
+                    if failure is None:
+                        continue  # connected meanwhile
+                    return why, failure
                 return why, None
     finally:
         for t in (next_task, stop_task):
@@ -346,7 +473,11 @@ async def run_live(*, url: str | Sequence[str], api_key: str | ApiKey, subscript
                    pm: pluggy.PluginManager | None = None, clock: Clock | None = None,
                    backoff: Backoff | None = None, stop: asyncio.Event | None = None,
                    connect_kwargs: dict[str, Any] | None = None,
-                   chain: ChainSnapshot | str | os.PathLike[str] | None = None) -> LiveResult:
+                   chain: ChainSnapshot | str | os.PathLike[str] | None = None,
+                   stall_timeout_s: float | None = DEFAULT_STALL_TIMEOUT_S,
+                   connect_timeout_s: float | None = None,
+                   broker: BrokerAdapter | None = None,
+                   limits: RoutingLimits | None = None) -> LiveResult:
     """Run one live session (module docstring) and return its outputs.
 
     :param url: the Massive websocket URL (e.g. ``wss://socket.massive.com/stocks``), or
@@ -372,6 +503,19 @@ async def run_live(*, url: str | Sequence[str], api_key: str | ApiKey, subscript
     :param chain: an option-chain snapshot (or its Massive JSON file) for the ``gamma``
         context (None: none). A file is copied unchanged to ``out_dir/chain_snapshot.json``
         (:data:`CHAIN_COPY`), the ``--chain`` for a replay of the recording.
+    :param stall_timeout_s: a connection that receives no message for this many seconds is
+        re-established, the silence recorded as a gap (None: never).
+    :param connect_timeout_s: every connection must complete its first handshake within this
+        many seconds, else the session ends with ``feed_error`` (when no connection ever
+        succeeded: :class:`MassiveConnectionError` is raised and nothing is written); None:
+        wait as long as the other limits allow.
+    :param broker: execute triggered setups on this broker, fed the received option quotes in
+        event time (``docs/execution.md``; the paper adapter with ``clock=replay``), every
+        intent through a :class:`~spxcc_core.broker.routing.RoutingWorker` on the run's store
+        (``limits``); the outputs add the execution files, as ``spxcc replay --execute``.
+        None: none.
+    :param limits: the routing worker's pre-trade limits (default
+        :class:`~spxcc_core.broker.routing.RoutingLimits`).
     :raises ConfigError: a bad argument, profile, detector name, store or output path; outputs
         that overlap each other or an input (:func:`check_live_paths`), before anything is
         written.
@@ -380,24 +524,39 @@ async def run_live(*, url: str | Sequence[str], api_key: str | ApiKey, subscript
     """
     _check_seconds("duration_s", duration_s)
     _check_seconds("idle_timeout_s", idle_timeout_s)
+    _check_seconds("stall_timeout_s", stall_timeout_s)
+    _check_seconds("connect_timeout_s", connect_timeout_s)
     check_live_paths(out_dir=out_dir, record=record, store=store, chain=chain, profile=profile)
     subs = [s.strip() for s in subscriptions if s.strip()]
     if not subs:
         raise ConfigError("subscribe to at least one channel, e.g. T.SPY,Q.SPY")
     urls = [url] if isinstance(url, str) else list(url)
-    routes = route(urls, subs)
+    routes, notes = _without_delayed_quotes(route(urls, subs))
     key = api_key if isinstance(api_key, ApiKey) else ApiKey(api_key)
     clock = clock if clock is not None else SystemClock()
     inputs = resolve_inputs(pm=pm, profile=profile, detectors=detectors, chain=chain)
     chain_file = None if chain is None or isinstance(chain, ChainSnapshot) else Path(chain)
     out = make_out_dir(out_dir)
-    feeds = feeds_for(subs)
+    feeds = feeds_for([c for _, channels in routes for c in channels])
     db, owned = open_store(store, out)
     recorder: Recorder | None = None
     try:
         recorder = Recorder(record, scrub=_scrubber(key)) if record is not None else None
-        pipe = Pipeline(inputs.pm, inputs.profile, store=db, config=config, feeds=feeds,
-                        run_id_prefix="live", chain=inputs.chain)
+        router = None
+        registry = as_registry(inputs.pm)
+        if broker is not None:
+            from spxcc_core.broker.routing import RoutingWorker
+            from spxcc_core.broker.store import BrokerStore
+            from spxcc_core.execute.routing import WorkerRouter
+
+            # the registry the pipeline uses too: the worker's spxcc_on_fill observers,
+            # reconcilers (start-up and periodic reconciliation) and failures are the run's
+            router = WorkerRouter(RoutingWorker(broker, BrokerStore(db), limits=limits,
+                                                clock=clock, registry=registry))
+        pipe = Pipeline(registry, inputs.profile, store=db, config=config, feeds=feeds,
+                        run_id_prefix="live", chain=inputs.chain, broker=broker, router=router)
+        if router is not None and pipe.slippage is not None:  # fills feed the ev_floor gate
+            router.worker.on_slippage = pipe.slippage.update
         agg = pipe.aggregator
         s = _Session(feeds=feeds, pipe=pipe, hub=hub, clock=clock)
 
@@ -417,15 +576,23 @@ async def run_live(*, url: str | Sequence[str], api_key: str | ApiKey, subscript
 
             return on_message
 
+        def linker(feed: _Feed) -> Callable[[str, str | None, int], None]:
+            return lambda event, reason, attempts: feed.linked(s, event, reason, attempts)
+
+        def quarantiner(feed: _Feed) -> Callable[[bytes, str], None]:
+            return lambda message, reason: feed.quarantine(s, message, reason)
+
         for f in feeds_:
             f.client = LiveClient(url=f.url, api_key=key, subscriptions=f.subscriptions,
                                   ticker=None, symbols=agg.symbols, conditions=agg.conditions,
                                   backoff=backoff, on_message=receiver(f),
-                                  connect_kwargs=connect_kwargs)
+                                  connect_kwargs=connect_kwargs, stall_timeout_s=stall_timeout_s,
+                                  on_link=linker(f), on_quarantine=quarantiner(f))
         clients = [f.client for f in feeds_ if f.client is not None]
         started_ms = clock.now_ms()
         reason, failure = await _consume(feeds_, s, idle_timeout_s=idle_timeout_s,
-                                         duration_s=duration_s, stop=stop)
+                                         duration_s=duration_s, stop=stop,
+                                         connect_timeout_s=connect_timeout_s)
         connections = sum(c.connections for c in clients)
         if failure is not None and connections == 0:
             raise failure  # nothing was received: there is no session to write
@@ -442,7 +609,9 @@ async def run_live(*, url: str | Sequence[str], api_key: str | ApiKey, subscript
             recording_sha256=sha)
         run = pipe.report(source, websocket=ws_counts(_merged_stats(feeds_)))
         files = run.outputs()
-        report = LiveReport(
+        if "quotes" in feeds and run.report.aggregation.quotes == 0 and len(run.bars):
+            notes.append("no quote was received: every bar's quoteCoveragePct is 0")
+        report = LiveReportV2(
             url=public_url(urls[0]), subscriptions=subs, feeds=list(feeds),
             started_ms=started_ms, ended_ms=ended, stop_reason=reason,
             input_end=InputEnd(reason=reason, at_ms=ended, silent_s=silent,
@@ -458,7 +627,10 @@ async def run_live(*, url: str | Sequence[str], api_key: str | ApiKey, subscript
             error=None if failure is None else str(failure),
             links=[LiveLink(url=public_url(f.url), subscriptions=f.subscriptions,
                             connections=f.client.connections if f.client else 0,
-                            messages=f.messages) for f in feeds_])
+                            messages=f.messages) for f in feeds_],
+            gaps=list(s.gaps), quarantined_frames=list(s.quarantined),
+            quarantined_frame_count=s.quarantined_count, stall_timeout_s=stall_timeout_s,
+            notes=notes)
         if out is not None:
             files[LIVE_REPORT] = json_document(report)
             if chain_file is not None:  # what a replay of the recording needs besides it
@@ -477,3 +649,28 @@ async def run_live(*, url: str | Sequence[str], api_key: str | ApiKey, subscript
             db.close()
 
 
+def _without_delayed_quotes(routes: list[tuple[str, list[str]]],
+                            ) -> tuple[list[tuple[str, list[str]]], list[str]]:
+    """Routes without the ``Q.*`` channels of delayed URLs (a delayed plan has no quote
+    stream), and a note per URL saying so.
+
+    :raises ConfigError: a delayed URL left with no channel.
+    """
+    kept: list[tuple[str, list[str]]] = []
+    notes: list[str] = []
+    for url, channels in routes:
+        if not is_delayed(url):
+            kept.append((url, channels))
+            continue
+        quotes = [c for c in channels if c.strip().upper().startswith("Q.")]
+        rest = [c for c in channels if c not in quotes]
+        if quotes:
+            if not rest:
+                raise ConfigError(f"--url {public_url(url)}: a delayed feed carries no quotes "
+                                  f"(no NBBO stream); {', '.join(quotes)} cannot be served")
+            notes.append(f"{public_url(url)} is a 15-minute delayed feed: it carries no quotes "
+                         f"(no NBBO stream), so {', '.join(quotes)} "
+                         f"{'was' if len(quotes) == 1 else 'were'} not subscribed and every "
+                         "bar's quoteCoveragePct is 0")
+        kept.append((url, rest))
+    return kept, notes

@@ -13,13 +13,20 @@ Contract:
 - ``auth_failed`` raises :class:`MassiveAuthError`; ``max_connections`` (Massive closed this
   connection because another one opened with the key) raises :class:`MassiveMaxConnectionsError`;
   neither is retried. Any other drop (network error, close, ``force_disconnect``, handshake
-  timeout) reconnects after an exponential backoff and re-subscribes; after
+  timeout, a **stall**: no message for ``stall_timeout_s`` seconds on an open connection)
+  reconnects after a jittered exponential backoff and re-subscribes; after
   ``Backoff.max_attempts`` consecutive failures :class:`MassiveConnectionError` is raised.
+  ``on_link`` hears of every handshake (``connected``) and every drop of a connection that had
+  one (``disconnected``, with the reason): the host turns them into feed gaps.
   The backoff is waited through the injected ``sleep`` (default ``asyncio.sleep``: an event
   loop wait, cancellable and not blocking; tests pass a recorder that returns at once).
 - The API key is never in a message, log line, exception or ``repr`` (server texts are scrubbed
   of it too). It travels only in the auth message.
-- A malformed message raises :class:`~spxcc_core.errors.InputError` naming the URL and the
+- A malformed message (not JSON, not an array of events, a known event with wrong fields) is
+  **quarantined**: ``on_quarantine(message, reason)`` gets it with the reason, it is counted
+  in ``quarantined``, it adds no event to the message indexes and is not passed to
+  ``on_message`` (so a recording holds only what a replay can read); the feed goes on. Without
+  ``on_quarantine`` it raises :class:`~spxcc_core.errors.InputError` naming the URL and the
   message index (the feed stops: nothing is dropped silently).
 """
 
@@ -27,6 +34,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -34,10 +43,16 @@ from urllib.parse import urlsplit, urlunsplit
 import attrs
 import msgspec
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import InvalidHandshake, InvalidURI, WebSocketException
+from websockets.exceptions import (
+    ConnectionClosed,
+    InvalidHandshake,
+    InvalidURI,
+    WebSocketException,
+)
 
-from spxcc_core.aggregate.columns import ConditionTable, SymbolTable
-from spxcc_core.errors import ConfigError, SpxccError
+from spxcc_core.aggregate.columns import ConditionTable, QuoteColumns, SymbolTable, TradeColumns
+from spxcc_core.errors import ConfigError, InputError, SpxccError
+from spxcc_core.massive.columns import IndexColumns
 from spxcc_core.massive.websocket import FrameDecoder, WsFrame, WsStats
 from spxcc_core.secrets.redact import Redactor
 
@@ -48,6 +63,7 @@ __all__ = [
     "MassiveAuthError",
     "MassiveConnectionError",
     "MassiveMaxConnectionsError",
+    "NoFrameDebug",
     "massive_url",
     "public_url",
 ]
@@ -106,7 +122,9 @@ class ApiKey:
 
 @attrs.frozen
 class Backoff:
-    """Reconnect delays: ``initial_s × factor^(attempt−1)``, capped at ``max_s`` seconds.
+    """Reconnect delays: ``initial_s × factor^(attempt−1)``, capped at ``max_s`` seconds, then
+    shortened by a random fraction of at most ``jitter`` (0–1), so many clients dropped at
+    once (a Massive restart) do not all come back in the same instant.
 
     ``max_attempts`` consecutive failed attempts (None = retry forever) raise
     :class:`MassiveConnectionError`; a successful handshake resets the count.
@@ -116,10 +134,14 @@ class Backoff:
     factor: float = attrs.field(default=2.0, validator=attrs.validators.ge(1))
     max_s: float = attrs.field(default=30.0, validator=attrs.validators.ge(0))
     max_attempts: int | None = None
+    jitter: float = attrs.field(default=0.2, validator=[attrs.validators.ge(0),
+                                                        attrs.validators.le(1)])
 
-    def delay(self, attempt: int) -> float:
-        """Seconds to wait before reconnect attempt ``attempt`` (1-based)."""
-        return float(min(self.max_s, self.initial_s * self.factor ** max(0, attempt - 1)))
+    def delay(self, attempt: int, u: float = 0.0) -> float:
+        """Seconds to wait before reconnect attempt ``attempt`` (1-based): the capped
+        exponential delay × (1 − ``jitter`` × ``u``), ``u`` a uniform draw in [0, 1)."""
+        base = min(self.max_s, self.initial_s * self.factor ** max(0, attempt - 1))
+        return float(base * (1.0 - self.jitter * u))
 
 
 def massive_url(cluster: str = "stocks", *, delayed: bool = False) -> str:
@@ -137,12 +159,20 @@ def public_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
-class _NoFrameDebug(logging.LoggerAdapter):  # type: ignore[type-arg]
+class NoFrameDebug(logging.LoggerAdapter):  # type: ignore[type-arg]
     """websockets logs every frame at DEBUG — the auth frame included. This logger keeps its
-    INFO and above and reports DEBUG as disabled, so frames are never formatted or logged."""
+    INFO and above and reports DEBUG as disabled, so frames are never formatted or logged
+    (used by the Massive client and by the hub)."""
 
     def isEnabledFor(self, level: int) -> bool:
         return level > logging.DEBUG and self.logger.isEnabledFor(level)
+
+
+#: A quarantined message's stand-in: no event.
+_EMPTY = WsFrame(trades=TradeColumns.empty(), quotes=QuoteColumns.empty(),
+                 values=IndexColumns.empty(), events=0)
+#: The decoder names the message by its first event's index; a quarantined one has none.
+_MESSAGE_PREFIX = re.compile(r"^message \d+: ")
 
 
 class _Drop(Exception):
@@ -163,6 +193,15 @@ class LiveClient:
         e.g. to write a recording that :func:`iter_ws_frames` replays identically.
     :param connect_kwargs: extra keyword arguments for ``websockets.asyncio.client.connect``.
     :param sleep: waits the reconnect backoff, in seconds (default ``asyncio.sleep``).
+    :param stall_timeout_s: an open connection that receives no message for this many seconds
+        is dropped and re-established (None: never).
+    :param on_link: called with ``("connected", None, attempts)`` after every handshake
+        (``attempts``: connection attempts it took, 1 when the first succeeded) and
+        ``("disconnected", reason, 0)`` when a connection that had one ends other than by
+        :meth:`close`.
+    :param on_quarantine: called with a malformed message (key scrubbed) and the reason; None:
+        a malformed message raises (module docstring).
+    :param rng: draws the backoff jitter (default an unseeded ``random.Random``).
     """
 
     def __init__(self, *, url: str, api_key: str | ApiKey, subscriptions: Sequence[str],
@@ -170,7 +209,11 @@ class LiveClient:
                  backoff: Backoff | None = None, handshake_timeout_s: float = 10.0,
                  on_message: Callable[[bytes], None] | None = None,
                  connect_kwargs: dict[str, Any] | None = None,
-                 sleep: Callable[[float], Awaitable[None]] | None = None) -> None:
+                 sleep: Callable[[float], Awaitable[None]] | None = None,
+                 stall_timeout_s: float | None = None,
+                 on_link: Callable[[str, str | None, int], None] | None = None,
+                 on_quarantine: Callable[[bytes, str], None] | None = None,
+                 rng: random.Random | None = None) -> None:
         if not subscriptions or any(not s.strip() or "," in s for s in subscriptions):
             raise ConfigError("subscriptions must be non-empty channel params like 'T.SPY'")
         self.url = url
@@ -180,9 +223,16 @@ class LiveClient:
         self.handshake_timeout_s = handshake_timeout_s
         self.on_message = on_message
         self._sleep = sleep if sleep is not None else asyncio.sleep
+        if stall_timeout_s is not None and not stall_timeout_s > 0:
+            raise ConfigError(f"stall_timeout_s must be a positive number of seconds or None, "
+                              f"got {stall_timeout_s!r}")
+        self.stall_timeout_s = stall_timeout_s
+        self.on_link = on_link
+        self.on_quarantine = on_quarantine
+        self._rng = rng if rng is not None else random.Random()
         self._connect_kwargs = dict(connect_kwargs or {})
         self._connect_kwargs.setdefault(
-            "logger", _NoFrameDebug(logging.getLogger("websockets.client"), {}))
+            "logger", NoFrameDebug(logging.getLogger("websockets.client"), {}))
         self._source = public_url(url)
         self._decoder = FrameDecoder(ticker=ticker, symbols=symbols, conditions=conditions,
                                      source=self._source)
@@ -193,6 +243,8 @@ class LiveClient:
         self.problems: list[tuple[str, str]] = []
         #: Why the latest connection attempt failed or ended (key scrubbed); None before any.
         self.last_failure: str | None = None
+        #: Malformed messages quarantined so far.
+        self.quarantined = 0
         self._next_line = 1
         self._ws: ClientConnection | None = None
         self._closing = False
@@ -209,20 +261,29 @@ class LiveClient:
 
     async def frames(self) -> AsyncIterator[WsFrame]:
         """Decoded data frames, reconnecting as needed (module docstring)."""
-        attempt = 0
+        failures = 0  # consecutive: the backoff's attempt number
+        tries = 0  # connection attempts since the last handshake
         while not self._closing:
+            tries += 1
+            linked = False
             try:
                 async with connect(self.url, open_timeout=self.handshake_timeout_s,
                                    **self._connect_kwargs) as ws:
                     self._ws = ws
                     await self._handshake(ws)
-                    attempt = 0
+                    linked = True
                     self.connections += 1
-                    async for message in ws:
-                        frame = self._decode(message)
+                    if self.on_link is not None:
+                        self.on_link("connected", None, tries)
+                    failures = tries = 0
+                    while True:
+                        frame = self._decode(await self._receive(ws))
                         if frame.events:
                             yield frame
-                    reason = f"closed by the server (code {ws.close_code})"
+            except ConnectionClosed as exc:
+                reason = self._key.scrub(
+                    f"closed by the server (code {exc.rcvd.code})" if exc.rcvd is not None
+                    else "connection lost without a close frame (code 1006)")
             except (OSError, TimeoutError, WebSocketException, _Drop) as exc:
                 if isinstance(exc, InvalidURI):
                     raise ConfigError(f"invalid websocket URL {self._source!r}") from None
@@ -232,16 +293,28 @@ class LiveClient:
             if self._closing:
                 return
             self.last_failure = reason
-            attempt += 1
+            if linked and self.on_link is not None:
+                self.on_link("disconnected", reason, 0)
+            failures += 1
+            attempt = failures
             limit = self.backoff.max_attempts
             if limit is not None and attempt > limit:
                 raise MassiveConnectionError(
                     f"{self._source}: no connection after {limit} attempt"
                     f"{'s' if limit != 1 else ''}: {reason}")
-            delay = self.backoff.delay(attempt)
+            delay = self.backoff.delay(attempt, self._rng.random())
             log.warning("massive feed %s: %s; reconnecting in %.2f s (attempt %d)",
                         self._source, reason, delay, attempt)
             await self._sleep(delay)
+
+    async def _receive(self, ws: ClientConnection) -> str | bytes:
+        """The next message; a stall (no message for ``stall_timeout_s``) drops the link."""
+        if self.stall_timeout_s is None:
+            return await ws.recv()
+        try:
+            return await asyncio.wait_for(ws.recv(), self.stall_timeout_s)
+        except TimeoutError:
+            raise _Drop(f"stalled: no message for {self.stall_timeout_s:g} s") from None
 
     async def _handshake(self, ws: ClientConnection) -> None:
         await self._await_status(ws, "connected")
@@ -262,9 +335,17 @@ class LiveClient:
 
     def _decode(self, message: str | bytes) -> WsFrame:
         data = message.encode() if isinstance(message, str) else message
+        try:
+            frame = self._decoder.decode(data, first_line=self._next_line)
+        except InputError as exc:
+            if self.on_quarantine is None:
+                raise
+            self.quarantined += 1
+            reason = self._key.scrub(_MESSAGE_PREFIX.sub("", exc.problem))
+            self.on_quarantine(self._key.scrub_bytes(data), reason)
+            return _EMPTY
         if self.on_message is not None:
             self.on_message(data)
-        frame = self._decoder.decode(data, first_line=self._next_line)
         self._next_line += frame.events
         self.stats.add(frame)
         for status, text in frame.statuses:

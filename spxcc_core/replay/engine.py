@@ -40,6 +40,16 @@ Outputs (``out_dir``): ``microbars.jsonl`` (``microbar@2``, by symbol then ``sta
 ``gate_decisions.jsonl`` (every gate decision, by bar start then symbol),
 ``quarantine.jsonl`` (every event not applied, trades then quotes, by time) and ``report.json``
 (``replay_report@1``). No wall-clock time, run id or absolute path appears in any of them.
+
+Execution (``execute``, ``spxcc replay --execute paper``): the pipeline also runs the profile's
+execution policy against a broker adapter from the registry, fed the session's raw option
+quotes in event time (:mod:`spxcc_core.execute.engine`) — from a cache, every option quote sorted
+by time and cut by the replay clock after each step (flat files list them contract by
+contract); the outputs add ``intents.jsonl``,
+``fills.jsonl``, ``positions.jsonl`` (end-of-session book) and ``slippage.jsonl``, and the
+report an ``execution`` section. The paper adapter runs on the replay clock (``clock=replay``)
+with a 250 ms submit latency unless ``execute_options`` say otherwise, with an in-memory
+account ``replay`` (never the store's: a rerun starts from the same book).
 """
 
 from __future__ import annotations
@@ -47,7 +57,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -70,8 +80,11 @@ from spxcc_core.replay.wire import ReplayResult, ReplaySource
 from spxcc_core.run.result import OUTPUT_FILES, Format, RunResult, output_names
 from spxcc_core.run.setup import (
     DB_NAME,
+    PAPER_REPLAY_OPTIONS,
+    REPLAY_ACCOUNT,
     RunInputs,
     check_run_paths,
+    execution_broker,
     make_out_dir,
     resolve_inputs,
     run_store,
@@ -80,12 +93,16 @@ from spxcc_core.run.setup import (
 from spxcc_core.store.sqlite import Store
 
 if TYPE_CHECKING:
+    from spxcc_core.aggregate.columns import QuoteColumns
+    from spxcc_core.broker.interface import BrokerAdapter
     from spxcc_core.chain import ChainSnapshot
 
 __all__ = [
     "DB_NAME",
     "DEFAULT_STEP_MS",
     "OUTPUT_FILES",
+    "PAPER_REPLAY_OPTIONS",
+    "REPLAY_ACCOUNT",
     "ReplayRun",
     "RunResult",
     "SessionInput",
@@ -197,10 +214,15 @@ def _replay_cache(cache: SessionCache, pipe: Pipeline, step_ms: int,
     groups = [(cache.batches(f"{c}_trades"), cache.batches(f"{c}_quotes"))
               for c in ("stocks", "options")]
     cursors = [(_Cursor(t), _Cursor(q)) for t, q in groups]
-    # index values only matter to the gamma context, which needs a chain
+    # index values only matter to the gamma context, which needs a chain, and to execution
+    wanted = pipe.market.chain is not None or pipe.executor is not None
     index = (_Cursor(cache.batches("index_values"))
-             if pipe.market.chain is not None and cache.rows("index_values") else None)
+             if wanted and cache.rows("index_values") else None)
     step = step_ms * _NS_PER_MS
+    options = _time_ordered_option_quotes(cache) if pipe.executor is not None else None
+    if options is not None:
+        pipe.external_option_quotes = True
+    fed = 0
     while True:
         pending = [ts for pair in cursors for c in pair if (ts := c.next_ts()) is not None]
         if not pending:
@@ -217,8 +239,29 @@ def _replay_cache(cache: SessionCache, pipe: Pipeline, step_ms: int,
                 pipe.push(t, q)
                 progress.advance((len(t) if t is not None else 0)
                                  + (len(q) if q is not None else 0))
+        if options is not None:  # the executor's option quotes up to the clock, by time
+            cut = int(np.searchsorted(options.ts, clock, side="left"))
+            if cut > fed:
+                pipe.feed_option_quotes(_slice(options, fed, cut))
+                fed = cut
+    if options is not None and fed < len(options):
+        pipe.feed_option_quotes(_slice(options, fed, len(options)))
     if index is not None:  # the rest, before the final bars are released
         _push_index(pipe, index, 2**63 - 1)
+
+
+def _time_ordered_option_quotes(cache: SessionCache) -> QuoteColumns | None:
+    """Every option quote of the cache in time order (stable: arrival order within one
+    instant), for the executor: a flat file lists quotes contract by contract, so its arrival
+    order says nothing about time across contracts. None when the cache has none."""
+    from spxcc_core.aggregate.columns import QuoteColumns
+
+    parts = list(cache.batches("options_quotes"))
+    if not parts:
+        return None
+    whole = QuoteColumns(**{f.name: np.concatenate([getattr(p, f.name) for p in parts])
+                            for f in attrs.fields(QuoteColumns)})
+    return whole.take(np.argsort(whole.ts, kind="stable"))
 
 
 def _replay_ws(path: Path, pipe: Pipeline, progress: Progress) -> WebsocketCounts:
@@ -308,7 +351,9 @@ def run_replay(session: SessionInput, *, detectors: Sequence[str] | None = None,
                config: AggregatorConfig | None = None, step_ms: int = DEFAULT_STEP_MS,
                pm: pluggy.PluginManager | None = None,
                progress: bool | None = False,
-               chain: ChainSnapshot | str | os.PathLike[str] | None = None) -> RunResult:
+               chain: ChainSnapshot | str | os.PathLike[str] | None = None,
+               execute: str | None = None,
+               execute_options: Mapping[str, object] | None = None) -> RunResult:
     """Replay a session in memory (nothing written but the store).
 
     :param session: a session-cache folder or :class:`SessionCache`, a folder of Massive flat
@@ -324,6 +369,10 @@ def run_replay(session: SessionInput, *, detectors: Sequence[str] | None = None,
     :param chain: an option-chain snapshot (or its Massive JSON file) for the ``gamma``
         context; it replaces the session cache's own snapshot. None: the cache's snapshot, none
         for a websocket recording.
+    :param execute: execute triggered setups on this registered broker (``paper``), None: no
+        execution (module docstring).
+    :param execute_options: the broker's options (strings accepted; paper:
+        :data:`PAPER_REPLAY_OPTIONS` are the defaults).
     :returns: the run's :class:`~spxcc_core.run.RunResult` (``to_arrow()``, ``to_polars()``,
         ``to_pandas()``, ``outputs()``).
     :raises InputError: unreadable session input or chain snapshot.
@@ -335,8 +384,9 @@ def run_replay(session: SessionInput, *, detectors: Sequence[str] | None = None,
     check_run_paths(session=_session_path(session), out_dir=None, store=store,
                     profile=profile, chain=chain)
     inputs = resolve_inputs(pm=pm, profile=profile, detectors=detectors, chain=chain)
+    broker = execution_broker(inputs.pm, execute, execute_options)
     with _prepared(session, kind) as src, run_store(store, None) as db:
-        return _replay(src, inputs, db, config, step_ms, progress)
+        return _replay(src, inputs, db, config, step_ms, progress, broker)
 
 
 def _session_path(session: SessionInput) -> str | os.PathLike[str]:
@@ -344,15 +394,16 @@ def _session_path(session: SessionInput) -> str | os.PathLike[str]:
 
 
 def _replay(src: _Source, inputs: RunInputs, store: Store, config: AggregatorConfig | None,
-            step_ms: int, progress: bool | None) -> RunResult:
+            step_ms: int, progress: bool | None, broker: BrokerAdapter | None) -> RunResult:
     if src.cache is not None:
-        return _run(src.cache, src.kind, inputs, store, config, step_ms, progress)
+        return _run(src.cache, src.kind, inputs, store, config, step_ms, progress, broker)
     assert src.recording is not None
-    return _run_ws(src, inputs, store, config, progress)
+    return _run_ws(src, inputs, store, config, progress, broker)
 
 
 def _run(cache: SessionCache, kind: str, inputs: RunInputs, store: Store,
-         config: AggregatorConfig | None, step_ms: int, progress: bool | None) -> RunResult:
+         config: AggregatorConfig | None, step_ms: int, progress: bool | None,
+         broker: BrokerAdapter | None) -> RunResult:
     kinds = set(cache.kinds)
     feeds = [f for f in ("trades", "quotes") if {f"stocks_{f}", f"options_{f}"} & kinds]
     if not feeds:
@@ -361,7 +412,8 @@ def _run(cache: SessionCache, kind: str, inputs: RunInputs, store: Store,
     pipe = Pipeline(inputs.pm, inputs.profile, store=store, config=config, feeds=feeds,
                     run_id_prefix="replay", chain=inputs.chain if inputs.chain is not None
                     else cache.chain_snapshot(), session_date=date,
-                    symbols=cache.symbol_table(), conditions=cache.condition_table())
+                    symbols=cache.symbol_table(), conditions=cache.condition_table(),
+                    broker=broker)
     bar = make_progress(cache.total_events, f"replay {date}", enabled=progress)
     try:
         _replay_cache(cache, pipe, step_ms, bar)
@@ -374,11 +426,12 @@ def _run(cache: SessionCache, kind: str, inputs: RunInputs, store: Store,
 
 
 def _run_ws(src: _Source, inputs: RunInputs, store: Store, config: AggregatorConfig | None,
-            progress: bool | None) -> RunResult:
+            progress: bool | None, broker: BrokerAdapter | None) -> RunResult:
     path, date = src.recording, src.date
     assert path is not None
     pipe = Pipeline(inputs.pm, inputs.profile, store=store, config=config,
-                    run_id_prefix="replay", chain=inputs.chain, session_date=date)
+                    run_id_prefix="replay", chain=inputs.chain, session_date=date,
+                    broker=broker)
     bar: Progress = NullProgress()
     if progress is not False:
         bar = make_progress(src.lines, f"replay {path.name}", enabled=progress)
@@ -400,7 +453,8 @@ def replay_session(session: SessionInput, *, detectors: Sequence[str] | None = N
                    pm: pluggy.PluginManager | None = None,
                    progress: bool | None = False,
                    chain: ChainSnapshot | str | os.PathLike[str] | None = None,
-                   fmt: Format = "jsonl") -> ReplayResult:
+                   fmt: Format = "jsonl", execute: str | None = None,
+                   execute_options: Mapping[str, object] | None = None) -> ReplayResult:
     """Replay one session through the live pipeline and write its outputs.
 
     Parameters as :func:`run_replay`, plus:
@@ -413,6 +467,9 @@ def replay_session(session: SessionInput, *, detectors: Sequence[str] | None = N
         :data:`~spxcc_core.run.PARQUET_FILES` and ``report.json``) or ``both``
         (:func:`~spxcc_core.run.result.output_names`). Parquet is written with fixed options:
         the same bytes on every run.
+    :param execute: see :func:`run_replay`; adds ``intents.jsonl``, ``fills.jsonl``,
+        ``positions.jsonl`` and ``slippage.jsonl`` to the outputs.
+    :param execute_options: see :func:`run_replay`.
     :returns: the report, the digests of the files of ``fmt`` and where they were written.
     :raises ConfigError: an unknown ``fmt``; an output (a file of ``fmt`` in ``out_dir``, or
         the store file) is, contains or lies inside an input (``session``, ``profile``,
@@ -421,16 +478,17 @@ def replay_session(session: SessionInput, *, detectors: Sequence[str] | None = N
     :raises InputError: unreadable input: the session is read and checked before the output
         folder and the store are created, so nothing is left behind.
     """
-    names = output_names(fmt)
+    names = output_names(fmt, execute=execute is not None)
     _check_step(step_ms)
     kind = session_kind(session)
     check_run_paths(session=_session_path(session), out_dir=out_dir, store=store,
                     profile=profile, chain=chain, names=names)
     inputs = resolve_inputs(pm=pm, profile=profile, detectors=detectors, chain=chain)
+    broker = execution_broker(inputs.pm, execute, execute_options)
     with _prepared(session, kind) as src:
         out = make_out_dir(out_dir)
         with run_store(store, out) as db:
-            run = _replay(src, inputs, db, config, step_ms, progress)
+            run = _replay(src, inputs, db, config, step_ms, progress, broker)
     files = run.outputs(fmt)
     if out is not None:
         atomic_write({out / name: files[name] for name in names})

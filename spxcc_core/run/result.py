@@ -20,7 +20,9 @@ if TYPE_CHECKING:
     import polars as pl
     import pyarrow as pa
 
-__all__ = ["FORMATS", "OUTPUT_FILES", "PARQUET_FILES", "Format", "RunResult", "StepOutputs",
+    from spxcc_core.execute.engine import ExecutionOutputs
+
+__all__ = ["EXECUTION_FILES", "FORMATS", "OUTPUT_FILES", "PARQUET_FILES", "Format", "RunResult", "StepOutputs",
            "Table", "check_format", "json_document", "output_names"]
 
 #: JSON Lines output files and the report, in the order they are written.
@@ -75,15 +77,21 @@ def check_format(fmt: str) -> Format:
     return fmt  # type: ignore[return-value]
 
 
-def output_names(fmt: Format = "jsonl") -> tuple[str, ...]:
-    """The output file names of a format, in writing order (:meth:`RunResult.outputs`).
+#: Output files an executing run adds (JSON Lines in every format), in writing order.
+EXECUTION_FILES = ("intents.jsonl", "fills.jsonl", "positions.jsonl", "slippage.jsonl")
+
+
+def output_names(fmt: Format = "jsonl", *, execute: bool = False) -> tuple[str, ...]:
+    """The output file names of a format, in writing order (:meth:`RunResult.outputs`);
+    ``execute`` adds :data:`EXECUTION_FILES` before the report.
 
     :raises ConfigError: an unknown format.
     """
     check_format(fmt)
     jsonl = OUTPUT_FILES[:-1] if fmt in ("jsonl", "both") else ()
     parquet = PARQUET_FILES if fmt in ("parquet", "both") else ()
-    return (*jsonl, *parquet, "report.json")
+    executed = EXECUTION_FILES if execute else ()
+    return (*jsonl, *parquet, *executed, "report.json")
 
 
 @attrs.define(eq=False)
@@ -93,7 +101,8 @@ class RunResult:
     ``bars`` by symbol (string order) then ``startMs``; ``setups`` the final state of every
     setup by detection time then id; ``decisions`` by bar start, then symbol, then production
     order; ``quarantine`` trades then quotes, by time; ``report`` the ``replay_report@1`` (the
-    report of every run, live included).
+    report of every run, live included); ``execution`` the orders, fills, end-of-session
+    positions and slippage of an executing run (None otherwise).
     """
 
     bars: list[MicrobarV2]
@@ -101,6 +110,7 @@ class RunResult:
     decisions: list[GateDecision]
     quarantine: list[QuarantineRecord]
     report: ReplayReport
+    execution: ExecutionOutputs | None = None
 
     def outputs(self, fmt: Format = "jsonl") -> dict[str, bytes]:
         """The exact bytes of every output file, by file name, in writing order.
@@ -108,7 +118,7 @@ class RunResult:
         ``jsonl``: :data:`OUTPUT_FILES`; ``parquet``: :data:`PARQUET_FILES` then
         ``report.json``; ``both``: the JSON Lines files, the Parquet files, ``report.json``.
         The report is the same in every format (its ``outputs`` counts name the JSON Lines
-        files).
+        files). An executing run adds :data:`EXECUTION_FILES` (JSON Lines) before the report.
 
         :raises ConfigError: an unknown format.
         """
@@ -125,6 +135,8 @@ class RunResult:
 
             files.update({f"{_TABLES[t][0]}.parquet": parquet_bytes(self.to_arrow(t))
                           for t in _TABLES})
+        if self.execution is not None:
+            files.update(self.execution.files())
         files["report.json"] = json_document(self.report)
         return files
 

@@ -11,7 +11,7 @@ to be readable — create the output folder (:func:`make_out_dir`) and open the 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,16 +26,21 @@ from spxcc_core.errors import ConfigError
 from spxcc_core.outputs import check_paths
 from spxcc_core.registry import PluginRegistry, as_registry
 from spxcc_core.run.result import OUTPUT_FILES
-from spxcc_core.store.sqlite import Store
+from spxcc_core.store import Store
+from spxcc_core.store.target import is_postgres_url, store_file
 
 if TYPE_CHECKING:
+    from spxcc_core.broker.interface import BrokerAdapter
     from spxcc_core.chain import ChainSnapshot
     from spxcc_core.massive.websocket import WsStats
 
 __all__ = [
     "DB_NAME",
+    "PAPER_REPLAY_OPTIONS",
+    "REPLAY_ACCOUNT",
     "RunInputs",
     "check_run_paths",
+    "execution_broker",
     "load_chain",
     "make_out_dir",
     "open_store",
@@ -76,6 +81,37 @@ def resolve_inputs(*, pm: pluggy.PluginManager | None,
                      chain=load_chain(chain))
 
 
+#: Options of the paper adapter of an executing run, unless the caller gives others: the
+#: book's clock is the event time of the quotes fed, orders activate 250 ms after submission.
+PAPER_REPLAY_OPTIONS: Mapping[str, object] = {"clock": "replay", "latency_ms": 250}
+#: Account of an executing run.
+REPLAY_ACCOUNT = "replay"
+
+
+def execution_broker(pm: pluggy.PluginManager | PluginRegistry, name: str | None,
+                     options: Mapping[str, object] | None = None) -> BrokerAdapter | None:
+    """The adapter ``name`` from the registry for an executing run (None: no execution),
+    with ``options`` over :data:`PAPER_REPLAY_OPTIONS` for ``paper`` and the account
+    :data:`REPLAY_ACCOUNT` (in memory: never a store's accounts, so a rerun starts from the
+    same book).
+
+    :raises ConfigError: an unknown broker or a bad option.
+    """
+    if name is None:
+        return None
+    from spxcc_core.broker import broker_adapters
+    from spxcc_core.broker.interface import AdapterConfig
+
+    adapters = broker_adapters(pm)
+    cls = adapters.get(name)
+    if cls is None:
+        raise ConfigError(f"--execute {name}: unknown broker; registered: "
+                          f"{', '.join(sorted(adapters)) or 'none'}")
+    merged: dict[str, object] = dict(PAPER_REPLAY_OPTIONS) if name == "paper" else {}
+    merged.update(options or {})
+    return cls.from_config(AdapterConfig(options=merged, account_id=REPLAY_ACCOUNT))
+
+
 def load_chain(chain: ChainSnapshot | str | os.PathLike[str] | None) -> ChainSnapshot | None:
     """A chain snapshot argument as a :class:`~spxcc_core.chain.ChainSnapshot` (a path is read
     with :func:`spxcc_core.chain.load_chain_snapshot`; None stays None).
@@ -110,7 +146,7 @@ def make_out_dir(out_dir: str | os.PathLike[str] | None) -> Path | None:
 def open_store(store: Store | str | os.PathLike[str] | None,
                out_dir: Path | None) -> tuple[Store, bool]:
     """The store a run writes and whether the caller owns (must close) it: ``store`` itself
-    when it is a :class:`Store` (not owned), else the file ``store``, else
+    when it is a :class:`Store` (not owned), else the file or PostgreSQL URL ``store``, else
     ``out_dir/spxcc.sqlite3``, else an in-memory store.
 
     :raises ConfigError: the store file cannot be opened.
@@ -118,10 +154,10 @@ def open_store(store: Store | str | os.PathLike[str] | None,
     if isinstance(store, Store):
         return store, False
     if store is None:
-        path: str | Path = out_dir / DB_NAME if out_dir is not None else ":memory:"
+        target: str | Path = out_dir / DB_NAME if out_dir is not None else ":memory:"
     else:
-        path = Path(store)
-    return Store(path), True
+        target = store if is_postgres_url(store) else Path(store)
+    return Store(target), True
 
 
 @contextmanager
@@ -156,8 +192,8 @@ def check_run_paths(*, session: str | os.PathLike[str] | None,
     outputs = list(extra)
     if out is not None:
         outputs += [("output", out / name) for name in names]
-    if isinstance(store, str | os.PathLike) and os.fspath(store) != ":memory:":
-        outputs.append(("store", store))
+    if isinstance(store, str | os.PathLike) and (file := store_file(store)) is not None:
+        outputs.append(("store", file))
     elif store is None and out is not None:
         outputs.append(("store", out / DB_NAME))
     check_paths(outputs, {

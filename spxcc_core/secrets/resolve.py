@@ -75,6 +75,6 @@ def resolve_secret(name: str, *, store: Store | None, key_source: MasterKeySourc
         if env_var:
             raise SecretNotFoundError(
                 f"secret {name!r} not found: {env_var_label(env_var)} is not set and the "
-                f"vault {store.path} has no such secret (store it with `spxcc secrets set "
+                f"vault {store.location} has no such secret (store it with `spxcc secrets set "
                 f"{name}`)") from None
         raise

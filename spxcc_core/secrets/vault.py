@@ -10,7 +10,6 @@ old wrappings. Values are never re-encrypted by a rotation.
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
@@ -30,7 +29,7 @@ from spxcc_core.secrets.info import SecretInfo
 from spxcc_core.secrets.keys import MasterKey, MasterKeyring
 from spxcc_core.secrets.value import Secret
 from spxcc_core.store import Store
-from spxcc_core.store.sqlite import StoreError, restrict_permissions
+from spxcc_core.store.base import Cursor, Row, StoreError
 
 __all__ = ["MAX_VALUE_BYTES", "RotationReport", "Vault", "validate_secret_name"]
 
@@ -41,6 +40,9 @@ _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
 
 _COLUMNS = ("name, version, ciphertext, nonce, wrapped_key, wrap_nonce, master_key_id, "
             "prev_wrapped_key, prev_wrap_nonce, prev_master_key_id, created_at, updated_at")
+
+#: The SET list of an upsert replacing every column but the key.
+_REPLACE = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS.split(", ") if c != "name")
 
 
 def validate_secret_name(name: str) -> str:
@@ -90,7 +92,7 @@ _SQL_TYPE_NAMES = {str: "text", int: "an integer", float: "a real number", bytes
                    type(None): "null"}
 
 
-def _checked(row: sqlite3.Row | None, store: Store) -> sqlite3.Row | None:
+def _checked(row: Row | None, store: Store) -> Row | None:
     """``row`` when every column holds the type the schema means (SQLite does not enforce it).
 
     :raises StoreError: a column of another type (a damaged or hand-edited store).
@@ -102,15 +104,15 @@ def _checked(row: sqlite3.Row | None, store: Store) -> sqlite3.Row | None:
         if not isinstance(value, types) or isinstance(value, bool):
             got = _SQL_TYPE_NAMES.get(type(value), type(value).__name__)
             name = row["name"] if isinstance(row["name"], str) else "?"
-            raise StoreError(store.path, f"table spx_secrets, secret {name!r}: column "
+            raise StoreError(store.location, f"table spx_secrets, secret {name!r}: column "
                              f"{column!r} holds {got}, not {wanted} (damaged store)")
     if row["version"] < 1:
-        raise StoreError(store.path, f"table spx_secrets, secret {row['name']!r}: column "
+        raise StoreError(store.location, f"table spx_secrets, secret {row['name']!r}: column "
                          f"'version' is {row['version']}, not >= 1 (damaged store)")
     return row
 
 
-def _sealed(row: sqlite3.Row) -> Sealed:
+def _sealed(row: Row) -> Sealed:
     wrappings = [Wrapping(wrapped_key=row["wrapped_key"], wrap_nonce=row["wrap_nonce"],
                           master_key_id=row["master_key_id"])]
     if row["prev_master_key_id"] is not None:
@@ -120,7 +122,7 @@ def _sealed(row: sqlite3.Row) -> Sealed:
     return Sealed(ciphertext=row["ciphertext"], nonce=row["nonce"], wrappings=tuple(wrappings))
 
 
-def _info(row: sqlite3.Row) -> SecretInfo:
+def _info(row: Row) -> SecretInfo:
     return SecretInfo(name=row["name"], version=row["version"],
                       master_key_id=row["master_key_id"],
                       previous_master_key_id=row["prev_master_key_id"],
@@ -143,7 +145,7 @@ class Vault:
 
     def __repr__(self) -> str:
         ids = self.keyring.key_ids if self.keyring else ()
-        return f"Vault(store={str(self.store.path)!r}, key_ids={ids!r})"
+        return f"Vault(store={str(self.store.location)!r}, key_ids={ids!r})"
 
     def _require_keyring(self) -> MasterKeyring:
         if self.keyring is None:
@@ -151,10 +153,10 @@ class Vault:
                               "pass --key-file PATH")
         return self.keyring
 
-    def _row(self, name: str, cur: sqlite3.Cursor | None = None) -> sqlite3.Row | None:
+    def _row(self, name: str, cur: Cursor | None = None) -> Row | None:
         sql = f"SELECT {_COLUMNS} FROM spx_secrets WHERE name = ?"
         with self.store.errors():
-            row: sqlite3.Row | None = (cur or self.store.conn).execute(sql, (name,)).fetchone()
+            row: Row | None = (cur or self.store.conn).execute(sql, (name,)).fetchone()
         return _checked(row, self.store)
 
     def put(self, name: str, value: str | Secret) -> SecretInfo:
@@ -174,7 +176,7 @@ class Vault:
         if len(plain.encode("utf-8")) > MAX_VALUE_BYTES:
             raise InputError(f"secret {name!r}", f"value is longer than {MAX_VALUE_BYTES} bytes")
         now = _iso(self.clock())
-        restrict_permissions(self.store.path)
+        self.store.restrict_access()
         with self.store.transaction() as cur:
             self._check_same_master_key(cur, keyring)
             old = self._row(name, cur)
@@ -184,8 +186,9 @@ class Vault:
             first = sealed.wrappings[0]
             prev = sealed.wrappings[1] if len(sealed.wrappings) > 1 else None
             cur.execute(
-                f"INSERT OR REPLACE INTO spx_secrets ({_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO spx_secrets ({_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+                + _REPLACE,
                 (name, version, sealed.ciphertext, sealed.nonce, first.wrapped_key,
                  first.wrap_nonce, first.master_key_id,
                  prev.wrapped_key if prev else None, prev.wrap_nonce if prev else None,
@@ -195,14 +198,14 @@ class Vault:
                           created_at=created, updated_at=now)
 
     @staticmethod
-    def _check_same_master_key(cur: sqlite3.Cursor, keyring: MasterKeyring) -> None:
+    def _check_same_master_key(cur: Cursor, keyring: MasterKeyring) -> None:
         """Refuse to write under a key that opens none of the stored secrets (a wrong key
         would otherwise create a secret the rest of the system cannot read)."""
         ids = keyring.key_ids
         marks = ", ".join("?" * len(ids))
         total, matching = cur.execute(
-            "SELECT COUNT(*), COALESCE(SUM(master_key_id IN (" + marks + ") OR "
-            "COALESCE(prev_master_key_id IN (" + marks + "), 0)), 0) FROM spx_secrets",
+            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN master_key_id IN (" + marks + ") OR "
+            "prev_master_key_id IN (" + marks + ") THEN 1 ELSE 0 END), 0) FROM spx_secrets",
             (*ids, *ids)).fetchone()
         if total and not matching:
             stored = sorted({r[0] for r in cur.execute(
@@ -221,7 +224,7 @@ class Vault:
         keyring = self._require_keyring()
         row = self._row(name)
         if row is None:
-            raise SecretNotFoundError(f"secret {name!r} not found in {self.store.path}")
+            raise SecretNotFoundError(f"secret {name!r} not found in {self.store.location}")
         plain = open_value(_sealed(row), name=name, version=int(row["version"]),
                            keyring=keyring)
         return Secret(plain, name=name, source="vault")
@@ -230,7 +233,7 @@ class Vault:
         """Metadata of ``name``. :raises SecretNotFoundError: no such secret."""
         row = self._row(name)
         if row is None:
-            raise SecretNotFoundError(f"secret {name!r} not found in {self.store.path}")
+            raise SecretNotFoundError(f"secret {name!r} not found in {self.store.location}")
         return _info(row)
 
     def list(self) -> list[SecretInfo]:
@@ -245,7 +248,7 @@ class Vault:
         with self.store.transaction() as cur:
             cur.execute("DELETE FROM spx_secrets WHERE name = ?", (name,))
             if cur.rowcount == 0:
-                raise SecretNotFoundError(f"secret {name!r} not found in {self.store.path}")
+                raise SecretNotFoundError(f"secret {name!r} not found in {self.store.location}")
 
     def iter_rotate(self, new_key: MasterKey) -> Iterator[tuple[str, bool]]:
         """Re-wrap every data key under ``new_key``, one row per transaction, yielding

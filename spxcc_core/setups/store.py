@@ -1,5 +1,5 @@
 """Persistence of setup instances (``spx_setup_instances``) and gate decisions
-(``spx_gate_decisions``) in SQLite via :class:`Store`.
+(``spx_gate_decisions``) in the store (:class:`Store`, SQLite or PostgreSQL).
 
 Upserts are idempotent: writing the same setup twice leaves one row, and a row whose payload is
 unchanged is not touched (its ``updated_at`` stays). A later state of the same id replaces the
@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 
 from spxcc_core.contracts.setup import GateCheck, GateDecision, SetupInstance
-from spxcc_core.store.sqlite import Store
+from spxcc_core.store import Store
 
 __all__ = ["SetupStore"]
 
@@ -84,13 +84,13 @@ class SetupStore:
         decision_rows = [_decision_row(d) for d in decisions]
         if not setup_rows and not decision_rows:
             return 0
+        changed = 0
         with self.store.transaction() as cur:
-            before = self.store.conn.total_changes
             if setup_rows:
-                cur.executemany(_UPSERT, setup_rows)
+                changed += max(0, cur.executemany(_UPSERT, setup_rows).rowcount)
             if decision_rows:
-                cur.executemany(_UPSERT_DECISION, decision_rows)
-            return self.store.conn.total_changes - before
+                changed += max(0, cur.executemany(_UPSERT_DECISION, decision_rows).rowcount)
+        return changed
 
     def get(self, setup_id: str) -> SetupInstance | None:
         """The stored setup with this id, or None."""

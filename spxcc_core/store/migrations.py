@@ -29,7 +29,18 @@ __all__ = ["CORE_COMPONENTS", "Migration", "all_migrations", "plugin_migrations"
 
 @attrs.frozen
 class Migration:
-    """One schema step of one component: ``statements`` run in one transaction."""
+    """One schema step of one component: ``statements`` run in one transaction.
+
+    Statements must run on SQLite and PostgreSQL: write SQLite's syntax restricted to what
+    :mod:`spxcc_core.store.pg_dialect` translates. Column types ``TEXT``, ``INTEGER`` (64-bit
+    on PostgreSQL: epoch ms and ns fit), ``REAL`` (a double on both) and ``BLOB``;
+    ``INTEGER PRIMARY KEY`` for a generated key; defaults that are constants or
+    ``(strftime('%Y-%m-%dT%H:%M:%fZ','now'))``; ``CREATE INDEX``, ``ALTER TABLE ... ADD
+    COLUMN``, ``CREATE TABLE IF NOT EXISTS``, ``CHECK`` constraints. Not allowed: ``INSERT OR
+    IGNORE``/``OR REPLACE`` (use ``ON CONFLICT ... DO NOTHING``/``DO UPDATE``), SQLite-only
+    functions, ``PRAGMA``, a column named ``rowid`` (PostgreSQL tables get one, so ``ORDER BY
+    rowid`` means insertion order on both). See docs/operations.md, "PostgreSQL".
+    """
 
     component: str
     version: int = attrs.field(validator=attrs.validators.ge(1))
@@ -39,11 +50,15 @@ class Migration:
 #: Modules that define ``MIGRATIONS: tuple[Migration, ...]``.
 _MODULES: tuple[str, ...] = (
     "spxcc_core.store.broker_schema",
+    "spxcc_core.store.profiles_schema",
+    "spxcc_core.store.reconcile_schema",
     "spxcc_core.store.secrets_schema",
     "spxcc_core.store.setups_schema",
+    "spxcc_core.store.slippage_schema",
 )
 #: Components whose migrations are core's; a plugin migration may not use these names.
-CORE_COMPONENTS: frozenset[str] = frozenset({"broker", "secrets", "setups"})
+CORE_COMPONENTS: frozenset[str] = frozenset({"broker", "profiles", "reconcile", "secrets",
+                                               "setups", "slippage"})
 
 
 def all_migrations(extra: Iterable[Migration] = ()) -> list[Migration]:

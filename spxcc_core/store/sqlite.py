@@ -1,5 +1,8 @@
 """SQLite store: one file (created mode 0600), WAL journal, schema migrations applied on open.
 
+``Store(path)`` makes a :class:`SqliteStore` (see :class:`~spxcc_core.store.base.Store` for the
+interface both backends share).
+
 A file that is not an SQLite database, a truncated or damaged one, or a store missing a table
 its recorded migrations created is refused when it is opened, with a :class:`StoreError` naming
 the file (the CLI prints it as one line and exits 2). Damage found later, by a query inside a
@@ -9,34 +12,24 @@ the file (the CLI prints it as one line and exits 2). Damage found later, by a q
 from __future__ import annotations
 
 import os
-import re
 import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
+from typing import ClassVar
 
 import platformdirs
 
 from spxcc_core.clock import Clock, SystemClock
-from spxcc_core.errors import ConfigError, InputError
-from spxcc_core.store.migrations import Migration, all_migrations
+from spxcc_core.errors import ConfigError
+from spxcc_core.store.base import Store, StoreError
+from spxcc_core.store.migrations import Migration
+from spxcc_core.store.target import StoreTarget, db_argument
 
-__all__ = ["DB_ENV", "STORE_FILE_MODE", "Store", "StoreError", "check_file", "default_db_path",
-           "restrict_permissions"]
+__all__ = ["DB_ENV", "STORE_FILE_MODE", "SqliteStore", "Store", "StoreError", "check_file",
+           "default_db_path", "restrict_permissions"]
 
 #: First 16 bytes of every SQLite 3 database file.
 _MAGIC = b"SQLite format 3\x00"
-_CREATE_TABLE = re.compile(r"^\s*CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)", re.I)
-_DROP_TABLE = re.compile(r"^\s*DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?(\w+)", re.I)
-
-
-class StoreError(InputError):
-    """The store file cannot be used: not an SQLite database, truncated or damaged, or missing
-    a table of its schema. The message names the file and the problem."""
-
-    def __init__(self, path: str | os.PathLike[str], problem: str) -> None:
-        super().__init__(f"store {os.fspath(path)}", problem)
 
 
 def _damage(exc: sqlite3.Error) -> bool:
@@ -80,28 +73,16 @@ def check_file(path: Path) -> None:
                                f"{pages * page_size})")
 
 
-def _tables(migrations: Sequence[Migration], applied: set[tuple[str, int]]) -> set[str]:
-    """Tables the applied migrations leave behind (created and not dropped again)."""
-    tables: set[str] = set()
-    for m in migrations:
-        if (m.component, m.version) not in applied:
-            continue
-        for stmt in m.statements:
-            if (c := _CREATE_TABLE.match(stmt)) is not None:
-                tables.add(c[1])
-            elif (d := _DROP_TABLE.match(stmt)) is not None:
-                tables.discard(d[1])
-    return tables
-
 #: Environment variable naming the store file when ``--db`` is not given.
 DB_ENV = "SPXCC_DB"
 
 
-def default_db_path() -> Path:
-    """``$SPXCC_DB`` if set, else ``spxcc.sqlite3`` in the user's data folder."""
+def default_db_path() -> str | Path:
+    """``$SPXCC_DB`` if set (a path, or a PostgreSQL URL kept as text), else
+    ``spxcc.sqlite3`` in the user's data folder."""
     env = os.environ.get(DB_ENV)
     if env:
-        return Path(env)
+        return db_argument(env)
     return Path(platformdirs.user_data_dir("spxcc", appauthor=False)) / "spxcc.sqlite3"
 
 
@@ -138,25 +119,23 @@ def restrict_permissions(path: Path) -> None:
 _BUSY_TIMEOUT_S = 30.0
 #: Seconds between attempts to switch a fresh store to WAL while another opener holds it.
 _WAL_RETRY_S = 0.01
-_SCHEMA_TABLE = (
-    "CREATE TABLE IF NOT EXISTS spxcc_schema ("
-    " component TEXT NOT NULL, version INTEGER NOT NULL,"
-    " applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),"
-    " PRIMARY KEY (component, version))")
 
 
-class Store:
-    """A SQLite store file with every known migration applied.
+class SqliteStore(Store):
+    """A SQLite store file with every known migration applied (made by ``Store(path)``).
 
     Writes go through :meth:`transaction` (one transaction per batch). The connection is
     opened with ``check_same_thread=False``; callers serialise writes themselves.
     ``clock`` times the retries of the journal switch on open (default the system clock).
     """
 
-    def __init__(self, path: str | os.PathLike[str],
-                 migrations: Sequence[Migration] | None = None, *,
+    backend: ClassVar[str] = "sqlite"
+    conn: sqlite3.Connection  # the full sqlite3 connection
+
+    def __init__(self, path: StoreTarget, migrations: Sequence[Migration] | None = None, *,
                  clock: Clock | None = None) -> None:
         self.path = Path(path)
+        self.location = str(self.path)
         self._clock: Clock = clock if clock is not None else SystemClock()
         check_file(self.path)
         try:
@@ -173,9 +152,7 @@ class Store:
                 self._set_wal()
                 self.conn.execute("PRAGMA synchronous=NORMAL")
                 self.conn.execute("PRAGMA foreign_keys=ON")
-                known = all_migrations() if migrations is None else list(migrations)
-                self._migrate(known)
-                self._check_tables(known)
+            self._open_schema(migrations)
         except BaseException:
             self.conn.close()
             raise
@@ -197,77 +174,18 @@ class Store:
                     raise ConfigError(f"store {self.path}: cannot open ({exc})") from None
                 self._clock.sleep(_WAL_RETRY_S)
 
-    def _migrate(self, migrations: Sequence[Migration]) -> None:
-        """Apply the pending migrations, once, whoever opens the store first.
-
-        The applied versions are read inside the write transaction (``BEGIN IMMEDIATE``) that
-        applies the missing ones, so processes opening a fresh store at the same moment
-        serialise on SQLite's write lock: the first applies every migration, the others find
-        them applied. A store already up to date takes no write lock.
-        """
-        wanted = {(m.component, m.version) for m in migrations}
-        applied = self._applied()
-        if applied is not None and wanted <= applied:
-            return
-        with self.transaction() as cur:
-            cur.execute(_SCHEMA_TABLE)
-            applied = {(r[0], r[1]) for r in
-                       cur.execute("SELECT component, version FROM spxcc_schema")}
-            for m in migrations:
-                if (m.component, m.version) in applied:
-                    continue
-                for stmt in m.statements:
-                    cur.execute(stmt)
-                cur.execute("INSERT INTO spxcc_schema (component, version) VALUES (?, ?)",
-                            (m.component, m.version))
-
-    def migrate(self, migrations: Sequence[Migration]) -> None:
-        """Apply ``migrations`` not applied yet (e.g. a plugin's own tables, see
-        ``spxcc_register_migrations``) and check their tables are there. Idempotent; a store
-        already up to date takes no write lock.
-
-        :raises StoreError: a table the recorded migrations created is missing.
-        """
-        with self.errors():
-            self._migrate(migrations)
-            self._check_tables(migrations)
-
-    def _check_ours(self) -> None:
-        """Refuse an SQLite database of another program (tables, but no ``spxcc_schema``):
-        migrating it would write our tables into someone else's file."""
-        names = {r[0] for r in self.conn.execute(
+    def _table_names(self) -> set[str]:
+        return {r[0] for r in self.conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite!_%' "
             "ESCAPE '!'")}
-        if names and "spxcc_schema" not in names:
-            raise StoreError(self.path, f"an SQLite database that is not an spxcc store (no "
-                             f"spxcc_schema table; it holds {len(names)} other table"
-                             f"{'s' if len(names) > 1 else ''})")
 
-    def _check_tables(self, migrations: Sequence[Migration]) -> None:
-        """Every table the applied migrations created is there (a store whose table was
-        dropped by hand is damaged, not empty)."""
-        applied = {(r[0], r[1]) for r in
-                   self.conn.execute("SELECT component, version FROM spxcc_schema")}
-        present = {r[0] for r in self.conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table'")}
-        missing = sorted(_tables(migrations, applied) - present)
-        if missing:
-            raise StoreError(self.path, f"table{'s' if len(missing) > 1 else ''} "
-                             f"{', '.join(missing)} missing although the schema records it "
-                             "(damaged store)")
+    def _foreign_kind(self) -> str:
+        return "an SQLite database"
 
-    @contextmanager
-    def errors(self) -> Iterator[None]:
-        """Turn an SQLite error that comes from the file (not a database, malformed, missing
-        table, I/O error) raised in the block into a :class:`StoreError` naming the file."""
-        try:
-            yield
-        except sqlite3.Error as exc:
-            if _damage(exc):
-                raise self.error(exc) from None
-            raise
+    def _is_damage(self, exc: BaseException) -> bool:
+        return isinstance(exc, sqlite3.Error) and _damage(exc)
 
-    def error(self, exc: sqlite3.Error) -> StoreError:
+    def error(self, exc: BaseException) -> StoreError:
         """The :class:`StoreError` for an SQLite error from this store's file."""
         text = str(exc) or type(exc).__name__
         if "not a database" in text:
@@ -276,44 +194,7 @@ class Store:
             return StoreError(self.path, f"damaged or truncated SQLite file ({text})")
         return StoreError(self.path, text)
 
-    def _applied(self) -> set[tuple[str, int]] | None:
-        """Applied migrations as read now (None when the store has no schema table yet)."""
-        try:
-            return {(r[0], r[1]) for r in
-                    self.conn.execute("SELECT component, version FROM spxcc_schema")}
-        except sqlite3.OperationalError:  # no such table: a fresh store
-            return None
-
-    def schema_versions(self) -> dict[str, int]:
-        """Highest applied migration version per component."""
-        rows = self.conn.execute(
-            "SELECT component, MAX(version) FROM spxcc_schema GROUP BY component")
-        return {r[0]: r[1] for r in rows}
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Cursor]:
-        """One write transaction (``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back on error)."""
-        cur = self.conn.cursor()
-        cur.execute("BEGIN IMMEDIATE")
-        try:
-            yield cur
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
-        else:
-            cur.execute("COMMIT")
-        finally:
-            cur.close()
-
-    def close(self) -> None:
-        """Close the connection (idempotent)."""
-        self.conn.close()
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
-        if isinstance(exc, sqlite3.Error) and _damage(exc):
-            raise self.error(exc) from None
+    def restrict_access(self) -> None:
+        """Remove group/other permission bits from the store file and its ``-wal``/``-shm``
+        files (see :func:`restrict_permissions`)."""
+        restrict_permissions(self.path)

@@ -1,0 +1,246 @@
+"""Hub fan-out and live-path throughput (issue 13, performance).
+
+``hub_fanout``: one microbar per second per symbol for 20 symbols, published on a
+:class:`~spxcc_core.host.hub.Hub` to 500 websocket clients on loopback (each subscribed to
+``microbar@2``). The clients run in two other processes so the hub's process holds only the
+hub; each client notes, per message, its receive wall time minus the envelope's ``ts`` (the
+hub's publish time, epoch ms), i.e. the delivery latency at millisecond resolution. Figures:
+p50 / p99 / max latency, messages delivered vs expected, and the hub process's resident memory
+per connected client (RSS with the clients connected and subscribed minus RSS before, / 500),
+and the hub process's CPU time over the publishing period (as a share of one core).
+
+``live_events``: a minimal Massive-speaking websocket server in another process sends
+200,000 trades and quotes (frames of 100 events, as fast as the socket takes them) to
+:func:`~spxcc_core.host.live.run_live` (pipeline, default detectors, in-memory store, no hub
+subscriber); events per second over the time from the start to the last message processed
+(from the connection attempt to the last message processed: the run's set-up and the silent
+tail before the idle end are not counted).
+
+Run: ``python -m benchmarks --only hub_fanout`` / ``--only live_events`` (``--quick``: 100
+clients for 3 s; 50,000 events).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing as mp
+import time
+from typing import Any
+
+from benchmarks.registry import BenchContext, BenchResult, benchmark, rss_mb
+
+SYMBOLS = 20
+T0 = 1_709_821_800_000  # 2024-03-07 09:30:00 New York
+KEY = "bench-key-not-a-secret"
+
+
+# ----------------------------------------------------------------------------- fan-out
+
+
+def _clients_main(url: str, n: int, seconds: float, out: Any, ready: Any) -> None:
+    """``n`` clients subscribing to microbar@2; puts their latencies (ms) on ``out``."""
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+
+    async def one(lat: list[int], deadline: float) -> None:
+        async with connect(url, proxy=None, max_queue=None) as ws:
+            await ws.recv()
+            await ws.send('{"action": "subscribe", "channels": ["microbar@2"]}')
+            await ws.recv()
+            ready.put(1)
+            while time.time() < deadline:
+                try:
+                    message = await asyncio.wait_for(ws.recv(), deadline - time.time())
+                except (TimeoutError, ConnectionClosed):  # the hub closes at the end
+                    break
+                now = time.time() * 1000
+                text = message if isinstance(message, str) else message.decode()
+                if text.startswith('{"type":"hub_status"'):
+                    continue
+                at = text.index('"ts":') + 5  # cheap: the clients' own CPU is part of the lag
+                lat.append(int(now - int(text[at:text.index(",", at)])))
+
+    async def main() -> list[int]:
+        lat: list[int] = []
+        deadline = time.time() + seconds
+        await asyncio.gather(*(one(lat, deadline) for _ in range(n)))
+        return lat
+
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    lat = asyncio.run(main())
+    out.put((lat, (time.process_time() - cpu0) / (time.perf_counter() - wall0)))
+
+
+def _bar(symbol: str, start_ms: int) -> Any:
+    from spxcc_core.contracts.microbar import MicrobarV2
+
+    return MicrobarV2(symbol=symbol, start_ms=start_ms, interval_ms=1000, open=511.0,
+                      high=511.5, low=510.5, close=511.25, volume=300.0, trade_count=3,
+                      vwap=511.1, delta_volume=-100.0, bid_ask_imbalance=0.25,
+                      ask_bid_size_ratio=1.5, quote_coverage_pct=100.0, avg_spread_bps=0.39,
+                      bid_size_at_close=4.0, ask_size_at_close=6.0, quote_count=7)
+
+
+async def _fanout(clients: int, seconds: float) -> dict[str, Any]:
+    from spxcc_core.host.hub import Hub, HubConfig
+
+    ctx = mp.get_context("spawn")
+    out, ready = ctx.Queue(), ctx.Queue()
+    rss0 = rss_mb()
+    async with Hub(config=HubConfig(max_connections=clients + 10)) as hub:
+        procs = [ctx.Process(target=_clients_main,
+                             args=(hub.url, clients // 2, seconds + 30, out, ready))
+                 for _ in range(2)]
+        for p in procs:
+            p.start()
+        loop = asyncio.get_running_loop()
+        for _ in range(clients):
+            await loop.run_in_executor(None, ready.get)
+        await asyncio.sleep(0.5)
+        rss1 = rss_mb()
+        symbols = [f"S{i:02d}" for i in range(SYMBOLS)]
+        published = 0
+        t_start = time.perf_counter()
+        cpu0 = time.process_time()
+        for second in range(int(seconds)):
+            for sym in symbols:  # one bar per symbol per second, spread over the second
+                hub.publish([_bar(sym, T0 + second * 1000)])
+                published += 1
+                await asyncio.sleep(1.0 / SYMBOLS)
+        elapsed = time.perf_counter() - t_start
+        await asyncio.sleep(1.0)
+        cpu = time.process_time() - cpu0
+        stats = hub.stats()
+        await hub.close()
+    lat: list[int] = []
+    client_cpu: list[float] = []
+    for _ in procs:
+        got, share = await loop.run_in_executor(None, out.get)
+        lat.extend(got)
+        client_cpu.append(share)
+    for p in procs:
+        p.join(10)
+    lat.sort()
+
+    def pct(q: float) -> float | None:
+        return float(lat[min(len(lat) - 1, int(q * len(lat)))]) if lat else None
+
+    return {"clients": clients, "bars_published": published, "publish_seconds": elapsed,
+            "delivered": len(lat), "expected": published * clients,
+            "p50_ms": pct(0.50), "p99_ms": pct(0.99), "max_ms": float(lat[-1]) if lat else None,
+            "rss_per_client_kib": (rss1 - rss0) * 1024 / clients,
+            "hub_cpu_share": cpu / (elapsed + 1.0),
+            "client_cpu_share": sum(client_cpu) / len(client_cpu),
+            "slow_disconnects": stats.slow_disconnects}
+
+
+@benchmark("hub_fanout", "hub: 20 symbols x 1 microbar/s to 500 websocket clients (p99 latency, "
+                         "memory per client)")
+def hub_fanout(ctx: BenchContext) -> BenchResult:
+    clients, seconds = (100, 3.0) if ctx.quick else (500, 20.0)
+    f = asyncio.run(_fanout(clients, seconds))
+    res = BenchResult("hub_fanout")
+    res.metric("clients", f["clients"], "")
+    res.metric("delivered", f["delivered"], "messages", f"expected {f['expected']}")
+    res.metric("latency p50", f["p50_ms"], "ms")
+    res.metric("latency p99", f["p99_ms"], "ms")
+    res.metric("latency max", f["max_ms"], "ms")
+    res.metric("hub RSS per client", f["rss_per_client_kib"], "KiB")
+    res.metric("hub process CPU", 100 * f["hub_cpu_share"], "% of one core",
+               "while publishing; the clients run in two other processes")
+    res.metric("client process CPU", 100 * f["client_cpu_share"], "% of one core",
+               "mean of the two client processes over their lifetime")
+    res.metric("slow disconnects", f["slow_disconnects"], "")
+    p99 = f["p99_ms"]
+    res.target("p99 delivery latency < 50 ms", None if p99 is None else p99 < 50,
+               f"p99 {p99} ms over {f['delivered']:,} deliveries")
+    return res
+
+
+# ----------------------------------------------------------------------------- live path
+
+
+def _server_main(port_out: Any, frames: list[str]) -> None:
+    """A Massive-speaking server: handshake, then every frame as fast as it can send."""
+    from websockets.asyncio.server import serve
+
+    def status(name: str) -> str:
+        return json.dumps([{"ev": "status", "status": name, "message": name}])
+
+    async def handle(ws: Any) -> None:
+        await ws.send(status("connected"))
+        await ws.recv()
+        await ws.send(status("auth_success"))
+        await ws.recv()
+        await ws.send(status("success"))
+        for frame in frames:
+            await ws.send(frame)
+        await ws.wait_closed()
+
+    async def main() -> None:
+        async with serve(handle, "127.0.0.1", 0, max_size=None) as server:
+            port_out.put(next(iter(server.sockets)).getsockname()[1])
+            await asyncio.Future()
+
+    asyncio.run(main())
+
+
+def _frames(events: int, per_frame: int = 100) -> list[str]:
+    out, batch = [], []
+    for i in range(events):
+        t = T0 + i // 20  # 20 events per millisecond: 200,000 events span 10 s
+        if i % 2:
+            batch.append({"ev": "T", "sym": "SPY", "p": 511.0 + (i % 7) * 0.01, "s": 100,
+                          "t": t, "q": i})
+        else:
+            batch.append({"ev": "Q", "sym": "SPY", "bp": 510.99, "bs": 2, "ap": 511.01,
+                          "as": 3, "t": t, "q": i})
+        if len(batch) == per_frame:
+            out.append(json.dumps(batch))
+            batch = []
+    if batch:
+        out.append(json.dumps(batch))
+    return out
+
+
+async def _live_once(frames: list[str]) -> tuple[Any, float]:
+    """One session against a server process sending ``frames``: (result, wall seconds)."""
+    from spxcc_core.host.live import run_live
+
+    spawn = mp.get_context("spawn")
+    port_out = spawn.Queue()
+    proc = spawn.Process(target=_server_main, args=(port_out, frames), daemon=True)
+    proc.start()
+    try:
+        loop = asyncio.get_running_loop()
+        port = await loop.run_in_executor(None, lambda: port_out.get(timeout=60))
+        t0 = time.perf_counter()
+        result = await run_live(url=f"ws://127.0.0.1:{port}/stocks", api_key=KEY,
+                                subscriptions=["T.SPY", "Q.SPY"], idle_timeout_s=1.0,
+                                stall_timeout_s=None,
+                                connect_kwargs={"proxy": None, "max_size": None})
+        return result, time.perf_counter() - t0
+    finally:
+        proc.terminate()
+        proc.join(10)
+
+
+@benchmark("live_events", "live path: events/s from a fake Massive feed through run_live")
+def live_events(ctx: BenchContext) -> BenchResult:
+    n = 50_000 if ctx.quick else 200_000
+    warm = asyncio.run(_live_once(_frames(2_000)))  # JIT compile and imports, not measured
+    result, wall = asyncio.run(_live_once(_frames(n)))
+    del warm
+    r = result.report  # from the connection attempt to the last message processed
+    busy = (r.ended_ms - r.started_ms) / 1000 - (r.input_end.silent_s or 0.0)
+    events = result.run.report.aggregation.events_in
+    res = BenchResult("live_events")
+    res.metric("events", events, "")
+    res.metric("bars", len(result.run.bars), "")
+    res.metric("events per second", events / busy, "events/s",
+               f"{busy:.2f} s from connecting to the last message processed")
+    res.metric("session wall time", wall, "s", "run_live set-up and the idle end included")
+    res.target("live path sustains 200,000 events/s", events / busy >= 200_000,
+               f"{events / busy:,.0f} events/s")
+    return res

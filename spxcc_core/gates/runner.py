@@ -1,0 +1,222 @@
+"""A gate run: the same sessions replayed under a candidate and a baseline profile, the KPIs
+bootstrapped, the promotion rule applied and ``decision.json`` written.
+
+Each session is replayed in memory (:func:`spxcc_core.replay.engine.run_replay`, the live
+pipeline) once per profile; a folder of flat files is ingested into a temporary session cache
+once and both replays read that cache. The trades of a replay come from
+:func:`spxcc_core.gates.trades.trades_from_run` only. Sessions are put in date order (then the
+order given) before the KPIs are computed, so the drawdown curve runs forward in time. With
+``jobs > 1`` sessions are replayed in a process pool; the result does not depend on ``jobs``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import attrs
+import pluggy
+
+from spxcc_core import __version__
+from spxcc_core.contracts.gates import GateProfileRef, GateSession, ReleaseDecision
+from spxcc_core.errors import ConfigError
+from spxcc_core.gates.bootstrap import SessionKpiInputs, bootstrap, session_inputs
+from spxcc_core.gates.rules import GateRules, judge
+from spxcc_core.gates.trades import TRADE_SOURCE, SessionTrades, trades_from_run
+from spxcc_core.outputs import atomic_write, check_paths
+from spxcc_core.run.profiles import NamedProfile
+from spxcc_core.run.result import json_document
+
+__all__ = ["DECISION_FILE", "DEFAULT_RESAMPLES", "GateRun", "decide", "replay_pair",
+           "rollback_command", "run_gates"]
+
+#: The decision record's file name in the output folder.
+DECISION_FILE = "decision.json"
+#: Bootstrap resamples when not given.
+DEFAULT_RESAMPLES = 2000
+
+
+@attrs.frozen
+class _PairJob:
+    """One session for a worker: its path and both profiles' TOML text (picklable)."""
+
+    session: str
+    candidate_toml: str
+    baseline_toml: str
+    execute: str | None = None
+
+
+def replay_pair(session: str, candidate: NamedProfile, baseline: NamedProfile,
+                pm: pluggy.PluginManager | None = None, *, execute: str | None = None
+                ) -> tuple[SessionTrades, SessionTrades]:
+    """Replay ``session`` under both profiles; returns (candidate, baseline) trades.
+
+    :param execute: a broker to execute each profile's setups on in replay (``paper``): the
+        trades are then the executed round trips, R after slippage; None: the setups' own
+        outcomes.
+    :raises InputError: the session cannot be read.
+    """
+    from spxcc_core.replay.cache import ingest
+    from spxcc_core.replay.engine import run_replay, session_kind
+
+    def both(source: str | os.PathLike[str]) -> tuple[SessionTrades, SessionTrades]:
+        return (trades_from_run(run_replay(source, profile=candidate.profile, pm=pm,
+                                           execute=execute)),
+                trades_from_run(run_replay(source, profile=baseline.profile, pm=pm,
+                                           execute=execute)))
+
+    if session_kind(session) != "flatfiles":
+        return both(session)
+    with tempfile.TemporaryDirectory(prefix="spxcc-gates-") as tmp:
+        return both(ingest(session, Path(tmp) / "cache").root)
+
+
+def _run_job(job: _PairJob) -> tuple[SessionTrades, SessionTrades]:
+    """Worker entry (module level, pickles by name): parses the profiles and replays."""
+    from spxcc_core.detect.profile import parse_profile
+
+    def named(toml: str, what: str) -> NamedProfile:
+        return NamedProfile(profile=parse_profile(toml, what), toml=toml, id="", source=what)
+
+    return replay_pair(job.session, named(job.candidate_toml, "candidate"),
+                       named(job.baseline_toml, "baseline"), execute=job.execute)
+
+
+@attrs.frozen
+class GateRun:
+    """A finished gate run: the decision record, its exact bytes, and where it was written
+    (None: not written)."""
+
+    decision: ReleaseDecision
+    document: bytes
+    path: Path | None
+
+    @property
+    def exit_code(self) -> int:
+        """0 for ``promote``, 1 for ``reject`` or ``insufficient_evidence``."""
+        return 0 if self.decision.decision == "promote" else 1
+
+
+def rollback_command(baseline: NamedProfile) -> str:
+    """The command that makes ``baseline`` active again after a promotion."""
+    return f"spxcc profile revert --to {baseline.id}"
+
+
+def _ref(p: NamedProfile) -> GateProfileRef:
+    return GateProfileRef(id=p.id, name=p.profile.name, version=p.profile.version,
+                          source=p.source)
+
+
+def _inputs(trades: Sequence[SessionTrades]) -> SessionKpiInputs:
+    return session_inputs([[(t.realized_r, t.reached_t1) for t in s.trades] for s in trades])
+
+
+def _mix(trades: Sequence[SessionTrades]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for s in trades:
+        for gate, n in s.block_reasons.items():
+            out[gate] = out.get(gate, 0) + n
+    return dict(sorted(out.items()))
+
+
+def _trade_source(trades: Sequence[SessionTrades]) -> str:
+    """The one source of every session's trades (``setups`` or ``execution``)."""
+    sources = sorted({t.source for t in trades})
+    if len(sources) > 1:
+        raise ConfigError(f"gates: sessions mix trade sources ({', '.join(sources)})")
+    return sources[0] if sources else TRADE_SOURCE
+
+
+def decide(candidate: NamedProfile, baseline: NamedProfile, sources: Sequence[str],
+           pairs: Sequence[tuple[SessionTrades, SessionTrades]], *, seed: int, resamples: int,
+           confidence: float, rules: GateRules) -> ReleaseDecision:
+    """The decision record from the replayed sessions (``pairs[i]`` is ``sources[i]``'s
+    (candidate, baseline) trades; put in date order here).
+
+    :raises ConfigError: no session, or bad ``resamples`` / ``confidence``.
+    """
+    if not pairs:
+        raise ConfigError("gates: give at least one session")
+    order = sorted(range(len(pairs)), key=lambda i: (pairs[i][0].session_date, i))
+    cand = [pairs[i][0] for i in order]
+    base = [pairs[i][1] for i in order]
+    try:
+        boot = bootstrap(_inputs(cand), _inputs(base), resamples=resamples, seed=seed,
+                         confidence=confidence)
+    except ValueError as exc:
+        raise ConfigError(f"gates: {exc}") from None
+    c_trades = sum(len(s.trades) for s in cand)
+    b_trades = sum(len(s.trades) for s in base)
+    j = judge(boot, candidate_trades=c_trades, baseline_trades=b_trades, sessions=len(order),
+              rules=rules)
+    return ReleaseDecision(
+        decision=j.decision, reasons=j.reasons, candidate=_ref(candidate), baseline=_ref(baseline), kpis=j.kpis,
+        targets=j.targets, throughput=j.throughput, evidence=j.evidence,
+        block_reasons={"candidate": _mix(cand), "baseline": _mix(base)},
+        sessions=[GateSession(session_date=c.session_date, source=sources[i],
+                              candidate_trades=len(c.trades), baseline_trades=len(b.trades))
+                  for i, c, b in zip(order, cand, base, strict=True)],
+        seed=seed, resamples=resamples, confidence=confidence,
+        trade_source=_trade_source([*cand, *base]),
+        code_version=__version__, rollback_command=rollback_command(baseline))
+
+
+def run_gates(*, candidate: NamedProfile, baseline: NamedProfile,
+              sessions: Sequence[str | os.PathLike[str]], seed: int = 0,
+              resamples: int = DEFAULT_RESAMPLES, confidence: float = 0.95,
+              rules: GateRules | None = None, out_dir: str | os.PathLike[str] | None = None,
+              pm: pluggy.PluginManager | None = None, jobs: int = 1,
+              execute: str | None = None) -> GateRun:
+    """Replay every session under both profiles, decide, and write ``out_dir/decision.json``.
+
+    :param sessions: session caches, flat-file folders or websocket recordings.
+    :param jobs: worker processes (1: in this process, with ``pm``; more: a process pool
+        whose workers use the default plugin manager).
+    :param execute: execute both profiles' setups on this broker in replay (``paper``): KPIs
+        from the executed round trips, R after slippage (``trade_source`` ``execution``);
+        None: from the setups' own outcomes (``setups``).
+    :returns: the decision, its bytes and its path.
+    :raises ConfigError: bad arguments, or ``decision.json`` would overwrite an input.
+    :raises InputError: a session cannot be read.
+    """
+    if jobs < 1:
+        raise ConfigError(f"--jobs must be >= 1, got {jobs}")
+    if resamples < 1:
+        raise ConfigError(f"--resamples must be >= 1, got {resamples}")
+    if not 0.0 < confidence < 1.0:
+        raise ConfigError(f"--confidence must be in (0, 1), got {confidence}")
+    sources = [os.fspath(s) for s in sessions]
+    if not sources:
+        raise ConfigError("gates: give at least one session")
+    out = Path(out_dir) if out_dir is not None else None
+    if out is not None:
+        inputs = [(f"session {s}", s) for s in sources]
+        inputs += [(f"--{k} profile", p.source) for k, p in
+                   (("candidate", candidate), ("baseline", baseline)) if Path(p.source).is_file()]
+        check_paths([("output", out / DECISION_FILE)], inputs)
+    from spxcc_core.replay.engine import session_kind
+
+    for s in sources:
+        session_kind(s)  # every session readable before the long part starts
+    if jobs == 1:
+        pairs = [replay_pair(s, candidate, baseline, pm, execute=execute) for s in sources]
+    else:
+        with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
+            pairs = list(pool.map(_run_job, [_PairJob(s, candidate.toml, baseline.toml, execute)
+                                             for s in sources]))
+    decision = decide(candidate, baseline, sources, pairs, seed=seed, resamples=resamples,
+                      confidence=confidence, rules=rules if rules is not None else GateRules())
+    doc = json_document(decision)
+    path = None
+    if out is not None:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"output folder {out}: cannot create ({exc.strerror or exc})") \
+                from None
+        path = out / DECISION_FILE
+        atomic_write({path: doc})
+    return GateRun(decision=decision, document=doc, path=path)

@@ -1,0 +1,42 @@
+"""The [execution] table of a profile: defaults, unknown keys, ranges, the profile hash."""
+
+from __future__ import annotations
+
+import pytest
+
+from spxcc_core.detect.profile import DEFAULT_PROFILE_TOML, parse_profile, profile_hash
+from spxcc_core.errors import ConfigError
+from spxcc_core.execute.policy import ExecutionPolicy
+
+
+def test_absent_table_means_defaults_and_leaves_the_hash_alone():
+    plain = parse_profile(DEFAULT_PROFILE_TOML)
+    assert plain.execution is None
+    # the default profile's hash before [execution] existed (golden fixtures carry it)
+    assert profile_hash(plain, []) == profile_hash(parse_profile(DEFAULT_PROFILE_TOML), [])
+    with_table = parse_profile(DEFAULT_PROFILE_TOML + "\n[execution]\ntarget_delta = 0.4\n")
+    assert with_table.execution == ExecutionPolicy(target_delta=0.4)
+    assert profile_hash(with_table, []) != profile_hash(plain, [])
+    # an empty table is present: it enters the hash with the default values
+    empty = parse_profile(DEFAULT_PROFILE_TOML + "\n[execution]\n")
+    assert empty.execution == ExecutionPolicy()
+    assert profile_hash(empty, []) != profile_hash(plain, [])
+
+
+def test_unknown_key_is_named():
+    with pytest.raises(ConfigError, match=r"\[execution\]: unknown key 'target_detla'"):
+        parse_profile(DEFAULT_PROFILE_TOML + "\n[execution]\ntarget_detla = 0.3\n")
+
+
+@pytest.mark.parametrize(("line", "word"), [
+    ("target_delta = 1.0", "target_delta"),
+    ("target_delta = 0", "target_delta"),
+    ("max_spread = 0", "max_spread"),
+    ("min_premium = 2.0\nmax_premium = 1.0", "max_premium"),
+    ("max_contracts = 0", "max_contracts"),
+    ("limit_ticks = -1", "limit_ticks"),
+    ("target_delta = \"0.3\"", "float"),
+])
+def test_out_of_range_or_wrong_type_is_refused(line, word):
+    with pytest.raises(ConfigError, match=word):
+        parse_profile(DEFAULT_PROFILE_TOML + f"\n[execution]\n{line}\n")
