@@ -56,6 +56,10 @@ _COMMAND_OF: dict[str, str] = {
     "spxcc_core.cli.replay": "replay",
     "spxcc_core.cli.golden": "golden",
     "spxcc_core.cli.live": "live",
+    "spxcc_core.cli.reconcile": "reconcile",
+    "spxcc_core.cli.slippage_cmd": "slippage",
+    "spxcc_core.cli.profile": "profile",
+    "spxcc_core.cli.gates": "gates",
 }
 
 
