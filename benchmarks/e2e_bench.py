@@ -35,7 +35,8 @@ _CLI = "from spxcc_core.cli import console_main; console_main()"  # as the spxcc
 
 #: ``spxcc bars`` variants: name → environment switches (see docs/performance.md, levers).
 VARIANTS: dict[str, dict[str, str]] = {
-    "spxcc bars": {},
+    "spxcc bars": {},  # reader threads when the load average leaves a core free
+    "spxcc bars, reader threads always": {"SPXCC_READ_THREADS": "1"},
     "spxcc bars, Arrow CSV reader + Arrow zlib, one thread": {
         "SPXCC_FLATFILE_READER": "arrow", "SPXCC_READ_THREADS": "0"},
     "spxcc bars, fast parser + stdlib zlib, one thread": {

@@ -22,7 +22,7 @@ from spxcc_core.errors import InputError
 from spxcc_core.massive import flatfile, open_index_values, open_quotes, open_trades
 from spxcc_core.massive._fastcsv import Fallback, fast_csv_batches
 from spxcc_core.massive._inflate import InflateError, read_chunks
-from spxcc_core.massive._prefetch import prefetch
+from spxcc_core.massive._prefetch import Prefetcher, prefetch, threads_enabled
 
 _OPEN = {"trades_v1": open_trades, "quotes_v1": open_quotes, "values_v1": open_index_values}
 _DATASETS = {"trades_v1": flatfile._TRADES, "quotes_v1": flatfile._QUOTES,
@@ -257,14 +257,14 @@ def test_prefetch_keeps_order_and_raises_where_the_source_raised() -> None:
 
     got = []
     with pytest.raises(InputError, match="row 6"):
-        for x in prefetch(source(), depth=2):
+        for x in Prefetcher(source(), depth=2):
             got.append(x)
     assert got == [0, 1, 2, 3, 4]
 
 
 def test_prefetch_closed_early_stops_its_thread() -> None:
     before = threading.active_count()
-    it = prefetch(iter(range(1_000_000)), depth=2)
+    it = Prefetcher(iter(range(1_000_000)), depth=2)
     assert next(it) == 0
     it.close()
     assert threading.active_count() == before
@@ -345,3 +345,24 @@ def test_rechunker_passes_large_writable_batches_on_and_copies_the_rest() -> Non
     too_big = cols(0, 250)  # more than chunk_rows: cut into copies
     assert [len(c["ts"]) for c in chunker.push(too_big)] == [100, 100, 50]
     assert list(chunker.finish()) == []
+
+
+@pytest.mark.parametrize(("setting", "load", "threads"), [
+    ("1", 9.0, True), ("0", 0.0, False), ("auto", 0.5, True), ("auto", 2.0, False),
+    ("", 1.99, True), ("", 7.0, False)])
+def test_reader_threads_follow_the_setting_and_else_the_load(
+        setting: str, load: float, threads: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Threads when asked, never when refused, and by default only while the 1-minute load
+    average leaves one of the (here 2) CPUs free; the items are the same either way."""
+    import os
+
+    if setting:
+        monkeypatch.setenv("SPXCC_READ_THREADS", setting)
+    else:
+        monkeypatch.delenv("SPXCC_READ_THREADS", raising=False)
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert threads_enabled() is threads
+    it = prefetch(iter(range(5)))
+    assert isinstance(it, Prefetcher) is threads
+    assert list(it) == [0, 1, 2, 3, 4]
