@@ -22,7 +22,7 @@ from spxcc_core.errors import InputError
 from spxcc_core.massive import flatfile, open_index_values, open_quotes, open_trades
 from spxcc_core.massive._fastcsv import Fallback, fast_csv_batches
 from spxcc_core.massive._inflate import InflateError, read_chunks
-from spxcc_core.massive._prefetch import prefetch
+from spxcc_core.massive._prefetch import Prefetcher, prefetch, threads_enabled
 
 _OPEN = {"trades_v1": open_trades, "quotes_v1": open_quotes, "values_v1": open_index_values}
 _DATASETS = {"trades_v1": flatfile._TRADES, "quotes_v1": flatfile._QUOTES,
@@ -257,14 +257,14 @@ def test_prefetch_keeps_order_and_raises_where_the_source_raised() -> None:
 
     got = []
     with pytest.raises(InputError, match="row 6"):
-        for x in prefetch(source(), depth=2):
+        for x in Prefetcher(source(), depth=2):
             got.append(x)
     assert got == [0, 1, 2, 3, 4]
 
 
 def test_prefetch_closed_early_stops_its_thread() -> None:
     before = threading.active_count()
-    it = prefetch(iter(range(1_000_000)), depth=2)
+    it = Prefetcher(iter(range(1_000_000)), depth=2)
     assert next(it) == 0
     it.close()
     assert threading.active_count() == before
@@ -290,8 +290,79 @@ def test_small_blocks_cut_rows_anywhere_and_read_the_same(sample: Any,
 
     path = sample.paths["us_stocks_sip/trades_v1"]
     arrow = _read(path, "trades_v1", fast=False, monkeypatch=monkeypatch)
-    monkeypatch.setattr(_fastcsv, "BLOCK_BYTES", 1000)  # rows and reads cut mid-line
-    monkeypatch.setattr(_fastcsv, "READ_SIZE", 333)
+    monkeypatch.setattr(_fastcsv, "READ_SIZE", 333)  # rows and reads cut mid-line
     fast = _read(path, "trades_v1", fast=True, monkeypatch=monkeypatch)
     _same(fast[0], arrow[0])
     assert fast[1:] == arrow[1:]
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.text(alphabet="ab,\r", max_size=12), max_size=30),
+       final_newline=st.booleans(), read_size=st.integers(1, 40), gz=st.booleans())
+def test_row_blocks_are_the_rows_after_the_header_in_order(
+        rows: list[str], final_newline: bool, read_size: int, gz: bool,
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks in place of the inflated pieces: together exactly the text after the header
+    line (a missing last line end added), each block whole lines (empty lines included, for
+    the parser to refuse), none empty, whatever the piece size."""
+    from spxcc_core.massive import _fastcsv
+
+    body = "\n".join(rows) + ("\n" if final_newline and rows else "")
+    text = ("h1,h2\n" + body).encode()
+    path = tmp_path / ("f.csv.gz" if gz else "f.csv")
+    path.write_bytes(gzip.compress(text, mtime=0) if gz else text)
+    monkeypatch.setattr(_fastcsv, "READ_SIZE", read_size)
+    blocks = [data[start:end] for data, start, end in _fastcsv._row_blocks(path, gz)]
+    expected = body.encode()
+    if expected and not expected.endswith(b"\n"):
+        expected += b"\n"
+    assert b"".join(blocks) == expected
+    assert all(b and b.endswith(b"\n") for b in blocks)
+
+
+def test_rechunker_passes_large_writable_batches_on_and_copies_the_rest() -> None:
+    from spxcc_core.massive._common import Rechunker
+
+    def cols(start: int, n: int) -> dict[str, np.ndarray]:
+        return {"ts": np.arange(start, start + n, dtype=np.int64)}
+
+    chunker = Rechunker(chunk_rows=100, min_rows=10)
+    small, big = cols(0, 3), cols(3, 50)
+    out = [*chunker.push(small), *chunker.push(big)]
+    # the 3 pending rows first (merged: a copy), then the big batch as it is
+    assert [c["ts"].tolist() for c in out] == [[0, 1, 2], list(range(3, 53))]
+    assert not np.shares_memory(out[0]["ts"], small["ts"])
+    assert out[1]["ts"] is big["ts"]
+    frozen = cols(53, 50)
+    frozen["ts"].flags.writeable = False  # e.g. Arrow's own buffers: copied, writable
+    (copied,) = chunker.push(frozen)
+    assert copied["ts"].flags.writeable and not np.shares_memory(copied["ts"], frozen["ts"])
+    assert copied["ts"].tolist() == list(range(53, 103))
+    strided = {"ts": np.arange(0, 40, dtype=np.int64)[::2]}  # 20 rows, not contiguous
+    (merged,) = chunker.push(strided)
+    assert merged["ts"].flags.c_contiguous and merged["ts"].tolist() == list(range(0, 40, 2))
+    too_big = cols(0, 250)  # more than chunk_rows: cut into copies
+    assert [len(c["ts"]) for c in chunker.push(too_big)] == [100, 100, 50]
+    assert list(chunker.finish()) == []
+
+
+@pytest.mark.parametrize(("setting", "load", "threads"), [
+    ("1", 9.0, True), ("0", 0.0, False), ("auto", 0.5, True), ("auto", 2.0, False),
+    ("", 1.99, True), ("", 7.0, False)])
+def test_reader_threads_follow_the_setting_and_else_the_load(
+        setting: str, load: float, threads: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Threads when asked, never when refused, and by default only while the 1-minute load
+    average leaves one of the (here 2) CPUs free; the items are the same either way."""
+    import os
+
+    if setting:
+        monkeypatch.setenv("SPXCC_READ_THREADS", setting)
+    else:
+        monkeypatch.delenv("SPXCC_READ_THREADS", raising=False)
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert threads_enabled() is threads
+    it = prefetch(iter(range(5)))
+    assert isinstance(it, Prefetcher) is threads
+    assert list(it) == [0, 1, 2, 3, 4]

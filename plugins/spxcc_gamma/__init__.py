@@ -10,13 +10,24 @@ it publishes nothing (``ctx.gamma`` stays None). See :mod:`spxcc_gamma.provider`
 
 from __future__ import annotations
 
-from spxcc_core.detect.base import ContextProvider
+from typing import TYPE_CHECKING
+
+from spxcc_core._lazy import lazy_exports
 from spxcc_core.hookspecs import hookimpl
-from spxcc_gamma.provider import GammaParams, GammaProvider
+
+if TYPE_CHECKING:
+    from spxcc_core.detect.base import ContextProvider
+    from spxcc_gamma.provider import GammaParams, GammaProvider
 
 __all__ = ["GammaParams", "GammaProvider"]
 
 
 @hookimpl
 def spxcc_register_context_providers() -> list[type[ContextProvider]]:
+    from spxcc_gamma.provider import GammaProvider  # imported on first use, not at registration
+
     return [GammaProvider]
+
+
+__getattr__, __dir__ = lazy_exports(__name__, dict.fromkeys(
+    ("GammaParams", "GammaProvider"), "spxcc_gamma.provider"), __all__, globals())

@@ -45,8 +45,14 @@ class RunSummary:
 
     @hookimpl
     def spxcc_on_microbar(self, bar: MicrobarV1, context: Mapping[str, Any]) -> None:
-        run = self.runs.setdefault(str(context.get("run_id", "")), {})
-        run.setdefault(bar.symbol, SymbolStats()).add(bar)
+        run_id = str(context.get("run_id", ""))
+        run = self.runs.get(run_id)
+        if run is None:
+            run = self.runs[run_id] = {}
+        stats = run.get(bar.symbol)
+        if stats is None:  # not setdefault: called per bar, a SymbolStats per call costs
+            stats = run[bar.symbol] = SymbolStats()
+        stats.add(bar)
 
     @hookimpl
     def spxcc_on_run_end(self, report: Mapping[str, Any],

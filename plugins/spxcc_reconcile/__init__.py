@@ -12,14 +12,28 @@ See ``docs/execution.md`` (Reconciliation) and ``docs/operations.md`` (runbooks)
 
 from __future__ import annotations
 
-from spxcc_core.broker.reconcile import Reconciler
+from typing import TYPE_CHECKING
+
+from spxcc_core._lazy import lazy_exports
 from spxcc_core.hookspecs import hookimpl
-from spxcc_reconcile.orders import OrderReconciler
-from spxcc_reconcile.positions import PositionReconciler
+
+if TYPE_CHECKING:
+    from spxcc_core.broker.reconcile import Reconciler
+    from spxcc_reconcile.orders import OrderReconciler
+    from spxcc_reconcile.positions import PositionReconciler
 
 __all__ = ["OrderReconciler", "PositionReconciler"]
 
 
 @hookimpl
 def spxcc_register_reconcilers() -> list[type[Reconciler]]:
+    # imported on first use, not when the plugin is registered (every command registers it)
+    from spxcc_reconcile.orders import OrderReconciler
+    from spxcc_reconcile.positions import PositionReconciler
+
     return [OrderReconciler, PositionReconciler]
+
+
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "OrderReconciler": "spxcc_reconcile.orders",
+    "PositionReconciler": "spxcc_reconcile.positions"}, __all__, globals())

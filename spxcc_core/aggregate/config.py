@@ -8,7 +8,10 @@ import attrs
 
 from spxcc_core.errors import ConfigError
 
-__all__ = ["MAX_WINDOW_MS", "AggregatorConfig"]
+__all__ = ["ENGINES", "MAX_WINDOW_MS", "AggregatorConfig"]
+
+#: The aggregation engines (same output): ``batch`` and ``stream`` (:mod:`.engine`).
+ENGINES = ("batch", "stream")
 
 #: Upper bound of ``stale_ms`` and ``lateness_ms`` (one year) so nanosecond arithmetic never
 #: overflows int64.

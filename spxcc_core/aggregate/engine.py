@@ -17,7 +17,7 @@ import attrs
 import numpy as np
 
 from spxcc_core.aggregate.columns import ConditionTable, QuoteColumns, SymbolTable, TradeColumns
-from spxcc_core.aggregate.config import AggregatorConfig
+from spxcc_core.aggregate.config import ENGINES, AggregatorConfig
 from spxcc_core.aggregate.convert import (
     bars_from_blocks,
     quarantine_from_blocks,
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 __all__ = ["ENGINES", "AggregationResult", "StreamingAggregator", "aggregate_batches",
            "aggregate_columns", "interleave"]
 
-ENGINES = ("batch", "stream")
 _FEEDS = ("trades", "quotes")
 
 C = TypeVar("C", TradeColumns, QuoteColumns)

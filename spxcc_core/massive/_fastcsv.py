@@ -20,26 +20,31 @@ the correctly rounded value of the decimal, as Arrow's parser gives.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from spxcc_core.aggregate._jit import jit
 from spxcc_core.massive._inflate import InflateError, read_chunks
+from spxcc_core.massive._prefetch import prefetch
 
 __all__ = ["Fallback", "fast_csv_batches"]
 
 SKIP, INT, FLOAT, TEXT = 0, 1, 2, 3
 #: Distinct values of one text column within one block before the fast path gives up.
 MAX_DISTINCT = 4096
-#: Uncompressed bytes gathered before a block is parsed: large, so a reader thread hands few
-#: batches to its consumer (each hand-over can wait for the OS scheduler on a busy machine).
-BLOCK_BYTES = 8 << 20
-#: Compressed bytes inflated per step.
-READ_SIZE = 1 << 20
+#: Bytes read (and, for gzip, inflated) per step; each step's text is parsed as one block, in
+#: place. Large, so a reader thread hands few batches to its consumer (each hand-over can wait
+#: for the OS scheduler on a busy machine): about 7 MB of CSV text for Massive's gzip files.
+READ_SIZE = 2 << 20
+#: Blocks held ready ahead of the parser, per file (each about 3.6 × ``READ_SIZE``: at most
+#: ≈ 45 MB per file), so that inflating runs ahead while the process is still importing and
+#: loading compiled code. Deeper costs more than it gains: every block in flight is fresh
+#: memory, and its page faults cost CPU (16 blocks: +0.25 s of CPU per 3 M events).
+BLOCKS_AHEAD = 6
 
 _POW10 = np.array([10.0**i for i in range(23)], dtype=np.float64)
 _STR = pa.dictionary(pa.int32(), pa.string())
@@ -59,7 +64,6 @@ _CLASS = np.zeros(256, dtype=np.uint8)
 _CLASS[ord(",")], _CLASS[ord("\n")], _CLASS[ord('"')], _CLASS[ord("\r")] = 1, 2, 3, 3
 
 
-@jit
 def _parse(buf: npt.NDArray[np.uint8], cls: npt.NDArray[np.uint8], kinds: npt.NDArray[np.int8],
            slots: npt.NDArray[np.int64], pow10: npt.NDArray[np.float64],
            ints: npt.NDArray[np.int64], floats: npt.NDArray[np.float64],
@@ -189,6 +193,21 @@ def _parse(buf: npt.NDArray[np.uint8], cls: npt.NDArray[np.uint8], kinds: npt.ND
     return row, pos
 
 
+_COMPILE_LOCK = threading.Lock()
+_compiled: list[Callable[..., tuple[int, int]]] = []
+
+
+def _compiled_parse() -> Callable[..., tuple[int, int]]:
+    """:func:`_parse` compiled (numba, cached on disk), made on first use: importing this
+    module does not import numba, so a file starts inflating while numba loads."""
+    with _COMPILE_LOCK:  # two reader threads: one compiled function, loaded once
+        if not _compiled:
+            from spxcc_core.aggregate._jit import jit
+
+            _compiled.append(jit(_parse))
+        return _compiled[0]
+
+
 class _Layout:
     """Which header fields are parsed, how, and where their values go."""
 
@@ -211,17 +230,18 @@ class _Layout:
         self.n_int, self.n_float, self.n_text = counts[INT], counts[FLOAT], counts[TEXT]
 
 
-def _batch(block: bytes, layout: _Layout, ints: npt.NDArray[np.int64],
+def _batch(block: bytes, start: int, layout: _Layout, ints: npt.NDArray[np.int64],
            floats: npt.NDArray[np.float64], texts: npt.NDArray[np.int32],
            t_start: npt.NDArray[np.int64], t_len: npt.NDArray[np.int64],
            t_count: npt.NDArray[np.int64], rows: int) -> pa.RecordBatch | None:
-    """The parsed rows as a record batch, or None when a value needs Arrow's rules."""
+    """The parsed rows as a record batch, or None when a value needs Arrow's rules.
+    ``start``: where the parsed text begins in ``block`` (text values are found there)."""
     arrays = []
     for _, typ, kind, slot in layout.columns:
         if kind == TEXT:
             count = int(t_count[slot])
-            values = [block[int(t_start[slot, j]):int(t_start[slot, j] + t_len[slot, j])]
-                      for j in range(count)]
+            at = [start + int(t_start[slot, j]) for j in range(count)]
+            values = [block[a:a + int(t_len[slot, j])] for j, a in enumerate(at)]
             try:
                 for value in values:
                     value.decode("utf-8")
@@ -255,6 +275,10 @@ def fast_csv_batches(path: str | os.PathLike[str], gz: bool, header: list[str],
                      wanted: dict[str, pa.DataType]) -> Iterator[tuple[int, pa.RecordBatch]]:
     """``(first_row, batch)`` pairs of the file's data rows, as ``read_csv_batches`` gives.
 
+    The file is inflated and cut into blocks of whole rows in a thread of its own (started
+    here, up to :data:`BLOCKS_AHEAD` blocks ahead), so inflating overlaps parsing and whatever
+    the caller does before its first ``next``.
+
     :param header: the file's column names (the first line is skipped, not parsed).
     :param wanted: column name → Arrow type (int64, int32, float64 or dictionary of string);
         columns absent from ``header`` are left out.
@@ -263,53 +287,70 @@ def fast_csv_batches(path: str | os.PathLike[str], gz: bool, header: list[str],
     """
     layout = _Layout(header, wanted)
     rows_done = 0
-    pending = b""
-    in_header = True
-    eof = False
-    chunks = read_chunks(path, gz, read_size=READ_SIZE)
+    blocks = prefetch(_row_blocks(path, gz), depth=BLOCKS_AHEAD)
     try:
-        while not eof:
-            parts = [pending]
-            size = len(pending)
-            while size < BLOCK_BYTES:
-                piece = next(chunks, None)
-                if piece is None:
-                    eof = True
-                    break
-                parts.append(piece)
-                size += len(piece)
-            data = b"".join(parts)
-            if eof and data and not data.endswith(b"\n"):
-                data += b"\n"  # a last row without its line end
-            if in_header:
-                nl = data.find(b"\n")
-                if nl < 0:
-                    pending = data
-                    continue
-                data = data[nl + 1:]
-                in_header = False
-            cut = data.rfind(b"\n") + 1
-            pending = data[cut:]
-            if cut:
-                batch, ok = _parse_block(data, cut, layout)
-                if batch is not None:
-                    yield rows_done + 1, batch
-                    rows_done += batch.num_rows
-                if not ok:
-                    raise Fallback(rows_done)
+        for data, start, end in blocks:
+            batch, ok = _parse_block(data, start, end, layout)
+            if batch is not None:
+                yield rows_done + 1, batch
+                rows_done += batch.num_rows
+            if not ok:
+                raise Fallback(rows_done)
     except InflateError:
         raise Fallback(rows_done) from None
+    finally:
+        close = getattr(blocks, "close", None)
+        if close is not None:
+            close()
+
+
+def _row_blocks(path: str | os.PathLike[str], gz: bool) -> Iterator[tuple[bytes, int, int]]:
+    """The file's data rows (header line removed) as ``(data, start, end)``: ``data[start:end]``
+    is whole rows ending with a line end (never empty), in file order.
+
+    Each piece the inflater gives (about :data:`READ_SIZE` × the compression ratio) is used in
+    place, never copied into a larger block: its whole rows are one block, and a row cut
+    between two pieces is a block of its own (one row, joined from its two ends).
+
+    :raises InflateError: the file cannot be read or inflated.
+    """
+    pending: list[bytes] = []  # the start of a row whose line end is not read yet
+    in_header = True
+    chunks = read_chunks(path, gz, read_size=READ_SIZE)
+    try:
+        for piece in chunks:
+            first = piece.find(b"\n")
+            if first < 0:
+                pending.append(piece)
+                continue
+            if in_header:
+                in_header = False  # the header line: skipped, not parsed
+                body = first + 1
+            elif pending:
+                row = b"".join([*pending, piece[:first + 1]])
+                yield row, 0, len(row)
+                body = first + 1
+            else:  # the piece starts a row
+                body = 0
+            last = piece.rfind(b"\n")
+            if last + 1 > body:
+                yield piece, body, last + 1
+            pending = [piece[last + 1:]] if last + 1 < len(piece) else []
+        if pending and not in_header:
+            row = b"".join([*pending, b"\n"])  # a last row without its line end
+            yield row, 0, len(row)
     finally:
         close = getattr(chunks, "close", None)
         if close is not None:
             close()
 
 
-def _parse_block(block: bytes, size: int, layout: _Layout
+def _parse_block(block: bytes, start: int, end: int, layout: _Layout
                  ) -> tuple[pa.RecordBatch | None, bool]:
-    """The rows of ``block[:size]`` (which ends with a line end) parsed, without copying it;
-    ``ok`` False when parsing stopped early."""
-    buf = np.frombuffer(block, dtype=np.uint8, count=size)
+    """The rows of ``block[start:end]`` (which ends with a line end) parsed, without copying
+    it; ``ok`` False when parsing stopped early."""
+    size = end - start
+    buf = np.frombuffer(block, dtype=np.uint8, count=size, offset=start)
     cap = size // len(layout.kinds) + 1  # rows hold >= one byte per field; pages
     # of the arrays beyond the rows written are never touched
     ints = np.empty((layout.n_int, cap), dtype=np.int64)
@@ -319,11 +360,11 @@ def _parse_block(block: bytes, size: int, layout: _Layout
     t_len = np.zeros((layout.n_text, MAX_DISTINCT), dtype=np.int64)
     t_count = np.zeros(layout.n_text, dtype=np.int64)
     t_last = np.full(layout.n_text, -1, dtype=np.int64)
-    rows, used = _parse(buf, _CLASS, layout.kinds, layout.slots, _POW10, ints, floats, texts,
-                        t_start, t_len, t_count, t_last)
+    rows, used = _compiled_parse()(buf, _CLASS, layout.kinds, layout.slots, _POW10, ints,
+                                   floats, texts, t_start, t_len, t_count, t_last)
     if not rows:
         return None, False
-    batch = _batch(block, layout, ints, floats, texts, t_start, t_len, t_count, rows)
+    batch = _batch(block, start, layout, ints, floats, texts, t_start, t_len, t_count, rows)
     if batch is None:
         return None, False
     return batch, used == size

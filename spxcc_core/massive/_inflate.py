@@ -76,22 +76,24 @@ def read_chunks(path: str | os.PathLike[str], gz: bool, *, library: ModuleType |
                 yield piece
         d = lib.decompressobj(wbits=_GZIP_WBITS)
         started = False  # a member has begun (its header bytes were seen)
+        compressed = bytearray(read_size)  # reused: each step's input is consumed whole
         while True:
-            piece = _read(fh, read_size)
-            if not piece:
+            size = _read_into(fh, compressed)
+            if not size:
                 break
-            while piece:
+            data: bytes | memoryview = memoryview(compressed)[:size]
+            while data:
                 started = True
                 try:
-                    out = d.decompress(piece)
+                    out = d.decompress(data)
                 except Exception as exc:  # each library has its own error type
                     raise InflateError(str(exc)) from None
                 if out:
                     yield out
                 if not d.eof:
-                    piece = b""
+                    data = b""
                     continue
-                piece = d.unused_data  # the next member, or damage (raises above)
+                data = d.unused_data  # the next member, or damage (raises above)
                 d = lib.decompressobj(wbits=_GZIP_WBITS)
                 started = False
         if started and not d.eof:
@@ -103,5 +105,12 @@ def read_chunks(path: str | os.PathLike[str], gz: bool, *, library: ModuleType |
 def _read(fh: object, size: int) -> bytes:
     try:
         return fh.read(size)  # type: ignore[attr-defined, no-any-return]
+    except OSError as exc:
+        raise InflateError(str(exc)) from None
+
+
+def _read_into(fh: object, buffer: bytearray) -> int:
+    try:
+        return fh.readinto(buffer) or 0  # type: ignore[attr-defined]
     except OSError as exc:
         raise InflateError(str(exc)) from None

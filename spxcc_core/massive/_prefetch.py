@@ -6,7 +6,7 @@ exception raised by the iterator is raised to the consumer at the same point in 
 errors and their order are unchanged. Memory is bounded by ``depth`` items.
 
 The thread starts when the :class:`Prefetcher` is made, so reading overlaps whatever the caller
-does before its first ``next`` (in ``spxcc bars``: loading the plugins). It stops when the
+does before its first ``next`` (in ``spxcc bars``: importing numba, the kernel and the plugins). It stops when the
 iterator is exhausted, closed, or garbage-collected.
 """
 
@@ -18,12 +18,25 @@ import threading
 from collections.abc import Iterator
 from typing import Any, Generic, TypeVar
 
-__all__ = ["THREADS_ENABLED", "Prefetcher", "prefetch"]
+__all__ = ["Prefetcher", "prefetch", "threads_enabled"]
 
 T = TypeVar("T")
 
-#: False when ``SPXCC_READ_THREADS=0`` (read in the consumer's thread; for measurements).
-THREADS_ENABLED = os.environ.get("SPXCC_READ_THREADS", "1") != "0"
+
+def threads_enabled() -> bool:
+    """Whether :func:`prefetch` reads in a thread, from ``SPXCC_READ_THREADS``: ``1`` always,
+    ``0`` never (read in the consumer's thread), unset or ``auto`` when the machine has a core
+    to spare (1-minute load average below the number of CPUs). On a saturated machine every
+    hand-over between threads waits for the scheduler, and reading in the consumer's thread
+    was faster (2.07–2.14 s against 3.07 s best at load 7 on 2 CPUs, docs/performance.md)."""
+    mode = os.environ.get("SPXCC_READ_THREADS", "auto")
+    if mode in ("0", "1"):
+        return mode == "1"
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # pragma: no cover - no load average on this platform
+        return True
+    return load < (os.cpu_count() or 1)
 
 _ITEM, _ERROR, _END = 0, 1, 2
 
@@ -88,6 +101,6 @@ class Prefetcher(Generic[T]):
 
 
 def prefetch(items: Iterator[T], depth: int = 2) -> Iterator[T]:
-    """``items`` read ahead by a :class:`Prefetcher`, or ``items`` itself when threads are
-    disabled (``SPXCC_READ_THREADS=0``)."""
-    return Prefetcher(items, depth) if THREADS_ENABLED else items
+    """``items`` read ahead by a :class:`Prefetcher`, or ``items`` itself when
+    :func:`threads_enabled` says no. The items and their order are the same either way."""
+    return Prefetcher(items, depth) if threads_enabled() else items

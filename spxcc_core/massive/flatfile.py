@@ -31,9 +31,11 @@ How: plain rows go through a compiled parser (:mod:`spxcc_core.massive._fastcsv`
 by ISA-L, :mod:`spxcc_core.massive._inflate`); from the first row it does not take exactly, Arrow's
 CSV reader reads the rest and names any problem. Same columns either way; in a file with several
 problems the first in file order is named (Arrow alone may name a later row of the same block).
-Each file is read in a background thread a few batches ahead (:mod:`~spxcc_core.massive._prefetch`),
-so the trades and quotes files are read at the same time as each other and as the aggregation;
-symbols and conditions are still interned in the consumer's thread, in file order.
+Each file is inflated in one background thread and parsed in another, a few blocks and batches
+ahead (:mod:`~spxcc_core.massive._prefetch`), from the moment it is opened, so the trades and
+quotes files are read at the same time as each other, as the aggregation and as whatever the
+caller imports after opening them; symbols and conditions are still interned in the consumer's
+thread, in file order.
 """
 
 from __future__ import annotations
@@ -412,7 +414,7 @@ def read_csv_batches(path: str | os.PathLike[str], *, required: dict[str, pa.Dat
     :param nullable: numeric columns whose empty cells are read as nulls (an absent value);
         an empty cell of any other numeric column is an :class:`InputError`.
     :param block_size: bytes of CSV text per batch on Arrow's path (the compiled fast path
-        parses blocks of ``_fastcsv.BLOCK_BYTES``).
+        parses the blocks ``_fastcsv`` reads).
     :returns: ``(first_row, batch)`` pairs, ``first_row`` the 1-based data row of the batch's
         first row; batches hold only the requested columns present in the file.
     :raises InputError: see the module docstring.
