@@ -61,6 +61,7 @@ _COMMAND_OF: dict[str, str] = {
     "spxcc_core.cli.slippage_cmd": "slippage",
     "spxcc_core.cli.profile": "profile",
     "spxcc_core.cli.gates": "gates",
+    "spxcc_core.cli.parity": "parity",
 }
 
 
