@@ -14,6 +14,7 @@ from types import ModuleType
 import msgspec
 
 from spxcc_core.contracts import (
+    bartape,
     broker,
     gates,
     golden,
@@ -33,7 +34,7 @@ __all__ = ["all_contracts", "reader_for", "schema_filename"]
 
 _MODULES: tuple[ModuleType, ...] = (
     market, microbar, report, broker, setup, secrets, replay, golden, host, slippage, gates,
-    reconcile,
+    reconcile, bartape,
 )
 
 

@@ -50,7 +50,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 import numpy as np
@@ -58,6 +58,7 @@ import numpy.typing as npt
 import pluggy
 
 from spxcc_core.aggregate.config import AggregatorConfig
+from spxcc_core.aggregate.engine import StreamingAggregator
 from spxcc_core.contracts.replay import WebsocketCounts
 from spxcc_core.detect.profile import Profile
 from spxcc_core.errors import ConfigError, InputError
@@ -86,6 +87,8 @@ __all__ = [
     "DB_NAME",
     "DEFAULT_STEP_MS",
     "OUTPUT_FILES",
+    "BarsSource",
+    "PreparedBars",
     "ReplayRun",
     "RunResult",
     "SessionInput",
@@ -186,20 +189,52 @@ class _Cursor:
 # ----------------------------------------------------------------------------- drivers
 
 
-def _push_index(pipe: Pipeline, cursor: _Cursor, until_ns: int) -> None:
+class Sink(Protocol):
+    """What the drivers push into: a :class:`Pipeline`, or the bars-cache recorder
+    (:mod:`spxcc_core.replay.bars`), which aggregates and records instead of detecting."""
+
+    @property
+    def aggregator(self) -> StreamingAggregator:
+        """The aggregator whose symbol and condition tables the batches refer to."""
+
+    def push(self, trades: Any, quotes: Any, index_values: Any = None) -> object:
+        """One step: index values, then trades and quotes (each None or empty: none)."""
+
+
+class PreparedBars(Protocol):
+    """A session's microbars, aggregated earlier (:mod:`spxcc_core.replay.bars`)."""
+
+    def replay(self, inputs: RunInputs, store: Store,
+               config: AggregatorConfig | None) -> RunResult:
+        """Detection, gating and outcomes over the bars: the session's full replay result."""
+
+
+class BarsSource(Protocol):
+    """Where a replay gets a session's microbars instead of aggregating now
+    (:class:`spxcc_core.replay.bars.BarsCache`)."""
+
+    def prepare(self, session: SessionInput, *, config: AggregatorConfig | None,
+                step_ms: int) -> PreparedBars:
+        """The session's bars, read (or aggregated and kept) before any output is created.
+
+        :raises InputError: unreadable session input.
+        """
+
+
+def _push_index(pipe: Sink, cursor: _Cursor, until_ns: int) -> None:
     for b in cursor.take_until(until_ns):
         pipe.push(None, None, index_values=b)
 
 
-def _replay_cache(cache: SessionCache, pipe: Pipeline, step_ms: int,
-                  progress: Progress) -> None:
-    """Feed a cache through the pipeline by the replay clock."""
+def _replay_cache(cache: SessionCache, pipe: Sink, step_ms: int,
+                  progress: Progress, *, with_index: bool) -> None:
+    """Feed a cache through ``pipe`` by the replay clock; ``with_index``: push the index
+    values too (only the gamma context reads them, and only with a chain)."""
     groups = [(cache.batches(f"{c}_trades"), cache.batches(f"{c}_quotes"))
               for c in ("stocks", "options")]
     cursors = [(_Cursor(t), _Cursor(q)) for t, q in groups]
-    # index values only matter to the gamma context, which needs a chain
     index = (_Cursor(cache.batches("index_values"))
-             if pipe.market.chain is not None and cache.rows("index_values") else None)
+             if with_index and cache.rows("index_values") else None)
     step = step_ms * _NS_PER_MS
     while True:
         pending = [ts for pair in cursors for c in pair if (ts := c.next_ts()) is not None]
@@ -221,7 +256,7 @@ def _replay_cache(cache: SessionCache, pipe: Pipeline, step_ms: int,
         _push_index(pipe, index, 2**63 - 1)
 
 
-def _replay_ws(path: Path, pipe: Pipeline, progress: Progress) -> WebsocketCounts:
+def _replay_ws(path: Path, pipe: Sink, progress: Progress) -> WebsocketCounts:
     """Push a recording frame by frame (index values, then trades and quotes, as live does);
     returns the websocket event counts."""
     from spxcc_core.massive.websocket import WsStats, iter_ws_decoded
@@ -308,7 +343,8 @@ def run_replay(session: SessionInput, *, detectors: Sequence[str] | None = None,
                config: AggregatorConfig | None = None, step_ms: int = DEFAULT_STEP_MS,
                pm: pluggy.PluginManager | None = None,
                progress: bool | None = False,
-               chain: ChainSnapshot | str | os.PathLike[str] | None = None) -> RunResult:
+               chain: ChainSnapshot | str | os.PathLike[str] | None = None,
+               bars_cache: BarsSource | None = None) -> RunResult:
     """Replay a session in memory (nothing written but the store).
 
     :param session: a session-cache folder or :class:`SessionCache`, a folder of Massive flat
@@ -324,6 +360,9 @@ def run_replay(session: SessionInput, *, detectors: Sequence[str] | None = None,
     :param chain: an option-chain snapshot (or its Massive JSON file) for the ``gamma``
         context; it replaces the session cache's own snapshot. None: the cache's snapshot, none
         for a websocket recording.
+    :param bars_cache: aggregate through a bars cache (:mod:`spxcc_core.replay.bars`):
+        the session's microbars are recorded once per content and aggregator settings, and
+        detection runs over them; the outputs are the same bytes. None: aggregate now.
     :returns: the run's :class:`~spxcc_core.run.RunResult` (``to_arrow()``, ``to_polars()``,
         ``to_pandas()``, ``outputs()``).
     :raises InputError: unreadable session input or chain snapshot.
@@ -335,6 +374,10 @@ def run_replay(session: SessionInput, *, detectors: Sequence[str] | None = None,
     check_run_paths(session=_session_path(session), out_dir=None, store=store,
                     profile=profile, chain=chain)
     inputs = resolve_inputs(pm=pm, profile=profile, detectors=detectors, chain=chain)
+    if bars_cache is not None:
+        bars = bars_cache.prepare(session, config=config, step_ms=step_ms)
+        with run_store(store, None) as db:
+            return bars.replay(inputs, db, config)
     with _prepared(session, kind) as src, run_store(store, None) as db:
         return _replay(src, inputs, db, config, step_ms, progress)
 
@@ -364,7 +407,7 @@ def _run(cache: SessionCache, kind: str, inputs: RunInputs, store: Store,
                     symbols=cache.symbol_table(), conditions=cache.condition_table())
     bar = make_progress(cache.total_events, f"replay {date}", enabled=progress)
     try:
-        _replay_cache(cache, pipe, step_ms, bar)
+        _replay_cache(cache, pipe, step_ms, bar, with_index=pipe.market.chain is not None)
         pipe.finish()
     finally:
         bar.close()
@@ -400,7 +443,7 @@ def replay_session(session: SessionInput, *, detectors: Sequence[str] | None = N
                    pm: pluggy.PluginManager | None = None,
                    progress: bool | None = False,
                    chain: ChainSnapshot | str | os.PathLike[str] | None = None,
-                   fmt: Format = "jsonl") -> ReplayResult:
+                   fmt: Format = "jsonl", bars_cache: BarsSource | None = None) -> ReplayResult:
     """Replay one session through the live pipeline and write its outputs.
 
     Parameters as :func:`run_replay`, plus:
@@ -409,6 +452,7 @@ def replay_session(session: SessionInput, *, detectors: Sequence[str] | None = N
         writes no files (the digests are still computed).
     :param store: a :class:`Store`, a store file, or None: ``out_dir/spxcc.sqlite3`` (an
         in-memory store without ``out_dir``).
+    :param bars_cache: as for :func:`run_replay`.
     :param fmt: ``jsonl`` (default: :data:`OUTPUT_FILES`), ``parquet`` (the Parquet files of
         :data:`~spxcc_core.run.PARQUET_FILES` and ``report.json``) or ``both``
         (:func:`~spxcc_core.run.result.output_names`). Parquet is written with fixed options:
@@ -427,10 +471,16 @@ def replay_session(session: SessionInput, *, detectors: Sequence[str] | None = N
     check_run_paths(session=_session_path(session), out_dir=out_dir, store=store,
                     profile=profile, chain=chain, names=names)
     inputs = resolve_inputs(pm=pm, profile=profile, detectors=detectors, chain=chain)
-    with _prepared(session, kind) as src:
+    if bars_cache is not None:
+        bars = bars_cache.prepare(session, config=config, step_ms=step_ms)
         out = make_out_dir(out_dir)
         with run_store(store, out) as db:
-            run = _replay(src, inputs, db, config, step_ms, progress)
+            run = bars.replay(inputs, db, config)
+    else:
+        with _prepared(session, kind) as src:
+            out = make_out_dir(out_dir)
+            with run_store(store, out) as db:
+                run = _replay(src, inputs, db, config, step_ms, progress)
     files = run.outputs(fmt)
     if out is not None:
         atomic_write({out / name: files[name] for name in names})
