@@ -69,7 +69,8 @@ def test_a_glob_replays_each_session_into_its_own_folder(
 
 
 def test_jobs_and_a_second_run_from_the_cache_give_the_same_bytes(
-        sessions: list[Path], singles: list[Path], tmp_path: Path) -> None:
+        sessions: list[Path], singles: list[Path], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     args = ["replay", *map(str, sessions), "--bars-cache", str(tmp_path / "bars")]
     assert main([*args, "--out", str(tmp_path / "a"), "--jobs", "2"]) == 0
     _same(tmp_path / "a", sessions, singles)
@@ -78,9 +79,11 @@ def test_jobs_and_a_second_run_from_the_cache_give_the_same_bytes(
     _same(tmp_path / "b", sessions, singles)
     assert sorted(p.name for p in (tmp_path / "bars").iterdir()) == tapes
     # without the cache: aggregated now, nothing cached
+    monkeypatch.setenv("SPXCC_CACHE_DIR", str(tmp_path / "user-cache"))
     assert main(["replay", *map(str, sessions), "--no-bars-cache", "--out",
                  str(tmp_path / "c")]) == 0
     _same(tmp_path / "c", sessions, singles)
+    assert not (tmp_path / "user-cache" / "bars").exists()
 
 
 def test_dask_local_cluster_gives_the_same_bytes(sessions: list[Path], singles: list[Path],
