@@ -129,3 +129,24 @@ def test_a_foreign_folder_under_the_key_is_never_replaced(generated: Path,
 def test_cache_inside_the_session_is_refused(generated: Path, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="bars cache"):
         BarsCache(generated / "bars").tape(generated, step_ms=60_000)
+
+
+def test_gate_run_aggregates_each_session_once_and_decides_the_same(
+        generated: Path, tmp_path: Path, looser: Path) -> None:
+    from spxcc_core.gates.rules import GateRules
+    from spxcc_core.gates.runner import run_gates
+    from spxcc_core.run.profiles import named_profile
+
+    pm = get_plugin_manager()
+    cand = named_profile(pm, str(looser))
+    base = named_profile(pm, "default")
+    flat = _golden_flat(case_names()[0], tmp_path / "in")
+    kwargs = {"candidate": cand, "baseline": base, "sessions": [generated, flat],
+              "resamples": 50, "seed": 4, "rules": GateRules(min_trades=1, min_sessions=1)}
+    plain = run_gates(**kwargs, out_dir=tmp_path / "plain")  # type: ignore[arg-type]
+    cached = run_gates(**kwargs, out_dir=tmp_path / "cached",  # type: ignore[arg-type]
+                       bars_cache=tmp_path / "bars")
+    assert cached.document == plain.document
+    assert len(list((tmp_path / "bars").iterdir())) == 2  # one tape per session
+    again = run_gates(**kwargs, bars_cache=tmp_path / "bars")  # type: ignore[arg-type]
+    assert again.document == plain.document

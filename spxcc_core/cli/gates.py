@@ -51,6 +51,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="candidate trades/session >= FRACTION x baseline's (default 0.5)")
     r.add_argument("--jobs", type=int, default=1, metavar="N",
                    help="replay sessions in N worker processes (default 1)")
+    r.add_argument("--bars-cache", type=Path, default=None, metavar="DIR",
+                   help="bars cache folder: each session's microbars are read from it, or "
+                        "computed once and kept there (default: computed once per run, in "
+                        "memory)")
     r.add_argument("--db", type=db_argument, default=None, metavar="PATH|URL",
                    help="profile store (an SQLite file or a postgresql:// URL), where both "
                         "profiles are recorded (default: $SPXCC_DB or the user data folder)")
@@ -114,7 +118,7 @@ def _run(args: argparse.Namespace) -> int:
                     seed=args.seed, confidence=args.confidence,
                     resamples=args.resamples if args.resamples is not None
                     else DEFAULT_RESAMPLES, rules=rules,
-                    out_dir=args.out, pm=pm, jobs=args.jobs)
+                    out_dir=args.out, pm=pm, jobs=args.jobs, bars_cache=args.bars_cache)
     d = run.decision
     if args.json:
         sys.stdout.buffer.write(run.document)

@@ -1,9 +1,10 @@
 """A gate run: the same sessions replayed under a candidate and a baseline profile, the KPIs
 bootstrapped, the promotion rule applied and ``decision.json`` written.
 
-Each session is replayed in memory (:func:`spxcc_core.replay.engine.run_replay`, the live
-pipeline) once per profile; a folder of flat files is ingested into a temporary session cache
-once and both replays read that cache. The trades of a replay come from
+Each session is aggregated once (its microbars recorded, :mod:`spxcc_core.replay.bars`;
+kept in a bars cache folder when one is given) and replayed in memory
+(:func:`spxcc_core.replay.engine.run_replay`, the live pipeline, detection over the recorded
+bars: the same result as a full replay) once per profile. The trades of a replay come from
 :func:`spxcc_core.gates.trades.trades_from_run` only. Sessions are put in date order (then the
 order given) before the KPIs are computed, so the drawdown curve runs forward in time. With
 ``jobs > 1`` sessions are replayed in a process pool; the result does not depend on ``jobs``.
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -46,24 +46,28 @@ class _PairJob:
     session: str
     candidate_toml: str
     baseline_toml: str
+    bars_cache: str | None = None
 
 
 def replay_pair(session: str, candidate: NamedProfile, baseline: NamedProfile,
-                pm: pluggy.PluginManager | None = None) -> tuple[SessionTrades, SessionTrades]:
-    """Replay ``session`` under both profiles; returns (candidate, baseline) trades.
+                pm: pluggy.PluginManager | None = None,
+                bars_cache: str | os.PathLike[str] | None = None,
+                ) -> tuple[SessionTrades, SessionTrades]:
+    """Replay ``session`` under both profiles, aggregated once; returns (candidate,
+    baseline) trades.
 
+    :param bars_cache: a bars cache folder the session's microbars are read from or kept in
+        (None: recorded in memory for this pair only).
     :raises InputError: the session cannot be read.
     """
-    from spxcc_core.replay.cache import ingest
-    from spxcc_core.replay.engine import run_replay, session_kind
+    from spxcc_core.replay.bars import BarsCache, MemoryBars
+    from spxcc_core.replay.engine import run_replay
 
-    if session_kind(session) != "flatfiles":
-        return (trades_from_run(run_replay(session, profile=candidate.profile, pm=pm)),
-                trades_from_run(run_replay(session, profile=baseline.profile, pm=pm)))
-    with tempfile.TemporaryDirectory(prefix="spxcc-gates-") as tmp:
-        cache = ingest(session, Path(tmp) / "cache")
-        return (trades_from_run(run_replay(cache, profile=candidate.profile, pm=pm)),
-                trades_from_run(run_replay(cache, profile=baseline.profile, pm=pm)))
+    bars = MemoryBars(None if bars_cache is None else BarsCache(bars_cache))
+    return (trades_from_run(run_replay(session, profile=candidate.profile, pm=pm,
+                                       bars_cache=bars)),
+            trades_from_run(run_replay(session, profile=baseline.profile, pm=pm,
+                                       bars_cache=bars)))
 
 
 def _run_job(job: _PairJob) -> tuple[SessionTrades, SessionTrades]:
@@ -74,7 +78,7 @@ def _run_job(job: _PairJob) -> tuple[SessionTrades, SessionTrades]:
         return NamedProfile(profile=parse_profile(toml, what), toml=toml, id="", source=what)
 
     return replay_pair(job.session, named(job.candidate_toml, "candidate"),
-                       named(job.baseline_toml, "baseline"))
+                       named(job.baseline_toml, "baseline"), bars_cache=job.bars_cache)
 
 
 @attrs.frozen
@@ -151,12 +155,15 @@ def run_gates(*, candidate: NamedProfile, baseline: NamedProfile,
               sessions: Sequence[str | os.PathLike[str]], seed: int = 0,
               resamples: int = DEFAULT_RESAMPLES, confidence: float = 0.95,
               rules: GateRules | None = None, out_dir: str | os.PathLike[str] | None = None,
-              pm: pluggy.PluginManager | None = None, jobs: int = 1) -> GateRun:
+              pm: pluggy.PluginManager | None = None, jobs: int = 1,
+              bars_cache: str | os.PathLike[str] | None = None) -> GateRun:
     """Replay every session under both profiles, decide, and write ``out_dir/decision.json``.
 
     :param sessions: session caches, flat-file folders or websocket recordings.
     :param jobs: worker processes (1: in this process, with ``pm``; more: a process pool
         whose workers use the default plugin manager).
+    :param bars_cache: a bars cache folder (each session's microbars read from it, or
+        recorded and kept there); None: each session aggregated once, in memory.
     :returns: the decision, its bytes and its path.
     :raises ConfigError: bad arguments, or ``decision.json`` would overwrite an input.
     :raises InputError: a session cannot be read.
@@ -180,11 +187,12 @@ def run_gates(*, candidate: NamedProfile, baseline: NamedProfile,
 
     for s in sources:
         session_kind(s)  # every session readable before the long part starts
+    bars = None if bars_cache is None else os.fspath(bars_cache)
     if jobs == 1:
-        pairs = [replay_pair(s, candidate, baseline, pm) for s in sources]
+        pairs = [replay_pair(s, candidate, baseline, pm, bars) for s in sources]
     else:
         with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
-            pairs = list(pool.map(_run_job, [_PairJob(s, candidate.toml, baseline.toml)
+            pairs = list(pool.map(_run_job, [_PairJob(s, candidate.toml, baseline.toml, bars)
                                              for s in sources]))
     decision = decide(candidate, baseline, sources, pairs, seed=seed, resamples=resamples,
                       confidence=confidence, rules=rules if rules is not None else GateRules())

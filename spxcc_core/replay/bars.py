@@ -327,3 +327,28 @@ class BarsCache:
         :func:`~spxcc_core.replay.engine.replay_session`'s ``bars_cache``."""
         return TapedSession(self.tape(session, config=config, step_ms=step_ms),
                             tape_chain(session, session_kind(session)))
+
+
+class MemoryBars:
+    """A bars source that records each session once and keeps its tape in memory (for runs
+    that replay the same sessions several times, e.g. a gate run's two profiles)."""
+
+    def __init__(self, cache: BarsCache | None = None) -> None:
+        """``cache``: read and keep tapes there too (None: memory only)."""
+        self._cache = cache
+        self._sessions: dict[tuple[str, AggregatorConfig | None, int], TapedSession] = {}
+
+    def prepare(self, session: SessionInput, *, config: AggregatorConfig | None,
+                step_ms: int) -> TapedSession:
+        """The session's tape and chain, recorded (or read from the cache) on first use."""
+        root = session.root if isinstance(session, SessionCache) else Path(session)
+        key = (str(root), config, step_ms)
+        found = self._sessions.get(key)
+        if found is None:
+            if self._cache is not None:
+                found = self._cache.prepare(session, config=config, step_ms=step_ms)
+            else:
+                found = TapedSession(record_tape(session, config=config, step_ms=step_ms),
+                                     tape_chain(session, session_kind(session)))
+            self._sessions[key] = found
+        return found
