@@ -35,6 +35,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "spxcc_core.cli.slippage_cmd",
     "spxcc_core.cli.profile",
     "spxcc_core.cli.gates",
+    "spxcc_core.cli.optimize",
 )
 
 

@@ -21,6 +21,7 @@ from spxcc_core.contracts import (
     host,
     market,
     microbar,
+    optimize,
     reconcile,
     replay,
     report,
@@ -34,7 +35,7 @@ __all__ = ["all_contracts", "reader_for", "schema_filename"]
 
 _MODULES: tuple[ModuleType, ...] = (
     market, microbar, report, broker, setup, secrets, replay, golden, host, slippage, gates,
-    reconcile, bartape,
+    reconcile, bartape, optimize,
 )
 
 
