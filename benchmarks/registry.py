@@ -37,6 +37,7 @@ DICT_FUNCTIONS: dict[str, str] = {
     "replay": "benchmarks.replay_bench:run_replay_bench",
     "slippage": "benchmarks.slippage_bench:run_slippage_bench",
     "gates": "benchmarks.gates_bench:run_gates_bench",
+    "optimize": "benchmarks.optimize_bench:run_optimize_bench",
     "reconcile": "benchmarks.reconcile_bench:run_reconcile_bench",
     "store": "benchmarks.store_bench:run_store_bench",
 }
