@@ -69,15 +69,18 @@ def _store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 # ----------------------------------------------------------------------------- screening
 
 
-def _screen_equals_replay(session: Path | str) -> None:
+def _screen_equals_replay(session: Path | str) -> ScreenSession:
+    """The first profile records the provider values, the next ones replay them."""
     bars = MemoryBars()
     taped = bars.prepare(session, config=None, step_ms=DEFAULT_STEP_MS)
     s = ScreenSession.of(taped.tape, taped.chain)
     screener = Screener.of(PM)
-    for text in (default_profile_toml(PM), LOOSER):
+    for text in (default_profile_toml(PM), LOOSER, LOOSER.replace("window_bars = 300",
+                                                                  "window_bars = 100")):
         prof = parse_profile(text)
         assert screen(screener, prof, s) == trades_from_run(
             run_replay(session, profile=prof, pm=PM))
+    return s
 
 
 @pytest.mark.parametrize("case", case_names())
@@ -88,7 +91,9 @@ def test_screening_equals_the_full_replay_on_golden_cases(case: str, tmp_path: P
 
 
 def test_screening_equals_the_full_replay_with_a_chain(days: list[str]) -> None:
-    _screen_equals_replay(days[0])
+    s = _screen_equals_replay(days[0])
+    # gamma values were recorded, once per context setting (window 300, then 100)
+    assert len(s.memo) == 2 and all(len(v) > 0 for v in s.memo.values())
 
 
 def test_score_and_eligibility_by_hand() -> None:

@@ -9,10 +9,17 @@ observers, no output files. Its trades equal :func:`~spxcc_core.gates.trades.tra
 of a full replay (``tests/test_optimize.py`` checks it on the golden sessions and a
 generated one). The candidate the optimizer hands to the release gate is replayed again
 through the full pipeline there.
+
+Context-provider values (the gamma context) depend on the bars, the session market and the
+provider and context settings — never on detector, gating or outcome parameters. The first
+screen of a session under given provider and context settings records every value the
+providers publish; later screens with the same settings replay those values instead of
+recomputing them (the trades are the same, the tests above run both ways).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -42,6 +49,9 @@ class ScreenSession:
     session_date: str
     chain: Any
     steps: tuple[tuple[tuple[_IndexCall, ...], tuple[MicrobarV2, ...]], ...]
+    #: provider values recorded per (provider and context settings) → (provider, symbol,
+    #: bar start) → value
+    memo: dict[Any, dict[tuple[str, str, int], Any]] = attrs.field(factory=dict)
 
     @classmethod
     def of(cls, tape: BarTapeV1, chain: Any) -> ScreenSession:
@@ -71,21 +81,73 @@ class Screener:
         return cls(tuple(registry.classes(DETECTORS)),
                    tuple(registry.classes(CONTEXT_PROVIDERS)))
 
-    def runner(self, profile: Profile) -> DetectorRunner:
+    def runner(self, profile: Profile,
+               providers: Sequence[type[ContextProvider]] | None = None) -> DetectorRunner:
         """A fresh runner for ``profile`` (its ``ev_floor`` gate, if any, starts from its
-        prior: a replay's in-memory store holds no fills).
+        prior: a replay's in-memory store holds no fills); ``providers`` replaces the
+        installed provider classes (same names and parameters).
 
         :raises ConfigError: the profile does not fit the installed detectors.
         """
         ev = profile.ev_floor
         slippage = None if ev is None else RollingSlippage.of([], ev.rolling_config())
-        return DetectorRunner(list(self.detectors), profile, providers=list(self.providers),
-                              slippage=slippage)
+        return DetectorRunner(list(self.detectors), profile,
+                              providers=list(self.providers if providers is None
+                                             else providers), slippage=slippage)
+
+    def providers_for(self, profile: Profile, session: ScreenSession,
+                       ) -> list[type[ContextProvider]]:
+        """Provider classes that record (first screen under these settings) or replay the
+        session's provider values."""
+        settings = (profile.context, tuple(sorted(
+            (name, _frozen(table)) for name, table in profile.providers.items())))
+        values = session.memo.get(settings)
+        if values is None:
+            values = session.memo[settings] = {}
+            return [_recording(cls, values) for cls in self.providers]
+        return [_replaying(cls, values) for cls in self.providers]
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return tuple(sorted((k, _frozen(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+def _recording(cls: type[ContextProvider], values: dict[tuple[str, str, int], Any],
+               ) -> type[ContextProvider]:
+    name = cls.name
+
+    class Recording(cls):  # type: ignore[valid-type,misc]
+        def on_bar(self, bar: MicrobarV2, ctx: Any) -> object | None:
+            value: object | None = super().on_bar(bar, ctx)
+            if value is not None:
+                values[(name, bar.symbol, bar.start_ms)] = value
+            return value
+
+    return Recording
+
+
+def _replaying(cls: type[ContextProvider], values: dict[tuple[str, str, int], Any],
+               ) -> type[ContextProvider]:
+    name = cls.name
+
+    class Replaying(cls):  # type: ignore[valid-type,misc]
+        def on_bar(self, bar: MicrobarV2, ctx: Any) -> object | None:
+            found: object | None = values.get((name, bar.symbol, bar.start_ms))
+            return found
+
+        def on_session_end(self, ctx: Any) -> object | None:
+            return None  # only the run report reads it
+
+    return Replaying
 
 
 def screen(screener: Screener, profile: Profile, session: ScreenSession) -> SessionTrades:
     """The trades ``profile`` makes on ``session`` (module docstring)."""
-    runner = screener.runner(profile)
+    runner = screener.runner(profile, screener.providers_for(profile, session))
     if session.chain is not None:
         runner.market.set_chain(session.chain, session.session_date)
     market = runner.market
