@@ -38,7 +38,7 @@ __all__ = ["run_optimize_bench"]
 TARGET_PROFILE_SESSIONS_PER_S = 1000 * 20 / 60
 
 
-def run_optimize_bench(*, sessions: int = 20, trials: int = 6, scale: float = 0.05,
+def run_optimize_bench(*, sessions: int = 20, trials: int = 40, scale: float = 0.05,
                        jobs: Sequence[int] = (1, 2), root: Path | None = None,
                        ) -> dict[str, Any]:
     """Measure the screening rate; returns the figures (seconds, rates, ratios)."""
