@@ -263,3 +263,42 @@ def test_bad_input_is_one_line(days: list[str], tmp_path: Path,
                  "--out", str(tmp_path / "o")]) == 2
     assert "--trials must be >= 1" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.fixture(scope="module")
+def eight_days(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    root = tmp_path_factory.mktemp("eight")
+    out = []
+    for i, day in enumerate(("2025-12-01", "2025-12-02", "2025-12-03", "2025-12-04",
+                             "2025-12-05", "2025-12-08", "2025-12-09", "2025-12-10")):
+        s = generate_session(root / "samples", seed=300 + i, scale=0.02,
+                             date=dt.date.fromisoformat(day))
+        out.append(str(ingest(s.root, root / f"cache-{day}").root))
+    return out
+
+
+def test_a_promote_decision_is_left_to_a_person(eight_days: list[str], tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "o"
+    code = main(["optimize", "--sessions", *eight_days, "--trials", "6", "--seed", "3",
+                 "--fit-fraction", "0.5", "--min-sessions", "3", "--min-trades", "3",
+                 "--resamples", "200", "--out", str(out)])
+    printed = capsys.readouterr().out
+    rec = json.loads((out / "optimize.json").read_bytes())
+    assert (code, rec["status"], rec["decision"]) == (0, "gated", "promote")
+    command = f"spxcc profile promote {rec['candidate']['id']} --decision {out / 'decision.json'}"
+    assert rec["promoteCommand"] == command and command in printed
+    # nothing was promoted: the built-in default is still active
+    assert main(["profile", "show"]) == 0
+    assert "e1a954d6a5628683" in capsys.readouterr().out.splitlines()[0]
+    # the person's command works: the candidate and its decision are in the store
+    assert main(command.split()[1:]) == 0
+    capsys.readouterr()
+    assert main(["profile", "show"]) == 0
+    assert rec["candidate"]["id"] in capsys.readouterr().out.splitlines()[0]
+
+
+def test_docs_show_the_built_in_space() -> None:
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "release-gates.md").read_text()
+    body = DEFAULT_SPACE_TOML.split("\n", 1)[1]  # without the comment line
+    assert f"```toml\n{body}```" in docs
