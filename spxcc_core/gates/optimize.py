@@ -47,7 +47,13 @@ from spxcc_core.detect.profile import parse_profile
 from spxcc_core.detect.runner import DETECTORS
 from spxcc_core.errors import ConfigError
 from spxcc_core.gates.rules import GateRules
-from spxcc_core.gates.runner import DECISION_FILE, DEFAULT_RESAMPLES, decide, replay_pair
+from spxcc_core.gates.runner import (
+    DECISION_FILE,
+    DEFAULT_RESAMPLES,
+    check_run_args,
+    decide,
+    replay_pair,
+)
 from spxcc_core.gates.screen import Screener, ScreenSession, screen
 from spxcc_core.gates.search import SearchSpace, Value, candidate_toml
 from spxcc_core.gates.trades import SessionTrades
@@ -177,17 +183,10 @@ def run_optimize(*, baseline: NamedProfile, sessions: Sequence[str | os.PathLike
     rules = rules if rules is not None else GateRules()
     if trials < 1:
         raise ConfigError(f"--trials must be >= 1, got {trials}")
-    if jobs < 1:
-        raise ConfigError(f"--jobs must be >= 1, got {jobs}")
     if not 0.0 < fit_fraction < 1.0:
         raise ConfigError(f"--fit-fraction must be in (0, 1), got {fit_fraction}")
-    if resamples < 1:
-        raise ConfigError(f"--resamples must be >= 1, got {resamples}")
-    if not 0.0 < confidence < 1.0:
-        raise ConfigError(f"--confidence must be in (0, 1), got {confidence}")
-    sources = [os.fspath(s) for s in sessions]
-    if not sources:
-        raise ConfigError("optimize: give at least one session")
+    sources = check_run_args(sessions, jobs=jobs, resamples=resamples, confidence=confidence,
+                             command="optimize")
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
         ins = [(f"session {s}", s) for s in sources]

@@ -30,8 +30,8 @@ from spxcc_core.outputs import atomic_write, check_paths
 from spxcc_core.run.profiles import NamedProfile
 from spxcc_core.run.result import json_document
 
-__all__ = ["DECISION_FILE", "DEFAULT_RESAMPLES", "GateRun", "decide", "replay_pair",
-           "rollback_command", "run_gates"]
+__all__ = ["DECISION_FILE", "DEFAULT_RESAMPLES", "GateRun", "check_run_args", "decide",
+           "replay_pair", "rollback_command", "run_gates"]
 
 #: The decision record's file name in the output folder.
 DECISION_FILE = "decision.json"
@@ -151,6 +151,26 @@ def decide(candidate: NamedProfile, baseline: NamedProfile, sources: Sequence[st
         code_version=__version__, rollback_command=rollback_command(baseline))
 
 
+def check_run_args(sessions: Sequence[str | os.PathLike[str]], *, jobs: int, resamples: int,
+                   confidence: float, command: str) -> list[str]:
+    """The sessions as text, after checking the options a gate run shares with the
+    optimizer.
+
+    :raises ConfigError: ``jobs`` or ``resamples`` below 1, ``confidence`` outside (0, 1),
+        no session (``command`` names the command in that message).
+    """
+    if jobs < 1:
+        raise ConfigError(f"--jobs must be >= 1, got {jobs}")
+    if resamples < 1:
+        raise ConfigError(f"--resamples must be >= 1, got {resamples}")
+    if not 0.0 < confidence < 1.0:
+        raise ConfigError(f"--confidence must be in (0, 1), got {confidence}")
+    sources = [os.fspath(s) for s in sessions]
+    if not sources:
+        raise ConfigError(f"{command}: give at least one session")
+    return sources
+
+
 def run_gates(*, candidate: NamedProfile, baseline: NamedProfile,
               sessions: Sequence[str | os.PathLike[str]], seed: int = 0,
               resamples: int = DEFAULT_RESAMPLES, confidence: float = 0.95,
@@ -168,15 +188,8 @@ def run_gates(*, candidate: NamedProfile, baseline: NamedProfile,
     :raises ConfigError: bad arguments, or ``decision.json`` would overwrite an input.
     :raises InputError: a session cannot be read.
     """
-    if jobs < 1:
-        raise ConfigError(f"--jobs must be >= 1, got {jobs}")
-    if resamples < 1:
-        raise ConfigError(f"--resamples must be >= 1, got {resamples}")
-    if not 0.0 < confidence < 1.0:
-        raise ConfigError(f"--confidence must be in (0, 1), got {confidence}")
-    sources = [os.fspath(s) for s in sessions]
-    if not sources:
-        raise ConfigError("gates: give at least one session")
+    sources = check_run_args(sessions, jobs=jobs, resamples=resamples, confidence=confidence,
+                             command="gates")
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
         inputs = [(f"session {s}", s) for s in sources]

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import itertools
-import json
 import math
 import tomllib
 from collections.abc import Iterator, Mapping, Sequence
@@ -32,6 +31,7 @@ import numpy as np
 from spxcc_core.detect.gating import GatingProfile
 from spxcc_core.detect.profile import ContextConfig
 from spxcc_core.errors import ConfigError
+from spxcc_core.run.profiles import toml_value
 from spxcc_core.setups.lifecycle import OutcomePolicy
 
 __all__ = ["DEFAULT_SPACE_TOML", "Parameter", "SearchSpace", "candidate_toml", "load_space",
@@ -239,22 +239,10 @@ def load_space(path: str | Path, detectors: Mapping[str, type]) -> SearchSpace:
 # ----------------------------------------------------------------------------- candidates
 
 
-def _toml_scalar(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int | float):
-        return repr(v)
-    if isinstance(v, str):
-        return json.dumps(v)
-    if isinstance(v, list):
-        return "[" + ", ".join(_toml_scalar(x) for x in v) + "]"
-    raise ConfigError(f"cannot write {type(v).__name__} value {v!r} as TOML")
-
-
 def _toml_lines(table: Mapping[str, Any], prefix: Sequence[str]) -> list[str]:
     scalars = [(k, v) for k, v in table.items() if not isinstance(v, dict)]
     tables = [(k, v) for k, v in table.items() if isinstance(v, dict)]
-    lines = [f"{k} = {_toml_scalar(v)}" for k, v in scalars]
+    lines = [f"{k} = {toml_value(v)}" for k, v in scalars]
     for k, v in tables:
         name = [*prefix, k]
         has_scalars = any(not isinstance(x, dict) for x in v.values())
