@@ -50,6 +50,8 @@ COMMANDS: dict[str, list[str]] = {
     "profile revert": ["profile", "revert", "--db", "DB"],
     "gates run": ["gates", "run", "--candidate", "default", "--baseline", "default",
                   "--sessions", "SESSION", "--out", "OUT", "--db", "DB"],
+    "optimize": ["optimize", "--sessions", "SESSION", "--trials", "1", "--seed", "0",
+                 "--out", "OUT", "--db", "DB"],
 }
 
 

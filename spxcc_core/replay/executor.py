@@ -41,11 +41,12 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 @attrs.frozen
 class ReplayJob:
-    """One session's replay as sent to a worker (picklable: paths and plain values only).
+    """One session's replay as sent to a worker (picklable: paths, plain values and attrs
+    values only).
 
-    ``profile`` is a profile TOML file path or a parsed profile (None: the default profile); ``store`` a store
-    file (None: ``out_dir/spxcc.sqlite3``, or in memory without ``out_dir``); ``fmt`` the
-    output format (``jsonl``, ``parquet`` or ``both``).
+    ``profile`` is a profile TOML file path or a parsed profile (None: the default profile);
+    ``store`` a store file (None: ``out_dir/spxcc.sqlite3``, or in memory without
+    ``out_dir``); ``fmt`` the output format (``jsonl``, ``parquet`` or ``both``).
     """
 
     session: str
