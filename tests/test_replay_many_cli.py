@@ -105,3 +105,15 @@ def test_bad_many_session_input_is_one_line(sessions: list[Path], tmp_path: Path
     assert main(["replay", str(sessions[0]), "--jobs", "0", "--out", str(tmp_path / "o")]) == 2
     assert "--jobs must be >= 1" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_progress_bar_does_not_change_outputs(sessions: list[Path], singles: list[Path],
+                                              tmp_path: Path) -> None:
+    import concurrent.futures
+
+    from spxcc_core.replay.executor import replay_many
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        replay_many(sessions, executor=pool, out_root=tmp_path / "p", progress=True,
+                    bars_cache=tmp_path / "bars")
+    _same(tmp_path / "p", sessions, singles)
