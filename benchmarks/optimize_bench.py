@@ -71,11 +71,16 @@ def run_optimize_bench(*, sessions: int = 20, trials: int = 40, scale: float = 0
     rates: dict[int, float] = {}
     for n in jobs:
         t = time.perf_counter()
+        cpu = time.process_time()
         _score_all(tomls, screened, screener, n)
         elapsed = time.perf_counter() - t
         rates[n] = trials * sessions / elapsed
         figures[f"jobs{n}_s"] = round(elapsed, 2)
         figures[f"jobs{n}_profile_sessions_per_s"] = round(rates[n], 2)
+        if n == 1:  # CPU time of this process: a rate the other work on the machine
+            # does not change (per core)
+            figures["jobs1_profile_sessions_per_cpu_s"] = round(
+                trials * sessions / (time.process_time() - cpu), 2)
     if 1 in rates and len(rates) > 1:
         best = max(n for n in rates if n > 1)
         figures[f"jobs{best}_vs_jobs1"] = round(rates[best] / rates[1], 2)
@@ -90,8 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     figures = (run_optimize_bench(sessions=4, trials=2, scale=0.02) if quick
                else run_optimize_bench())
     for k, v in figures.items():
-        print(f"{k:>30}: {v}")
-    print(f"{'target':>30}: >= {TARGET_PROFILE_SESSIONS_PER_S:.0f} profile-sessions/s "
+        print(f"{k:>34}: {v}")
+    print(f"{'target':>34}: >= {TARGET_PROFILE_SESSIONS_PER_S:.0f} profile-sessions/s "
           f"(1,000 profiles x 20 sessions < 60 s): "
           f"{'met' if figures['target_ratio'] >= 1 and not quick else 'not met'}")
     return 0
