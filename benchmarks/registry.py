@@ -38,6 +38,7 @@ DICT_FUNCTIONS: dict[str, str] = {
     "execute": "benchmarks.execute_bench:run_execute_bench",
     "slippage": "benchmarks.slippage_bench:run_slippage_bench",
     "gates": "benchmarks.gates_bench:run_gates_bench",
+    "optimize": "benchmarks.optimize_bench:run_optimize_bench",
     "reconcile": "benchmarks.reconcile_bench:run_reconcile_bench",
     "store": "benchmarks.store_bench:run_store_bench",
 }

@@ -54,7 +54,7 @@ import msgspec
 import pluggy
 
 from spxcc_core.aggregate.engine import StreamingAggregator
-from spxcc_core.aggregate.report import PluginErrorRecord
+from spxcc_core.aggregate.report import PluginErrorRecord, QuarantineRecord, RunReport
 from spxcc_core.contracts.microbar import MicrobarV2
 from spxcc_core.contracts.replay import ReplayReport, ReplaySource, WebsocketCounts
 from spxcc_core.contracts.setup import GateDecision, SetupInstance
@@ -93,6 +93,7 @@ __all__ = [
     "ReplayRun",
     "RunResult",
     "StepOutputs",
+    "index_groups",
     "resolve_profile",
 ]
 
@@ -109,6 +110,20 @@ ReplayRun = RunResult
 
 
 # ----------------------------------------------------------------------------- configuration
+
+
+def index_groups(values: IndexColumns, names: Sequence[str]) -> list[tuple[str, Any, Any]]:
+    """A non-empty batch of index values as the market receives it: (symbol, ts, value) per
+    symbol, symbols in order of first appearance, each symbol's rows in arrival order."""
+    sym = values.symbol
+    first = int(sym[0])
+    if bool((sym == first).all()):
+        return [(names[first], values.ts, values.value)]
+    out = []
+    for sid in dict.fromkeys(sym.tolist()):
+        mask = sym == sid
+        out.append((names[sid], values.ts[mask], values.value[mask]))
+    return out
 
 
 # ----------------------------------------------------------------------------- pipeline
@@ -289,6 +304,23 @@ class Pipeline:
         if self.executor is not None and len(quotes):
             self.executor.step(quotes, [])
 
+    def push_bars(self, bars: Sequence[MicrobarV2],
+                  index_values: Sequence[tuple[str, Any, Any]] = ()) -> StepOutputs:
+        """One step of bars aggregated earlier (a bars-cache replay, :mod:`spxcc_core.replay.
+        bars`): ``index_values`` — (symbol, ts ns array, value array) per market call, in
+        order — to the market, then ``bars`` (production order) through the observers, the
+        runner and the store, exactly as :meth:`push` hands its aggregator's bars on.
+
+        :raises RuntimeError: the pipeline was already finished.
+        """
+        if self._finished:
+            raise RuntimeError("push_bars() after finish(): the input has ended")
+        market = self.market
+        for name, ts, values in index_values:
+            self._index_values += len(ts)
+            market.add_index_values(name, ts, values)
+        return self._step(list(bars)) if bars else StepOutputs()
+
     def finish(self) -> StepOutputs:
         """End the input: every held bar becomes final, open setups expire, providers give
         their session-end values. Idempotent (a second call returns empty outputs)."""
@@ -306,16 +338,9 @@ class Pipeline:
 
     def _add_index(self, values: IndexColumns) -> None:
         self._index_values += len(values)
-        names = self.aggregator.symbols.names
         market = self.market
-        sym = values.symbol
-        first = int(sym[0])
-        if bool((sym == first).all()):
-            market.add_index_values(names[first], values.ts, values.value)
-            return
-        for sid in dict.fromkeys(sym.tolist()):
-            mask = sym == sid
-            market.add_index_values(names[sid], values.ts[mask], values.value[mask])
+        for name, ts, value in index_groups(values, self.aggregator.symbols.names):
+            market.add_index_values(name, ts, value)
 
     def _step(self, bars: list[MicrobarV2]) -> StepOutputs:
         changed: dict[str, SetupInstance] = {}
@@ -347,7 +372,9 @@ class Pipeline:
                 for f in self.registry.failures.entries(_COUNTED_HOOKS)]
 
     def report(self, source: ReplaySource, *, index_values: int | None = None,
-               websocket: WebsocketCounts | None = None) -> RunResult:
+               websocket: WebsocketCounts | None = None,
+               aggregation: RunReport | None = None,
+               quarantine: Sequence[QuarantineRecord] | None = None) -> RunResult:
         """The run's outputs and ``replay_report@1``, after the ``spxcc_on_run_end`` observers
         added their summary lines. Ends the input first when :meth:`finish` was not called.
         Call once.
@@ -355,16 +382,19 @@ class Pipeline:
         :param source: what the run read (written into the report as is).
         :param index_values: the index-value count to report (None: those pushed).
         :param websocket: the websocket event counts of a websocket source (None: none).
+        :param aggregation: the aggregation run report (None: this pipeline's aggregator's;
+            given by a bars-cache replay, whose aggregation ran earlier).
+        :param quarantine: the quarantined events, as ``aggregation`` (None: the
+            aggregator's).
         :raises RuntimeError: called a second time.
         """
         if self._reported:
             raise RuntimeError("report() was already called for this run")
         self._reported = True
         self.finish()
-        rank = {name: i for i, name in enumerate(sorted(self.aggregator.symbols.names))}
-        bars = sorted(self._bars, key=lambda b: (rank[b.symbol], b.start_ms))
+        bars = sorted(self._bars, key=lambda b: (b.symbol, b.start_ms))
         decisions = [d for *_, d in sorted(self._decisions, key=lambda x: x[:3])]
-        quarantine = sorted(self.aggregator.quarantine,
+        quarantine = sorted(self.aggregator.quarantine if quarantine is None else quarantine,
                             key=lambda q: (q.kind, q.ts, q.symbol, q.line, q.reason))
         setups = self.runner.setups()
         outputs = {"microbars.jsonl": len(bars), "setups.jsonl": len(setups),
@@ -373,7 +403,9 @@ class Pipeline:
         if execution is not None:
             outputs.update(execution.counts())
         report = ReplayReport(
-            source=source, aggregation=self.aggregator.report, detection=self.runner.report(),
+            source=source,
+            aggregation=self.aggregator.report if aggregation is None else aggregation,
+            detection=self.runner.report(),
             setups_by_detector=dict(sorted(Counter(s.detector for s in setups).items())),
             outcomes=summarize(setups), plugin_errors=self.plugin_errors(), outputs=outputs,
             index_values=self._index_values if index_values is None else index_values,

@@ -25,3 +25,11 @@ def test_gate_benchmark_runs_against_the_current_api(tmp_path: Path) -> None:
     result = run_gates_bench(sessions=2, resamples=20, scale=0.01, jobs=1, root=tmp_path)
     assert result["decision"] == "insufficient_evidence"  # two sessions are never enough
     assert result["bootstrap_s"] >= 0 and result["gate_run_s"] > 0
+
+
+def test_optimize_benchmark_runs_against_the_current_api(tmp_path: Path) -> None:
+    from benchmarks.optimize_bench import run_optimize_bench
+
+    result = run_optimize_bench(sessions=2, trials=2, scale=0.01, jobs=(1,), root=tmp_path)
+    assert result["jobs1_profile_sessions_per_s"] > 0
+    assert result["projected_1000x20_s"] > 0

@@ -51,6 +51,8 @@ COMMANDS: dict[str, list[str]] = {
     "gates run": ["gates", "run", "--candidate", "default", "--baseline", "default",
                   "--sessions", "SESSION", "--out", "OUT", "--db", "DB"],
     "parity": ["parity", "SESSION", "--out", "OUT", "--db", "DB"],
+    "optimize": ["optimize", "--sessions", "SESSION", "--trials", "1", "--seed", "0",
+                 "--out", "OUT", "--db", "DB"],
 }
 
 

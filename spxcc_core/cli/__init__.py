@@ -42,6 +42,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "spxcc_core.cli.profile",
     "spxcc_core.cli.gates",
     "spxcc_core.cli.parity",
+    "spxcc_core.cli.optimize",
 )
 
 #: The top-level command each module of :data:`_COMMAND_MODULES` registers (kept in step by
@@ -62,6 +63,7 @@ _COMMAND_OF: dict[str, str] = {
     "spxcc_core.cli.profile": "profile",
     "spxcc_core.cli.gates": "gates",
     "spxcc_core.cli.parity": "parity",
+    "spxcc_core.cli.optimize": "optimize",
 }
 
 

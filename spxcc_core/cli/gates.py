@@ -17,7 +17,7 @@ from spxcc_core.errors import ConfigError
 if TYPE_CHECKING:
     from spxcc_core.gates.rules import GateRules
 
-__all__ = ["register"]
+__all__ = ["add_rule_args", "register", "rules_from_args"]
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -39,22 +39,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     r.add_argument("--sessions", required=True, nargs="+", type=Path, metavar="DIR",
                    help="session caches, folders of flat files or websocket recordings")
     r.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
-    r.add_argument("--resamples", type=int, default=None, metavar="N",
-                   help="bootstrap resamples (default 2000)")
-    r.add_argument("--confidence", type=float, default=0.95, metavar="LEVEL",
-                   help="interval coverage in (0, 1) (default 0.95)")
-    r.add_argument("--min-trades", type=int, default=None, metavar="N",
-                   help="trades each profile needs (default 30)")
-    r.add_argument("--min-sessions", type=int, default=None, metavar="N",
-                   help="sessions the run needs (default 5)")
-    r.add_argument("--throughput-floor", type=float, default=None, metavar="FRACTION",
-                   help="candidate trades/session >= FRACTION x baseline's (default 0.5)")
+    add_rule_args(r)
     r.add_argument("--execute", default=None, metavar="BROKER",
                    help="execute both profiles' setups on this broker in replay (paper): KPIs "
                         "from the executed round trips, R after slippage (default: the "
                         "setups' own outcomes)")
     r.add_argument("--jobs", type=int, default=1, metavar="N",
                    help="replay sessions in N worker processes (default 1)")
+    r.add_argument("--bars-cache", type=Path, default=None, metavar="DIR",
+                   help="bars cache folder: each session's microbars are read from it, or "
+                        "computed once and kept there (default: computed once per run, in "
+                        "memory)")
     r.add_argument("--db", type=db_argument, default=None, metavar="PATH|URL",
                    help="profile store (an SQLite file or a postgresql:// URL), where both "
                         "profiles are recorded (default: $SPXCC_DB or the user data folder)")
@@ -72,7 +67,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rep.set_defaults(func=_report)
 
 
-def _rules(args: argparse.Namespace) -> GateRules:
+def add_rule_args(p: argparse.ArgumentParser) -> None:
+    """The bootstrap and rule options (``--resamples``, ``--confidence``, ``--min-trades``,
+    ``--min-sessions``, ``--throughput-floor``), shared with ``spxcc optimize``."""
+    p.add_argument("--resamples", type=int, default=None, metavar="N",
+                   help="bootstrap resamples (default 2000)")
+    p.add_argument("--confidence", type=float, default=0.95, metavar="LEVEL",
+                   help="interval coverage in (0, 1) (default 0.95)")
+    p.add_argument("--min-trades", type=int, default=None, metavar="N",
+                   help="trades each profile needs (default 30)")
+    p.add_argument("--min-sessions", type=int, default=None, metavar="N",
+                   help="sessions the run needs (default 5)")
+    p.add_argument("--throughput-floor", type=float, default=None, metavar="FRACTION",
+                   help="candidate trades/session >= FRACTION x baseline's (default 0.5)")
+
+
+def rules_from_args(args: argparse.Namespace) -> GateRules:
     """The rule's thresholds from the options (defaults where not given).
 
     :raises ConfigError: an out-of-range value, naming the option.
@@ -105,7 +115,7 @@ def _run(args: argparse.Namespace) -> int:
     from spxcc_core.store.profiles import ProfileHistory
     from spxcc_core.store.sqlite import Store, default_db_path
 
-    rules = _rules(args)
+    rules = rules_from_args(args)
     pm = get_plugin_manager()
     with Store(args.db if args.db is not None else default_db_path()) as db:
         history = ProfileHistory(db)
@@ -118,7 +128,8 @@ def _run(args: argparse.Namespace) -> int:
                     seed=args.seed, confidence=args.confidence,
                     resamples=args.resamples if args.resamples is not None
                     else DEFAULT_RESAMPLES, rules=rules,
-                    out_dir=args.out, pm=pm, jobs=args.jobs, execute=args.execute)
+                    out_dir=args.out, pm=pm, jobs=args.jobs, bars_cache=args.bars_cache,
+                    execute=args.execute)
     d = run.decision
     if args.json:
         sys.stdout.buffer.write(run.document)

@@ -7,6 +7,13 @@ from pathlib import Path
 
 import msgspec
 
+from spxcc_core.cli.replay_many import (
+    add_many_args,
+    bars_cache_root,
+    expand_sessions,
+    run_many,
+    wants_many,
+)
 from spxcc_core.cli.runargs import (
     DB_HELP,
     add_execute_args,
@@ -47,10 +54,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     "one day, or a websocket recording .jsonl) through the same pipeline as "
                     "live and write microbars.jsonl, setups.jsonl, gate_decisions.jsonl, "
                     "quarantine.jsonl and report.json to DIR. Outputs are byte-identical from "
-                    "run to run.")
-    p.add_argument("session", type=Path, metavar="SESSION")
+                    "run to run. Several sessions (or a quoted glob), --jobs or --dask: one "
+                    "folder per session under DIR, each session's microbars cached.")
+    p.add_argument("sessions", type=Path, nargs="+", metavar="SESSION")
     add_selection_args(p)
-    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR",
+                   help="output folder (several sessions: DIR/NNN-<session name>/)")
+    add_many_args(p)
     p.add_argument("--db", type=db_argument, default=None, metavar="PATH|URL",
                    help=f"{DB_HELP} (default: $SPXCC_DB, else DIR/spxcc.sqlite3)")
     p.add_argument("--step-ms", type=int, default=None, metavar="MS",
@@ -72,17 +82,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from spxcc_core.replay.bars import BarsCache
     from spxcc_core.replay.engine import DB_NAME, DEFAULT_STEP_MS, replay_session
 
+    sessions = expand_sessions(args.sessions)
+    if wants_many(args, sessions):
+        return run_many(args, sessions)
+    bars = bars_cache_root(args, many=False)
     detectors = detector_names(args.detectors)
     db = store_path(args.db, args.out / DB_NAME)
     options = execute_options(args.execute, args.execute_option)
     profile = run_profile(args.profile)  # --profile, else the store's active profile
-    result = replay_session(args.session, detectors=detectors, profile=profile,
+    result = replay_session(sessions[0], detectors=detectors, profile=profile,
                             out_dir=args.out, store=db,
                             step_ms=args.step_ms if args.step_ms is not None else DEFAULT_STEP_MS,
                             progress=None, chain=args.chain, fmt=args.fmt,
-                            execute=args.execute, execute_options=options)
+                            execute=args.execute, execute_options=options,
+                            bars_cache=None if bars is None else BarsCache(bars))
     r = result.report
     o = r.outcomes
     hit = "n/a" if o.t1_hit_rate is None else f"{o.t1_hit_rate:.1%}"

@@ -14,6 +14,7 @@ from types import ModuleType
 import msgspec
 
 from spxcc_core.contracts import (
+    bartape,
     broker,
     execution,
     gates,
@@ -21,6 +22,7 @@ from spxcc_core.contracts import (
     host,
     market,
     microbar,
+    optimize,
     parity,
     reconcile,
     replay,
@@ -35,7 +37,7 @@ __all__ = ["all_contracts", "reader_for", "schema_filename"]
 
 _MODULES: tuple[ModuleType, ...] = (
     market, microbar, report, broker, setup, secrets, replay, golden, host, slippage, gates,
-    reconcile, execution, parity,
+    reconcile, execution, parity, bartape, optimize,
 )
 
 

@@ -1,9 +1,10 @@
 """A gate run: the same sessions replayed under a candidate and a baseline profile, the KPIs
 bootstrapped, the promotion rule applied and ``decision.json`` written.
 
-Each session is replayed in memory (:func:`spxcc_core.replay.engine.run_replay`, the live
-pipeline) once per profile; a folder of flat files is ingested into a temporary session cache
-once and both replays read that cache. The trades of a replay come from
+Each session is aggregated once (its microbars recorded, :mod:`spxcc_core.replay.bars`;
+kept in a bars cache folder when one is given) and replayed in memory
+(:func:`spxcc_core.replay.engine.run_replay`, the live pipeline, detection over the recorded
+bars: the same result as a full replay) once per profile. The trades of a replay come from
 :func:`spxcc_core.gates.trades.trades_from_run` only. Sessions are put in date order (then the
 order given) before the KPIs are computed, so the drawdown curve runs forward in time. With
 ``jobs > 1`` sessions are replayed in a process pool; the result does not depend on ``jobs``.
@@ -30,8 +31,8 @@ from spxcc_core.outputs import atomic_write, check_paths
 from spxcc_core.run.profiles import NamedProfile
 from spxcc_core.run.result import json_document
 
-__all__ = ["DECISION_FILE", "DEFAULT_RESAMPLES", "GateRun", "decide", "replay_pair",
-           "rollback_command", "run_gates"]
+__all__ = ["DECISION_FILE", "DEFAULT_RESAMPLES", "GateRun", "check_run_args", "decide",
+           "replay_pair", "rollback_command", "run_gates"]
 
 #: The decision record's file name in the output folder.
 DECISION_FILE = "decision.json"
@@ -46,32 +47,47 @@ class _PairJob:
     session: str
     candidate_toml: str
     baseline_toml: str
+    bars_cache: str | None = None
     execute: str | None = None
 
 
 def replay_pair(session: str, candidate: NamedProfile, baseline: NamedProfile,
-                pm: pluggy.PluginManager | None = None, *, execute: str | None = None
-                ) -> tuple[SessionTrades, SessionTrades]:
-    """Replay ``session`` under both profiles; returns (candidate, baseline) trades.
+                pm: pluggy.PluginManager | None = None,
+                bars_cache: str | os.PathLike[str] | None = None, *,
+                execute: str | None = None) -> tuple[SessionTrades, SessionTrades]:
+    """Replay ``session`` under both profiles, aggregated once; returns (candidate,
+    baseline) trades.
 
+    :param bars_cache: a bars cache folder the session's microbars are read from or kept in
+        (None: recorded in memory for this pair only). Not used when executing: execution
+        needs the session's raw option quotes, so each profile replays the session itself.
     :param execute: a broker to execute each profile's setups on in replay (``paper``): the
         trades are then the executed round trips, R after slippage; None: the setups' own
         outcomes.
     :raises InputError: the session cannot be read.
     """
-    from spxcc_core.replay.cache import ingest
-    from spxcc_core.replay.engine import run_replay, session_kind
+    from spxcc_core.replay.bars import BarsCache, MemoryBars
+    from spxcc_core.replay.engine import run_replay
 
-    def both(source: str | os.PathLike[str]) -> tuple[SessionTrades, SessionTrades]:
-        return (trades_from_run(run_replay(source, profile=candidate.profile, pm=pm,
-                                           execute=execute)),
-                trades_from_run(run_replay(source, profile=baseline.profile, pm=pm,
-                                           execute=execute)))
+    if execute is not None:
+        from spxcc_core.replay.cache import ingest
+        from spxcc_core.replay.engine import session_kind
 
-    if session_kind(session) != "flatfiles":
-        return both(session)
-    with tempfile.TemporaryDirectory(prefix="spxcc-gates-") as tmp:
-        return both(ingest(session, Path(tmp) / "cache").root)
+        def both(source: str | os.PathLike[str]) -> tuple[SessionTrades, SessionTrades]:
+            return (trades_from_run(run_replay(source, profile=candidate.profile, pm=pm,
+                                               execute=execute)),
+                    trades_from_run(run_replay(source, profile=baseline.profile, pm=pm,
+                                               execute=execute)))
+
+        if session_kind(session) != "flatfiles":
+            return both(session)
+        with tempfile.TemporaryDirectory(prefix="spxcc-gates-") as tmp:
+            return both(ingest(session, Path(tmp) / "cache").root)
+    bars = MemoryBars(None if bars_cache is None else BarsCache(bars_cache))
+    return (trades_from_run(run_replay(session, profile=candidate.profile, pm=pm,
+                                       bars_cache=bars)),
+            trades_from_run(run_replay(session, profile=baseline.profile, pm=pm,
+                                       bars_cache=bars)))
 
 
 def _run_job(job: _PairJob) -> tuple[SessionTrades, SessionTrades]:
@@ -82,7 +98,8 @@ def _run_job(job: _PairJob) -> tuple[SessionTrades, SessionTrades]:
         return NamedProfile(profile=parse_profile(toml, what), toml=toml, id="", source=what)
 
     return replay_pair(job.session, named(job.candidate_toml, "candidate"),
-                       named(job.baseline_toml, "baseline"), execute=job.execute)
+                       named(job.baseline_toml, "baseline"), bars_cache=job.bars_cache,
+                       execute=job.execute)
 
 
 @attrs.frozen
@@ -164,23 +181,13 @@ def decide(candidate: NamedProfile, baseline: NamedProfile, sources: Sequence[st
         code_version=__version__, rollback_command=rollback_command(baseline))
 
 
-def run_gates(*, candidate: NamedProfile, baseline: NamedProfile,
-              sessions: Sequence[str | os.PathLike[str]], seed: int = 0,
-              resamples: int = DEFAULT_RESAMPLES, confidence: float = 0.95,
-              rules: GateRules | None = None, out_dir: str | os.PathLike[str] | None = None,
-              pm: pluggy.PluginManager | None = None, jobs: int = 1,
-              execute: str | None = None) -> GateRun:
-    """Replay every session under both profiles, decide, and write ``out_dir/decision.json``.
+def check_run_args(sessions: Sequence[str | os.PathLike[str]], *, jobs: int, resamples: int,
+                   confidence: float, command: str) -> list[str]:
+    """The sessions as text, after checking the options a gate run shares with the
+    optimizer.
 
-    :param sessions: session caches, flat-file folders or websocket recordings.
-    :param jobs: worker processes (1: in this process, with ``pm``; more: a process pool
-        whose workers use the default plugin manager).
-    :param execute: execute both profiles' setups on this broker in replay (``paper``): KPIs
-        from the executed round trips, R after slippage (``trade_source`` ``execution``);
-        None: from the setups' own outcomes (``setups``).
-    :returns: the decision, its bytes and its path.
-    :raises ConfigError: bad arguments, or ``decision.json`` would overwrite an input.
-    :raises InputError: a session cannot be read.
+    :raises ConfigError: ``jobs`` or ``resamples`` below 1, ``confidence`` outside (0, 1),
+        no session (``command`` names the command in that message).
     """
     if jobs < 1:
         raise ConfigError(f"--jobs must be >= 1, got {jobs}")
@@ -190,7 +197,33 @@ def run_gates(*, candidate: NamedProfile, baseline: NamedProfile,
         raise ConfigError(f"--confidence must be in (0, 1), got {confidence}")
     sources = [os.fspath(s) for s in sessions]
     if not sources:
-        raise ConfigError("gates: give at least one session")
+        raise ConfigError(f"{command}: give at least one session")
+    return sources
+
+
+def run_gates(*, candidate: NamedProfile, baseline: NamedProfile,
+              sessions: Sequence[str | os.PathLike[str]], seed: int = 0,
+              resamples: int = DEFAULT_RESAMPLES, confidence: float = 0.95,
+              rules: GateRules | None = None, out_dir: str | os.PathLike[str] | None = None,
+              pm: pluggy.PluginManager | None = None, jobs: int = 1,
+              bars_cache: str | os.PathLike[str] | None = None,
+              execute: str | None = None) -> GateRun:
+    """Replay every session under both profiles, decide, and write ``out_dir/decision.json``.
+
+    :param sessions: session caches, flat-file folders or websocket recordings.
+    :param jobs: worker processes (1: in this process, with ``pm``; more: a process pool
+        whose workers use the default plugin manager).
+    :param bars_cache: a bars cache folder (each session's microbars read from it, or
+        recorded and kept there); None: each session aggregated once, in memory.
+    :param execute: execute both profiles' setups on this broker in replay (``paper``): KPIs
+        from the executed round trips, R after slippage (``trade_source`` ``execution``);
+        None: from the setups' own outcomes (``setups``).
+    :returns: the decision, its bytes and its path.
+    :raises ConfigError: bad arguments, or ``decision.json`` would overwrite an input.
+    :raises InputError: a session cannot be read.
+    """
+    sources = check_run_args(sessions, jobs=jobs, resamples=resamples, confidence=confidence,
+                             command="gates")
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
         inputs = [(f"session {s}", s) for s in sources]
@@ -201,11 +234,12 @@ def run_gates(*, candidate: NamedProfile, baseline: NamedProfile,
 
     for s in sources:
         session_kind(s)  # every session readable before the long part starts
+    bars = None if bars_cache is None else os.fspath(bars_cache)
     if jobs == 1:
-        pairs = [replay_pair(s, candidate, baseline, pm, execute=execute) for s in sources]
+        pairs = [replay_pair(s, candidate, baseline, pm, bars, execute=execute) for s in sources]
     else:
         with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
-            pairs = list(pool.map(_run_job, [_PairJob(s, candidate.toml, baseline.toml, execute)
+            pairs = list(pool.map(_run_job, [_PairJob(s, candidate.toml, baseline.toml, bars, execute)
                                              for s in sources]))
     decision = decide(candidate, baseline, sources, pairs, seed=seed, resamples=resamples,
                       confidence=confidence, rules=rules if rules is not None else GateRules())

@@ -19,7 +19,8 @@ import attrs
 from spxcc_core.contracts.setup import GateDecision, SetupInstance
 from spxcc_core.run.result import RunResult
 
-__all__ = ["EXECUTION_SOURCE", "TRADE_SOURCE", "SessionTrades", "Trade", "block_reasons", "trades_from_run"]
+__all__ = ["EXECUTION_SOURCE", "TRADE_SOURCE", "SessionTrades", "Trade", "block_reasons",
+           "session_trades", "trades_from_run"]
 
 #: Name of the detection-only trade source written into ``decision.json`` (``trade_source``).
 TRADE_SOURCE = "setups"
@@ -77,8 +78,15 @@ def trades_from_run(run: RunResult) -> SessionTrades:
         return SessionTrades(session_date=run.report.source.session_date, trades=executed,
                              block_reasons=block_reasons(run.decisions),
                              source=EXECUTION_SOURCE)
-    triggered = sorted((s for s in run.setups if s.triggered_ms is not None),
+    return session_trades(run.report.source.session_date, run.setups, run.decisions)
+
+
+def session_trades(session_date: str, setups: Iterable[SetupInstance],
+                   decisions: Iterable[GateDecision]) -> SessionTrades:
+    """:func:`trades_from_run` of a session's final setups and gate decisions (the
+    optimizer's screening pass reads them straight from a detector runner)."""
+    triggered = sorted((s for s in setups if s.triggered_ms is not None),
                        key=lambda s: (s.triggered_ms, s.id))
-    return SessionTrades(session_date=run.report.source.session_date,
+    return SessionTrades(session_date=session_date,
                          trades=tuple(_trade(s) for s in triggered),
-                         block_reasons=block_reasons(run.decisions))
+                         block_reasons=block_reasons(decisions))

@@ -60,7 +60,7 @@ import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 import numpy as np
@@ -68,6 +68,7 @@ import numpy.typing as npt
 import pluggy
 
 from spxcc_core.aggregate.config import AggregatorConfig
+from spxcc_core.aggregate.engine import StreamingAggregator
 from spxcc_core.contracts.replay import WebsocketCounts
 from spxcc_core.detect.profile import Profile
 from spxcc_core.errors import ConfigError, InputError
@@ -103,6 +104,8 @@ __all__ = [
     "OUTPUT_FILES",
     "PAPER_REPLAY_OPTIONS",
     "REPLAY_ACCOUNT",
+    "BarsSource",
+    "PreparedBars",
     "ReplayRun",
     "RunResult",
     "SessionInput",
@@ -203,25 +206,60 @@ class _Cursor:
 # ----------------------------------------------------------------------------- drivers
 
 
-def _push_index(pipe: Pipeline, cursor: _Cursor, until_ns: int) -> None:
+class Sink(Protocol):
+    """What the drivers push into: a :class:`Pipeline`, or the bars-cache recorder
+    (:mod:`spxcc_core.replay.bars`), which aggregates and records instead of detecting."""
+
+    @property
+    def aggregator(self) -> StreamingAggregator:
+        """The aggregator whose symbol and condition tables the batches refer to."""
+
+    def push(self, trades: Any, quotes: Any, index_values: Any = None) -> object:
+        """One step: index values, then trades and quotes (each None or empty: none)."""
+
+
+class PreparedBars(Protocol):
+    """A session's microbars, aggregated earlier (:mod:`spxcc_core.replay.bars`)."""
+
+    def replay(self, inputs: RunInputs, store: Store,
+               config: AggregatorConfig | None) -> RunResult:
+        """Detection, gating and outcomes over the bars: the session's full replay result."""
+
+
+class BarsSource(Protocol):
+    """Where a replay gets a session's microbars instead of aggregating now
+    (:class:`spxcc_core.replay.bars.BarsCache`)."""
+
+    def prepare(self, session: SessionInput, *, config: AggregatorConfig | None,
+                step_ms: int) -> PreparedBars:
+        """The session's bars, read (or aggregated and kept) before any output is created.
+
+        :raises InputError: unreadable session input.
+        """
+
+
+def _push_index(pipe: Sink, cursor: _Cursor, until_ns: int) -> None:
     for b in cursor.take_until(until_ns):
         pipe.push(None, None, index_values=b)
 
 
-def _replay_cache(cache: SessionCache, pipe: Pipeline, step_ms: int,
-                  progress: Progress) -> None:
-    """Feed a cache through the pipeline by the replay clock."""
+def _replay_cache(cache: SessionCache, pipe: Sink, step_ms: int,
+                  progress: Progress, *, with_index: bool,
+                  executor_feed: Pipeline | None = None) -> None:
+    """Feed a cache through ``pipe`` by the replay clock; ``with_index``: push the index
+    values too (the gamma context reads them with a chain, the executor for its index value);
+    ``executor_feed``: the pipeline whose executor also gets the session's option quotes in
+    time order, by the same clock (None: no execution)."""
     groups = [(cache.batches(f"{c}_trades"), cache.batches(f"{c}_quotes"))
               for c in ("stocks", "options")]
     cursors = [(_Cursor(t), _Cursor(q)) for t, q in groups]
-    # index values only matter to the gamma context, which needs a chain, and to execution
-    wanted = pipe.market.chain is not None or pipe.executor is not None
     index = (_Cursor(cache.batches("index_values"))
-             if wanted and cache.rows("index_values") else None)
+             if with_index and cache.rows("index_values") else None)
     step = step_ms * _NS_PER_MS
-    options = _time_ordered_option_quotes(cache) if pipe.executor is not None else None
-    if options is not None:
-        pipe.external_option_quotes = True
+    options = (_time_ordered_option_quotes(cache)
+               if executor_feed is not None and executor_feed.executor is not None else None)
+    if executor_feed is not None and options is not None:
+        executor_feed.external_option_quotes = True
     fed = 0
     while True:
         pending = [ts for pair in cursors for c in pair if (ts := c.next_ts()) is not None]
@@ -241,11 +279,11 @@ def _replay_cache(cache: SessionCache, pipe: Pipeline, step_ms: int,
                                  + (len(q) if q is not None else 0))
         if options is not None:  # the executor's option quotes up to the clock, by time
             cut = int(np.searchsorted(options.ts, clock, side="left"))
-            if cut > fed:
-                pipe.feed_option_quotes(_slice(options, fed, cut))
+            if cut > fed and executor_feed is not None:
+                executor_feed.feed_option_quotes(_slice(options, fed, cut))
                 fed = cut
-    if options is not None and fed < len(options):
-        pipe.feed_option_quotes(_slice(options, fed, len(options)))
+    if executor_feed is not None and options is not None and fed < len(options):
+        executor_feed.feed_option_quotes(_slice(options, fed, len(options)))
     if index is not None:  # the rest, before the final bars are released
         _push_index(pipe, index, 2**63 - 1)
 
@@ -264,7 +302,7 @@ def _time_ordered_option_quotes(cache: SessionCache) -> QuoteColumns | None:
     return whole.take(np.argsort(whole.ts, kind="stable"))
 
 
-def _replay_ws(path: Path, pipe: Pipeline, progress: Progress) -> WebsocketCounts:
+def _replay_ws(path: Path, pipe: Sink, progress: Progress) -> WebsocketCounts:
     """Push a recording frame by frame (index values, then trades and quotes, as live does);
     returns the websocket event counts."""
     from spxcc_core.massive.websocket import WsStats, iter_ws_decoded
@@ -353,7 +391,8 @@ def run_replay(session: SessionInput, *, detectors: Sequence[str] | None = None,
                progress: bool | None = False,
                chain: ChainSnapshot | str | os.PathLike[str] | None = None,
                execute: str | None = None,
-               execute_options: Mapping[str, object] | None = None) -> RunResult:
+               execute_options: Mapping[str, object] | None = None,
+               bars_cache: BarsSource | None = None) -> RunResult:
     """Replay a session in memory (nothing written but the store).
 
     :param session: a session-cache folder or :class:`SessionCache`, a folder of Massive flat
@@ -373,6 +412,10 @@ def run_replay(session: SessionInput, *, detectors: Sequence[str] | None = None,
         execution (module docstring).
     :param execute_options: the broker's options (strings accepted; paper:
         :data:`PAPER_REPLAY_OPTIONS` are the defaults).
+    :param bars_cache: aggregate through a bars cache (:mod:`spxcc_core.replay.bars`):
+        the session's microbars are recorded once per content and aggregator settings, and
+        detection runs over them; the outputs are the same bytes. None: aggregate now. Not
+        used with ``execute``: execution needs the session's raw option quotes.
     :returns: the run's :class:`~spxcc_core.run.RunResult` (``to_arrow()``, ``to_polars()``,
         ``to_pandas()``, ``outputs()``).
     :raises InputError: unreadable session input or chain snapshot.
@@ -385,6 +428,10 @@ def run_replay(session: SessionInput, *, detectors: Sequence[str] | None = None,
                     profile=profile, chain=chain)
     inputs = resolve_inputs(pm=pm, profile=profile, detectors=detectors, chain=chain)
     broker = execution_broker(inputs.pm, execute, execute_options)
+    if bars_cache is not None and broker is None:
+        bars = bars_cache.prepare(session, config=config, step_ms=step_ms)
+        with run_store(store, None) as db:
+            return bars.replay(inputs, db, config)
     with _prepared(session, kind) as src, run_store(store, None) as db:
         return _replay(src, inputs, db, config, step_ms, progress, broker)
 
@@ -416,7 +463,10 @@ def _run(cache: SessionCache, kind: str, inputs: RunInputs, store: Store,
                     broker=broker)
     bar = make_progress(cache.total_events, f"replay {date}", enabled=progress)
     try:
-        _replay_cache(cache, pipe, step_ms, bar)
+        # index values matter to the gamma context (with a chain) and to the executor
+        _replay_cache(cache, pipe, step_ms, bar,
+                      with_index=pipe.market.chain is not None or pipe.executor is not None,
+                      executor_feed=pipe)
         pipe.finish()
     finally:
         bar.close()
@@ -454,7 +504,8 @@ def replay_session(session: SessionInput, *, detectors: Sequence[str] | None = N
                    progress: bool | None = False,
                    chain: ChainSnapshot | str | os.PathLike[str] | None = None,
                    fmt: Format = "jsonl", execute: str | None = None,
-                   execute_options: Mapping[str, object] | None = None) -> ReplayResult:
+                   execute_options: Mapping[str, object] | None = None,
+                   bars_cache: BarsSource | None = None) -> ReplayResult:
     """Replay one session through the live pipeline and write its outputs.
 
     Parameters as :func:`run_replay`, plus:
@@ -463,6 +514,7 @@ def replay_session(session: SessionInput, *, detectors: Sequence[str] | None = N
         writes no files (the digests are still computed).
     :param store: a :class:`Store`, a store file, or None: ``out_dir/spxcc.sqlite3`` (an
         in-memory store without ``out_dir``).
+    :param bars_cache: as for :func:`run_replay`.
     :param fmt: ``jsonl`` (default: :data:`OUTPUT_FILES`), ``parquet`` (the Parquet files of
         :data:`~spxcc_core.run.PARQUET_FILES` and ``report.json``) or ``both``
         (:func:`~spxcc_core.run.result.output_names`). Parquet is written with fixed options:
@@ -485,10 +537,16 @@ def replay_session(session: SessionInput, *, detectors: Sequence[str] | None = N
                     profile=profile, chain=chain, names=names)
     inputs = resolve_inputs(pm=pm, profile=profile, detectors=detectors, chain=chain)
     broker = execution_broker(inputs.pm, execute, execute_options)
-    with _prepared(session, kind) as src:
+    if bars_cache is not None and broker is None:
+        bars = bars_cache.prepare(session, config=config, step_ms=step_ms)
         out = make_out_dir(out_dir)
         with run_store(store, out) as db:
-            run = _replay(src, inputs, db, config, step_ms, progress, broker)
+            run = bars.replay(inputs, db, config)
+    else:
+        with _prepared(session, kind) as src:
+            out = make_out_dir(out_dir)
+            with run_store(store, out) as db:
+                run = _replay(src, inputs, db, config, step_ms, progress, broker)
     files = run.outputs(fmt)
     if out is not None:
         atomic_write({out / name: files[name] for name in names})

@@ -34,7 +34,7 @@ from spxcc_core.store.sqlite import Store
 from spxcc_core.store.target import is_postgres_url
 
 __all__ = ["NamedProfile", "active_profile", "default_profile_toml", "named_profile",
-           "profile_from_text", "profile_id", "store_profile"]
+           "profile_from_text", "profile_id", "store_profile", "toml_value"]
 
 
 @attrs.frozen(eq=False)
@@ -55,7 +55,11 @@ def profile_id(pm: pluggy.PluginManager | PluginRegistry, profile: Profile) -> s
     return DetectorRunner(as_registry(pm), profile).profile_hash
 
 
-def _toml_value(v: Any) -> str:
+def toml_value(v: Any) -> str:
+    """A TOML value's text: a bool, int, float, string or list of them.
+
+    :raises ConfigError: any other type.
+    """
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, int | float):
@@ -63,7 +67,7 @@ def _toml_value(v: Any) -> str:
     if isinstance(v, str):
         return json.dumps(v)
     if isinstance(v, list | tuple):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+        return "[" + ", ".join(toml_value(x) for x in v) + "]"
     raise ConfigError(f"cannot write {type(v).__name__} value {v!r} as TOML")
 
 
@@ -76,7 +80,7 @@ def default_profile_toml(pm: pluggy.PluginManager | PluginRegistry) -> str:
     for name, cfg in sorted(prof.detectors.items()):
         lines += ["", f"[detectors.{name}]", f"version = {cfg.version}", "enabled = true",
                   f"[detectors.{name}.params]"]
-        lines += [f"{k} = {_toml_value(v)}" for k, v in cfg.params.items()]
+        lines += [f"{k} = {toml_value(v)}" for k, v in cfg.params.items()]
     return "\n".join(lines) + "\n"
 
 
