@@ -32,6 +32,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "spxcc_core.cli.replay",
     "spxcc_core.cli.golden",
     "spxcc_core.cli.live",
+    "spxcc_core.cli.serve",
     "spxcc_core.cli.slippage_cmd",
     "spxcc_core.cli.profile",
     "spxcc_core.cli.gates",

@@ -107,7 +107,7 @@ class SetupExecutor(Protocol):
 
 
 def check_bind(host: str, *, bind_any: bool, token_hash: TokenHash | None,
-               option: str = "hub.bind") -> None:
+               option: str = "--bind (hub.bind)") -> None:
     """Refuse a listening address other than loopback unless explicitly allowed and guarded.
 
     :raises ConfigError: ``host`` is not loopback and ``bind_any`` is off, or it is on but
@@ -358,6 +358,16 @@ class Host:
         self.router.start()
         self._after_routing()
         self._poller = asyncio.get_running_loop().create_task(self._poll_loop())
+
+    def request_stop(self) -> None:
+        """Ask the running session (:meth:`replay`, :meth:`live`) to end, without waiting: its
+        input ends there and it returns its outputs. Safe from a signal handler."""
+        self._stop.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        """True once :meth:`request_stop` or :meth:`stop` was called."""
+        return self._stop.is_set()
 
     async def stop(self) -> None:
         """End a running session (its outputs up to now are final), stop polling, close the

@@ -5,20 +5,20 @@
 // values from the feed are only ever set as text, never as HTML.
 "use strict";
 
-const MAX_BARS = 5400;     // per symbol, for the chart (90 minutes of 1 s bars)
+const MAX_BARS = 25000;    // per symbol, for the chart (a whole session of 1 s bars)
 const TABLE_ROWS = 40;     // rows kept in each table
 const PUBLIC = ["microbar@2", "setup@1", "gate_decision@1", "feed_status@1"];
 const ACCOUNT = ["fill@1", "position@1", "reconcile_status@1"];
 
 const state = {
   bars: new Map(),         // symbol -> [{t, close, vwap, volume}]
-  vwap: new Map(),         // symbol -> {pv, v}
   setups: new Map(),       // id -> setup
   orders: new Map(),       // brokerOrderId -> {symbol, side, qty, notional}
   positions: new Map(),    // symbol -> position
   gaps: [],
   symbol: null,
-  lastSeq: new Map(),
+  seen: new Map(),         // channel -> Set of seq already shown
+  newestMs: 0,
   dirty: false,
 };
 
@@ -58,24 +58,30 @@ const signed = (v, d) => [num(v, d), v == null ? "" : v > 0 ? "pos" : v < 0 ? "n
 function onBar(b) {
   if (!state.bars.has(b.symbol)) {
     state.bars.set(b.symbol, []);
-    state.vwap.set(b.symbol, {pv: 0, v: 0});
     const opt = document.createElement("option");
     opt.value = opt.textContent = b.symbol;
     $("symbol").appendChild(opt);
     if (state.symbol === null) { state.symbol = b.symbol; $("symbol").value = b.symbol; }
   }
-  const acc = state.vwap.get(b.symbol);
-  if (b.vwap != null && b.volume > 0) { acc.pv += b.vwap * b.volume; acc.v += b.volume; }
   const series = state.bars.get(b.symbol);
   if (b.close != null) {
-    series.push({t: b.startMs, close: b.close, vwap: acc.v > 0 ? acc.pv / acc.v : null});
+    // kept in time order (history asked for on connect may arrive after newer bars)
+    const point = {t: b.startMs, close: b.close,
+                   pv: b.vwap != null && b.volume > 0 ? b.vwap * b.volume : 0,
+                   v: b.vwap != null && b.volume > 0 ? b.volume : 0};
+    let i = series.length;
+    while (i > 0 && series[i - 1].t > point.t) i--;
+    series.splice(i, 0, point);
     if (series.length > MAX_BARS) series.splice(0, series.length - MAX_BARS);
   }
   prependRow($("bars").tBodies[0], [
     fmtTime(b.startMs), b.symbol, num(b.close), num(b.volume, 0), signed(b.deltaVolume, 0),
     signed(b.bidAskImbalance, 3), num(b.askBidSizeRatio, 2), num(b.avgSpreadBps, 2),
     num(b.quoteCoveragePct, 1)]);
-  $("clock").textContent = `session ${fmtTime(b.startMs)} NY`;
+  if (b.startMs >= state.newestMs) {
+    state.newestMs = b.startMs;
+    $("clock").textContent = `session ${fmtTime(b.startMs)} NY`;
+  }
   state.dirty = true;
 }
 
@@ -195,6 +201,8 @@ function drawChart() {
       svg.appendChild(el("rect", {class: "gap", x: x(Math.max(g.fromMs, t0)), y: T,
         width: Math.max(x(g.toMs) - x(Math.max(g.fromMs, t0)), 1), height: H - T - B}));
     }
+    let pv = 0, v = 0;
+    for (const p of series) { pv += p.pv; v += p.v; p.vwap = v > 0 ? pv / v : null; }
     const path = (key) => series.filter((p) => p[key] != null)
       .map((p, i) => `${i ? "L" : "M"}${x(p.t).toFixed(1)},${y(p[key]).toFixed(1)}`).join("");
     svg.appendChild(el("path", {class: "close", d: path("close")}));
@@ -232,13 +240,33 @@ let token = null;
 
 function send(obj) { if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(obj)); }
 
+// Subscribing, then asking the hub for what it retained of each channel (the session so far):
+// a page opened late, or reopened, shows the whole session, not only what comes next.
+function subscribe(channels) {
+  send({action: "subscribe", channels});
+  for (const channel of channels) send({action: "replay", channel, fromSeq: 1});
+}
+
+function onReply(r) {
+  if (r.request === "auth") {
+    $("auth-state").textContent = r.ok ? "account channels unlocked" : r.message;
+    if (r.ok) subscribe(ACCOUNT);
+  } else if (r.request === "replay" && r.channel) {
+    if (r.ok && r.toSeq != null) {          // more may follow: ask from the next one
+      send({action: "replay", channel: r.channel, fromSeq: r.toSeq + 1});
+    } else if (!r.ok && r.oldestSeq != null && r.fromSeq < r.oldestSeq) {
+      send({action: "replay", channel: r.channel, fromSeq: r.oldestSeq});
+    }
+  }
+}
+
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   ws = new WebSocket(`${scheme}://${location.host}/`);
   const badge = $("conn");
   ws.onopen = () => {
     badge.textContent = "connected"; badge.className = "badge on";
-    send({action: "subscribe", channels: PUBLIC});
+    subscribe(PUBLIC);
     if (token) send({action: "auth", token});
   };
   ws.onmessage = (ev) => {
@@ -249,19 +277,12 @@ function connect() {
       }
       return;
     }
-    if (env.type === "hub_reply") {
-      if (env.data.request === "auth") {
-        $("auth-state").textContent = env.data.ok ? "account channels unlocked" : env.data.message;
-        if (env.data.ok) send({action: "subscribe", channels: ACCOUNT});
-      }
-      return;
-    }
+    if (env.type === "hub_reply") { onReply(env.data); return; }
     const key = `${env.type}@${env.version}`;
-    const prev = state.lastSeq.get(key);
-    if (prev != null && env.seq > prev + 1) {  // a gap in the stream: ask for what we missed
-      send({action: "replay", channel: key, fromSeq: prev + 1});
-    }
-    if (prev == null || env.seq > prev) state.lastSeq.set(key, env.seq);
+    if (!state.seen.has(key)) state.seen.set(key, new Set());
+    const seen = state.seen.get(key);
+    if (seen.has(env.seq)) return;  // already shown (history and live overlap)
+    seen.add(env.seq);
     const handle = HANDLERS[env.type];
     if (handle) handle(env.data);
   };
