@@ -26,8 +26,8 @@ Every output goes one way, in production order, for live and replay alike: the h
 :meth:`Host.on_feed_status`, :meth:`Host.on_fill`, :meth:`Host.on_reconcile`), then the hub
 (microbars, setups, gate decisions, feed status; fills on ``fill@1``, the account's positions
 on ``position@1`` after a fill, each reconciliation on ``reconcile_status@1``). A callback that
-raises is recorded in ``host.registry.failures`` (plugin ``host:<name>``) and logged; the
-session goes on.
+raises is counted (plugin ``host:<name>``, :meth:`Host.failures`) and logged once; the session
+goes on.
 
 **Execution seam.** The host never turns a setup into an order itself: each step's setup
 changes are handed to the ``executor`` (:class:`SetupExecutor`, a constructor argument) —
@@ -68,7 +68,7 @@ from spxcc_core.host.pace import Pacer
 from spxcc_core.host.wire import FeedStatus, ReconcileStatus
 from spxcc_core.hookspecs import hookimpl
 from spxcc_core.pipeline import Pipeline
-from spxcc_core.registry import PluginRegistry
+from spxcc_core.registry import PluginFailure, PluginRegistry
 from spxcc_core.run.result import RunResult, StepOutputs
 from spxcc_core.run.setup import RunInputs, open_store, resolve_inputs, ws_counts
 from spxcc_core.store import Store
@@ -90,6 +90,10 @@ log = logging.getLogger("spxcc.host.app")
 HOST_PLUGIN_NAME = "spxcc_host"
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: The host's own calls whose failures are counted (:meth:`Host.failures`).
+_HOST_HOOKS = ("on_microbar", "on_setup", "on_gate_decision", "on_feed_status", "on_fill",
+               "on_reconcile", "on_setups")
 
 
 @runtime_checkable
@@ -582,8 +586,17 @@ class Host:
                 self._failed(getattr(fn, "__qualname__", repr(fn)), hook, exc)
 
     def _failed(self, name: str, hook: str, exc: Exception) -> None:
-        self.registry.failures.record(f"host:{name}", hook, exc)
-        log.warning("host: %s (%s) raised %s: %s", name, hook, type(exc).__name__, exc)
+        plugin = f"host:{name}"
+        failures = self.registry.failures
+        first = plugin not in failures.counted(hook)
+        failures.count(plugin, hook, exc)
+        if first:  # once per callback and hook; the count is in failures()
+            log.warning("host: %s (%s) raised %s: %s", name, hook, type(exc).__name__, exc)
+
+    def failures(self) -> list[PluginFailure]:
+        """Every failure of the host's callbacks and executor (counted: ``first message (N
+        times)``), then every listed plugin failure of its registry."""
+        return self.registry.failures.entries(_HOST_HOOKS)
 
 
 def reconcile_status(run: ReconcileRun) -> ReconcileStatus:

@@ -102,7 +102,8 @@ function onGate(d) {
     for (const c of d.checks.filter((c) => !c.passed)) {
       const why = document.createElement("span");
       why.className = "why";
-      why.textContent = `${c.gate}: ${c.input} ${num(c.observed, 3)} ` +
+      const seen = c.observed == null ? "unavailable" : num(c.observed, 3);
+      why.textContent = `${c.gate}: ${c.input} ${seen} ` +
         `${c.comparison} ${num(c.threshold, 3)} fails`;
       li.appendChild(why);
     }
@@ -207,16 +208,28 @@ function drawChart() {
       .map((p, i) => `${i ? "L" : "M"}${x(p.t).toFixed(1)},${y(p[key]).toFixed(1)}`).join("");
     svg.appendChild(el("path", {class: "close", d: path("close")}));
     svg.appendChild(el("path", {class: "vwap", d: path("vwap")}));
+    const labels = [];
     for (const s of levels) {
-      const xa = x(Math.max(s.detectedMs, t0)), xb = x(Math.min(s.closedMs ?? t1, t1));
+      const xa = x(Math.max(s.detectedMs, t0));
+      const xb = Math.max(x(Math.min(s.closedMs ?? t1, t1)), xa + 60);  // visible however short
       for (const [name, v] of [["entry", s.entry], ["stop", s.stop], ["t1", s.t1], ["t2", s.t2]]) {
-        const line = el("line", {class: `level level-${name}`, x1: xa, x2: Math.max(xb, xa + 2),
-                                 y1: y(v), y2: y(v), "data-setup": s.id});
+        const line = el("line", {class: `level level-${name}`, x1: xa, x2: xb, y1: y(v), y2: y(v),
+                                 "data-setup": s.id});
         line.appendChild(el("title", {}, `${s.detector} ${name} ${v.toFixed(2)}`));
         svg.appendChild(line);
-        svg.appendChild(el("text", {class: `level-label level-${name}`, x: xa + 2, y: y(v) - 3,
-                                    fill: "currentColor"}, `${name.toUpperCase()} ${v.toFixed(2)}`));
+        labels.push({name, v, x: xb + 4, y: y(v) + 4});
       }
+    }
+    // labels of close levels are pushed apart (12 px) so each stays readable
+    labels.sort((a, b) => a.y - b.y);
+    for (let i = 1; i < labels.length; i++) {
+      if (Math.abs(labels[i].x - labels[i - 1].x) < 90 && labels[i].y - labels[i - 1].y < 12) {
+        labels[i].y = labels[i - 1].y + 12;
+      }
+    }
+    for (const l of labels) {
+      svg.appendChild(el("text", {class: `level-label level-${l.name}`, x: l.x, y: l.y},
+                         `${l.name.toUpperCase()} ${l.v.toFixed(2)}`));
     }
     const last = series[series.length - 1];
     $("last").textContent = `${state.symbol} ${last.close.toFixed(2)}` +
