@@ -98,7 +98,7 @@ poll_interval_s = 0.5
     ("[hub\n", "not valid TOML"),
 ])
 def test_config_errors_name_the_key(text: str, message: str) -> None:
-    with pytest.raises(ConfigError, match="host.toml") as err:
+    with pytest.raises(ConfigError, match=r"host\.toml") as err:
         parse_host_config(text, "host.toml")
     assert message in str(err.value) and "\n" not in str(err.value)
 
@@ -108,7 +108,7 @@ def test_bind_rule() -> None:
                                      "0.0.0.0", "10.1.2.3", "example.org")] == \
         [True, True, True, True, True, False, False, False]
     check_bind("127.0.0.1", bind_any=False, token_hash=None)
-    with pytest.raises(ConfigError, match="not a loopback address.*--bind-any"):
+    with pytest.raises(ConfigError, match=r"not a loopback address.*--bind-any"):
         check_bind("0.0.0.0", bind_any=False, token_hash=None)
     with pytest.raises(ConfigError, match="needs a hub token hash"):
         check_bind("0.0.0.0", bind_any=True, token_hash=None)

@@ -56,17 +56,17 @@ from spxcc_core.clock import Clock, SystemClock
 from spxcc_core.contracts.base import Contract
 from spxcc_core.contracts.broker import Fill
 from spxcc_core.contracts.microbar import MicrobarV2
-from spxcc_core.contracts.reconcile import ReconcileRun
+from spxcc_core.contracts.reconcile import ReconcileRun, RunStatus
 from spxcc_core.contracts.replay import ReplaySource
 from spxcc_core.contracts.setup import GateDecision, SetupInstance
 from spxcc_core.errors import ConfigError, InputError, PluginError
 from spxcc_core.hashing import sha256_file
+from spxcc_core.hookspecs import hookimpl
 from spxcc_core.host.auth import TokenHash
 from spxcc_core.host.config import HostConfig, is_loopback, load_host_config
 from spxcc_core.host.hub import Hub, HubConfig, parse_hostport
 from spxcc_core.host.pace import Pacer
 from spxcc_core.host.wire import FeedStatus, ReconcileStatus
-from spxcc_core.hookspecs import hookimpl
 from spxcc_core.pipeline import Pipeline
 from spxcc_core.registry import PluginFailure, PluginRegistry
 from spxcc_core.run.result import RunResult, StepOutputs
@@ -611,7 +611,7 @@ def reconcile_status(run: ReconcileRun) -> ReconcileStatus:
     else:
         message = (f"clean: {run.positions_compared} position(s), {run.orders_compared} "
                    "order(s) compared")
-    status = "failed" if run.status == "failed" else "halted" if run.halted else (
+    status: RunStatus = "failed" if run.status == "failed" else "halted" if run.halted else (
         "differences" if n else "clean")
     return ReconcileStatus(account_id=run.account_id, at_ms=run.at_ms, status=status,
                            halted=run.halted, differences=n, message=message)

@@ -66,8 +66,8 @@ from urllib.parse import urlsplit
 import attrs
 import msgspec
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.exceptions import ConnectionClosed
 from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from spxcc_core.clock import Clock, SystemClock

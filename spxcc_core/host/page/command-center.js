@@ -117,6 +117,7 @@ function onFeed(f) {
   const li = document.createElement("li");
   li.textContent = `${fmtTime(f.atMs)} ${f.event} ${f.url}` + (f.reason ? ` (${f.reason})` : "");
   const list = $("feed");
+  list.querySelector("li.muted")?.remove();
   list.insertBefore(li, list.firstChild);
   while (list.children.length > TABLE_ROWS) list.lastChild.remove();
   if (f.gap && f.event === "gap") {

@@ -1,0 +1,102 @@
+"""``spxcc serve``: a replayed session served and summarised; loopback unless ``--bind-any``
+with a token hash (exit 2, one line); a live feed that never connects exits 2; bad options and
+configuration files exit 2 naming the problem."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+from host_session import write_recording
+from secret_tokens import MASSIVE_TEST_API_KEY
+
+from spxcc_core.cli import main
+from spxcc_core.host.auth import hash_token
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_recording(tmp_path_factory.mktemp("serve") / "rec.jsonl")
+
+
+def _one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("spxcc: error: "), err
+    assert "Traceback" not in err
+    return err
+
+
+def test_replay_is_served_and_summarised(recording: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--replay", str(recording), "--speed", "0", "--bind", "127.0.0.1:0",
+                 "--linger", "0"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("serving the command center on http://127.0.0.1:")
+    # the golden case: 5,273 websocket events, 1,773 bars, one setup, two gate decisions
+    assert out[1] == "replay ended: 5,273 events, 1,773 bars, 1 setups, 2 gate decisions"
+    assert recording.stat().st_size > 0  # its input is only read
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ([], "not a loopback address; serving other machines needs --bind-any"),
+    (["--bind-any"], "binding beyond loopback needs a hub token hash"),
+])
+def test_binding_beyond_loopback_is_refused(recording: Path, extra: list[str], message: str,
+                                            capsys: pytest.CaptureFixture[str],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SPXCC_HUB_TOKEN_HASH", raising=False)
+    assert main(["serve", "--replay", str(recording), "--bind", "0.0.0.0:0", *extra]) == 2
+    assert message in _one_line_error(capsys)
+
+
+def test_bind_any_with_a_token_hash_is_allowed(recording: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--replay", str(recording), "--speed", "0", "--bind", "0.0.0.0:0",
+                 "--bind-any", "--hub-token-hash", hash_token("t"), "--linger", "0"]) == 0
+    assert capsys.readouterr().out.startswith("serving the command center on http://0.0.0.0:")
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+def test_live_that_never_connects_exits_2(capsys: pytest.CaptureFixture[str],
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MASSIVE_API_KEY", MASSIVE_TEST_API_KEY)
+    assert main(["serve", "--live", "--url", f"ws://127.0.0.1:{_closed_port()}",
+                 "--subscribe", "T.SPY", "--connect-timeout", "0.5",
+                 "--bind", "127.0.0.1:0"]) == 2
+    captured = capsys.readouterr()
+    assert "never connected" in captured.err and captured.err.count("\n") == 1
+    assert MASSIVE_TEST_API_KEY not in captured.out + captured.err
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["serve"], "give --live or --replay SESSION"),
+    (["serve", "--live"], "--live needs --url and --subscribe"),
+    (["serve", "--replay", "x.jsonl", "--speed", "-1"], "--speed must be >= 0"),
+    (["serve", "--replay", "x.jsonl", "--linger", "-1"], "--linger must be >= 0"),
+    (["serve", "--replay", "x.jsonl", "--bind", "127.0.0.1:99999"], "port must be 0-65535"),
+])
+def test_bad_options_exit_2(argv: list[str], message: str,
+                            capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    assert message in _one_line_error(capsys)
+
+
+def test_a_missing_recording_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--replay", str(tmp_path / "none.jsonl"), "--bind",
+                 "127.0.0.1:0"]) == 2
+    assert "recording not found" in capsys.readouterr().err
+
+
+def test_config_file_unknown_key_exits_2(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "host.toml"
+    cfg.write_text('[replay]\nsession = "rec.jsonl"\nsped = 60\n')
+    assert main(["serve", "--config", str(cfg)]) == 2
+    assert "unknown field `sped`" in _one_line_error(capsys)
