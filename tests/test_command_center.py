@@ -108,3 +108,81 @@ def test_the_command_center_in_a_headless_browser(tmp_path: Path) -> None:
     finally:
         proc.terminate()  # SIGTERM: the host stops cleanly
         assert proc.wait(timeout=30) == 0
+
+
+def test_the_account_panel_with_a_token_in_the_address(tmp_path: Path) -> None:
+    """A host with the paper broker: two orders filled; the page opened with ``#token=...``
+    unlocks the account channels and shows orders, fills, positions and reconciliation, and
+    the token leaves the address at once."""
+    sync_api = pytest.importorskip("playwright.sync_api",
+                                   reason="playwright is not installed (pip install playwright)")
+    browser_path = os.environ.get("SPXCC_CHROMIUM") or _chromium()
+    if browser_path is None:
+        pytest.skip("no Chromium found (apt-get install chromium, or set SPXCC_CHROMIUM)")
+    import asyncio
+    import queue
+    import threading
+
+    from spxcc_paper import PaperBroker
+
+    from spxcc_core.broker.interface import AdapterConfig
+    from spxcc_core.contracts.broker import OrderIntent
+    from spxcc_core.host.app import Host
+    from spxcc_core.host.auth import hash_token
+    from spxcc_core.host.config import HostConfig, HubSection
+    from spxcc_core.store import Store
+
+    token, sym = "page-test-token", "SPXW991218C05900000"
+    urls: queue.Queue[str] = queue.Queue()
+    done = threading.Event()
+
+    async def serve() -> None:
+        with Store(tmp_path / "host.sqlite3") as store:
+            paper = PaperBroker.from_config(AdapterConfig(
+                options={"clock": "replay", "hours": "always"}, account_id="A", store=store))
+            paper.on_quote(sym, 1_790_000_000 * 10**9, 2.90, 50, 3.00, 50)
+            host = Host(HostConfig(hub=HubSection(bind="127.0.0.1:0",
+                                                  token_hash=hash_token(token))),
+                        store=store, broker=paper)
+            async with host:
+                for iid, side, qty, limit in (("e1", "buy_to_open", 3, 3.00),
+                                              ("x1", "sell_to_close", 1, 2.90)):
+                    host.submit(OrderIntent(intent_id=iid, option_symbol=sym, underlying="SPX",
+                                            side=side, quantity=qty,  # type: ignore[arg-type]
+                                            order_type="limit", limit_price=limit))
+                urls.put(host.page_url)
+                while not done.is_set():
+                    await asyncio.sleep(0.05)
+
+    thread = threading.Thread(target=lambda: asyncio.run(serve()), daemon=True)
+    thread.start()
+    try:
+        url = urls.get(timeout=60)
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=browser_path, headless=True,
+                                        args=["--no-sandbox"])
+            try:
+                page = browser.new_page()
+                page.goto(f"{url}#token={token}")
+                page.wait_for_function(
+                    "document.querySelectorAll('#orders tbody tr').length === 2",
+                    timeout=30_000)
+                assert "#" not in page.url and token not in page.url
+                assert page.locator("#auth-state").inner_text() == "account channels unlocked"
+                orders = [r.locator("td").all_inner_texts()[1:]
+                          for r in page.locator("#orders tbody tr").all()]
+                # newest first: symbol, side, qty, limit, status, filled, avg
+                assert orders == [[sym, "sell_to_close", "1", "2.90", "filled", "1", "2.90"],
+                                  [sym, "buy_to_open", "3", "3.00", "filled", "3", "3.00"]]
+                assert page.locator("#fills tbody tr").count() == 2
+                page.wait_for_function(
+                    "document.querySelector('#positions tbody tr td:nth-child(2)')"
+                    "?.textContent === '2'")  # 3 bought, 1 sold
+                assert page.locator("#recon").inner_text().startswith(
+                    "reconciliation A: clean")
+                assert token not in page.content()
+            finally:
+                browser.close()
+    finally:
+        done.set()
+        thread.join(timeout=30)

@@ -389,7 +389,7 @@ def test_fills_positions_and_reconciliation_reach_callbacks_and_account_channels
                 ws = await connect(host.hub.url, proxy=None,
                                    additional_headers={"Authorization": f"Bearer {TOKEN}"})
                 await ws.send(json.dumps({"action": "subscribe", "channels": [
-                    "fill@1", "position@1", "reconcile_status@1"]}))
+                    "broker_order@1", "fill@1", "position@1", "reconcile_status@1"]}))
                 # the start-up reconciliation was published before this client connected:
                 # the hub retained it
                 await ws.send(json.dumps({"action": "replay", "channel": "reconcile_status@1",
@@ -416,5 +416,9 @@ def test_fills_positions_and_reconciliation_reach_callbacks_and_account_channels
             if e["type"] not in ("hub_status", "hub_reply")]
     assert [(t, d["quantity"]) for t, _, d in data if t in ("fill", "position")] == [
         ("fill", 2.0), ("position", 2.0), ("fill", 1.0), ("position", 1.0)]  # after each fill
+    # each order once, filled (the paper broker fills a marketable limit at once)
+    assert [(d["side"], d["status"], d["filledQuantity"]) for t, _, d in data
+            if t == "broker_order"] == [("buy_to_open", "filled", 2.0),
+                                        ("sell_to_close", "filled", 1.0)]
     assert [(seq, d["status"], d["accountId"]) for t, seq, d in data
             if t == "reconcile_status"] == [(1, "clean", "A"), (2, "clean", "A")]

@@ -24,10 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from spxcc_core.host.app import Host, SetupExecutor
-    from spxcc_core.host.config import HostConfig, load_host_config, parse_host_config
-    from spxcc_core.host.pace import Pacer
     from spxcc_core.host.auth import TokenHash, hash_token, new_token
     from spxcc_core.host.clock import Clock, ManualClock, SystemClock
+    from spxcc_core.host.config import HostConfig, load_host_config, parse_host_config
     from spxcc_core.host.hub import (
         ACCOUNT_CHANNELS,
         CHANNELS,
@@ -37,6 +36,7 @@ if TYPE_CHECKING:
         to_v1,
     )
     from spxcc_core.host.live import LiveResult, feeds_for, run_live
+    from spxcc_core.host.pace import Pacer
     from spxcc_core.host.record import Recorder
     from spxcc_core.host.wire import (
         FeedGap,

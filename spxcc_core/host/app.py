@@ -19,12 +19,14 @@ A :class:`Host` is built from a :class:`~spxcc_core.host.config.HostConfig` (or 
 - the **broker routing worker** (:class:`~spxcc_core.broker.routing.RoutingWorker`) when a
   ``broker`` adapter is given: started (restart reconciliation) by :meth:`Host.start`, polled
   every ``routing.poll_interval_s`` (broker events, periodic reconciliation); every fill it
-  records reaches the host through the ``spxcc_on_fill`` hook.
+  records reaches the host through the ``spxcc_on_fill`` hook, and the broker's orders of an
+  account with open intents are published when their status or filled quantity changes.
 
 Every output goes one way, in production order, for live and replay alike: the host's callbacks
 (:meth:`Host.on_microbar`, :meth:`Host.on_setup`, :meth:`Host.on_gate_decision`,
 :meth:`Host.on_feed_status`, :meth:`Host.on_fill`, :meth:`Host.on_reconcile`), then the hub
-(microbars, setups, gate decisions, feed status; fills on ``fill@1``, the account's positions
+(microbars, setups, gate decisions, feed status; orders on ``broker_order@1``, fills on
+``fill@1``, the account's positions
 on ``position@1`` after a fill, each reconciliation on ``reconcile_status@1``). A callback that
 raises is counted (plugin ``host:<name>``, :meth:`Host.failures`) and logged once; the session
 goes on.
@@ -250,6 +252,7 @@ class Host:
         self._stop = asyncio.Event()
         self._seen_runs: set[str] = set()
         self._filled_accounts: set[str] = set()
+        self._order_states: dict[str, tuple[str, float | None]] = {}
         self._started = False
 
     @classmethod
@@ -515,10 +518,22 @@ class Host:
                 log.warning("host: routing poll failed: %s", exc)
 
     def _after_routing(self) -> None:
-        """Publish the positions of accounts that had fills and every new reconciliation."""
+        """Publish the changed orders of accounts with open intents or fills, the positions of
+        accounts that had fills, and every new reconciliation."""
         router = self.router
         if router is None:
             return
+        for account in sorted({*router.book.accounts(), *self._filled_accounts}):
+            try:
+                orders = router.adapter.orders(account)
+            except Exception as exc:
+                log.warning("host: orders of %s unavailable: %s", account, exc)
+                continue
+            for order in orders:
+                state = (order.status, order.filled_quantity)
+                if self._order_states.get(order.id) != state:
+                    self._order_states[order.id] = state
+                    self.hub.publish_on("broker_order@1", order)
         for account in sorted(self._filled_accounts):
             try:
                 positions = router.adapter.snapshot(account).positions

@@ -11,8 +11,8 @@ Protocol (one JSON object per text message; details and examples in ``docs/live.
   request, an unknown action or channel, or an account channel without a token is answered
   with an ``error`` status naming the problem and changes nothing (the connection stays open);
 - ``{"action": "auth", "token": "..."}`` unlocks the account channels (:data:`ACCOUNT_CHANNELS`:
-  ``fill@1``, ``position@1``, ``reconcile_status@1``); a client may instead send the header
-  ``Authorization: Bearer <token>`` when it connects. The hub knows only the token's SHA-256
+  ``fill@1``, ``position@1``, ``reconcile_status@1``, ``broker_order@1``); a client may
+  instead send the header ``Authorization: Bearer <token>`` when it connects. The hub knows only the token's SHA-256
   (:mod:`spxcc_core.host.auth`) and compares in constant time; ``max_auth_failures`` wrong
   tokens close the connection (1008);
 - ``{"action": "replay", "channel": "microbar@2", "fromSeq": N}`` re-sends the retained
@@ -72,7 +72,7 @@ from websockets.http11 import Request, Response
 
 from spxcc_core.clock import Clock, SystemClock
 from spxcc_core.contracts.base import Contract
-from spxcc_core.contracts.broker import Fill, Position
+from spxcc_core.contracts.broker import BrokerOrder, Fill, Position
 from spxcc_core.contracts.envelope import Envelope
 from spxcc_core.contracts.microbar import MicrobarV2
 from spxcc_core.contracts.setup import GateDecision, SetupInstance
@@ -91,7 +91,8 @@ log = logging.getLogger("spxcc.host.hub")
 CHANNELS: tuple[str, ...] = ("microbar@1", "microbar@2", "setup@1", "gate_decision@1",
                              "feed_status@1")
 #: Channels with account data: only for a connection that presented the token.
-ACCOUNT_CHANNELS: tuple[str, ...] = ("fill@1", "position@1", "reconcile_status@1")
+ACCOUNT_CHANNELS: tuple[str, ...] = ("fill@1", "position@1", "reconcile_status@1",
+                                     "broker_order@1")
 #: What a connection receives until its first subscribe / unsubscribe request.
 DEFAULT_CHANNELS: tuple[str, ...] = ("microbar@1",)
 #: The status channel every connection receives.
@@ -103,6 +104,7 @@ REPLY_CHANNEL = "hub_reply@1"
 _CHANNEL_TYPES: dict[str, type[Contract]] = {
     "setup@1": SetupInstance, "gate_decision@1": GateDecision, "feed_status@1": FeedStatus,
     "fill@1": Fill, "position@1": Position, "reconcile_status@1": ReconcileStatus,
+    "broker_order@1": BrokerOrder,
 }
 _CHANNEL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}@[0-9]{1,3}$")
 

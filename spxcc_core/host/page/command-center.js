@@ -8,12 +8,11 @@
 const MAX_BARS = 25000;    // per symbol, for the chart (a whole session of 1 s bars)
 const TABLE_ROWS = 40;     // rows kept in each table
 const PUBLIC = ["microbar@2", "setup@1", "gate_decision@1", "feed_status@1"];
-const ACCOUNT = ["fill@1", "position@1", "reconcile_status@1"];
+const ACCOUNT = ["broker_order@1", "fill@1", "position@1", "reconcile_status@1"];
 
 const state = {
   bars: new Map(),         // symbol -> [{t, close, vwap, volume}]
   setups: new Map(),       // id -> setup
-  orders: new Map(),       // brokerOrderId -> {symbol, side, qty, notional}
   positions: new Map(),    // symbol -> position
   gaps: [],
   symbol: null,
@@ -136,12 +135,12 @@ function onFeed(f) {
 function onFill(f) {
   prependRow($("fills").tBodies[0], [fmtTime(f.atMs), f.symbol, f.side, num(f.quantity, 0),
                                       num(f.price)]);
-  const o = state.orders.get(f.brokerOrderId) || {symbol: f.symbol, side: f.side, qty: 0,
-                                                    notional: 0};
-  o.qty += f.quantity; o.notional += f.quantity * f.price;
-  state.orders.set(f.brokerOrderId, o);
-  upsertRow($("orders").tBodies[0], f.brokerOrderId, [f.brokerOrderId, o.symbol, o.side,
-    num(o.qty, 0), num(o.notional / o.qty)]);
+}
+
+function onOrder(o) {
+  const limit = o.limitPrice == null ? (o.orderType || "") : num(o.limitPrice);
+  upsertRow($("orders").tBodies[0], o.id, [o.id, o.symbol || "", o.side || "",
+    num(o.quantity, 0), limit, o.status, num(o.filledQuantity, 0), num(o.avgFillPrice)]);
 }
 
 function onPosition(p) {
@@ -158,7 +157,8 @@ function onReconcile(r) {
 }
 
 const HANDLERS = {microbar: onBar, setup: onSetup, gate_decision: onGate, feed_status: onFeed,
-                  fill: onFill, position: onPosition, reconcile_status: onReconcile};
+                  fill: onFill, position: onPosition, reconcile_status: onReconcile,
+                  broker_order: onOrder};
 
 // ---------------------------------------------------------------- chart (hand-written SVG)
 
