@@ -263,6 +263,42 @@ def test_a_failing_callback_is_recorded_and_the_session_goes_on(tmp_path: Path) 
     assert failure.error == "ValueError: callback bug (1773 times)"
 
 
+def test_live_through_the_host_equals_a_replay_of_its_recording(tmp_path: Path) -> None:
+    """``Host.live`` against the fake Massive server on loopback: the callbacks get the
+    feed's connect status and every bar; the recording it writes replays to the same
+    bytes."""
+    from fake_massive import FakeMassive, Script
+    from secret_tokens import MASSIVE_TEST_API_KEY
+    from test_live_parity import ws_frames, ws_shaped
+
+    from spxcc_core.golden.sessions import case_events
+    from spxcc_core.host.config import LiveSection
+
+    frames = ws_frames(ws_shaped(case_events("gap_and_flush")), 11)
+    bars: list[MicrobarV2] = []
+    events: list[str] = []
+
+    async def go() -> Any:
+        async with FakeMassive(MASSIVE_TEST_API_KEY, [Script(frames=frames)]) as fake:
+            cfg = HostConfig(hub=HubSection(bind="127.0.0.1:0"), live=LiveSection(
+                urls=[fake.url], subscribe=["T.SPY", "Q.SPY"], idle_timeout_s=1.0))
+            host = Host(cfg)
+            host.on_microbar(bars.append)
+            host.on_feed_status(lambda status: events.append(status.event))
+            async with host:
+                return await host.live(api_key=MASSIVE_TEST_API_KEY,
+                                       record=tmp_path / "rec.jsonl",
+                                       connect_kwargs={"proxy": None})
+
+    result = run(go())
+    assert result.report.stop_reason == "idle" and events == ["connected"]
+    assert bars == result.run.bars and len(bars) == 1773
+    assert run_replay(tmp_path / "rec.jsonl").outputs()["microbars.jsonl"] == \
+        result.run.outputs()["microbars.jsonl"]
+    with pytest.raises(ConfigError, match=r"set live\.urls and live\.subscribe"):
+        run(Host(LOOPBACK_ANY_PORT).live(api_key="k"))
+
+
 # ----------------------------------------------------------------------------- the page
 
 
