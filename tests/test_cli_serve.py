@@ -8,7 +8,7 @@ import socket
 from pathlib import Path
 
 import pytest
-from host_session import write_recording
+from host_session import write_flat_folder, write_recording
 from secret_tokens import MASSIVE_TEST_API_KEY
 
 from spxcc_core.cli import main
@@ -88,10 +88,28 @@ def test_bad_options_exit_2(argv: list[str], message: str,
     assert message in _one_line_error(capsys)
 
 
-def test_a_missing_recording_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_folder_of_flat_files_is_served(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    flat = write_flat_folder(tmp_path / "flat")
+    before = sorted((p.relative_to(flat), p.read_bytes()) for p in flat.rglob("*") if p.is_file())
+    assert main(["serve", "--replay", str(flat), "--speed", "0", "--bind", "127.0.0.1:0",
+                 "--linger", "0"]) == 0
+    # every row of the two files (less their headers) is an event
+    rows = sum(len(p.read_text().splitlines()) - 1 for p in flat.rglob("*.csv"))
+    assert rows == 5273
+    assert capsys.readouterr().out.splitlines()[1] == \
+        "replay ended: 5,273 events, 1,773 bars, 1 setups, 2 gate decisions"
+    after = sorted((p.relative_to(flat), p.read_bytes()) for p in flat.rglob("*") if p.is_file())
+    assert after == before  # ingested into a temporary cache; the folder is only read
+
+
+def test_a_missing_session_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["serve", "--replay", str(tmp_path / "none.jsonl"), "--bind",
                  "127.0.0.1:0"]) == 2
-    assert "recording not found" in capsys.readouterr().err
+    assert "session not found" in _one_line_error(capsys)
+    (tmp_path / "bars.csv").write_text("x\n")
+    assert main(["serve", "--replay", str(tmp_path / "bars.csv"), "--bind", "127.0.0.1:0"]) == 2
+    assert "not a session" in _one_line_error(capsys)
 
 
 def test_config_file_unknown_key_exits_2(tmp_path: Path,

@@ -13,8 +13,9 @@ from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+import attrs
 import pytest
-from host_session import write_recording
+from host_session import write_flat_folder, write_recording
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
@@ -212,6 +213,28 @@ def test_replay_equals_spxcc_replay_and_reaches_callbacks_and_hub(tmp_path: Path
     assert "microbar" not in by_type  # not subscribed
 
 
+def test_a_session_cache_in_one_second_steps_equals_spxcc_replay(tmp_path: Path) -> None:
+    from spxcc_core.replay.cache import ingest
+    from spxcc_core.replay.steps import cache_session
+
+    cache = ingest(write_flat_folder(tmp_path / "flat"), tmp_path / "cache")
+    expected = run_replay(cache)  # the engine's 60-second steps
+    steps: list[int] = []
+
+    async def go() -> Any:
+        async with Host(LOOPBACK_ANY_PORT) as host:
+            session = cache_session(cache)
+            counted = attrs.evolve(session, steps=(steps.append(s.until_ns) or s
+                                                   for s in session.steps))
+            return await host.replay(counted, speed=0)
+
+    result = run(go())
+    assert result.outputs() == expected.outputs()
+    # one step per second that has events: each ends on a whole second, none twice
+    assert all(t % 1_000_000_000 == 0 for t in steps) and steps == sorted(set(steps))
+    assert len(steps) > 1000
+
+
 def test_stop_ends_a_paced_replay_early(tmp_path: Path) -> None:
     rec = write_recording(tmp_path / "rec.jsonl")
 
@@ -235,7 +258,7 @@ def test_replay_errors(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="recording not found"):
         run(go(str(tmp_path / "missing.jsonl")))
     (tmp_path / "bars.csv").write_text("x\n")
-    with pytest.raises(InputError, match="websocket recordings"):
+    with pytest.raises(InputError, match="not a recording"):
         run(go(str(tmp_path / "bars.csv")))
     with pytest.raises(RuntimeError, match="not started"):
         _ = Host(LOOPBACK_ANY_PORT).hub

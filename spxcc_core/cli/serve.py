@@ -9,6 +9,7 @@ import contextlib
 import os
 import signal
 import sys
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,7 @@ from spxcc_core.errors import ConfigError
 if TYPE_CHECKING:
     from spxcc_core.host.app import Host
     from spxcc_core.host.config import HostConfig
+    from spxcc_core.run.steps import RecordedSession
 
 __all__ = ["register"]
 
@@ -31,8 +33,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Run the embedded host (docs/embedding.md): the pipeline, the websocket hub "
                     "and the command-center page at http://HOST:PORT/ (same port). --live "
                     "reads Massive (the API key from --api-key-env or the vault, as spxcc "
-                    "live); --replay plays a recorded session (.jsonl) paced in event time x "
-                    "--speed, so the page can be tried without a market-data account. Binds "
+                    "live); --replay plays a recorded session (a .jsonl recording, a session "
+                    "cache or flat files) paced in event time x --speed, so the page can be tried without a market-data account. Binds "
                     "127.0.0.1 unless --bind-any, which needs a hub token hash.")
     source = p.add_mutually_exclusive_group()
     source.add_argument("--live", action="store_true",
@@ -40,7 +42,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                              "--config)")
     source.add_argument("--replay", type=Path, default=None, metavar="SESSION",
                         help="replay a websocket recording (.jsonl / .jsonl.gz, e.g. from "
-                             "spxcc live --record)")
+                             "spxcc live --record), a session cache or a folder of Massive "
+                             "flat files")
     p.add_argument("--config", type=Path, default=None, metavar="HOST.toml",
                    help="host configuration file (docs/embedding.md); options given here "
                         "override it")
@@ -165,7 +168,8 @@ async def _serve(host: Host, args: argparse.Namespace, key: str | None) -> int:
                   flush=True)
             if key is not None:
                 return await _live(host, args, key)
-            run = await host.replay()
+            with contextlib.ExitStack() as stack:
+                run = await host.replay(_session(host.config, stack))
             print(f"replay ended: {run.report.aggregation.events_in:,} events, "
                   f"{len(run.bars):,} bars, {len(run.setups)} setups, "
                   f"{len(run.decisions)} gate decisions", flush=True)
@@ -177,6 +181,30 @@ async def _serve(host: Host, args: argparse.Namespace, key: str | None) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(sig)
+
+
+def _session(cfg: HostConfig, stack: contextlib.ExitStack) -> Path | RecordedSession:
+    """The configured replay session: a recording as is; a session cache or a folder of flat
+    files (ingested into a temporary cache, removed by ``stack``) as timed steps.
+
+    :raises InputError: no such session, or not one of the three.
+    """
+    from spxcc_core.replay.cache import ingest, open_cache
+    from spxcc_core.replay.engine import session_kind
+    from spxcc_core.replay.steps import cache_session
+
+    assert cfg.replay.session is not None
+    path = Path(cfg.replay.session)
+    kind = session_kind(path)
+    if kind == "websocket":
+        return path
+    if kind == "cache":
+        cache = open_cache(path)
+    else:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="spxcc-serve-")))
+        cache = ingest(path, tmp / "cache")
+    return cache_session(cache, kind=kind,
+                         with_index=True if cfg.pipeline.chain is not None else None)
 
 
 async def _live(host: Host, args: argparse.Namespace, key: str) -> int:

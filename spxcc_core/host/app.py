@@ -14,7 +14,7 @@ A :class:`Host` is built from a :class:`~spxcc_core.host.config.HostConfig` (or 
   (:func:`check_bind`);
 - the **pipeline** of the running session: :meth:`Host.replay` builds one
   (:class:`~spxcc_core.pipeline.Pipeline`, the same object ``spxcc replay`` runs) and paces a
-  recording in event time; :meth:`Host.live` runs :func:`~spxcc_core.host.live.run_live` with
+  recording (or a session cache's steps) in event time; :meth:`Host.live` runs :func:`~spxcc_core.host.live.run_live` with
   the host's plugin manager, store and hub;
 - the **broker routing worker** (:class:`~spxcc_core.broker.routing.RoutingWorker`) when a
   ``broker`` adapter is given: started (restart reconciliation) by :meth:`Host.start`, polled
@@ -73,6 +73,7 @@ from spxcc_core.pipeline import Pipeline
 from spxcc_core.registry import PluginFailure, PluginRegistry
 from spxcc_core.run.result import RunResult, StepOutputs
 from spxcc_core.run.setup import RunInputs, open_store, resolve_inputs, ws_counts
+from spxcc_core.run.steps import RecordedSession
 from spxcc_core.store import Store
 
 if TYPE_CHECKING:
@@ -411,36 +412,45 @@ class Host:
                               else self.config.pipeline.detectors,
                               chain=self.config.pipeline.chain)
 
-    async def replay(self, session: str | os.PathLike[str] | None = None, *,
+    async def replay(self, session: str | os.PathLike[str] | RecordedSession | None = None, *,
                      speed: float | None = None,
                      detectors: Sequence[str] | None = None) -> RunResult:
-        """Replay a websocket recording (``.jsonl`` / ``.jsonl.gz``, what ``spxcc live
-        --record`` writes) through a new pipeline, paced in event time
+        """Replay a recorded session through a new pipeline, paced in event time
         (:class:`~spxcc_core.host.pace.Pacer`), every step's outputs through the callbacks and
-        the hub. :meth:`stop` ends it early (the input ends there, as a live session's does).
+        the hub. :meth:`stop` / :meth:`request_stop` end it early (the input ends there, as a
+        live session's does).
 
-        :param session: the recording (None: ``replay.session``).
+        :param session: a websocket recording (``.jsonl`` / ``.jsonl.gz``, what ``spxcc live
+            --record`` writes), or a :class:`~spxcc_core.run.steps.RecordedSession` (a session
+            cache or flat files, :func:`spxcc_core.replay.steps.cache_session`); None:
+            ``replay.session``.
         :param speed: event seconds per wall second, 0: as fast as possible (None:
             ``replay.speed``).
         :param detectors: detector names (None: ``pipeline.detectors``).
-        :returns: the run's outputs, as ``spxcc replay`` of the same recording gives them.
+        :returns: the run's outputs, as ``spxcc replay`` of the same session gives them.
         :raises ConfigError: no session, not started, a bad speed, profile or detector.
         :raises InputError: the recording cannot be read or is malformed.
         """
-        from spxcc_core.massive.websocket import WsStats, iter_ws_decoded
-
-        path = session if session is not None else self.config.replay.session
-        if path is None:
+        if session is None:
+            session = self.config.replay.session
+        if session is None:
             raise ConfigError("replay: no session given (pass one or set replay.session)")
-        path = Path(path)
-        if not path.name.lower().endswith((".jsonl", ".jsonl.gz")):
-            raise InputError(str(path), "the host replays websocket recordings (.jsonl or "
-                                        ".jsonl.gz, as spxcc live --record writes them)")
-        if not path.is_file():
-            raise InputError(str(path), "recording not found")
         pacer = Pacer(self.config.replay.speed if speed is None else speed, clock=self.clock)
         store = self.store
         inputs = self._inputs(detectors)
+        if isinstance(session, RecordedSession):
+            return await self._replay_steps(session, inputs, store, pacer)
+        return await self._replay_recording(Path(session), inputs, store, pacer)
+
+    async def _replay_recording(self, path: Path, inputs: RunInputs, store: Store,
+                                pacer: Pacer) -> RunResult:
+        from spxcc_core.massive.websocket import WsStats, iter_ws_decoded
+
+        if not path.name.lower().endswith((".jsonl", ".jsonl.gz")):
+            raise InputError(str(path), "not a recording: the host replays websocket "
+                                        "recordings (.jsonl or .jsonl.gz) and session folders")
+        if not path.is_file():
+            raise InputError(str(path), "recording not found")
         pipe = self.pipeline = Pipeline(self.registry, inputs.profile, store=store,
                                         run_id_prefix="replay", chain=inputs.chain)
         stats = WsStats()
@@ -458,6 +468,24 @@ class Host:
         source = ReplaySource(kind="websocket", session_date=pipe.session_date,
                               recording=path.name, recording_sha256=sha256_file(path))
         return pipe.report(source, websocket=ws_counts(stats))
+
+    async def _replay_steps(self, session: RecordedSession, inputs: RunInputs, store: Store,
+                            pacer: Pacer) -> RunResult:
+        chain = inputs.chain if inputs.chain is not None else session.chain
+        pipe = self.pipeline = Pipeline(
+            self.registry, inputs.profile, store=store, feeds=session.feeds,
+            run_id_prefix="replay", chain=chain, session_date=session.session_date,
+            symbols=session.symbols, conditions=session.conditions)
+        for step in session.steps:
+            await pacer.wait_for(step.until_ns - 1)  # its events are before the instant
+            if self._stop.is_set():
+                break
+            for values in step.index:
+                pipe.push(None, None, index_values=values)
+            for trades, quotes in step.pairs:
+                self._deliver(pipe.push(trades, quotes))
+        self._deliver(pipe.finish())
+        return pipe.report(session.source, index_values=session.index_values)
 
     async def live(self, *, api_key: str | None = None,
                    detectors: Sequence[str] | None = None,
