@@ -164,8 +164,8 @@ def test_the_account_panel_with_a_token_in_the_address(tmp_path: Path) -> None:
             try:
                 page = browser.new_page()
                 page.goto(f"{url}#token={token}")
-                page.wait_for_function(
-                    "document.querySelectorAll('#orders tbody tr').length === 2",
+                page.wait_for_function(  # functions, not strings: the page's policy forbids eval
+                    "() => document.querySelectorAll('#orders tbody tr').length === 2",
                     timeout=30_000)
                 assert "#" not in page.url and token not in page.url
                 assert page.locator("#auth-state").inner_text() == "account channels unlocked"
@@ -176,7 +176,7 @@ def test_the_account_panel_with_a_token_in_the_address(tmp_path: Path) -> None:
                                   [sym, "buy_to_open", "3", "3.00", "filled", "3", "3.00"]]
                 assert page.locator("#fills tbody tr").count() == 2
                 page.wait_for_function(
-                    "document.querySelector('#positions tbody tr td:nth-child(2)')"
+                    "() => document.querySelector('#positions tbody tr td:nth-child(2)')"
                     "?.textContent === '2'")  # 3 bought, 1 sold
                 assert page.locator("#recon").inner_text().startswith(
                     "reconciliation A: clean")

@@ -325,13 +325,13 @@ def test_live_through_the_host_equals_a_replay_of_its_recording(tmp_path: Path) 
 # ----------------------------------------------------------------------------- the page
 
 
-def _get(url: str) -> tuple[int, str, bytes]:
+def _get(url: str, header: str = "Content-Type") -> tuple[int, str, bytes]:
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
         with opener.open(url, timeout=10) as resp:
-            return resp.status, resp.headers["Content-Type"], resp.read()
+            return resp.status, resp.headers[header], resp.read()
     except urllib.error.HTTPError as exc:
-        return exc.code, exc.headers["Content-Type"], exc.read()
+        return exc.code, exc.headers[header], exc.read()
 
 
 def test_the_page_is_served_on_the_hub_port_and_may_connect() -> None:
@@ -340,6 +340,8 @@ def test_the_page_is_served_on_the_hub_port_and_may_connect() -> None:
             base = host.page_url
             pages = [await asyncio.to_thread(_get, base + p)
                      for p in ("", "command-center.js", "command-center.css", "nope")]
+            _, policy, _ = await asyncio.to_thread(_get, base, "Content-Security-Policy")
+            assert "connect-src 'self'" in policy and "frame-ancestors 'none'" in policy
             port = int(host.hub.url.rsplit(":", 1)[1])
             # the page's own origin is allowed; another origin is refused
             for origin in (f"http://127.0.0.1:{port}", f"http://localhost:{port}"):

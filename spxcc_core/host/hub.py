@@ -12,9 +12,9 @@ Protocol (one JSON object per text message; details and examples in ``docs/live.
   with an ``error`` status naming the problem and changes nothing (the connection stays open);
 - ``{"action": "auth", "token": "..."}`` unlocks the account channels (:data:`ACCOUNT_CHANNELS`:
   ``fill@1``, ``position@1``, ``reconcile_status@1``, ``broker_order@1``); a client may
-  instead send the header ``Authorization: Bearer <token>`` when it connects. The hub knows only the token's SHA-256
-  (:mod:`spxcc_core.host.auth`) and compares in constant time; ``max_auth_failures`` wrong
-  tokens close the connection (1008);
+  instead send the header ``Authorization: Bearer <token>`` when it connects. The hub knows
+  only the token's SHA-256 (:mod:`spxcc_core.host.auth`) and compares in constant time;
+  ``max_auth_failures`` wrong tokens close the connection (1008);
 - ``{"action": "replay", "channel": "microbar@2", "fromSeq": N}`` re-sends the retained
   envelopes ``N..newest`` of a channel (a client that saw a ``seq`` gap, e.g. after a
   reconnect) — as many as its send queue takes; the reply's ``toSeq`` is the last one re-sent
@@ -39,9 +39,10 @@ and the drop is counted by reason. The pipeline is never blocked.
 
 **Pages.** A hub given ``pages`` (path → content type and bytes, e.g. the command-center page
 of :mod:`spxcc_core.host.page`) answers a plain HTTP ``GET`` of such a path with it (any other
-path that is not a websocket upgrade: 404), on the same port as the websocket; its own origin
-(``http://HOST:PORT`` as bound, and ``http://localhost:PORT`` on loopback) is then allowed, so
-the page it serves may connect.
+path that is not a websocket upgrade: 404), on the same port as the websocket, with a content
+security policy that lets a page load and connect to nothing but this hub (and not be framed);
+its own origin (``http://HOST:PORT`` as bound, and ``http://localhost:PORT`` on loopback) is
+then allowed, so the page it serves may connect.
 
 **v1 only.** ``v1_only=True`` is the rollback switch of the microbar v2 rollout: ``microbar@2``
 is neither served nor encoded; subscribing to it is answered with an error saying so.
@@ -106,6 +107,9 @@ _CHANNEL_TYPES: dict[str, type[Contract]] = {
     "fill@1": Fill, "position@1": Position, "reconcile_status@1": ReconcileStatus,
     "broker_order@1": BrokerOrder,
 }
+#: What a served page may load and connect to: this hub only (``'self'`` covers its websocket).
+_PAGE_POLICY = ("default-src 'self'; connect-src 'self'; img-src 'self' data:; "
+                "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
 _CHANNEL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}@[0-9]{1,3}$")
 
 _payload_encoder = msgspec.json.Encoder()
@@ -524,6 +528,7 @@ class Hub:
             (ctype, body), status = page, http.HTTPStatus.OK
         headers = Headers([("Content-Type", ctype), ("Content-Length", str(len(body))),
                            ("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff"),
+                           ("Content-Security-Policy", _PAGE_POLICY), ("X-Frame-Options", "DENY"),
                            ("Connection", "close")])
         return Response(status.value, status.phrase, headers, body)
 
