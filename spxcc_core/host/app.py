@@ -428,7 +428,8 @@ class Host:
             ``replay.speed``).
         :param detectors: detector names (None: ``pipeline.detectors``).
         :returns: the run's outputs, as ``spxcc replay`` of the same session gives them.
-        :raises ConfigError: no session, not started, a bad speed, profile or detector.
+        :raises ConfigError: no session, a bad speed, profile or detector.
+        :raises RuntimeError: the host is not started.
         :raises InputError: the recording cannot be read or is malformed.
         """
         if session is None:
@@ -447,8 +448,8 @@ class Host:
         from spxcc_core.massive.websocket import WsStats, iter_ws_decoded
 
         if not path.name.lower().endswith((".jsonl", ".jsonl.gz")):
-            raise InputError(str(path), "not a recording: the host replays websocket "
-                                        "recordings (.jsonl or .jsonl.gz) and session folders")
+            raise InputError(str(path), "not a recording (.jsonl or .jsonl.gz); pass a session "
+                                        "cache as spxcc_core.replay.steps.cache_session(...)")
         if not path.is_file():
             raise InputError(str(path), "recording not found")
         pipe = self.pipeline = Pipeline(self.registry, inputs.profile, store=store,
@@ -499,7 +500,8 @@ class Host:
         :param api_key: the Massive key (None: the ``live.api_key_env`` variable).
         :param kwargs: further :func:`~spxcc_core.host.live.run_live` arguments (``backoff``,
             ``connect_kwargs``, ...).
-        :raises ConfigError: no URL or channel configured, no key, not started.
+        :raises ConfigError: no URL or channel configured, no key.
+        :raises RuntimeError: the host is not started.
         :raises MassiveConnectionError: no connection ever succeeded.
         """
         from spxcc_core.host.live import run_live
