@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING
 import attrs
 
 from spxcc_core.cli.live import API_KEY_ENV, API_KEY_SECRET, HUB_TOKEN_HASH_ENV
-from spxcc_core.cli.runargs import DB_HELP, add_selection_args, db_argument, detector_names
+from spxcc_core.cli.runargs import (
+    DB_HELP,
+    add_selection_args,
+    db_argument,
+    detector_names,
+    run_profile,
+)
 from spxcc_core.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -139,7 +145,9 @@ def _run(args: argparse.Namespace) -> int:
     if not live and cfg.replay.session is None:
         raise ConfigError("spxcc serve: give --live or --replay SESSION (or [live] / "
                           "[replay] in --config)")
-    host = Host(cfg)  # refuses a non-loopback bind without --bind-any and a token hash
+    # no profile given: the profile store's active one, as spxcc replay and live (else default)
+    profile = run_profile(None) if cfg.pipeline.profile is None else None
+    host = Host(cfg, profile=profile)  # refuses a non-loopback bind without --bind-any + hash
     key = None
     if live:
         if not cfg.live.urls or not cfg.live.subscribe:
