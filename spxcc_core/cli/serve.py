@@ -193,12 +193,13 @@ async def _serve(host: Host, args: argparse.Namespace, key: str | None) -> int:
 
 def _session(cfg: HostConfig, stack: contextlib.ExitStack) -> Path | RecordedSession:
     """The configured replay session: a recording as is; a session cache or a folder of flat
-    files (ingested into a temporary cache, removed by ``stack``) as timed steps.
+    files (ingested into a temporary cache, removed by ``stack``) as timed steps (1 s of event
+    time when paced, 60 s at speed 0).
 
     :raises InputError: no such session, or not one of the three.
     """
     from spxcc_core.replay.cache import ingest, open_cache
-    from spxcc_core.replay.engine import session_kind
+    from spxcc_core.replay.engine import DEFAULT_STEP_MS, session_kind
     from spxcc_core.replay.steps import cache_session
 
     assert cfg.replay.session is not None
@@ -211,7 +212,10 @@ def _session(cfg: HostConfig, stack: contextlib.ExitStack) -> Path | RecordedSes
     else:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="spxcc-serve-")))
         cache = ingest(path, tmp / "cache")
-    return cache_session(cache, kind=kind,
+    # paced: 1-second steps of event time (smooth on the page); as fast as possible: the
+    # replay engine's 60-second steps (same outputs, far fewer pipeline steps)
+    step_ms = DEFAULT_STEP_MS if cfg.replay.speed == 0 else 1000
+    return cache_session(cache, kind=kind, step_ms=step_ms,
                          with_index=True if cfg.pipeline.chain is not None else None)
 
 
