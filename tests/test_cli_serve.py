@@ -118,3 +118,48 @@ def test_config_file_unknown_key_exits_2(tmp_path: Path,
     cfg.write_text('[replay]\nsession = "rec.jsonl"\nsped = 60\n')
     assert main(["serve", "--config", str(cfg)]) == 2
     assert "unknown field `sped`" in _one_line_error(capsys)
+
+
+def test_live_from_a_fake_massive_server(capsys: pytest.CaptureFixture[str],
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--live`` against the fake Massive server (its own event loop in a thread): the
+    session runs for ``--duration`` and is summarised; the key never shows."""
+    import asyncio
+    import queue
+    import threading
+
+    from fake_massive import FakeMassive, Script
+    from test_live_parity import ws_frames, ws_shaped
+
+    from spxcc_core.golden.sessions import case_events
+
+    frames = ws_frames(ws_shaped(case_events("gap_and_flush")), 3)
+    urls: queue.Queue[str] = queue.Queue()
+    done = threading.Event()
+
+    async def fake() -> None:
+        async with FakeMassive(MASSIVE_TEST_API_KEY, [Script(frames=frames)]) as server:
+            urls.put(server.url)
+            while not done.is_set():
+                await asyncio.sleep(0.05)
+
+    thread = threading.Thread(target=lambda: asyncio.run(fake()), daemon=True)
+    thread.start()
+    monkeypatch.setenv("MASSIVE_API_KEY", MASSIVE_TEST_API_KEY)
+    for var in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY",
+                "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    try:
+        code = main(["serve", "--live", "--url", urls.get(timeout=30), "--subscribe",
+                     "T.SPY,Q.SPY", "--duration", "4", "--bind", "127.0.0.1:0"])
+    finally:
+        done.set()
+        thread.join(timeout=30)
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    lines = captured.out.splitlines()
+    assert lines[0].startswith("serving the command center on http://127.0.0.1:")
+    # every frame arrives well within the duration: the whole session, 1 connection
+    assert lines[1] == ("live session ended (duration): 5,273 events, 1,773 bars, 1 setups, "
+                        "1 connection(s)")
+    assert MASSIVE_TEST_API_KEY not in captured.out + captured.err
