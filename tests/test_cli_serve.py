@@ -163,3 +163,18 @@ def test_live_from_a_fake_massive_server(capsys: pytest.CaptureFixture[str],
     assert lines[1] == ("live session ended (duration): 5,273 events, 1,773 bars, 1 setups, "
                         "1 connection(s)")
     assert MASSIVE_TEST_API_KEY not in captured.out + captured.err
+
+
+def test_live_settings_from_the_config_file(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """``[live]`` of ``--config``: URLs, channels, the key's variable and the connect
+    timeout; the key is read from that variable (so the failure is the connection's)."""
+    monkeypatch.delenv("MASSIVE_API_KEY", raising=False)
+    monkeypatch.setenv("DESK_MASSIVE_KEY", MASSIVE_TEST_API_KEY)
+    cfg = tmp_path / "host.toml"
+    cfg.write_text(f'[hub]\nbind = "127.0.0.1:0"\n[live]\n'
+                   f'urls = ["ws://127.0.0.1:{_closed_port()}"]\nsubscribe = ["T.SPY"]\n'
+                   'api_key_env = "DESK_MASSIVE_KEY"\nconnect_timeout_s = 0.5\n')
+    assert main(["serve", "--config", str(cfg)]) == 2
+    err = _one_line_error(capsys)
+    assert "never connected" in err and MASSIVE_TEST_API_KEY not in err

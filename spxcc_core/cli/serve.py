@@ -77,9 +77,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="--live: Massive websocket URL (repeat per cluster)")
     p.add_argument("--subscribe", default=None, metavar="T.SPY,Q.SPY",
                    help="--live: comma-separated channel params")
-    p.add_argument("--api-key-env", default=API_KEY_ENV, metavar="VAR",
-                   help=f"--live: variable holding the API key (default {API_KEY_ENV}); when "
-                        f"unset the vault's {API_KEY_SECRET!r} is used")
+    p.add_argument("--api-key-env", default=None, metavar="VAR",
+                   help=f"--live: variable holding the API key (default: live.api_key_env of "
+                        f"--config, else {API_KEY_ENV}); when unset the vault's "
+                        f"{API_KEY_SECRET!r} is used")
     p.add_argument("--key-file", type=Path, default=None, metavar="PATH",
                    help="vault master key file (default $SPXCC_MASTER_KEY)")
     p.add_argument("--connect-timeout", type=float, default=None, metavar="S",
@@ -114,7 +115,8 @@ def _config(args: argparse.Namespace) -> HostConfig:
         if not args.connect_timeout > 0:
             raise ConfigError(f"--connect-timeout must be > 0 seconds, got {args.connect_timeout}")
         live = attrs.evolve(live, connect_timeout_s=args.connect_timeout)
-    live = attrs.evolve(live, api_key_env=args.api_key_env)
+    if args.api_key_env is not None:
+        live = attrs.evolve(live, api_key_env=args.api_key_env)
     replay = cfg.replay
     if args.replay is not None:
         replay = attrs.evolve(replay, session=str(args.replay))
@@ -155,6 +157,7 @@ def _run(args: argparse.Namespace) -> int:
         from spxcc_core.cli.live import api_key_of
 
         args.db = args.db if args.db is not None else cfg.db
+        args.api_key_env = cfg.live.api_key_env
         key = api_key_of(args)
     return asyncio.run(_serve(host, args, key))
 
