@@ -178,3 +178,16 @@ def test_live_settings_from_the_config_file(tmp_path: Path, capsys: pytest.Captu
     assert main(["serve", "--config", str(cfg)]) == 2
     err = _one_line_error(capsys)
     assert "never connected" in err and MASSIVE_TEST_API_KEY not in err
+
+
+def test_the_store_never_writes_over_the_session(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    rec = write_recording(tmp_path / "rec.jsonl")
+    before = rec.read_bytes()
+    assert main(["serve", "--replay", str(rec), "--db", str(rec), "--bind", "127.0.0.1:0"]) == 2
+    assert "refusing to write over an input" in _one_line_error(capsys)
+    flat = write_flat_folder(tmp_path / "flat")
+    assert main(["serve", "--replay", str(flat), "--db", str(flat / "x.sqlite3"),
+                 "--bind", "127.0.0.1:0"]) == 2
+    assert "lies inside the input" in _one_line_error(capsys)
+    assert rec.read_bytes() == before and not (flat / "x.sqlite3").exists()

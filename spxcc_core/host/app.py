@@ -72,7 +72,13 @@ from spxcc_core.host.wire import FeedStatus, ReconcileStatus
 from spxcc_core.pipeline import Pipeline
 from spxcc_core.registry import PluginFailure, PluginRegistry
 from spxcc_core.run.result import RunResult, StepOutputs
-from spxcc_core.run.setup import RunInputs, open_store, resolve_inputs, ws_counts
+from spxcc_core.run.setup import (
+    RunInputs,
+    check_run_paths,
+    open_store,
+    resolve_inputs,
+    ws_counts,
+)
 from spxcc_core.run.steps import RecordedSession
 from spxcc_core.store import Store
 
@@ -329,10 +335,15 @@ class Host:
         """Open the store, start the hub (and the page), start the routing worker (restart
         reconciliation) and its polling. Idempotent; returns the host.
 
-        :raises ConfigError: the store cannot be opened or the address cannot be bound.
+        :raises ConfigError: the store cannot be opened, is (or lies inside) the replay session,
+            the profile or the chain snapshot, or the address cannot be bound.
         """
         if self._started:
             return self
+        profile = self.profile if isinstance(self.profile, str | os.PathLike) else None
+        check_run_paths(session=self.config.replay.session, out_dir=None,
+                        store=self.config.db if self._given_store is None else None,
+                        profile=profile, chain=self.config.pipeline.chain)
         if self._given_store is not None:
             self._store, self._owns_store = self._given_store, False
         else:
