@@ -27,6 +27,7 @@ MODULES: tuple[str, ...] = (
     "benchmarks.memory_bench",
     "benchmarks.compile_bench",
     "benchmarks.hub_bench",
+    "benchmarks.host_bench",
 )
 
 #: name → "module:function" returning a dict of figures (wrapped as benchmarks).

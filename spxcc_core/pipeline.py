@@ -105,6 +105,10 @@ _PREFIX = re.compile(r"^[a-z][a-z0-9_]*$")
 #: Per-bar calls whose failures are counted, in ``pluginErrors`` order (then the listed ones).
 _COUNTED_HOOKS = ("spxcc_on_microbar", "on_bar")
 
+#: An underlying symbol whose last bar ended this long before the newest one no longer holds
+#: back the executor's decision frontier (:meth:`Pipeline.decision_frontier_ms`), in ms.
+QUIET_SYMBOL_MS = 60_000
+
 #: The former name of :class:`~spxcc_core.run.RunResult` (kept for existing callers).
 ReplayRun = RunResult
 
@@ -201,6 +205,8 @@ class Pipeline:
         self._finished = False
         self._reported = False
         self.executor: Executor | None = None
+        #: end of the last released bar per underlying symbol (the decision frontier)
+        self._bar_ends: dict[str, int] = {}
         #: True when the source gives the executor its option quotes itself, in time order
         #: (:meth:`feed_option_quotes`), instead of the pushed quote batches (a session cache
         #: stores option quotes by contract, not by time)
@@ -295,14 +301,28 @@ class Pipeline:
                 self.set_session_date(ny_date_of_ms(first // _NS_PER_MS).isoformat())
         out = self._step(self.aggregator.push_events(t, q))
         if self.executor is not None:
-            self.executor.step(None if self.external_option_quotes else q, out.setups)
+            self.executor.step(None if self.external_option_quotes else q, out.setups,
+                               self.decision_frontier_ms())
         return out
+
+    def decision_frontier_ms(self) -> int | None:
+        """Up to when every setup change is known (epoch ms): the end of the last released
+        bar of the slowest underlying symbol (non-option symbols whose last bar ended within
+        :data:`QUIET_SYMBOL_MS` of the newest; a quieter one no longer holds the others
+        back); -1 before any such bar (nothing known yet); None without underlying bars
+        at all once the input has ended. The executor decides nothing and applies no quote
+        after it, so replay and live decide with the same quotes whatever the steps."""
+        ends = self._bar_ends
+        if not ends:
+            return None if self._finished else -1
+        newest = max(ends.values())
+        return min(e for e in ends.values() if e >= newest - QUIET_SYMBOL_MS)
 
     def feed_option_quotes(self, quotes: QuoteColumns) -> None:
         """Give the executor option quotes in time order (with
         :attr:`external_option_quotes`); a no-op without a broker."""
         if self.executor is not None and len(quotes):
-            self.executor.step(quotes, [])
+            self.executor.step(quotes, [], self.decision_frontier_ms())
 
     def push_bars(self, bars: Sequence[MicrobarV2],
                   index_values: Sequence[tuple[str, Any, Any]] = ()) -> StepOutputs:
@@ -359,6 +379,10 @@ class Pipeline:
                     changed[out.id] = out
                     setups.append(out)
         self._bars.extend(bars)
+        ends = self._bar_ends
+        for bar in bars:
+            if not bar.symbol.startswith(("O:", "I:")):
+                ends[bar.symbol] = bar.start_ms + bar.interval_ms
         if changed or decisions:
             self._setup_store.write(changed.values(), decisions)
         return StepOutputs(bars=bars, setups=setups, decisions=decisions)

@@ -203,3 +203,19 @@ def test_cli_gates_run_execute_paper_judges_executed_trades(executed, tmp_path: 
     assert code in (0, 1)
     assert decision["tradeSource"] == "execution"
     assert decision["sessions"][0]["candidateTrades"] == decision["sessions"][0]["baselineTrades"] > 0
+
+
+def test_execution_does_not_depend_on_the_replay_step(executed):
+    """Every decision is made with the quotes in force at its own time: the steps of the
+    replay clock (like the frames of a live feed) change nothing (a review found P&L of
+    -$2,700 / -$2,775 / -$2,655 for steps of 60 s / 7 s / 1 s before the decision frontier)."""
+    root, _ = executed
+    outs = {}
+    for step in (60_000, 7_000, 1_000):
+        out = root / f"step-{step}"
+        replay_session(root / "cache", out_dir=out, profile=root / "profile.toml",
+                       execute="paper", step_ms=step)
+        outs[step] = {name: (out / name).read_bytes() for name in EXEC_FILES}
+    assert outs[7_000] == outs[60_000]
+    assert outs[1_000] == outs[60_000]
+    assert outs[60_000]["fills.jsonl"]

@@ -85,7 +85,7 @@ TRADIER = ["broker", "snapshot", "--broker", "tradier", "--account", ACCOUNT]
      "from set, list, rotate, delete, keygen"),
     ([T], "spxcc: error: argument COMMAND: invalid choice (the value is not shown); choose from "
           "plugins, bars, secrets, demo, broker, reconcile, size, ingest, replay, golden, live, "
-          "slippage, profile, gates, parity, optimize"),
+          "serve, slippage, profile, gates, parity, optimize"),
     (["broker", "submit", "--broker", "paper", "--account", "P1", "--intent", "i.json",
       "--max-contracts", T],
      "spxcc broker submit: error: argument --max-contracts: invalid int value (the value is "

@@ -56,7 +56,7 @@ def inputs(config: EvFloorConfig, *, breakeven: bool = True, tally: OutcomeTally
 
 
 def test_priors_and_prior_slippage_pass_a_zero_base_floor() -> None:
-    i = inputs(EvFloorConfig())
+    i = inputs(EvFloorConfig(warmup="block"))
     assert (i.reward_r_t1, i.reward_r_t2) == (px(1.5), px(3.0))
     # EV = 0.5 × (0.5 × 1.5 + 0.5 × (0.3 × 3 + 0.7 × 0)) − 0.5 = 0.5 × 1.2 − 0.5 = 0.1
     assert i.expected_value_r == px(0.1)
@@ -68,7 +68,7 @@ def test_priors_and_prior_slippage_pass_a_zero_base_floor() -> None:
 
 
 def test_a_base_floor_above_the_expected_value_blocks_with_the_numbers() -> None:
-    i = inputs(EvFloorConfig(base_floor_r=0.1))
+    i = inputs(EvFloorConfig(warmup="block", base_floor_r=0.1))
     assert i.floor_r == px(0.133333333)                    # 0.1 + 10 / 300
     assert not i.passed                                    # 0.1 < 0.1333
     verdict, *info = ev_floor_checks(i)
@@ -85,14 +85,14 @@ def test_a_base_floor_above_the_expected_value_blocks_with_the_numbers() -> None
 
 def test_without_breakeven_the_missed_remainder_costs_one_r() -> None:
     # EV = 0.5 × (0.75 + 0.5 × (0.3 × 3 + 0.7 × (−1))) − 0.5 = 0.5 × 0.85 − 0.5 = −0.075
-    assert inputs(EvFloorConfig(), breakeven=False).expected_value_r == px(-0.075)
+    assert inputs(EvFloorConfig(warmup="block"), breakeven=False).expected_value_r == px(-0.075)
 
 
 def test_measured_slippage_raises_the_floor() -> None:
     rolling = RollingSlippage(EvFloorConfig(min_samples=3).rolling_config())
     for n in range(3):
         rolling.update(rec(20.0, detector="orb", time_bucket="open", n=n))
-    i = inputs(EvFloorConfig(min_samples=3), slippage=rolling)
+    i = inputs(EvFloorConfig(warmup="block", min_samples=3), slippage=rolling)
     assert i.slippage_level == "detector_time" and i.slippage_samples == 3
     assert i.round_trip_slippage_dollars == px(40.0)       # 2 × 20.00
     assert i.slippage_r == px(0.133333333)                 # 40 / 300
@@ -101,13 +101,13 @@ def test_measured_slippage_raises_the_floor() -> None:
     paper = RollingSlippage(EvFloorConfig(min_samples=3).rolling_config())
     for n in range(3):
         paper.update(rec(20.0, source="paper", n=n))
-    assert inputs(EvFloorConfig(min_samples=3), slippage=paper).slippage_level == "prior"
+    assert inputs(EvFloorConfig(warmup="block", min_samples=3), slippage=paper).slippage_level == "prior"
 
 
 def test_price_improvement_never_lowers_the_floor() -> None:
     rolling = RollingSlippage(EvFloorConfig(min_samples=1).rolling_config())
     rolling.update(rec(-7.0))
-    i = inputs(EvFloorConfig(min_samples=1, base_floor_r=0.05), slippage=rolling)
+    i = inputs(EvFloorConfig(warmup="block", min_samples=1, base_floor_r=0.05), slippage=rolling)
     assert i.round_trip_slippage_dollars == px(-14.0)
     assert (i.slippage_r, i.floor_r) == (0.0, px(0.05))
 
@@ -115,7 +115,7 @@ def test_price_improvement_never_lowers_the_floor() -> None:
 def test_risk_scale_and_delta_set_the_per_contract_risk() -> None:
     # an SPY setup: 1 point stop = 10 SPX points; delta 0.5: 1 × 10 × 0.5 × 100 = 500 dollars
     spy = cand(entry=590.0, stop=589.0, t1=591.5, t2=593.0)
-    i = inputs(EvFloorConfig(risk_scale=10.0, target_delta=0.5), c=spy)
+    i = inputs(EvFloorConfig(warmup="block", risk_scale=10.0, target_delta=0.5), c=spy)
     assert i.risk_per_contract_dollars == px(500.0)
     assert i.slippage_r == px(0.02)                        # 10 / 500
 
@@ -137,14 +137,35 @@ def test_observed_hit_rates_replace_the_priors_after_min_setups() -> None:
                                 symbol="SPX", direction="long", entry=1, stop=0.5, t1=2, t2=3,
                                 detected_ms=1, trigger_deadline_ms=2))   # not closed: ignored
     assert tally.counts("orb") == (20, 12, 4)
-    i = inputs(EvFloorConfig(min_setups=10), tally=tally)
+    i = inputs(EvFloorConfig(warmup="block", min_setups=10), tally=tally)
     assert (i.t1_hit_rate, i.t2_given_t1) == (px(0.6), px(0.333333333))   # 12/20, 4/12
     assert i.t1_rate_observed and i.t2_rate_observed
     # EV = 0.6 × (0.75 + 0.5 × (1/3 × 3)) − 0.4 = 0.6 × 1.25 − 0.4 = 0.35
     assert i.expected_value_r == px(0.35)
     # with min_setups 15, the 12 T1 hits are too few for p2: its prior 0.3 stays
-    j = inputs(EvFloorConfig(min_setups=15), tally=tally)
+    j = inputs(EvFloorConfig(warmup="block", min_setups=15), tally=tally)
     assert j.t1_rate_observed and not j.t2_rate_observed and j.t2_given_t1 == px(0.3)
+
+
+def test_warmup_passes_on_priors_and_judges_once_the_hit_rate_is_observed() -> None:
+    """With priors (p1 0.5, p2 0.3) EV = 0.5 x (0.5 x 2 + 0.5 x (0.3 x 4 + 0)) - 0.5 = 0.1 < a
+    base floor of 0.2: a floor judged on priors would block every setup, none would close,
+    and the rate could never be measured. ``warmup = "pass"`` (the default) lets it through
+    with the would-be verdict recorded; after ``min_setups`` closed setups the floor judges."""
+    tally = OutcomeTally()
+    for n in range(9):
+        tally.observe(_closed(n, t1=False, t2=False))
+    warm = inputs(EvFloorConfig(base_floor_r=0.2, min_setups=10), tally=tally)
+    assert warm.warming_up and not warm.clears_floor and warm.passed
+    assert warm.expected_value_r == px(0.1)
+    verdict, *info = ev_floor_checks(warm)
+    assert verdict.passed and verdict.observed == px(0.1)
+    assert info[-1].input == "evFloorWarmup" and info[-1].observed == 0.0
+    tally.observe(_closed(9, t1=False, t2=False))     # the 10th: 0 of 10 reached T1
+    judged = inputs(EvFloorConfig(base_floor_r=0.2, min_setups=10), tally=tally)
+    assert not judged.warming_up and not judged.passed
+    assert judged.expected_value_r == px(-1.0)        # p1 = 0: EV = -1
+    assert all(c.input != "evFloorWarmup" for c in ev_floor_checks(judged))
 
 
 @pytest.mark.parametrize(("key", "value", "message"), [
@@ -205,7 +226,7 @@ def _runner(table: str, slippage: RollingSlippage | None = None) -> DetectorRunn
 
 
 def test_the_runner_records_the_verdict_and_counts_a_block_as_ev_floor() -> None:
-    runner = _runner("\n[ev_floor]\nbase_floor_r = 0.1\n")
+    runner = _runner("\n[ev_floor]\nwarmup = \"block\"\nbase_floor_r = 0.1\n")
     (decision,) = [o for o in runner.on_bar(_bar(0)) if isinstance(o, GateDecision)]
     assert not decision.passed
     ev_rows = [c for c in decision.checks if c.gate == "ev_floor"]
@@ -216,7 +237,7 @@ def test_the_runner_records_the_verdict_and_counts_a_block_as_ev_floor() -> None
 
 def test_the_runner_reads_live_slippage_updates_between_bars() -> None:
     rolling = RollingSlippage(EvFloorConfig(min_samples=1).rolling_config())
-    runner = _runner("\n[ev_floor]\nmin_samples = 1\nprior_slippage_dollars = 0.0\n", rolling)
+    runner = _runner("\n[ev_floor]\nwarmup = \"block\"\nmin_samples = 1\nprior_slippage_dollars = 0.0\n", rolling)
     first = next(o for o in runner.on_bar(_bar(0)) if isinstance(o, GateDecision))
     assert first.passed                                    # EV 0.1 ≥ floor 0
     rolling.update(rec(20.0, detector="fixed", time_bucket="open"))

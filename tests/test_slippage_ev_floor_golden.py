@@ -41,7 +41,7 @@ def test_the_gate_blocks_or_leaves_setups_alone_on_golden_bars(case: str) -> Non
     bars = [dec.decode(ln) for ln in raw if ln.strip()]
     base_decisions, base_setups = _run(bars, None)
     assert base_decisions, f"{case}: no candidates to gate"
-    blocked, _ = _run(bars, EvFloorConfig(base_floor_r=100.0))
+    blocked, _ = _run(bars, EvFloorConfig(base_floor_r=100.0, warmup="block"))
     assert check_decisions(blocked) == []
     valid = [d for d in blocked if d.checks[0].gate != "candidate_invalid"]
     assert valid and not any(d.passed for d in valid)

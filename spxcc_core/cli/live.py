@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from spxcc_core.host.hub import HubConfig
     from spxcc_core.host.live import LiveResult
 
-__all__ = ["API_KEY_ENV", "API_KEY_SECRET", "HUB_TOKEN_HASH_ENV", "register"]
+__all__ = ["API_KEY_ENV", "API_KEY_SECRET", "HUB_TOKEN_HASH_ENV", "api_key_of", "no_data_error",
+           "register"]
 
 #: Default environment variable holding the Massive API key.
 API_KEY_ENV = "MASSIVE_API_KEY"
@@ -134,7 +135,13 @@ class _RefuseKey(argparse.Action):
                      f"the vault (spxcc secrets set {API_KEY_SECRET})")
 
 
-def _api_key(args: argparse.Namespace) -> str:
+def api_key_of(args: argparse.Namespace) -> str:
+    """The Massive API key: ``args.api_key_env``'s variable when set, else the vault's
+    ``massive_api_key`` (store ``args.db``, master key ``args.key_file``); also used by
+    ``spxcc serve --live``.
+
+    :raises ConfigError: neither gives a key (never repeating any value).
+    """
     from spxcc_core.secrets import (
         MasterKeySource,
         check_env_var_name,
@@ -196,7 +203,7 @@ def _run(args: argparse.Namespace) -> int:
         load_chain_snapshot(args.chain)
     # --profile, else the store's active profile: a bad store fails before a hub starts
     args.run_profile = run_profile(args.profile)
-    key = _api_key(args)
+    key = api_key_of(args)
     timeouts = _Timeouts(duration=duration, idle=idle, stall=stall, connect=connect)
     return asyncio.run(_session(args, key, subs, detectors, timeouts, serve, hub_config, db))
 
@@ -308,10 +315,10 @@ async def _session(args: argparse.Namespace, key: str, subs: list[str],
     if r.error is not None:
         print(f"spxcc: error: {r.error}", file=sys.stderr)
         return 2
-    return _no_data_error(result)
+    return no_data_error(result)
 
 
-def _no_data_error(result: LiveResult) -> int:
+def no_data_error(result: LiveResult) -> int:
     """Exit 2 with one line when the session never connected or received no event (a
     session that saw nothing must not look like a success); else 0."""
     r = result.report

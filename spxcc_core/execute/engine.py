@@ -96,6 +96,13 @@ class EventTimeBroker(Protocol):
     def subscribe(self, listener: Callable[[BrokerEvent], None]) -> None: ...
 
 
+def _concat_quotes(first: QuoteColumns, second: QuoteColumns) -> QuoteColumns:
+    """``first`` then ``second``, row for row."""
+    return QuoteColumns(**{f.name: np.concatenate([getattr(first, f.name),
+                                                   getattr(second, f.name)])
+                           for f in attrs.fields(QuoteColumns)})
+
+
 class _NoFeed:
     """The event-time feed of a broker that has its own market (a real broker): nothing to
     feed, nothing to advance; its fills come from the routing worker."""
@@ -287,11 +294,17 @@ class Executor:
 
     # -- driving -----------------------------------------------------------------------------
 
-    def step(self, quotes: QuoteColumns | None, setups: Sequence[SetupInstance]) -> None:
-        """One pipeline step: its raw quotes (arrival order, may be None) and its setup
-        changes (production order). An event waits until an option quote at or after its
-        time has been seen (the quotes before it are then complete), so decisions do not
-        depend on how the input was cut into steps."""
+    def step(self, quotes: QuoteColumns | None, setups: Sequence[SetupInstance],
+             frontier_ms: int | None = None) -> None:
+        """One pipeline step: its raw quotes (arrival order, may be None), its setup changes
+        (production order) and the decision frontier: every setup change of a bar ending at
+        or before ``frontier_ms`` is known (the pipeline's released bars; None: no limit).
+
+        An event waits until an option quote at or after its time has been seen (the quotes
+        before it are then complete), and quotes after the frontier wait for the next step
+        (a setup change still to come may lie before them), so every decision is made with
+        the quotes in force at its own time and does not depend on how the input was cut
+        into steps (``--step-ms``, websocket frames)."""
         if self.book is None:
             if not setups:
                 return
@@ -300,8 +313,9 @@ class Executor:
         for event in self._events(setups):
             self._push(*event)
         if self._horizon_ms is not None:  # before any option quote nothing can be decided
-            self._drain(self._horizon_ms)
-        self._apply_until(None)
+            self._drain(self._horizon_ms if frontier_ms is None
+                        else min(self._horizon_ms, frontier_ms))
+        self._apply_until(frontier_ms)
 
     def _push(self, at_ms: int, kind: int, leg: str, setup: SetupInstance | None) -> None:
         self._seq += 1
@@ -331,6 +345,7 @@ class Executor:
             heapq.heapify(self._queue)
         while any(e[1] != _WAKE for e in self._queue):
             self._drain(max(e[0] for e in self._queue if e[1] != _WAKE))
+        self._apply_until(None)  # the quotes held beyond the last frontier
         at = self._now_ms
         for trade in list(self._trades.values()):
             if not trade.exited:
@@ -341,8 +356,14 @@ class Executor:
 
     def _start_batch(self, quotes: QuoteColumns | None) -> None:
         """Keep the batch's rows of tradable contracts (arrival order) with their running
-        maximum time; the horizon is the latest option quote time seen."""
-        self._batch, self._cummax, self._pos = None, None, 0
+        maximum time, after the rows of the previous batch not applied yet (beyond its
+        frontier); the horizon is the latest option quote time seen."""
+        held, held_cm = None, None
+        if self._batch is not None and self._cummax is not None \
+                and self._pos < len(self._cummax):
+            held = self._batch.take(np.arange(self._pos, len(self._cummax)))
+            held_cm = self._cummax[self._pos:]
+        self._batch, self._cummax, self._pos = held, held_cm, 0
         if quotes is None or not len(quotes) or self.book is None:
             return
         mask = self.book.tradable_mask(quotes.symbol)
@@ -353,6 +374,9 @@ class Executor:
         np.maximum(cm, self._carry_ns, out=cm)
         self._carry_ns = int(cm[-1])
         self._horizon_ms = self._carry_ns // _NS_PER_MS
+        if held is not None and held_cm is not None:
+            batch = _concat_quotes(held, batch)
+            cm = np.concatenate([held_cm, cm])
         self._batch, self._cummax = batch, cm
 
     def _apply_until(self, at_ms: int | None) -> None:

@@ -2,6 +2,9 @@
 
 Public API (imported lazily, so reading the wire contracts does not load numba)::
 
+    Host, SetupExecutor                        # spxcc_core.host.app (docs/embedding.md)
+    HostConfig, load_host_config, parse_host_config   # spxcc_core.host.config
+    Pacer                                      # spxcc_core.host.pace
     run_live, LiveResult, feeds_for            # spxcc_core.host.live
     Hub, HubConfig, CHANNELS, ACCOUNT_CHANNELS, STATUS_CHANNEL, to_v1   # spxcc_core.host.hub
     TokenHash, hash_token, new_token           # spxcc_core.host.auth
@@ -20,8 +23,10 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from spxcc_core.host.app import Host, SetupExecutor
     from spxcc_core.host.auth import TokenHash, hash_token, new_token
     from spxcc_core.host.clock import Clock, ManualClock, SystemClock
+    from spxcc_core.host.config import HostConfig, load_host_config, parse_host_config
     from spxcc_core.host.hub import (
         ACCOUNT_CHANNELS,
         CHANNELS,
@@ -31,6 +36,7 @@ if TYPE_CHECKING:
         to_v1,
     )
     from spxcc_core.host.live import LiveResult, feeds_for, run_live
+    from spxcc_core.host.pace import Pacer
     from spxcc_core.host.record import Recorder
     from spxcc_core.host.wire import (
         FeedGap,
@@ -49,6 +55,8 @@ __all__ = [
     "Clock",
     "FeedGap",
     "FeedStatus",
+    "Host",
+    "HostConfig",
     "Hub",
     "HubConfig",
     "HubReply",
@@ -57,13 +65,17 @@ __all__ = [
     "LiveReportV2",
     "LiveResult",
     "ManualClock",
+    "Pacer",
     "ReconcileStatus",
     "Recorder",
+    "SetupExecutor",
     "SystemClock",
     "TokenHash",
     "feeds_for",
     "hash_token",
+    "load_host_config",
     "new_token",
+    "parse_host_config",
     "run_live",
     "to_v1",
 ]
@@ -75,6 +87,8 @@ _WHERE = {
     "TokenHash": "auth", "hash_token": "auth", "new_token": "auth",
     "LiveResult": "live", "feeds_for": "live", "run_live": "live",
     "Recorder": "record",
+    "Host": "app", "SetupExecutor": "app", "Pacer": "pace",
+    "HostConfig": "config", "load_host_config": "config", "parse_host_config": "config",
     "HubStatus": "wire", "LiveReport": "wire", "LiveReportV2": "wire", "HubReply": "wire",
     "FeedStatus": "wire", "FeedGap": "wire", "ReconcileStatus": "wire",
 }

@@ -11,10 +11,10 @@ Protocol (one JSON object per text message; details and examples in ``docs/live.
   request, an unknown action or channel, or an account channel without a token is answered
   with an ``error`` status naming the problem and changes nothing (the connection stays open);
 - ``{"action": "auth", "token": "..."}`` unlocks the account channels (:data:`ACCOUNT_CHANNELS`:
-  ``fill@1``, ``position@1``, ``reconcile_status@1``); a client may instead send the header
-  ``Authorization: Bearer <token>`` when it connects. The hub knows only the token's SHA-256
-  (:mod:`spxcc_core.host.auth`) and compares in constant time; ``max_auth_failures`` wrong
-  tokens close the connection (1008);
+  ``fill@1``, ``position@1``, ``reconcile_status@1``, ``broker_order@1``); a client may
+  instead send the header ``Authorization: Bearer <token>`` when it connects. The hub knows
+  only the token's SHA-256 (:mod:`spxcc_core.host.auth`) and compares in constant time;
+  ``max_auth_failures`` wrong tokens close the connection (1008);
 - ``{"action": "replay", "channel": "microbar@2", "fromSeq": N}`` re-sends the retained
   envelopes ``N..newest`` of a channel (a client that saw a ``seq`` gap, e.g. after a
   reconnect) — as many as its send queue takes; the reply's ``toSeq`` is the last one re-sent
@@ -37,6 +37,13 @@ dropped: its pending messages are discarded, it is sent a ``disconnected`` statu
 and closed with code 1008 (aborted if it does not take even that within ``close_timeout_s``),
 and the drop is counted by reason. The pipeline is never blocked.
 
+**Pages.** A hub given ``pages`` (path → content type and bytes, e.g. the command-center page
+of :mod:`spxcc_core.host.page`) answers a plain HTTP ``GET`` of such a path with it (any other
+path that is not a websocket upgrade: 404), on the same port as the websocket, with a content
+security policy that lets a page load and connect to nothing but this hub (and not be framed);
+its own origin (``http://HOST:PORT`` as bound, and ``http://localhost:PORT`` on loopback) is
+then allowed, so the page it serves may connect.
+
 **v1 only.** ``v1_only=True`` is the rollback switch of the microbar v2 rollout: ``microbar@2``
 is neither served nor encoded; subscribing to it is answered with an error saying so.
 
@@ -53,19 +60,20 @@ import http
 import logging
 import re
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 import attrs
 import msgspec
 from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from spxcc_core.clock import Clock, SystemClock
 from spxcc_core.contracts.base import Contract
-from spxcc_core.contracts.broker import Fill, Position
+from spxcc_core.contracts.broker import BrokerOrder, Fill, Position
 from spxcc_core.contracts.envelope import Envelope
 from spxcc_core.contracts.microbar import MicrobarV2
 from spxcc_core.contracts.setup import GateDecision, SetupInstance
@@ -84,7 +92,8 @@ log = logging.getLogger("spxcc.host.hub")
 CHANNELS: tuple[str, ...] = ("microbar@1", "microbar@2", "setup@1", "gate_decision@1",
                              "feed_status@1")
 #: Channels with account data: only for a connection that presented the token.
-ACCOUNT_CHANNELS: tuple[str, ...] = ("fill@1", "position@1", "reconcile_status@1")
+ACCOUNT_CHANNELS: tuple[str, ...] = ("fill@1", "position@1", "reconcile_status@1",
+                                     "broker_order@1")
 #: What a connection receives until its first subscribe / unsubscribe request.
 DEFAULT_CHANNELS: tuple[str, ...] = ("microbar@1",)
 #: The status channel every connection receives.
@@ -96,7 +105,11 @@ REPLY_CHANNEL = "hub_reply@1"
 _CHANNEL_TYPES: dict[str, type[Contract]] = {
     "setup@1": SetupInstance, "gate_decision@1": GateDecision, "feed_status@1": FeedStatus,
     "fill@1": Fill, "position@1": Position, "reconcile_status@1": ReconcileStatus,
+    "broker_order@1": BrokerOrder,
 }
+#: What a served page may load and connect to: this hub only (``'self'`` covers its websocket).
+_PAGE_POLICY = ("default-src 'self'; connect-src 'self'; img-src 'self' data:; "
+                "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
 _CHANNEL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}@[0-9]{1,3}$")
 
 _payload_encoder = msgspec.json.Encoder()
@@ -251,11 +264,14 @@ class Hub:
     :param clock: source of the envelope ``ts`` (default the system clock).
     :param queue_size: shortcut overriding ``config.queue_size``.
     :param close_timeout_s: shortcut overriding ``config.close_timeout_s``.
+    :param pages: plain HTTP pages served on the hub's port: path (``/``) → (content type,
+        bytes); see "Pages" in the module docstring. None: none.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *,
                  config: HubConfig | None = None, clock: Clock | None = None,
-                 queue_size: int | None = None, close_timeout_s: float | None = None) -> None:
+                 queue_size: int | None = None, close_timeout_s: float | None = None,
+                 pages: Mapping[str, tuple[str, bytes]] | None = None) -> None:
         cfg = config if config is not None else HubConfig()
         if queue_size is not None:
             cfg = attrs.evolve(cfg, queue_size=queue_size)
@@ -281,6 +297,7 @@ class Hub:
         self._replays = 0
         self._replayed = 0
         self._closed = False
+        self._pages: dict[str, tuple[str, bytes]] = dict(pages or {})
 
     @property
     def queue_size(self) -> int:
@@ -312,6 +329,12 @@ class Hub:
         host, port = next(iter(self._server.sockets)).getsockname()[:2]
         host = f"[{host}]" if ":" in host else host
         self._url = f"ws://{host}:{port}"
+        if self._pages:  # the page this hub serves may connect back to it
+            own = [f"http://{host}:{port}"]
+            if host in ("127.0.0.1", "[::1]"):
+                own.append(f"http://localhost:{port}")
+            self.config = attrs.evolve(self.config,
+                                       allowed_origins=(*self.config.allowed_origins, *own))
         return self
 
     @property
@@ -476,7 +499,10 @@ class Hub:
     # ------------------------------------------------------------------ connections
 
     def _admit(self, ws: ServerConnection, request: Request) -> Response | None:
-        """Refuse a handshake before the websocket opens (module docstring, admission)."""
+        """Refuse a handshake before the websocket opens (module docstring, admission); answer
+        a plain HTTP request with a page (module docstring, pages)."""
+        if self._pages and "websocket" not in request.headers.get("Upgrade", "").lower():
+            return self._page(request.path)
         origin = request.headers.get("Origin")
         if origin is not None:
             try:
@@ -493,6 +519,18 @@ class Hub:
         if bearer is not None and not self._token_ok(bearer):
             return self._refuse(ws, "token", http.HTTPStatus.UNAUTHORIZED, "wrong token\n")
         return None
+
+    def _page(self, path: str) -> Response:
+        page = self._pages.get(path.split("?", 1)[0])
+        if page is None:
+            body, status, ctype = b"not found\n", http.HTTPStatus.NOT_FOUND, "text/plain"
+        else:
+            (ctype, body), status = page, http.HTTPStatus.OK
+        headers = Headers([("Content-Type", ctype), ("Content-Length", str(len(body))),
+                           ("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff"),
+                           ("Content-Security-Policy", _PAGE_POLICY), ("X-Frame-Options", "DENY"),
+                           ("Connection", "close")])
+        return Response(status.value, status.phrase, headers, body)
 
     def _refuse(self, ws: ServerConnection, reason: str, status: http.HTTPStatus,
                 text: str) -> Response:

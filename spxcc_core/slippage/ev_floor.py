@@ -89,6 +89,11 @@ class EvFloorConfig:
     :ivar window: fills per bucket for p50/p90 (see :class:`RollingConfig`); default 200.
     :ivar halflife_fills: EWMA half-life in fills (> 0); default 20.
     :ivar min_samples: fills a bucket needs before its estimate is used (1..window); default 20.
+    :ivar warmup: ``pass`` (default) or ``block``: the verdict while the detector's T1 hit rate
+        is still the prior (fewer than ``min_setups`` closed triggered setups). ``pass`` lets
+        the setup through, recording the verdict it would have had (``evFloorWarmup`` row):
+        a floor that blocked on priors would block every setup, none would ever close, and
+        the rate could never be measured. ``block`` judges on the priors.
     """
 
     base_floor_r: float = attrs.field(default=0.0, validator=_finite)
@@ -106,6 +111,8 @@ class EvFloorConfig:
                                                       attrs.validators.le(100_000)])
     halflife_fills: float = attrs.field(default=20.0, validator=_positive)
     min_samples: int = attrs.field(default=20, validator=attrs.validators.ge(1))
+    warmup: Literal["pass", "block"] = attrs.field(
+        default="pass", validator=attrs.validators.in_(("pass", "block")))
 
     def __attrs_post_init__(self) -> None:
         if self.target_delta > 1.0:
@@ -171,11 +178,18 @@ class EvFloorInputs:
     t2_rate_observed: bool
     slippage_level: str
     slippage_samples: int
+    #: the T1 hit rate is still the prior and the table's ``warmup`` is ``pass``
+    warming_up: bool = False
+
+    @property
+    def clears_floor(self) -> bool:
+        """``EV_R ≥ floor_R``."""
+        return self.expected_value_r >= self.floor_r
 
     @property
     def passed(self) -> bool:
-        """``EV_R ≥ floor_R``."""
-        return self.expected_value_r >= self.floor_r
+        """The verdict: the floor is cleared, or the detector is warming up."""
+        return self.warming_up or self.clears_floor
 
 
 def ev_floor_inputs(c: SetupCandidate, config: EvFloorConfig, *, t1_fraction: float,
@@ -213,7 +227,8 @@ def ev_floor_inputs(c: SetupCandidate, config: EvFloorConfig, *, t1_fraction: fl
         round_trip_slippage_dollars=_r(round_trip), risk_per_contract_dollars=_r(risk_dollars),
         reward_r_t1=_r(r1), reward_r_t2=_r(r2), t1_hit_rate=_r(p1), t2_given_t1=_r(p2),
         t1_rate_observed=t1_observed, t2_rate_observed=t2_observed,
-        slippage_level=level, slippage_samples=samples)
+        slippage_level=level, slippage_samples=samples,
+        warming_up=not t1_observed and config.warmup == "pass")
 
 
 def _r(value: float) -> float:
@@ -246,4 +261,6 @@ def ev_floor_checks(inputs: EvFloorInputs) -> tuple[GateCheck, ...]:
         _info("rewardRT2", inputs.reward_r_t2),
         _info(f"t1HitRate@{t1_kind}", inputs.t1_hit_rate),
         _info(f"t2GivenT1Rate@{t2_kind}", inputs.t2_given_t1),
-    )
+    ) + ((GateCheck(gate=GATE, input="evFloorWarmup", comparison="clearsFloor",
+                    threshold=None, observed=1.0 if inputs.clears_floor else 0.0,
+                    passed=True),) if inputs.warming_up else ())
