@@ -44,6 +44,8 @@ COMMANDS: dict[str, list[str]] = {
     "live": ["live", "--url", "ws://127.0.0.1:9/stocks", "--subscribe", "T.SPY",
              "--api-key-env", "SPXCC_TEST_UNSET_KEY", "--key-file", "KEY", "--db", "DB"],
     "slippage report": ["slippage", "report", "--db", "DB"],
+    "serve": ["serve", "--replay", "SESSION", "--speed", "0", "--bind", "127.0.0.1:0",
+              "--db", "DB"],
     "profile show": ["profile", "show", "--db", "DB"],
     "profile history": ["profile", "history", "--db", "DB"],
     "profile promote": ["profile", "promote", "default", "--force", "--db", "DB"],
