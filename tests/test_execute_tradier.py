@@ -136,3 +136,20 @@ def test_cli_live_executes_on_tradier(fake: FakeTradier, tmp_path: Path,
     assert execution["broker"] == "tradier"
     assert execution["setups"] == 6 and execution["entries"] == 0
     assert sum(execution["skipped"].values()) == 6
+
+
+def test_replay_refuses_a_real_broker_with_the_reason(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """Before: "option 'token' ... is required" even with a token set."""
+    from spxcc_core.cli import main
+    from spxcc_core.sample import generate_session
+
+    monkeypatch.setenv("SPXCC_TRADIER_TOKEN", TRADIER_TEST_TOKEN)
+    session = generate_session(tmp_path / "sample", scale=0.005).root
+    code = main(["replay", str(session), "--out", str(tmp_path / "out"), "--execute", "tradier"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "--execute tradier: a real broker fills on its own market" in err
+    assert "spxcc live --execute tradier --execute-account ID" in err
+    assert not (tmp_path / "out").exists()

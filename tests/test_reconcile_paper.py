@@ -282,3 +282,31 @@ def test_cli_submit_refuses_an_entry_of_a_halted_account(
     assert (code, out) == (2, "")
     assert "refused by pre-trade checks" in err and "halted by reconciliation" in err
     assert err.count("\n") == 1
+
+
+def test_the_halt_hint_clears_the_same_store(store: Store, db: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """The printed command names the store it was run on (a review ran the hint as printed:
+    without --db it cleared nothing in the default store and said "clean")."""
+    paper = paper_on(store)
+    external(paper, "outside-1")
+    code, out, _ = run_cli(capsys, db, "--action", "unknown_at_broker=halt")
+    assert code == 3
+    hint = out.splitlines()[-1]
+    assert hint == ("the account opens no new risk until a person clears the halt: "
+                    f"spxcc reconcile --broker paper --account {ACCOUNT} --db {db} "
+                    "--option clock=replay --clear")
+    # the hint as printed lifts this store's halt (the difference stays, as an alert)
+    argv = hint.split(": ", 1)[1].split()[1:]
+    code, out, _ = run(capsys, *argv, "--action", "unknown_at_broker=halt")
+    assert code == 1 and "cleared" in out and out.splitlines()[-1] == "status: differences"
+
+
+def test_a_missing_store_is_refused_not_created(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "typo" / "recon.sqlite3"
+    code, out, err = run_cli(capsys, missing)
+    assert (code, out) == (2, "")
+    assert err == (f"spxcc: error: --db {missing}: no such store file (reconciliation compares "
+                   "what a store recorded with the broker; it never creates a store)\n")
+    assert not missing.parent.exists()

@@ -147,6 +147,7 @@ def test_cli_broker_failure_exits_2_with_one_line(fake: FakeTradier, tmp_path: P
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("SPXCC_TRADIER_TOKEN", TRADIER_TEST_TOKEN)
     fake.inject(Fault("status", method="GET", path="/balances", status=503, count=50))
+    Store(tmp_path / "c.sqlite3").close()  # reconcile compares a store; it never creates one
     code, out, err = run(capsys, "reconcile", "--broker", "tradier", "--account", ACCOUNT,
                          "--base-url", fake.url, "--db", str(tmp_path / "c.sqlite3"), "--json")
     assert (code, out) == (2, "")

@@ -16,6 +16,7 @@ answer is never read as flat). ``--json`` prints one object
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from spxcc_core.errors import ConfigError, SpxccError
 from spxcc_core.outputs import check_paths
 from spxcc_core.plugins import get_plugin_manager
 from spxcc_core.registry import PluginRegistry
-from spxcc_core.store.target import store_file
+from spxcc_core.store.target import is_postgres_url, redact_dsn, store_file
 
 __all__ = ["EXIT_CODES", "register"]
 
@@ -66,9 +67,17 @@ def _policy(args: argparse.Namespace) -> ReconcilePolicy:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from spxcc_core.errors import InputError
+    from spxcc_core.store.sqlite import default_db_path
+
     if args.policy is not None:
         check_paths({"--db": store_file(args.db)}, {"--policy": args.policy})
     policy = _policy(args)
+    db = args.db if args.db is not None else default_db_path()
+    path = store_file(db)
+    if path is not None and not Path(path).exists():
+        raise InputError(f"--db {path}", "no such store file (reconciliation compares what a "
+                         "store recorded with the broker; it never creates a store)")
     registry = PluginRegistry(get_plugin_manager())
     classes = reconciler_classes(registry)
     if not classes:
@@ -108,4 +117,21 @@ def _print_text(run: ReconcileRun, args: argparse.Namespace, cleared: bool) -> N
     out.write(f"status: {run.status}\n")
     if run.halted:
         out.write("the account opens no new risk until a person clears the halt: "
-                  f"spxcc reconcile --broker {args.broker} --account {args.account} --clear\n")
+                  f"{_clear_command(args)}\n")
+
+
+def _clear_command(args: argparse.Namespace) -> str:
+    """The command that clears this account's halt, with the store and broker options given
+    (``--option`` values are never secrets: those are refused), so it acts on the same store."""
+    parts = ["spxcc", "reconcile", "--broker", args.broker, "--account", args.account]
+    if args.db is not None:
+        db = str(args.db)
+        parts += ["--db", redact_dsn(db) if is_postgres_url(db) else db]
+    if args.sandbox:
+        parts.append("--sandbox")
+    if args.base_url:
+        parts += ["--base-url", args.base_url]
+    for pair in args.option:
+        parts += ["--option", pair]
+    parts.append("--clear")
+    return " ".join(shlex.quote(p) for p in parts)

@@ -20,7 +20,7 @@ from spxcc_core.errors import ConfigError, InputError
 from spxcc_core.outputs import atomic_write, check_paths
 from spxcc_core.slippage.model import FILL_KINDS
 from spxcc_core.slippage.plot import histogram_scene, render_png, render_svg
-from spxcc_core.slippage.report import build_report
+from spxcc_core.slippage.report import MIN_BIN_DOLLARS, build_report
 from spxcc_core.slippage.rolling import RollingConfig
 from spxcc_core.slippage.store import SlippageStore
 from spxcc_core.store import Store, default_db_path
@@ -79,8 +79,9 @@ def _check_options(args: argparse.Namespace) -> None:
         raise ConfigError(f"--model-ticks: must be >= 0, got {args.model_ticks}")
     if not (math.isfinite(args.model_tick) and args.model_tick > 0):
         raise ConfigError(f"--model-tick: must be a finite number > 0, got {args.model_tick}")
-    if not (math.isfinite(args.bin_dollars) and args.bin_dollars > 0):
-        raise ConfigError(f"--bin-dollars: must be a finite number > 0, got {args.bin_dollars}")
+    if not (math.isfinite(args.bin_dollars) and args.bin_dollars >= MIN_BIN_DOLLARS):
+        raise ConfigError(f"--bin-dollars: must be a finite number >= {MIN_BIN_DOLLARS} (a "
+                          f"hundredth of a cent per contract), got {args.bin_dollars}")
     if args.plot is not None and args.plot.suffix.lower() not in _PLOT_SUFFIXES:
         raise ConfigError(f"--plot {args.plot}: must end in .svg or .png")
 

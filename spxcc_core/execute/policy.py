@@ -11,6 +11,7 @@ policy without depending on the executor.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import attrs
@@ -24,13 +25,13 @@ def _open_unit(_inst: object, attribute: attrs.Attribute[float], value: float) -
 
 
 def _positive(_inst: object, attribute: attrs.Attribute[Any], value: float) -> None:
-    if not value > 0:
-        raise ValueError(f"{attribute.name!r} must be > 0, got {value!r}")
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"{attribute.name!r} must be a finite number > 0, got {value!r}")
 
 
 def _non_negative(_inst: object, attribute: attrs.Attribute[Any], value: float) -> None:
-    if not value >= 0:
-        raise ValueError(f"{attribute.name!r} must be >= 0, got {value!r}")
+    if not (value >= 0 and math.isfinite(value)):
+        raise ValueError(f"{attribute.name!r} must be a finite number >= 0, got {value!r}")
 
 
 def _premium_bounds(inst: ExecutionPolicy, attribute: attrs.Attribute[float],

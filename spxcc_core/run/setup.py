@@ -107,6 +107,11 @@ def execution_broker(pm: pluggy.PluginManager | PluginRegistry, name: str | None
     if cls is None:
         raise ConfigError(f"--execute {name}: unknown broker; registered: "
                           f"{', '.join(sorted(adapters)) or 'none'}")
+    if not all(callable(getattr(cls, a, None)) for a in ("on_quote", "advance_to", "subscribe")):
+        raise ConfigError(f"--execute {name}: a real broker fills on its own market, which a "
+                          "recorded session does not have: replay executes on --execute "
+                          f"paper; a real broker executes live (spxcc live --execute {name} "
+                          "--execute-account ID)")
     merged: dict[str, object] = dict(PAPER_REPLAY_OPTIONS) if name == "paper" else {}
     merged.update(options or {})
     return cls.from_config(AdapterConfig(options=merged, account_id=REPLAY_ACCOUNT))

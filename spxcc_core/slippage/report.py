@@ -39,11 +39,19 @@ def _bucket_row(key: BucketKey, stat: RollingStat) -> SlippageBucketStats:
         p50_dollars=_r(stat.quantile(0.5)), p90_dollars=_r(stat.quantile(0.9)))
 
 
+#: The narrowest histogram bin, dollars per contract (edges are rounded to 9 decimals, so a
+#: much narrower width would collapse them).
+MIN_BIN_DOLLARS = 0.0001
+
+
 def histogram_edges(values: Sequence[float], bin_dollars: float) -> tuple[float, ...]:
     """Bin edges on multiples of the bin width covering ``values`` (``()`` when empty): the
-    width starts at ``bin_dollars`` (> 0) and doubles until at most :data:`MAX_BINS` bins."""
+    width starts at ``bin_dollars`` (at least :data:`MIN_BIN_DOLLARS`) and doubles until at
+    most :data:`MAX_BINS` bins."""
     if not values:
         return ()
+    if not bin_dollars >= MIN_BIN_DOLLARS:
+        raise ValueError(f"bin width {bin_dollars!r} is below {MIN_BIN_DOLLARS}")
     width = bin_dollars
     while True:
         lo = math.floor(min(values) / width)
