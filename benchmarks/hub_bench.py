@@ -23,6 +23,7 @@ clients for 3 s; 50,000 events).
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import multiprocessing as mp
 import os
@@ -55,7 +56,7 @@ def _lean_clients_main(url: str, n: int, seconds: float, out: Any, ready: Any) -
     when its bytes reach the process (``data_received``), before it is parsed; puts the
     latencies (ms) and the process's CPU share on ``out``."""
     from websockets.client import ClientProtocol
-    from websockets.frames import Opcode
+    from websockets.frames import Frame, Opcode
     from websockets.http11 import Response
     from websockets.uri import parse_uri
 
@@ -80,11 +81,12 @@ def _lean_clients_main(url: str, n: int, seconds: float, out: Any, ready: Any) -
             for event in self.ws.events_received():
                 if isinstance(event, Response):
                     self.ws.send_text(_SUBSCRIBE.encode())
-                elif event.opcode is Opcode.TEXT:
-                    ms = _latency_ms(event.data, now)
+                elif isinstance(event, Frame) and event.opcode is Opcode.TEXT:
+                    body = bytes(event.data)
+                    ms = _latency_ms(body, now)
                     if ms is not None:
                         lat.append(ms)
-                    elif not self.subscribed and b'"status":"subscribed"' in event.data:
+                    elif not self.subscribed and b'"status":"subscribed"' in body:
                         self.subscribed = True
                         ready.put(1)
             self.flush()
@@ -105,7 +107,7 @@ def _lean_clients_main(url: str, n: int, seconds: float, out: Any, ready: Any) -
         done: list[asyncio.Future[None]] = []
         for _ in range(n):
             fut: asyncio.Future[None] = loop.create_future()
-            await loop.create_connection(lambda f=fut: Client(f), uri.host, uri.port)
+            await loop.create_connection(functools.partial(Client, fut), uri.host, uri.port)
             done.append(fut)
         await asyncio.wait(done, timeout=seconds)  # the hub closes every connection at the end
 
@@ -250,6 +252,13 @@ def hub_fanout(ctx: BenchContext) -> BenchResult:
                                    "per connection; compression offered)")
 def hub_fanout_wsclients(ctx: BenchContext) -> BenchResult:
     return _fanout_result("hub_fanout_wsclients", ctx, lean=False, hub_options={})
+
+
+@benchmark("hub_fanout_deflate", "hub_fanout_wsclients with the hub's permessage-deflate on "
+                                 "(HubConfig(compression=True): each client compressed apart)")
+def hub_fanout_deflate(ctx: BenchContext) -> BenchResult:
+    return _fanout_result("hub_fanout_deflate", ctx, lean=False,
+                          hub_options={"compression": True})
 
 
 # ----------------------------------------------------------------------------- live path
