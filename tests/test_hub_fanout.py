@@ -9,11 +9,11 @@ import socket
 from typing import Any
 
 import pytest
+from test_host_hub import SETUP, bar, drain, recv, run, subscribe
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.frames import Frame, Opcode
 
 from spxcc_core.host.hub import Hub, HubConfig, _text_frame_header
-from test_host_hub import SETUP, bar, drain, recv, run, subscribe
 
 
 def test_text_frame_header_hand_worked() -> None:
