@@ -39,12 +39,14 @@ import functools
 import json
 import multiprocessing as mp
 import os
+import queue
 import time
 from typing import Any
 
 from benchmarks.registry import BenchContext, BenchResult, benchmark, rss_mb
 
 SYMBOLS = 20
+TAIL_S = 60.0  # how long the hub waits after the last bar for every client to have every bar
 T0 = 1_709_821_800_000  # 2024-03-07 09:30:00 New York
 KEY = "bench-key-not-a-secret"
 
@@ -62,11 +64,13 @@ def _latency_ms(body: bytes, now_ms: float) -> float | None:
     return now_ms - int(body[at:body.index(b",", at)])
 
 
-def _lean_clients_main(url: str, n: int, seconds: float, out: Any, ready: Any) -> None:
+def _lean_clients_main(url: str, n: int, seconds: float, expected: int, out: Any, ready: Any,
+                       finished: Any) -> None:
     """``n`` clients on websockets' sans-I/O protocol, driven by ``asyncio.Protocol`` callbacks
     (no task per connection, none per message, no compression offered). A message is stamped
-    when its bytes reach the process (``data_received``), before it is parsed; puts the
-    latencies (ms) and the process's CPU share on ``out``."""
+    when its bytes reach the process (``data_received``), before it is parsed. Puts 1 on
+    ``ready`` when a client is subscribed and on ``finished`` when it has ``expected`` bars;
+    the latencies (ms) and the process's CPU share on ``out`` at the end."""
     from websockets.client import ClientProtocol
     from websockets.frames import Frame, Opcode
     from websockets.http11 import Response
@@ -80,6 +84,7 @@ def _lean_clients_main(url: str, n: int, seconds: float, out: Any, ready: Any) -
             self.ws = ClientProtocol(uri)
             self.done = done
             self.subscribed = False
+            self.bars = 0
             self.transport: Any = None
 
         def connection_made(self, transport: Any) -> None:
@@ -98,6 +103,9 @@ def _lean_clients_main(url: str, n: int, seconds: float, out: Any, ready: Any) -
                     ms = _latency_ms(body, now)
                     if ms is not None:
                         lat.append(ms)
+                        self.bars += 1
+                        if self.bars == expected:
+                            finished.put(1)
                     elif not self.subscribed and b'"status":"subscribed"' in body:
                         self.subscribed = True
                         ready.put(1)
@@ -128,9 +136,11 @@ def _lean_clients_main(url: str, n: int, seconds: float, out: Any, ready: Any) -
     out.put((lat, (time.process_time() - cpu0) / (time.perf_counter() - wall0)))
 
 
-def _library_clients_main(url: str, n: int, seconds: float, out: Any, ready: Any) -> None:
+def _library_clients_main(url: str, n: int, seconds: float, expected: int, out: Any,
+                          ready: Any, finished: Any) -> None:
     """``n`` clients of the websockets library's asyncio client (a task per connection, its
-    default compression offer), stamping each message when ``recv()`` returns it."""
+    default compression offer), stamping each message when ``recv()`` returns it; otherwise as
+    :func:`_lean_clients_main`."""
     from websockets.asyncio.client import connect
     from websockets.exceptions import ConnectionClosed
 
@@ -140,6 +150,7 @@ def _library_clients_main(url: str, n: int, seconds: float, out: Any, ready: Any
             await ws.send(_SUBSCRIBE)
             await ws.recv()
             ready.put(1)
+            bars = 0
             while time.time() < deadline:
                 try:
                     message = await asyncio.wait_for(ws.recv(decode=False), deadline - time.time())
@@ -148,6 +159,9 @@ def _library_clients_main(url: str, n: int, seconds: float, out: Any, ready: Any
                 ms = _latency_ms(message, time.time() * 1000)
                 if ms is not None:
                     lat.append(ms)
+                    bars += 1
+                    if bars == expected:
+                        finished.put(1)
 
     async def main() -> list[float]:
         lat: list[float] = []
@@ -175,11 +189,14 @@ async def _fanout(clients: int, seconds: float, *, lean: bool,
     from spxcc_core.host.hub import Hub, HubConfig
 
     ctx = mp.get_context("spawn")
-    out, ready = ctx.Queue(), ctx.Queue()
+    out, ready, finished = ctx.Queue(), ctx.Queue(), ctx.Queue()
+    symbols = [f"S{i:02d}" for i in range(SYMBOLS)]
+    expected = SYMBOLS * int(seconds)
     target = _lean_clients_main if lean else _library_clients_main
     rss0 = rss_mb()
     async with Hub(config=HubConfig(max_connections=clients + 10, **hub_options)) as hub:
-        procs = [ctx.Process(target=target, args=(hub.url, clients // 2, seconds + 30, out, ready))
+        procs = [ctx.Process(target=target, args=(hub.url, clients // 2, seconds + TAIL_S + 30,
+                                                  expected, out, ready, finished))
                  for _ in range(2)]
         for p in procs:
             p.start()
@@ -188,7 +205,6 @@ async def _fanout(clients: int, seconds: float, *, lean: bool,
             await loop.run_in_executor(None, ready.get)
         await asyncio.sleep(0.5)
         rss1 = rss_mb()
-        symbols = [f"S{i:02d}" for i in range(SYMBOLS)]
         published = 0
         load0 = os.getloadavg()[0]
         t_start = time.perf_counter()
@@ -199,7 +215,8 @@ async def _fanout(clients: int, seconds: float, *, lean: bool,
                 published += 1
                 await asyncio.sleep(1.0 / SYMBOLS)
         elapsed = time.perf_counter() - t_start
-        await asyncio.sleep(1.0)
+        complete = await _wait_for(finished, clients, TAIL_S)  # every client has every bar
+        tail = time.perf_counter() - t_start - elapsed
         cpu = time.process_time() - cpu0
         load1 = os.getloadavg()[0]
         stats = hub.stats()
@@ -221,10 +238,24 @@ async def _fanout(clients: int, seconds: float, *, lean: bool,
             "delivered": len(lat), "expected": published * clients,
             "p50_ms": pct(0.50), "p99_ms": pct(0.99), "max_ms": lat[-1] if lat else None,
             "rss_per_client_kib": (rss1 - rss0) * 1024 / clients,
-            "hub_cpu_share": cpu / (elapsed + 1.0),
+            "complete_clients": complete, "tail_seconds": tail,
+            "hub_cpu_share": cpu / (elapsed + tail),
             "hub_cpu_us_per_delivery": 1e6 * cpu / len(lat) if lat else None,
             "client_cpu_share": sum(client_cpu) / len(client_cpu),
             "slow_disconnects": stats.slow_disconnects, "load": (load0, load1)}
+
+
+async def _wait_for(q: Any, n: int, limit_s: float) -> int:
+    """Take up to ``n`` items from the process queue ``q`` within ``limit_s``: how many came."""
+    loop = asyncio.get_running_loop()
+    end = time.perf_counter() + limit_s
+    for got in range(n):
+        left = end - time.perf_counter()
+        try:
+            await loop.run_in_executor(None, functools.partial(q.get, timeout=max(left, 0.001)))
+        except queue.Empty:
+            return got
+    return n
 
 
 def _hub_main(clients: int, seconds: float, lean: bool, hub_options: dict[str, Any],
@@ -244,13 +275,15 @@ def _fanout_result(name: str, ctx: BenchContext, *, lean: bool,
     proc.join(30)
     res = BenchResult(name)
     res.metric("clients", f["clients"], "")
-    res.metric("delivered", f["delivered"], "messages", f"expected {f['expected']}")
+    res.metric("delivered", f["delivered"], "messages",
+               f"expected {f['expected']:,}; {f['complete_clients']} clients had every bar "
+               f"{f['tail_seconds']:.2f} s after the last was published (limit {TAIL_S:.0f} s)")
     res.metric("latency p50", f["p50_ms"], "ms")
     res.metric("latency p99", f["p99_ms"], "ms")
     res.metric("latency max", f["max_ms"], "ms")
     res.metric("hub RSS per client", f["rss_per_client_kib"], "KiB")
     res.metric("hub process CPU", 100 * f["hub_cpu_share"], "% of one core",
-               "while publishing; the clients run in two other processes")
+               "from the first bar published to the last delivered")
     res.metric("hub CPU per delivered message", f["hub_cpu_us_per_delivery"], "us",
                "less sensitive to the machine's load than the latency")
     res.metric("client process CPU", 100 * f["client_cpu_share"], "% of one core",

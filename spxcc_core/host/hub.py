@@ -31,6 +31,13 @@ Protocol (one JSON object per text message; details and examples in ``docs/live.
 is admitted), beyond ``max_connections`` open connections with HTTP 503, a wrong
 ``Authorization`` header with HTTP 401. Each refusal is counted by reason (:class:`HubStats`).
 
+**Sending.** Each message is encoded once, whatever the number of subscribers, and queued on
+every subscribed connection. At the end of the event-loop step each connection's queue goes
+to its socket in one write (text frames the hub builds itself: a server's frames are not
+masked, so one encoded message serves every connection); only a connection whose socket is
+full, or that compresses, waits in a task of its own. Compression (permessage-deflate) is off
+unless ``HubConfig.compression``: it deflates every message once per client.
+
 **Slow consumers.** :meth:`Hub.publish` never waits: each connection's send queue is bounded in
 bytes (``queue_bytes``) and in messages (``queue_size``). A connection over either bound is
 dropped: its pending messages are discarded, it is sent a ``disconnected`` status saying why
