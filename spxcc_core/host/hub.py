@@ -254,6 +254,7 @@ class _Conn:
     ending: bool = False
     close_code: int | None = None
     close_reason: str = ""
+    close_started: bool = False
     pending: bool = False
     writer: asyncio.Task[None] | None = None
 
@@ -366,9 +367,10 @@ class Hub:
                 conn.ending = True
                 self._enqueue_status(conn, "end", message, force=True)
                 self._close_after_backlog(conn, 1000, "end of session")
-            if conn.writer is None or conn.writer.done():
+            if not conn.close_started and (conn.writer is None or conn.writer.done()):
                 conn.writer = asyncio.create_task(self._write_later(conn))
-            writers.append(conn.writer)
+            if conn.writer is not None:
+                writers.append(conn.writer)
         if writers:
             _, pending = await asyncio.wait(writers, timeout=self.close_timeout_s)
             for conn in list(self._conns):
@@ -705,8 +707,8 @@ class Hub:
         pending, self._pending = self._pending, []
         for conn in pending:
             conn.pending = False
-            if conn.writer is not None and not conn.writer.done():
-                continue  # it is waiting for the socket and takes the backlog when it can
+            if conn.close_started or (conn.writer is not None and not conn.writer.done()):
+                continue  # closed, or its writer waits for the socket and takes the backlog
             if conn.close_code is not None or not _write_backlog(conn):
                 conn.writer = asyncio.create_task(self._write_later(conn))
 
@@ -723,6 +725,7 @@ class Hub:
                         await ws.send(message, text=True)
                     continue
                 if conn.close_code is not None:
+                    conn.close_started = True
                     await ws.close(conn.close_code, conn.close_reason)
                 return
         except (ConnectionClosed, OSError):  # the connection is gone: nothing to send
