@@ -789,6 +789,8 @@ def _write_backlog(conn: _Conn) -> bool:
         conn.backlog.clear()
         conn.queued_bytes = 0
         return True
+    # ``paused`` / ``drain()``: the websockets asyncio connection's write flow control (the
+    # transport's pause_writing / resume_writing), there since websockets 13.0.
     if ws.paused or ws.protocol.extensions:
         return False
     parts: list[bytes] = []
