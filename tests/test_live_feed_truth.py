@@ -267,9 +267,9 @@ def test_cli_exits_2_when_it_never_connects_within_the_connect_timeout(
 
 def test_cli_hub_options_reach_the_hub(tmp_path: Path, env: pytest.MonkeyPatch,  # noqa: F811
                                        capsys: pytest.CaptureFixture[str]) -> None:
-    """``spxcc live --serve`` with ``--v1-only``, a token hash and an origin allow list: a
-    client on loopback finds microbar@2 switched off, the token accepted, a foreign origin
-    refused."""
+    """``spxcc live --serve`` with ``--v1-only``, a token hash, an origin allow list and
+    ``--hub-compression``: a client on loopback finds microbar@2 switched off, the token
+    accepted, a foreign origin refused, its offer of permessage-deflate taken."""
     import threading
 
     from test_host_live import FRAMES, _FakeInThread
@@ -291,6 +291,7 @@ def test_cli_hub_options_reach_the_hub(tmp_path: Path, env: pytest.MonkeyPatch, 
                 break
             except OSError:
                 await asyncio.sleep(0.05)
+        seen["extensions"] = [e.name for e in ws.protocol.extensions]
         await ws.recv()
         await ws.send('{"action": "subscribe", "channels": ["microbar@2"]}')
         seen["v2"] = json.loads(await ws.recv())
@@ -308,11 +309,13 @@ def test_cli_hub_options_reach_the_hub(tmp_path: Path, env: pytest.MonkeyPatch, 
         code = main(["live", "--url", fake.url, "--subscribe", "T.SPY,Q.SPY",
                      "--api-key-env", "SPXCC_LIVE_KEY", "--serve", f"127.0.0.1:{port}",
                      "--v1-only", "--hub-token-hash", hash_token(token),
-                     "--hub-origin", "http://127.0.0.1:8765", "--idle-timeout", "2"])
+                     "--hub-origin", "http://127.0.0.1:8765", "--hub-compression",
+                     "--idle-timeout", "2"])
         thread.join(10)
     out, err = capsys.readouterr()
     assert code == 0, err
     assert "microbar@2 is switched off" in seen["v2"]["data"]["message"]
     assert seen["auth"]["data"]["ok"] is True
     assert seen["origin"] == 403
+    assert seen["extensions"] == ["permessage-deflate"]
     assert token not in out + err

@@ -90,6 +90,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         "are always allowed)")
     p.add_argument("--v1-only", action="store_true",
                    help="serve microbar@1 only (the rollback switch: microbar@2 is off)")
+    p.add_argument("--hub-compression", action="store_true",
+                   help="accept permessage-deflate from hub clients that offer it (off by "
+                        "default: it costs CPU and memory per client; worth it only on slow "
+                        "links)")
     p.add_argument("--record", type=Path, default=None, metavar="FILE.jsonl",
                    help="record every received message (replayable with spxcc replay)")
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
@@ -231,7 +235,8 @@ def _hub_config(args: argparse.Namespace) -> HubConfig:
     return HubConfig(queue_size=args.queue_size, queue_bytes=args.queue_bytes,
                      max_connections=args.max_connections, retain_messages=args.retain,
                      token_hash=TokenHash.parse(hashed, where=where) if hashed else None,
-                     allowed_origins=tuple(args.hub_origin), v1_only=args.v1_only)
+                     allowed_origins=tuple(args.hub_origin), v1_only=args.v1_only,
+                     compression=args.hub_compression)
 
 
 def _execution_broker(args: argparse.Namespace, db: str | Path | None) -> BrokerAdapter | None:

@@ -31,6 +31,13 @@ Protocol (one JSON object per text message; details and examples in ``docs/live.
 is admitted), beyond ``max_connections`` open connections with HTTP 503, a wrong
 ``Authorization`` header with HTTP 401. Each refusal is counted by reason (:class:`HubStats`).
 
+**Sending.** Each message is encoded once, whatever the number of subscribers, and queued on
+every subscribed connection. At the end of the event-loop step each connection's queue goes
+to its socket in one write (text frames the hub builds itself: a server's frames are not
+masked, so one encoded message serves every connection); only a connection whose socket is
+full, or that compresses, waits in a task of its own. Compression (permessage-deflate) is off
+unless ``HubConfig.compression``: it deflates every message once per client.
+
 **Slow consumers.** :meth:`Hub.publish` never waits: each connection's send queue is bounded in
 bytes (``queue_bytes``) and in messages (``queue_size``). A connection over either bound is
 dropped: its pending messages are discarded, it is sent a ``disconnected`` status saying why
@@ -70,6 +77,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 
 from spxcc_core.clock import Clock, SystemClock
 from spxcc_core.contracts.base import Contract
@@ -208,6 +216,10 @@ class HubConfig:
     :param v1_only: serve ``microbar@1`` only (the rollback switch).
     :param close_timeout_s: seconds a closing connection gets to take its last messages.
     :param max_auth_failures: wrong tokens after which a connection is closed.
+    :param compression: offer permessage-deflate (RFC 7692) to clients that ask for it. Off by
+        default: a compressed connection deflates every message on its own (the hub cannot
+        write one shared frame to all of them) and holds its own zlib state, so it costs CPU
+        and memory per client for a few hundred bytes saved per message.
     """
 
     queue_size: int = attrs.field(default=10_000, validator=_positive_int("queue_size"))
@@ -223,6 +235,7 @@ class HubConfig:
     v1_only: bool = False
     close_timeout_s: float = 2.0
     max_auth_failures: int = attrs.field(default=3, validator=_positive_int("max_auth_failures"))
+    compression: bool = False
 
     @property
     def channels(self) -> tuple[str, ...]:
@@ -233,16 +246,29 @@ class HubConfig:
 
 @attrs.define(eq=False)
 class _Conn:
+    """One client connection: its subscriptions and its send queue.
+
+    ``backlog`` holds the envelopes not yet handed to the socket (``queued_bytes`` their
+    size). The hub hands a connection's whole backlog to its socket in one write at the end of
+    the event-loop step that queued it; ``writer`` exists only while that has to wait (the
+    socket's buffer is over its high-water mark, the connection compresses, or it is being
+    closed with ``close_code``).
+    """
+
     ws: ServerConnection
-    queue: asyncio.Queue[bytes | None]
     channels: set[str] = attrs.field(factory=lambda: set(DEFAULT_CHANNELS))
     asked: bool = False
     authorized: bool = False
     auth_failures: int = 0
+    backlog: deque[bytes] = attrs.field(factory=deque)
     queued_bytes: int = 0
     seq: dict[str, int] = attrs.field(factory=dict)
     dropped: bool = False
     ending: bool = False
+    close_code: int | None = None
+    close_reason: str = ""
+    close_started: bool = False
+    pending: bool = False
     writer: asyncio.Task[None] | None = None
 
 
@@ -298,6 +324,8 @@ class Hub:
         self._replayed = 0
         self._closed = False
         self._pages: dict[str, tuple[str, bytes]] = dict(pages or {})
+        self._pending: list[_Conn] = []
+        self._flush_handle: asyncio.Handle | None = None
 
     @property
     def queue_size(self) -> int:
@@ -322,6 +350,7 @@ class Hub:
         try:
             self._server = await serve(
                 self._handle, self.host, self.port, max_size=65_536, process_request=self._admit,
+                compression="deflate" if self.config.compression else None,
                 logger=NoFrameDebug(logging.getLogger("spxcc.host.hub.ws"), {}))
         except OSError as exc:
             raise ConfigError(f"hub: cannot listen on {self.host}:{self.port} "
@@ -360,7 +389,9 @@ class Hub:
             if not conn.dropped:
                 conn.ending = True
                 self._enqueue_status(conn, "end", message, force=True)
-                conn.queue.put_nowait(None)
+                self._close_after_backlog(conn, 1000, "end of session")
+            if not conn.close_started and (conn.writer is None or conn.writer.done()):
+                conn.writer = asyncio.create_task(self._write_later(conn))
             if conn.writer is not None:
                 writers.append(conn.writer)
         if writers:
@@ -447,19 +478,30 @@ class Hub:
 
     def _enqueue_bytes(self, conn: _Conn, channel: str, message: bytes, *,
                        force: bool = False) -> int:
+        if conn.close_code is not None:
+            return 0  # nothing goes after the close
         if not force:
-            if conn.queue.qsize() >= self.config.queue_size:
+            if len(conn.backlog) >= self.config.queue_size:
                 self._drop(conn, "slow_messages",
-                           f"{conn.queue.qsize()} messages waiting (limit {self.queue_size})")
+                           f"{len(conn.backlog)} messages waiting (limit {self.queue_size})")
                 return 0
             if conn.queued_bytes + len(message) > self.config.queue_bytes:
                 self._drop(conn, "slow_bytes", f"{conn.queued_bytes + len(message):,} bytes "
                            f"waiting (limit {self.config.queue_bytes:,})")
                 return 0
-        conn.queue.put_nowait(message)
+        conn.backlog.append(message)
         conn.queued_bytes += len(message)
         self._sent[channel] = self._sent.get(channel, 0) + 1
+        if not conn.pending:
+            conn.pending = True
+            self._pending.append(conn)
+            if self._flush_handle is None:
+                self._flush_handle = asyncio.get_running_loop().call_soon(self._flush)
         return 1
+
+    def _close_after_backlog(self, conn: _Conn, code: int, reason: str) -> None:
+        """Close the connection with ``code`` once what is queued before now is sent."""
+        conn.close_code, conn.close_reason = code, reason
 
     def _enqueue_own(self, conn: _Conn, channel: str, body: Contract, *,
                      force: bool = False) -> None:
@@ -486,13 +528,12 @@ class Hub:
         self._dropped[reason] = self._dropped.get(reason, 0) + 1
         if reason.startswith("slow"):
             self._slow += 1
-        while not conn.queue.empty():
-            conn.queue.get_nowait()
+        conn.backlog.clear()
         conn.queued_bytes = 0
         why = ("slow consumer: " + detail + "; reconnect, read faster and replay what you "
                "missed" if reason.startswith("slow") else detail)
         self._enqueue_status(conn, "disconnected", why, force=True)
-        conn.queue.put_nowait(None)
+        self._close_after_backlog(conn, 1008, "dropped")
         log.warning("hub: dropped a subscriber (%s: %s)", reason, detail)
         asyncio.get_running_loop().call_later(self.close_timeout_s, _abort_if_open, conn.ws)
 
@@ -542,7 +583,7 @@ class Hub:
         return self.config.token_hash is not None and self.config.token_hash.matches(token)
 
     async def _handle(self, ws: ServerConnection) -> None:
-        conn = _Conn(ws=ws, queue=asyncio.Queue())
+        conn = _Conn(ws=ws)
         if self._closed:
             await ws.close(1001, "the live session ended")
             return
@@ -551,7 +592,6 @@ class Hub:
         self._conns.add(conn)
         self._connections += 1
         self._peak = max(self._peak, len(self._conns))
-        conn.writer = asyncio.create_task(self._write(conn))
         self._enqueue_status(conn, "connected", "until you subscribe you receive microbar@1; "
                              "send {\"action\": \"subscribe\", \"channels\": [...]}",
                              channels=self.config.channels, force=True)
@@ -675,7 +715,7 @@ class Hub:
                          f"{self.config.retain_bytes:,} bytes per channel)")
             return
         budget = self.config.queue_bytes - conn.queued_bytes
-        room = self.config.queue_size - conn.queue.qsize() - 1  # one slot for the reply
+        room = self.config.queue_size - len(conn.backlog) - 1  # one slot for the reply
         sent: list[tuple[int, bytes]] = []
         for seq, m in stream.retained:
             if seq < from_seq:
@@ -696,18 +736,37 @@ class Hub:
         more = (f"; more: ask again from {last + 1}" if last < newest else "")
         reply(True, f"replayed seq {from_seq}..{last} of {channel}{more}", last)
 
-    async def _write(self, conn: _Conn) -> None:
+    # ------------------------------------------------------------------ sending
+
+    def _flush(self) -> None:
+        """Hand every connection that has something queued its backlog, one socket write per
+        connection (event-loop callback, once per step that queued anything)."""
+        self._flush_handle = None
+        pending, self._pending = self._pending, []
+        for conn in pending:
+            conn.pending = False
+            if conn.close_started or (conn.writer is not None and not conn.writer.done()):
+                continue  # closed, or its writer waits for the socket and takes the backlog
+            if conn.close_code is not None or not _write_backlog(conn):
+                conn.writer = asyncio.create_task(self._write_later(conn))
+
+    async def _write_later(self, conn: _Conn) -> None:
+        """Send the backlog as the socket takes it, then close if a close was asked for."""
         ws = conn.ws
         try:
             while True:
-                message = await conn.queue.get()
-                if message is None:
-                    await ws.close(1008 if conn.dropped else 1000,
-                                   "dropped" if conn.dropped else "end of session")
-                    return
-                conn.queued_bytes -= len(message)
-                await ws.send(message, text=True)
-        except ConnectionClosed:
+                await ws.drain()  # until the socket's buffer is under its low-water mark
+                if conn.backlog:
+                    if not _write_backlog(conn):  # a compressed connection: one by one
+                        message = conn.backlog.popleft()
+                        conn.queued_bytes -= len(message)
+                        await ws.send(message, text=True)
+                    continue
+                if conn.close_code is not None:
+                    conn.close_started = True
+                    await ws.close(conn.close_code, conn.close_reason)
+                return
+        except (ConnectionClosed, OSError):  # the connection is gone: nothing to send
             return
 
     def stats(self) -> HubStats:
@@ -745,6 +804,41 @@ def _no_values(exc: msgspec.DecodeError) -> str:
     """msgspec's message without any value the client sent (it names fields and paths)."""
     text = str(exc)
     return re.sub(r"Invalid value '.*?'", "Invalid value", text)[:200]
+
+
+def _text_frame_header(length: int) -> bytes:
+    """The header of a final, unmasked text frame of ``length`` payload bytes (RFC 6455 §5.2;
+    a server never masks)."""
+    if length < 126:
+        return bytes((0x81, length))
+    if length < 1 << 16:
+        return b"\x81\x7e" + length.to_bytes(2, "big")
+    return b"\x81\x7f" + length.to_bytes(8, "big")
+
+
+def _write_backlog(conn: _Conn) -> bool:
+    """Write the connection's whole backlog to its socket as text frames in one write,
+    without waiting. False (nothing written) when that has to wait: the socket's buffer is over
+    its high-water mark, or the connection compresses (the websockets library frames each
+    message). A connection that is no longer open cannot be sent anything: its backlog is
+    discarded."""
+    ws = conn.ws
+    if ws.protocol.state is not State.OPEN or ws.transport.is_closing():
+        conn.backlog.clear()
+        conn.queued_bytes = 0
+        return True
+    # ``paused`` / ``drain()``: the websockets asyncio connection's write flow control (the
+    # transport's pause_writing / resume_writing), there since websockets 13.0.
+    if ws.paused or ws.protocol.extensions:
+        return False
+    parts: list[bytes] = []
+    for message in conn.backlog:
+        parts.append(_text_frame_header(len(message)))
+        parts.append(message)
+    conn.backlog.clear()
+    conn.queued_bytes = 0
+    ws.transport.write(b"".join(parts))
+    return True
 
 
 def _abort_if_open(ws: ServerConnection) -> None:
