@@ -191,3 +191,25 @@ def test_the_store_never_writes_over_the_session(tmp_path: Path,
                  "--bind", "127.0.0.1:0"]) == 2
     assert "lies inside the input" in _one_line_error(capsys)
     assert rec.read_bytes() == before and not (flat / "x.sqlite3").exists()
+
+
+def test_serve_executes_a_replay_on_paper(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--execute paper``: the replay's setups are traded through the host's routing worker
+    and the summary says what the execution did, as ``spxcc replay --execute paper`` does."""
+    from spxcc_core.sample import generate_session
+
+    monkeypatch.setenv("SPXCC_DB", str(tmp_path / "profiles.sqlite3"))
+    flat = generate_session(tmp_path / "sample", scale=0.02).root
+    assert main(["serve", "--replay", str(flat), "--speed", "0", "--bind", "127.0.0.1:0",
+                 "--linger", "0", "--execute", "paper"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[2].startswith("  execution (paper): ")
+    assert main(["replay", str(flat), "--out", str(tmp_path / "r"), "--execute", "paper"]) == 0
+    replay_lines = [ln for ln in capsys.readouterr().out.splitlines()
+                    if ln.startswith("  execution") or ln.startswith("  realized")]
+    assert [ln for ln in out if ln.startswith(("  execution", "  realized"))] == replay_lines
+    # live and --execute do not go together in serve (one routing worker per broker)
+    assert main(["serve", "--live", "--url", "ws://127.0.0.1:9", "--subscribe", "T.SPY",
+                 "--execute", "paper"]) == 2
+    assert "spxcc serve --execute runs with --replay" in capsys.readouterr().err

@@ -483,3 +483,41 @@ def test_fills_positions_and_reconciliation_reach_callbacks_and_account_channels
                                         ("sell_to_close", "filled", 1.0)]
     assert [(seq, d["status"], d["accountId"]) for t, seq, d in data
             if t == "reconcile_status"] == [(1, "clean", "A"), (2, "clean", "A")]
+
+
+def test_an_executing_replay_through_the_host_trades_like_spxcc_replay(tmp_path: Path) -> None:
+    """The host with the paper broker executes the seeded sample session's triggered setups
+    through its routing worker: the same intents, fills, positions and slippage as
+    ``spxcc replay --execute paper``, and every fill reaches the host's fill callback."""
+    from spxcc_core.detect.profile import DEFAULT_PROFILE_TOML
+    from spxcc_core.replay.cache import ingest
+    from spxcc_core.replay.engine import replay_session
+    from spxcc_core.replay.steps import cache_session
+    from spxcc_core.run.setup import execution_broker
+    from spxcc_core.sample import generate_session
+
+    sample = generate_session(tmp_path / "sample", scale=0.05)
+    cache = ingest(sample.root, tmp_path / "cache")
+    profile = tmp_path / "profile.toml"
+    profile.write_text(DEFAULT_PROFILE_TOML + "\n[execution]\nmax_quote_age_ms = 120000\n"
+                       "max_spread = 1.0\n", encoding="utf-8")
+    replay_session(cache.root, out_dir=tmp_path / "replay", profile=profile, execute="paper")
+    fills: list[Fill] = []
+
+    async def go() -> Any:
+        with Store(tmp_path / "host.sqlite3") as store:
+            from spxcc_core.plugins import get_plugin_manager
+
+            broker = execution_broker(get_plugin_manager(), "paper")
+            host = Host(LOOPBACK_ANY_PORT, store=store, broker=broker, profile=str(profile))
+            host.on_fill(fills.append)
+            async with host:
+                return await host.replay(cache_session(cache, with_option_quotes=True),
+                                         speed=0)
+
+    run_ = run(go())
+    assert run_.execution is not None and run_.execution.fills
+    files = run_.execution.files()
+    for name in ("intents.jsonl", "fills.jsonl", "positions.jsonl", "slippage.jsonl"):
+        assert files[name] == (tmp_path / "replay" / name).read_bytes(), name
+    assert sorted(f.fill_id for f in fills) == sorted(f.fill_id for f in run_.execution.fills)

@@ -18,9 +18,11 @@ import attrs
 from spxcc_core.cli.live import API_KEY_ENV, API_KEY_SECRET, HUB_TOKEN_HASH_ENV
 from spxcc_core.cli.runargs import (
     DB_HELP,
+    add_execute_args,
     add_selection_args,
     db_argument,
     detector_names,
+    execute_options,
     run_profile,
 )
 from spxcc_core.errors import ConfigError
@@ -73,6 +75,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--db", type=db_argument, default=None, metavar="PATH|URL",
                    help=f"{DB_HELP} (default: db of --config, else memory)")
     add_selection_args(p)
+    add_execute_args(p, "--replay: execute triggered setups on this broker (paper) with the "
+                        "profile's [execution] policy, every intent through the host's routing "
+                        "worker: orders, fills and positions on the page (docs/execution.md)")
     p.add_argument("--url", action="append", default=None, metavar="WS_URL",
                    help="--live: Massive websocket URL (repeat per cluster)")
     p.add_argument("--subscribe", default=None, metavar="T.SPY,Q.SPY",
@@ -149,7 +154,18 @@ def _run(args: argparse.Namespace) -> int:
                           "[replay] in --config)")
     # no profile given: the profile store's active one, as spxcc replay and live (else default)
     profile = run_profile(None) if cfg.pipeline.profile is None else None
-    host = Host(cfg, profile=profile)  # refuses a non-loopback bind without --bind-any + hash
+    broker = None
+    if args.execute is not None:
+        if live:
+            raise ConfigError("spxcc serve --execute runs with --replay; to execute live use "
+                              "spxcc live --execute NAME (with --serve for the hub)")
+        from spxcc_core.plugins import get_plugin_manager
+        from spxcc_core.run.setup import execution_broker
+
+        broker = execution_broker(get_plugin_manager(), args.execute,
+                                  execute_options(args.execute, args.execute_option))
+    # refuses a non-loopback bind without --bind-any + hash
+    host = Host(cfg, profile=profile, broker=broker)
     key = None
     if live:
         if not cfg.live.urls or not cfg.live.subscribe:
@@ -180,10 +196,16 @@ async def _serve(host: Host, args: argparse.Namespace, key: str | None) -> int:
             if key is not None:
                 return await _live(host, args, key)
             with contextlib.ExitStack() as stack:
-                run = await host.replay(_session(host.config, stack))
+                run = await host.replay(_session(host.config, stack,
+                                                 execute=args.execute is not None))
             print(f"replay ended: {run.report.aggregation.events_in:,} events, "
                   f"{len(run.bars):,} bars, {len(run.setups)} setups, "
                   f"{len(run.decisions)} gate decisions", flush=True)
+            if run.execution is not None:
+                from spxcc_core.cli.replay import execution_lines
+
+                for line in execution_lines(run.execution.report):
+                    print(line, flush=True)
             if not host.stop_requested:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(ended.wait(), timeout=args.linger)
@@ -194,7 +216,8 @@ async def _serve(host: Host, args: argparse.Namespace, key: str | None) -> int:
                 loop.remove_signal_handler(sig)
 
 
-def _session(cfg: HostConfig, stack: contextlib.ExitStack) -> Path | RecordedSession:
+def _session(cfg: HostConfig, stack: contextlib.ExitStack, *,
+             execute: bool = False) -> Path | RecordedSession:
     """The configured replay session: a recording as is; a session cache or a folder of flat
     files (ingested into a temporary cache, removed by ``stack``) as timed steps (1 s of event
     time when paced, 60 s at speed 0).
@@ -219,7 +242,8 @@ def _session(cfg: HostConfig, stack: contextlib.ExitStack) -> Path | RecordedSes
     # replay engine's 60-second steps (same outputs, far fewer pipeline steps)
     step_ms = DEFAULT_STEP_MS if cfg.replay.speed == 0 else 1000
     return cache_session(cache, kind=kind, step_ms=step_ms,
-                         with_index=True if cfg.pipeline.chain is not None else None)
+                         with_index=True if cfg.pipeline.chain is not None or execute else None,
+                         with_option_quotes=execute)
 
 
 async def _live(host: Host, args: argparse.Namespace, key: str) -> int:

@@ -454,6 +454,20 @@ class Host:
             return await self._replay_steps(session, inputs, store, pacer)
         return await self._replay_recording(Path(session), inputs, store, pacer)
 
+    def _execution(self) -> dict[str, Any]:
+        """The pipeline's execution arguments: a broker that takes its quotes and time from the
+        stream (the paper broker) executes each triggered setup with the profile's
+        ``[execution]`` policy, every intent through the host's routing worker; any other
+        broker (or none): no execution in a replay."""
+        broker = self._broker
+        if broker is None or self.router is None or not all(
+                callable(getattr(broker, a, None)) for a in ("on_quote", "advance_to",
+                                                             "subscribe")):
+            return {}
+        from spxcc_core.execute.routing import WorkerRouter
+
+        return {"broker": broker, "router": WorkerRouter(self.router)}
+
     async def _replay_recording(self, path: Path, inputs: RunInputs, store: Store,
                                 pacer: Pacer) -> RunResult:
         from spxcc_core.massive.websocket import WsStats, iter_ws_decoded
@@ -464,7 +478,8 @@ class Host:
         if not path.is_file():
             raise InputError(str(path), "recording not found")
         pipe = self.pipeline = Pipeline(self.registry, inputs.profile, store=store,
-                                        run_id_prefix="replay", chain=inputs.chain)
+                                        run_id_prefix="replay", chain=inputs.chain,
+                                        **self._execution())
         stats = WsStats()
         for frame in iter_ws_decoded(path, ticker=None, symbols=pipe.aggregator.symbols,
                                      conditions=pipe.aggregator.conditions, stats=stats):
@@ -487,7 +502,10 @@ class Host:
         pipe = self.pipeline = Pipeline(
             self.registry, inputs.profile, store=store, feeds=session.feeds,
             run_id_prefix="replay", chain=chain, session_date=session.session_date,
-            symbols=session.symbols, conditions=session.conditions)
+            symbols=session.symbols, conditions=session.conditions, **self._execution())
+        # an executing replay of a cache feeds the executor the steps' time-ordered option
+        # quotes (cache_session(..., with_option_quotes=True)), as spxcc replay does
+        pipe.external_option_quotes = pipe.executor is not None
         for step in session.steps:
             await pacer.wait_for(step.until_ns - 1)  # its events are before the instant
             if self._stop.is_set():
@@ -496,6 +514,8 @@ class Host:
                 pipe.push(None, None, index_values=values)
             for trades, quotes in step.pairs:
                 self._deliver(pipe.push(trades, quotes))
+            if pipe.executor is not None and step.option_quotes is not None:
+                pipe.feed_option_quotes(step.option_quotes)
         self._deliver(pipe.finish())
         return pipe.report(session.source, index_values=session.index_values)
 
@@ -601,6 +621,8 @@ class Host:
             hub.publish(out.bars)
             hub.publish(out.setups)
             hub.publish(out.decisions)
+        if self.pipeline is not None and self.pipeline.executor is not None:
+            self._after_routing()  # the executor's orders, fills and positions
 
     def _observe(self, items: Sequence[Contract]) -> None:
         setups: list[SetupInstance] = []

@@ -256,7 +256,7 @@ def _replay_cache(cache: SessionCache, pipe: Sink, step_ms: int,
     index = (_Cursor(cache.batches("index_values"))
              if with_index and cache.rows("index_values") else None)
     step = step_ms * _NS_PER_MS
-    options = (_time_ordered_option_quotes(cache)
+    options = (time_ordered_option_quotes(cache)
                if executor_feed is not None and executor_feed.executor is not None else None)
     if executor_feed is not None and options is not None:
         executor_feed.external_option_quotes = True
@@ -288,7 +288,7 @@ def _replay_cache(cache: SessionCache, pipe: Sink, step_ms: int,
         _push_index(pipe, index, 2**63 - 1)
 
 
-def _time_ordered_option_quotes(cache: SessionCache) -> QuoteColumns | None:
+def time_ordered_option_quotes(cache: SessionCache) -> QuoteColumns | None:
     """Every option quote of the cache in time order (stable: arrival order within one
     instant), for the executor: a flat file lists quotes contract by contract, so its arrival
     order says nothing about time across contracts. None when the cache has none."""

@@ -33,11 +33,14 @@ __all__ = ["RecordedSession", "ReplayStep"]
 class ReplayStep:
     """Everything of a session before the event-time instant ``until_ns`` (epoch ns) that an
     earlier step did not hold: ``index`` value batches (pushed first) and ``pairs`` of trade and
-    quote batches (each None: none), in arrival order."""
+    quote batches (each None: none), in arrival order; ``option_quotes``: for an executing
+    replay, the step's option quotes again in time order (the executor's feed; None: none).
+    """
 
     until_ns: int
     index: Sequence[IndexColumns] = ()
     pairs: Sequence[tuple[TradeColumns | None, QuoteColumns | None]] = ()
+    option_quotes: QuoteColumns | None = None
 
 
 @attrs.frozen(eq=False)
