@@ -263,6 +263,23 @@ def test_cli_policy_file_unknown_key_is_named(tmp_path: Path, db: Path,
                       "unknown_at_broker = \"halt\"\n")
     assert ReconcilePolicy.from_toml(policy) == ReconcilePolicy(
         actions={"unknown_at_broker": "halt"}, stuck_after_ms=30_000)
+    # a misspelt table is not silently the defaults
+    policy.write_text("[reconcille]\nstuck_after_s = 30\n")
+    code, out, err = run_cli(capsys, db, "--policy", str(policy))
+    assert (code, out) == (2, "")
+    assert err == (f"spxcc: error: {policy}: no [reconcile] table (tables found: "
+                   "[reconcille])\n")
+
+
+def test_cli_live_reconcile_policy_needs_execute(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text("[reconcile.actions]\nunknown_at_broker = \"halt\"\n")
+    code, out, err = run(capsys, "live", "--url", "ws://127.0.0.1:9/stocks", "--subscribe",
+                         "T.SPY", "--reconcile-policy", str(policy))
+    assert (code, out) == (2, "")
+    assert err == ("spxcc: error: --reconcile-policy needs --execute BROKER (it configures "
+                   "the routing worker's reconciliation)\n")
 
 
 def test_cli_submit_refuses_an_entry_of_a_halted_account(

@@ -125,6 +125,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         "$SPXCC_<NAME> or the vault of --db, as for spxcc broker)")
     p.add_argument("--execute-sandbox", action="store_true",
                    help="the broker's sandbox (Tradier: sandbox.tradier.com)")
+    p.add_argument("--reconcile-policy", type=Path, default=None, metavar="FILE.toml",
+                   help="with --execute: the [reconcile] table (actions per difference kind, "
+                        "limits) the routing worker reconciles with, as spxcc reconcile "
+                        "--policy (default: docs/execution.md#reconciliation)")
     p.set_defaults(func=_run)
 
 
@@ -207,6 +211,15 @@ def _run(args: argparse.Namespace) -> int:
         load_chain_snapshot(args.chain)
     # --profile, else the store's active profile: a bad store fails before a hub starts
     args.run_profile = run_profile(args.profile)
+    # --reconcile-policy is read (and refused without --execute) before the key is read
+    args.parsed_reconcile_policy = None
+    if args.reconcile_policy is not None:
+        if args.execute is None:
+            raise ConfigError("--reconcile-policy needs --execute BROKER (it configures the "
+                              "routing worker's reconciliation)")
+        from spxcc_core.broker.reconcile import ReconcilePolicy
+
+        args.parsed_reconcile_policy = ReconcilePolicy.from_toml(args.reconcile_policy)
     key = api_key_of(args)
     timeouts = _Timeouts(duration=duration, idle=idle, stall=stall, connect=connect)
     return asyncio.run(_session(args, key, subs, detectors, timeouts, serve, hub_config, db))
@@ -271,6 +284,7 @@ async def _session(args: argparse.Namespace, key: str, subs: list[str],
     from spxcc_core.host.hub import Hub
     from spxcc_core.host.live import run_live
 
+    policy = args.parsed_reconcile_policy
     broker = _execution_broker(args, db)
 
     stop = asyncio.Event()
@@ -288,7 +302,8 @@ async def _session(args: argparse.Namespace, key: str, subs: list[str],
                                 duration_s=timeouts.duration, idle_timeout_s=timeouts.idle,
                                 profile=args.run_profile, detectors=detectors, stop=stop,
                                 chain=args.chain, stall_timeout_s=timeouts.stall,
-                                connect_timeout_s=timeouts.connect, broker=broker)
+                                connect_timeout_s=timeouts.connect, broker=broker,
+                                reconcile_policy=policy)
     finally:
         if hub is not None:
             await hub.close()

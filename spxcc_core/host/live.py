@@ -100,6 +100,7 @@ from spxcc_core.store.sqlite import Store
 if TYPE_CHECKING:
     from spxcc_core.aggregate.columns import QuoteColumns, TradeColumns
     from spxcc_core.broker.interface import BrokerAdapter
+    from spxcc_core.broker.reconcile import ReconcilePolicy
     from spxcc_core.broker.routing import RoutingLimits
 
 __all__ = ["CHAIN_COPY", "DEFAULT_IDLE_TIMEOUT_S", "DEFAULT_STALL_TIMEOUT_S", "LIVE_REPORT",
@@ -477,7 +478,8 @@ async def run_live(*, url: str | Sequence[str], api_key: str | ApiKey, subscript
                    stall_timeout_s: float | None = DEFAULT_STALL_TIMEOUT_S,
                    connect_timeout_s: float | None = None,
                    broker: BrokerAdapter | None = None,
-                   limits: RoutingLimits | None = None) -> LiveResult:
+                   limits: RoutingLimits | None = None,
+                   reconcile_policy: ReconcilePolicy | None = None) -> LiveResult:
     """Run one live session (module docstring) and return its outputs.
 
     :param url: the Massive websocket URL (e.g. ``wss://socket.massive.com/stocks``), or
@@ -516,6 +518,9 @@ async def run_live(*, url: str | Sequence[str], api_key: str | ApiKey, subscript
         None: none.
     :param limits: the routing worker's pre-trade limits (default
         :class:`~spxcc_core.broker.routing.RoutingLimits`).
+    :param reconcile_policy: the routing worker's reconciliation actions and limits (default
+        :class:`~spxcc_core.broker.reconcile.ReconcilePolicy`): it reconciles at start-up
+        and periodically with the registry's reconcilers.
     :raises ConfigError: a bad argument, profile, detector name, store or output path; outputs
         that overlap each other or an input (:func:`check_live_paths`), before anything is
         written.
@@ -552,7 +557,8 @@ async def run_live(*, url: str | Sequence[str], api_key: str | ApiKey, subscript
             # the registry the pipeline uses too: the worker's spxcc_on_fill observers,
             # reconcilers (start-up and periodic reconciliation) and failures are the run's
             router = WorkerRouter(RoutingWorker(broker, BrokerStore(db), limits=limits,
-                                                clock=clock, registry=registry))
+                                                clock=clock, registry=registry,
+                                                reconcile_policy=reconcile_policy))
         pipe = Pipeline(registry, inputs.profile, store=db, config=config, feeds=feeds,
                         run_id_prefix="live", chain=inputs.chain, broker=broker, router=router)
         if router is not None and pipe.slippage is not None:  # fills feed the ev_floor gate

@@ -137,11 +137,12 @@ class ReconcilePolicy:
 
     @classmethod
     def from_toml(cls, path: Path) -> ReconcilePolicy:
-        """The policy of the ``[reconcile]`` table of a TOML file (defaults when absent).
+        """The policy of the ``[reconcile]`` table of a TOML file.
 
         :raises InputError: the file cannot be read or is not TOML.
-        :raises ConfigError: see :meth:`from_mapping` (a top-level key other than
-            ``reconcile`` is left to its owner).
+        :raises ConfigError: the file has no ``[reconcile]`` table, or see
+            :meth:`from_mapping` (a top-level key other than ``reconcile`` is left to its
+            owner).
         """
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -149,7 +150,10 @@ class ReconcilePolicy:
             raise InputError(str(path), f"cannot read ({exc.strerror or exc})") from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise InputError(str(path), f"not valid TOML ({exc})") from None
-        table = data.get("reconcile", {})
+        if "reconcile" not in data:  # a misspelt table would silently mean the defaults
+            found = ", ".join(f"[{k}]" for k in data) or "none"
+            raise ConfigError(f"{path}: no [reconcile] table (tables found: {found})")
+        table = data["reconcile"]
         if not isinstance(table, Mapping):
             raise ConfigError(f"{path}: [reconcile] must be a table")
         return cls.from_mapping(table, source=f"{path} [reconcile]")
