@@ -24,7 +24,7 @@ from spxcc_core.sample import generate_session
 GOLDEN = Path(__file__).parent / "golden_exec" / "sample-14-0.05"
 EXEC_FILES = ("intents.jsonl", "fills.jsonl", "positions.jsonl", "slippage.jsonl")
 # the 0.05-scale sample quotes each contract every ~46 s and spreads reach 0.60: a policy that
-# accepts such quotes, so orders are placed (the default 5 s quote age places none here)
+# accepts such quotes places orders on most setups (the default 5 s quote age places few)
 PROFILE = DEFAULT_PROFILE_TOML + "\n[execution]\nmax_quote_age_ms = 120000\nmax_spread = 1.0\n"
 
 
@@ -48,9 +48,10 @@ def test_rerun_is_byte_identical(executed):
 
 
 def test_matches_the_reviewed_golden_outputs(executed):
-    """Reviewed by hand (commit message): 4 entries of 9-10 contracts of the 6890 call, each
-    filled 250 ms after its decision at the ask (= the limit: mid + one tick), exits at the bid
-    250 ms after T1 / T2 / the stop; nothing held at the end."""
+    """Reviewed by hand (commit messages): 14 entries (4 to 10 contracts) across five
+    contracts, calls and puts, each filled 250 ms after its decision at the ask (= the limit:
+    mid + one tick, capped at the ask); 21 market exits at the bid 250 ms after T1 / T2 / the
+    stop; nothing held at the end."""
     root, _ = executed
     if os.environ.get("SPXCC_REGEN_EXEC_GOLDEN") == "1":
         GOLDEN.mkdir(parents=True, exist_ok=True)

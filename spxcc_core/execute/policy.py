@@ -54,8 +54,9 @@ class ExecutionPolicy:
     :ivar max_spread: widest qualifying spread (ask − bid), dollars (> 0); default 0.50.
     :ivar min_premium: lowest qualifying mid, dollars (> 0); default 0.50.
     :ivar max_premium: highest qualifying mid, dollars (>= ``min_premium``); default 15.00.
-    :ivar limit_ticks: the entry limit is the mid plus this many ticks, capped at the ask; an
-        exit's limit is the mid minus this many ticks, floored at the bid (>= 0); default 1.
+    :ivar limit_ticks: the entry limit is the mid plus this many ticks, capped at the ask
+        (>= 0); default 1. Exits are market orders (they sell at the bid in force, and wait
+        while there is none).
     :ivar risk_budget: dollars at risk per setup for the sizing rule (> 0); default 500.
     :ivar max_contracts: cap on an entry's contracts (>= 1); default 10.
     :ivar bp_buffer: buying-power safety buffer of the sizing rule, in [0, 1]; default 0.05.
