@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 os.environ["SPXCC_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+# The suite never reads or writes the user's own data folder (the default store of commands
+# run without --db, e.g. the active profile replay and live read): a private one per session,
+# inherited by the commands the tests start as processes.
+_DATA_HOME = tempfile.mkdtemp(prefix="spxcc-test-data-")
+os.environ["XDG_DATA_HOME"] = _DATA_HOME
+os.environ.pop("SPXCC_DB", None)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Remove the session's private data folder."""
+    import shutil
+
+    shutil.rmtree(_DATA_HOME, ignore_errors=True)
 
 # Suite-wide secret-leak check: fails the session if a known test token reaches any output.
 pytest_plugins = ["leakcheck", "pgstore"]

@@ -66,8 +66,10 @@ def check_file(path: Path) -> None:
     page_size = 65536 if page_size == 1 else page_size
     pages = int.from_bytes(head[28:32], "big")
     header_valid = pages > 0 and head[24:28] == head[92:96]
-    wal = Path(f"{os.fspath(path)}-wal")
-    wal_pending = wal.is_file() and wal.stat().st_size > 0
+    try:  # another process may remove its write-ahead log at any moment (its last close)
+        wal_pending = Path(f"{os.fspath(path)}-wal").stat().st_size > 0
+    except OSError:
+        wal_pending = False
     if header_valid and not wal_pending and page_size and pages * page_size > size:
         raise StoreError(path, f"truncated SQLite file ({size} bytes, its header says "
                                f"{pages * page_size})")
