@@ -14,6 +14,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from test_replay import write_ws_day
 
 from spxcc_core.aggregate.config import AggregatorConfig
 from spxcc_core.errors import ConfigError
@@ -27,7 +28,6 @@ from spxcc_core.replay.cache import ingest
 from spxcc_core.replay.engine import replay_session, run_replay
 from spxcc_core.run.profiles import default_profile_toml
 from spxcc_core.sample import generate_session
-from tests.test_replay import write_ws_day
 
 
 def _golden_flat(case: str, root: Path) -> Path:

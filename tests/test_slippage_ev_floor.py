@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from prices import px
+from test_slippage_rolling import rec
 
 from spxcc_core.contracts.microbar import MicrobarV1, MicrobarV2
 from spxcc_core.contracts.setup import GateDecision, SetupCandidate, SetupInstance
@@ -35,8 +37,6 @@ from spxcc_core.slippage.ev_floor import (
     ev_floor_inputs,
 )
 from spxcc_core.slippage.rolling import RollingSlippage
-from tests.prices import px
-from tests.test_slippage_rolling import rec
 
 OPEN = 1_710_163_800_000  # 2024-03-11 09:30 New York: time bucket "open"
 

@@ -12,11 +12,11 @@ import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from prices import px
 
 from spxcc_core.contracts.broker import Fill, OrderIntent
 from spxcc_core.contracts.slippage import SlippageRecord, SlippageUnavailable
 from spxcc_core.slippage import slippage_record, spread_regime, tick_size, time_bucket
-from tests.prices import px
 
 CALL = "SPXW251031C06850000"
 PUT = "SPXW251031P06800000"

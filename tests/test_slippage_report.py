@@ -9,7 +9,9 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from prices import px
 from spxcc_paper.fill_model import FillModel, QuoteState
+from test_slippage_rolling import rec
 
 from spxcc_core.cli import main
 from spxcc_core.contracts.slippage import SlippageReport
@@ -19,8 +21,6 @@ from spxcc_core.slippage.report import build_report, histogram_edges
 from spxcc_core.slippage.rolling import RollingConfig
 from spxcc_core.slippage.store import SlippageStore
 from spxcc_core.store import Store
-from tests.prices import px
-from tests.test_slippage_rolling import rec
 
 
 def test_model_prices_by_hand() -> None:

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from prices import px
 
 from spxcc_core.contracts.slippage import SlippageRecord
 from spxcc_core.slippage.rolling import BucketKey, RollingConfig, RollingSlippage, RollingStat
-from tests.prices import px
 
 
 def rec(dollars: float, *, detector: str | None = "orb", time_bucket: str = "open",

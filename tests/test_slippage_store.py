@@ -12,6 +12,7 @@ from clocks import ReadingClock
 from fake_tradier import FakeTradier
 from hypothesis import given
 from hypothesis import strategies as st
+from prices import px
 from secret_tokens import TRADIER_TEST_TOKEN
 from spxcc_paper import PaperBroker
 from spxcc_tradier import TradierAdapter
@@ -24,7 +25,6 @@ from spxcc_core.slippage import slippage_record
 from spxcc_core.slippage.rolling import RollingConfig, RollingSlippage
 from spxcc_core.slippage.store import IntentOrigin, SlippageStore
 from spxcc_core.store import Store
-from tests.prices import px
 
 SYM = "SPXW261125C05900000"
 S = 1_000_000_000
