@@ -41,7 +41,26 @@ def test_unknown_key_is_named():
     ("risk_budget = inf", "risk_budget"),
     ("max_spread = inf", "max_spread"),
     ("max_premium = inf", "max_premium"),
+    # a forced flat longer than the session before the close would skip every setup
+    ("flat_before_close_s = 100000", "flat_before_close_s"),
 ])
 def test_out_of_range_or_wrong_type_is_refused(line, word):
     with pytest.raises(ConfigError, match=word):
         parse_profile(DEFAULT_PROFILE_TOML + f"\n[execution]\n{line}\n")
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    ("fill=bogus", "paper option fill: 'bogus' is not one of mid, touch, touch_ticks"),
+    ("latency_ms=-5", "paper option latency_ms: must be a finite number >= 0, got -5.0"),
+])
+def test_paper_execute_options_are_named_as_typed(option, message, tmp_path, capsys):
+    """The option the user typed, not an internal field (``latency_ns``) or an attrs repr."""
+    from spxcc_core.cli import main
+    from spxcc_core.sample import generate_session
+
+    flat = generate_session(tmp_path / "s", scale=0.005).root
+    code = main(["replay", str(flat), "--out", str(tmp_path / "out"), "--execute", "paper",
+                 "--execute-option", option])
+    assert code == 2
+    assert capsys.readouterr().err == f"spxcc: error: {message}\n"
+    assert not (tmp_path / "out").exists()

@@ -17,11 +17,12 @@ the latest quote time fed); ``store`` a :class:`~spxcc_core.store.Store` to pers
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, get_args
 
 import msgspec
 
@@ -49,7 +50,7 @@ from spxcc_paper.book import (
     account_to_builtins,
 )
 from spxcc_paper.expiry import contract_expired_reason, contract_trading_end_ms
-from spxcc_paper.fill_model import FillModel
+from spxcc_paper.fill_model import FillKind, FillModel
 from spxcc_paper.store import PaperStore
 
 __all__ = ["PaperBroker"]
@@ -130,14 +131,22 @@ class PaperBroker(BrokerAdapter):
         if unknown:
             raise ConfigError(f"paper: unknown option(s) {', '.join(unknown)}; known: "
                               f"{', '.join(sorted(known))}")
+        kind = _opt(options, "fill", str, "touch")
+        if kind not in get_args(FillKind):
+            raise ConfigError(f"paper option fill: {kind!r} is not one of "
+                              f"{', '.join(get_args(FillKind))}")
+        latency_ms = _opt(options, "latency_ms", float, 0.0)
+        if not (math.isfinite(latency_ms) and latency_ms >= 0):
+            raise ConfigError(f"paper option latency_ms: must be a finite number >= 0, "
+                              f"got {latency_ms!r}")
         try:
             model = FillModel(
-                kind=_opt(options, "fill", str, "touch"),
+                kind=kind,
                 ticks=_opt(options, "ticks", int, 0),
                 tick=_opt(options, "tick", float, 0.05),
                 max_spread=_opt(options, "max_spread", float, None),
                 max_spread_pct=_opt(options, "max_spread_pct", float, None),
-                latency_ns=round(_opt(options, "latency_ms", float, 0.0) * 1_000_000))
+                latency_ns=round(latency_ms * 1_000_000))
         except ValueError as exc:
             raise ConfigError(f"paper fill model: {exc}") from None
         clock_kind = _opt(options, "clock", str, "wall")

@@ -19,6 +19,10 @@ import attrs
 __all__ = ["ExecutionPolicy"]
 
 
+#: Seconds of a regular session (09:30–16:00): the most a forced flat can come before the close.
+SESSION_SECONDS = 23_400
+
+
 def _open_unit(_inst: object, attribute: attrs.Attribute[float], value: float) -> None:
     if not 0.0 < value < 1.0:
         raise ValueError(f"{attribute.name!r} must be in (0, 1), got {value!r}")
@@ -79,7 +83,8 @@ class ExecutionPolicy:
     max_contracts: int = attrs.field(default=10, validator=attrs.validators.ge(1))
     bp_buffer: float = attrs.field(default=0.05, validator=attrs.validators.and_(
         attrs.validators.ge(0.0), attrs.validators.le(1.0)))
-    flat_before_close_s: int = attrs.field(default=300, validator=_non_negative)
+    flat_before_close_s: int = attrs.field(default=300, validator=[
+        _non_negative, attrs.validators.le(SESSION_SECONDS)])
     index_symbol: str = "I:SPX"
     index_max_age_ms: int = attrs.field(default=5_000, validator=_positive)
     root: str = "SPXW"
