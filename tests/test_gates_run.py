@@ -203,3 +203,35 @@ def test_trades_are_the_triggered_setups_in_trigger_order(sessions: list[str]) -
                           Trade(None, False, 700))
     assert got.block_reasons == {"quote_coverage": 1, "spread": 2}
     assert block_reasons([]) == {}
+
+
+def test_a_day_counts_once(sessions: list[str], tmp_path: Path,
+                           capsys: pytest.CaptureFixture[str]) -> None:
+    """The same session twice (however spelt), or two copies of one day, are refused: a
+    repeated day would pass the evidence minimum on one day of data (a review promoted a
+    candidate on one session given six times)."""
+    import shutil
+
+    link = tmp_path / "again"
+    link.symlink_to(sessions[0], target_is_directory=True)
+    for second in (sessions[0], str(link)):
+        assert _run(tmp_path / "out", "--candidate", "default", "--baseline", "default",
+                    "--sessions", sessions[0], second, "--resamples", "50") == 2
+        err = capsys.readouterr().err
+        assert err == (f"spxcc: error: gates: session {second} is given twice (as "
+                       f"{sessions[0]}): each day counts once\n")
+    copy = tmp_path / "copy"
+    shutil.copytree(sessions[0], copy)
+    assert _run(tmp_path / "out", "--candidate", "default", "--baseline", "default",
+                "--sessions", sessions[0], str(copy), "--resamples", "50") == 2
+    err = capsys.readouterr().err
+    assert err == (f"spxcc: error: gates: sessions {sessions[0]} and {copy} are the same day "
+                   "(2025-12-10): each day counts once\n")
+    assert not (tmp_path / "out" / "decision.json").exists()
+
+
+def test_a_negative_seed_is_refused_before_any_replay(sessions: list[str], tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run(tmp_path / "out", "--candidate", "default", "--baseline", "default",
+                "--sessions", *sessions, "--seed", "-1") == 2
+    assert capsys.readouterr().err == "spxcc: error: --seed must be an integer >= 0, got -1\n"

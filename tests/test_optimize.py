@@ -208,7 +208,25 @@ def test_too_little_data_stops_before_searching(days: list[str], tmp_path: Path,
     assert rec["status"] == "insufficient_data" and rec["results"] == []
     assert "1 fit and 2 judge sessions" in rec["reasons"][0]
     assert not (tmp_path / "o" / "decision.json").exists()
-    assert "optimize: insufficient_data" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "optimize: insufficient_data" in out
+    assert "(0 candidates," in out  # nothing was searched (a review saw "-1 candidates")
+
+
+def test_walk_forward_never_fits_and_judges_one_day(days: list[str], tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(days[0], copy)
+    code = main(["optimize", "--sessions", *days[:3], str(copy), "--trials", "1", "--seed", "1",
+                 "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert f"sessions {days[0]} and {copy} are the same day" in err
+    assert main(["optimize", "--sessions", days[0], days[0], "--trials", "1", "--seed", "1",
+                 "--out", str(tmp_path / "o")]) == 2
+    assert "is given twice" in capsys.readouterr().err
 
 
 def test_throughput_collapse_leaves_the_active_profile(days: list[str], tmp_path: Path) -> None:

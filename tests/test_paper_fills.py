@@ -227,7 +227,8 @@ def test_store_backed_state_survives_restart(tmp_path: Path) -> None:
 
 
 def test_bad_options_are_config_errors() -> None:
-    with pytest.raises(ConfigError, match="paper option fill: .vwap. is not one of mid, touch, touch_ticks"):
+    with pytest.raises(ConfigError,
+                       match="paper option fill: 'vwap' is not one of mid, touch, touch_ticks"):
         PaperBroker.from_config({"fill": "vwap"})
     with pytest.raises(ConfigError, match="unknown option"):
         PaperBroker.from_config({"colour": "red"})

@@ -94,7 +94,7 @@ def _run(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         return run.exit_code
     print(f"optimize: {r.status}" + (f", gate decision {r.decision}" if r.decision else "")
-          + f" ({len(r.results) - 1} candidates, {len(r.fit_sessions)} fit and "
+          + f" ({max(len(r.results) - 1, 0)} candidates, {len(r.fit_sessions)} fit and "
           f"{len(r.judge_sessions)} judge sessions, seed {r.seed})")
     for reason in r.reasons:
         print(f"  {reason}")

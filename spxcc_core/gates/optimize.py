@@ -186,7 +186,7 @@ def run_optimize(*, baseline: NamedProfile, sessions: Sequence[str | os.PathLike
     if not 0.0 < fit_fraction < 1.0:
         raise ConfigError(f"--fit-fraction must be in (0, 1), got {fit_fraction}")
     sources = check_run_args(sessions, jobs=jobs, resamples=resamples, confidence=confidence,
-                             command="optimize")
+                             command="optimize", seed=seed)
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
         ins = [(f"session {s}", s) for s in sources]
@@ -200,6 +200,13 @@ def run_optimize(*, baseline: NamedProfile, sessions: Sequence[str | os.PathLike
     registry = as_registry(pm)
     bars = MemoryBars(None if bars_cache is None else BarsCache(bars_cache))
     taped = [bars.prepare(s, config=None, step_ms=DEFAULT_STEP_MS) for s in sources]
+    days: dict[str, str] = {}
+    for i, source in enumerate(sources):
+        day = taped[i].tape.session_date
+        if day in days:  # walk-forward must never fit and judge on one day
+            raise ConfigError(f"optimize: sessions {days[day]} and {source} are the same day "
+                              f"({day}): each day counts once")
+        days[day] = source
     order = sorted(range(len(sources)), key=lambda i: (taped[i].tape.session_date, i))
     n_fit = math.floor(len(order) * fit_fraction)
     fit, judge = order[:n_fit], order[n_fit:]

@@ -157,6 +157,12 @@ def decide(candidate: NamedProfile, baseline: NamedProfile, sources: Sequence[st
     """
     if not pairs:
         raise ConfigError("gates: give at least one session")
+    dates: dict[str, str] = {}
+    for i, (c, _) in enumerate(pairs):
+        if c.session_date in dates:
+            raise ConfigError(f"gates: sessions {dates[c.session_date]} and {sources[i]} are "
+                              f"the same day ({c.session_date}): each day counts once")
+        dates[c.session_date] = sources[i]
     order = sorted(range(len(pairs)), key=lambda i: (pairs[i][0].session_date, i))
     cand = [pairs[i][0] for i in order]
     base = [pairs[i][1] for i in order]
@@ -182,13 +188,17 @@ def decide(candidate: NamedProfile, baseline: NamedProfile, sources: Sequence[st
 
 
 def check_run_args(sessions: Sequence[str | os.PathLike[str]], *, jobs: int, resamples: int,
-                   confidence: float, command: str) -> list[str]:
+                   confidence: float, command: str, seed: int = 0) -> list[str]:
     """The sessions as text, after checking the options a gate run shares with the
     optimizer.
 
     :raises ConfigError: ``jobs`` or ``resamples`` below 1, ``confidence`` outside (0, 1),
-        no session (``command`` names the command in that message).
+        a negative ``seed``, no session, or one session given twice — the same folder or
+        file, however spelt: a repeated day would count as evidence of several days
+        (``command`` names the command in that message).
     """
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"--seed must be an integer >= 0, got {seed!r}")
     if jobs < 1:
         raise ConfigError(f"--jobs must be >= 1, got {jobs}")
     if resamples < 1:
@@ -198,6 +208,13 @@ def check_run_args(sessions: Sequence[str | os.PathLike[str]], *, jobs: int, res
     sources = [os.fspath(s) for s in sessions]
     if not sources:
         raise ConfigError(f"{command}: give at least one session")
+    seen: dict[Path, str] = {}
+    for source in sources:
+        key = Path(source).resolve()
+        if key in seen:
+            raise ConfigError(f"{command}: session {source} is given twice (as {seen[key]}): "
+                              "each day counts once")
+        seen[key] = source
     return sources
 
 
@@ -223,7 +240,7 @@ def run_gates(*, candidate: NamedProfile, baseline: NamedProfile,
     :raises InputError: a session cannot be read.
     """
     sources = check_run_args(sessions, jobs=jobs, resamples=resamples, confidence=confidence,
-                             command="gates")
+                             command="gates", seed=seed)
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
         inputs = [(f"session {s}", s) for s in sources]
