@@ -89,3 +89,28 @@ class _Stdin:
 
     def isatty(self) -> bool:
         return False
+
+
+@pytest.mark.parametrize("db", [
+    "postgresql://u:hunterZZ7@[::1/test",                      # does not parse: not quoted
+    "host=127.0.0.1 password=hunterZZ7 dbname=test",           # libpq key=value string
+    "postgresql+psycopg://postgres:hunterZZ7@127.0.0.1/test",  # an SQLAlchemy-style URL
+])
+def test_a_password_in_a_bad_store_url_is_never_shown_nor_a_file_name(
+        db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A review saw the first quoted back in the driver's message and the other two become
+    SQLite files (and folders) named after the password."""
+    from spxcc_core.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    for argv in (["profile", "show", "--db", db], ["secrets", "list", "--db", db]):
+        try:
+            code = main(argv)
+        except SystemExit as exc:  # a usage error (argparse)
+            code = exc.code
+        assert code == 2
+        out = capsys.readouterr()
+        assert "hunterZZ7" not in out.out + out.err
+        assert out.err.count("\n") <= 2  # argparse's usage line and the error
+    assert list(tmp_path.iterdir()) == []

@@ -29,6 +29,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from spxcc_core.errors import SpxccError
+
 __all__ = ["SafeArgumentParser", "describe_unrecognized"]
 
 _ARGV: contextvars.ContextVar[tuple[str, ...] | None] = contextvars.ContextVar(
@@ -122,6 +124,8 @@ class SafeArgumentParser(argparse.ArgumentParser):
             name = getattr(action.type, "__name__", None) or "value"
             raise argparse.ArgumentError(
                 action, f"invalid {name} value (the value is not shown)") from exc.__cause__
+        except SpxccError as exc:  # a type that explains itself (never repeating the value)
+            raise argparse.ArgumentError(action, str(exc)) from None
 
     def _known_names(self) -> set[str]:
         names: set[str] = set()

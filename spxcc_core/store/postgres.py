@@ -35,7 +35,7 @@ from spxcc_core.errors import ConfigError
 from spxcc_core.store.base import Store, StoreError
 from spxcc_core.store.migrations import Migration
 from spxcc_core.store.pg_dialect import begin_immediate, is_begin_immediate, translate
-from spxcc_core.store.target import StoreTarget, dsn_secrets, redact_dsn
+from spxcc_core.store.target import StoreTarget, dsn_is_clean, dsn_secrets, redact_dsn
 
 if TYPE_CHECKING:
     import psycopg
@@ -214,8 +214,12 @@ class PostgresStore(Store):
         try:
             params = conninfo_to_dict(dsn)
         except psycopg.Error as exc:
-            raise ConfigError(f"store {self.location}: not a valid PostgreSQL URL "
-                              f"({self._scrub(_one_line(exc))})") from None
+            # the driver's message quotes the URL: without a password it helps, with one
+            # (or one that cannot be told apart) it is not shown at all
+            detail = _one_line(exc)
+            shown = f" ({detail})" if dsn_is_clean(dsn) else ""
+            raise ConfigError(f"store {self.location}: not a valid PostgreSQL URL{shown}"
+                              ) from None
         extra: dict[str, Any] = {}
         if "connect_timeout" not in params:
             extra["connect_timeout"] = CONNECT_TIMEOUT_S

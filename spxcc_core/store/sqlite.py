@@ -84,7 +84,10 @@ def default_db_path() -> str | Path:
     ``spxcc.sqlite3`` in the user's data folder."""
     env = os.environ.get(DB_ENV)
     if env:
-        return db_argument(env)
+        try:
+            return db_argument(env)
+        except ConfigError as exc:
+            raise ConfigError(f"${DB_ENV}: {exc}") from None
     return Path(platformdirs.user_data_dir("spxcc", appauthor=False)) / "spxcc.sqlite3"
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import TypeGuard
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
+from spxcc_core.errors import ConfigError
+
 __all__ = ["PG_SCHEMES", "StoreTarget", "db_argument", "dsn_secrets", "is_postgres_url",
            "redact_dsn", "store_file"]
 
@@ -33,7 +35,19 @@ def is_postgres_url(target: object) -> TypeGuard[str]:
 
 def db_argument(text: str) -> str | Path:
     """The argparse ``type`` of ``--db``: a PostgreSQL URL stays text, anything else is a
-    :class:`~pathlib.Path`."""
+    :class:`~pathlib.Path`.
+
+    :raises ConfigError: a connection string that is not a ``postgresql://`` URL (other
+        URL schemes such as ``postgresql+psycopg://``, ``key=value`` strings with a
+        ``password=``): it would otherwise become a file named after the password. The
+        value is not repeated.
+    """
+    lowered = text.lower()
+    if not is_postgres_url(text) and ("://" in text or "password=" in lowered
+                                      or lowered.startswith(("host=", "dbname=", "user="))):
+        raise ConfigError("not a store file name nor a postgresql:// URL (the value is not "
+                          "shown); a PostgreSQL store is named postgresql://USER@HOST:PORT/DB, "
+                          "its password in $PGPASSWORD or ~/.pgpass")
     return text if is_postgres_url(text) else Path(text)
 
 
@@ -54,6 +68,18 @@ def redact_dsn(dsn: str) -> str:
     query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
                        if k.lower() not in _SECRET_PARAMS])
     return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
+
+
+def dsn_is_clean(dsn: str) -> bool:
+    """True when ``dsn`` parses as a URL and carries no password (in the user part or a
+    parameter): it may then be quoted as it is."""
+    try:
+        parts = urlsplit(dsn)
+        _ = parts.port  # a bad port raises here
+    except ValueError:
+        return False
+    userinfo = parts.netloc.rpartition("@")[0]
+    return ":" not in userinfo and not dsn_secrets(dsn)
 
 
 def dsn_secrets(dsn: str) -> list[str]:
