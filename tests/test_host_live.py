@@ -317,3 +317,15 @@ def test_cli_refuses_a_key_on_the_command_line_without_repeating_it(
     assert info.value.code == 2
     assert "never taken from the command line" in err or "unrecognized" in err
     assert KEY not in err
+
+
+def test_cli_serve_beyond_loopback_needs_bind_any_and_a_token(
+        clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """``spxcc live --serve 0.0.0.0:0`` opened the hub to the network with no token (a
+    review); it is refused as ``spxcc serve`` refuses it, before any key is read."""
+    base = ["live", "--url", "ws://127.0.0.1:9/stocks", "--subscribe", "T.SPY",
+            "--serve", "0.0.0.0:0"]
+    assert main(base) == 2
+    assert "--serve 0.0.0.0: not a loopback address" in capsys.readouterr().err
+    assert main([*base, "--bind-any"]) == 2
+    assert "needs a hub token hash" in capsys.readouterr().err

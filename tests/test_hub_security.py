@@ -422,3 +422,47 @@ def test_replay_returns_exactly_the_retained_suffix(retain: int, published: int,
     assert reply["data"]["oldestSeq"] == oldest
     assert reply["data"]["toSeq"] == (published if inside else None)
     assert nxt["seq"] == published + 1
+
+
+def test_another_authorization_scheme_is_not_a_wrong_token() -> None:
+    """A reverse proxy's ``Authorization: Basic ...`` is not ours to judge (a review saw it
+    refused with 401 "wrong token")."""
+    async def scenario() -> Any:
+        async with Hub(config=HubConfig(token_hash=HASH)) as hub:
+            ws = await opened(hub, additional_headers={"Authorization": "Basic YWxhZGRpbjpv"})
+            sub = await ask(ws, {"action": "subscribe", "channels": ["position@1"]})
+            await ws.close()
+            return sub, hub.stats()
+
+    sub, stats = run(scenario())
+    assert stats.refused == {}
+    assert sub["data"]["status"] != "subscribed"  # account channels still need the token
+
+
+def test_a_page_served_on_every_interface_may_connect_from_the_address_it_was_opened_at(
+        ) -> None:
+    """Bound to 0.0.0.0, the page is opened as http://<the machine's address>:PORT: that
+    origin (= the Host the browser connected to) is admitted; another origin is not, and a
+    hub bound to loopback keeps to its own list."""
+    page = {"/": ("text/html", b"<p>page</p>")}
+
+    async def scenario() -> list[int]:
+        codes = []
+        async with Hub("0.0.0.0", 0, pages=page) as hub:
+            port = hub.url.rsplit(":", 1)[1]
+            url = f"ws://127.0.0.1:{port}"
+            ok = await connect(url, proxy=None,
+                               origin=f"http://127.0.0.1:{port}")  # type: ignore[arg-type]
+            await ok.close()
+            for origin in (f"http://evil.example:{port}", f"http://10.9.8.7:{port}"):
+                with pytest.raises(InvalidStatus) as info:
+                    await connect(url, proxy=None, origin=origin)  # type: ignore[arg-type]
+                codes.append(info.value.response.status_code)
+        async with Hub("127.0.0.1", 0, pages=page) as loop_hub:
+            port = loop_hub.url.rsplit(":", 1)[1]
+            ok = await connect(loop_hub.url, proxy=None,
+                               origin=f"http://127.0.0.1:{port}")  # type: ignore[arg-type]
+            await ok.close()
+        return codes
+
+    assert run(scenario()) == [403, 403]

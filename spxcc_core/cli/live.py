@@ -69,6 +69,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="vault master key file (default $SPXCC_MASTER_KEY)")
     p.add_argument("--serve", default=None, metavar="HOST:PORT",
                    help="serve the websocket hub here (port 0: any free port); default: no hub")
+    p.add_argument("--bind-any", action="store_true",
+                   help="allow a non-loopback --serve address (refused without a hub token "
+                        "hash), as spxcc serve")
     p.add_argument("--queue-size", type=int, default=10_000, metavar="N",
                    help="messages a hub subscriber may fall behind before it is dropped")
     p.add_argument("--queue-bytes", type=int, default=8 * 1024 * 1024, metavar="BYTES",
@@ -201,6 +204,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.queue_size < 1:
         raise ConfigError(f"--queue-size must be >= 1, got {args.queue_size}")
     hub_config = _hub_config(args)
+    if serve is not None:
+        from spxcc_core.host.app import check_bind
+
+        check_bind(serve[0], bind_any=args.bind_any, token_hash=hub_config.token_hash,
+                   option="--serve")
     db = store_path(args.db, None)
     check_live_paths(out_dir=args.out, record=args.record, store=db, chain=args.chain,
                      profile=args.profile)

@@ -547,7 +547,13 @@ class Hub:
         origin = request.headers.get("Origin")
         if origin is not None:
             try:
-                allowed = normalize_origin(origin) in self.config.allowed_origins
+                normal = normalize_origin(origin)
+                allowed = normal in self.config.allowed_origins or (
+                    # the page this hub served, bound to every interface and so reached at
+                    # the machine's name or address: the browser's Origin is the Host it
+                    # connected to (account channels still need the token)
+                    bool(self._pages) and self.host in _WILDCARD_HOSTS
+                    and normal == _own_origin(request.headers.get("Host")))
             except ConfigError:
                 allowed = False
             if not allowed:
@@ -788,10 +794,29 @@ def _channel_of(item: object) -> str:
 
 
 def _bearer(header: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer TOKEN`` header; ``""`` for an empty Bearer;
+    None without the header or with another scheme (``Basic`` from a reverse proxy in front
+    of the hub is not ours to judge)."""
     if header is None:
         return None
     scheme, _, token = header.strip().partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else ""
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip()
+
+
+#: Bind addresses meaning "every interface".
+_WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
+
+
+def _own_origin(host: str | None) -> str | None:
+    """``http://HOST`` of a request's ``Host`` header (None without one)."""
+    if not host or any(c in host for c in "/\\ @"):
+        return None
+    try:
+        return normalize_origin(f"http://{host.strip()}")
+    except ConfigError:
+        return None
 
 
 def _shown(channel: str) -> str:
