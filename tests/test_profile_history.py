@@ -3,6 +3,7 @@ forced), revert (one command, recorded), history, and the active profile used by
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -181,6 +182,13 @@ def test_cli_promote_show_history_revert(tmp_path: Path, capsys: pytest.CaptureF
     assert len(lines) == 2
     assert f"promote {cand_id} (cand)" in lines[0] and "gate decision" in lines[0]
     assert lines[1].startswith("*") and f"revert  {DEFAULT_ID} (default)" in lines[1]
+    # the same history for a script: one profile_history@1 object
+    assert main(["profile", "history", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["active"] == DEFAULT_ID
+    assert [(a["seq"], a["action"], a["profileId"], a["name"], a["forced"])
+            for a in doc["activations"]] == [(1, "promote", cand_id, "cand", False),
+                                             (2, "revert", DEFAULT_ID, "default", False)]
     assert main(["profile", "show", "nope"]) == 2
     assert "not a stored profile id" in capsys.readouterr().err
 

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from spxcc_core.cli.parser import examples
 from spxcc_core.cli.runargs import db_argument
 from spxcc_core.errors import ConfigError
 
@@ -33,7 +34,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Replay every session under the candidate and the baseline profile, "
                     "bootstrap the KPIs over whole sessions and write OUT/decision.json. "
                     "PROFILE: a TOML file, 'default', 'active' or a stored profile id. "
-                    "Exit 0 promote, 1 reject or insufficient evidence, 2 bad input.")
+                    "Exit 0 promote, 1 reject or insufficient evidence, 2 bad input.",
+        **examples('spxcc gates run --candidate candidate.toml --baseline active --sessions cache/* --out gate', 'spxcc gates run --candidate candidate.toml --baseline active --sessions cache/* --execute paper --seed 7 --out gate --json'))
     r.add_argument("--candidate", required=True, metavar="PROFILE")
     r.add_argument("--baseline", required=True, metavar="PROFILE")
     r.add_argument("--sessions", required=True, nargs="+", type=Path, metavar="DIR",
@@ -60,7 +62,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rep = gsub.add_parser(
         "report", help="render a gate run's decision as HTML (and Markdown)",
         description="Render RUN_DIR/decision.json as a self-contained HTML page (inline SVG, "
-                    "no network); --markdown also prints a Markdown summary for CI logs.")
+                    "no network); --markdown also prints a Markdown summary for CI logs.",
+        **examples('spxcc gates report gate --html gate/report.html', 'spxcc gates report gate --html gate/report.html --markdown'))
     rep.add_argument("run_dir", type=Path, metavar="RUN_DIR")
     rep.add_argument("--html", type=Path, required=True, metavar="FILE")
     rep.add_argument("--markdown", action="store_true", help="print Markdown to stdout")

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from spxcc_core.cli.gates import add_rule_args, rules_from_args
+from spxcc_core.cli.parser import examples
 from spxcc_core.cli.runargs import db_argument
 
 __all__ = ["register"]
@@ -26,7 +27,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     "gate on the later sessions (walk-forward). Never promotes: writes "
                     "OUT/optimize.json and, when the gate ran, OUT/decision.json and "
                     "OUT/candidate.toml. Exit 0 when the gate says promote, 1 otherwise, "
-                    "2 for bad input.")
+                    "2 for bad input.",
+        **examples('spxcc optimize --sessions cache/* --trials 200 --seed 1 --out opt', 'spxcc optimize --sessions cache/* --trials 200 --seed 1 --jobs 2 --out opt --json'))
     p.add_argument("--sessions", required=True, nargs="+", type=Path, metavar="DIR",
                    help="session caches, folders of flat files or websocket recordings")
     p.add_argument("--trials", type=int, required=True, metavar="N",

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from spxcc_core.cli.parser import examples
 from spxcc_core.cli.runargs import DB_HELP, db_argument
 
 if TYPE_CHECKING:
@@ -32,7 +33,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     "gate decisions, quarantine, the report and (when present) intents and "
                     "fills field by field; differences inside recorded feed gaps are expected. "
                     "Also compares paper with broker slippage from the store. Exit 0 "
-                    "identical, 1 differences, 2 bad input.")
+                    "identical, 1 differences, 2 bad input.",
+        **examples('spxcc parity run', 'spxcc parity run --json --out run/parity'))
     p.add_argument("live_dir", type=Path, metavar="LIVE_RUN_DIR")
     p.add_argument("--session", type=Path, default=None, metavar="SOURCE",
                    help="replay this instead of the run's recording (flat files or a session "

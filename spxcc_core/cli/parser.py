@@ -31,7 +31,7 @@ from typing import Any, NoReturn
 
 from spxcc_core.errors import SpxccError
 
-__all__ = ["SafeArgumentParser", "describe_unrecognized"]
+__all__ = ["SafeArgumentParser", "describe_unrecognized", "examples"]
 
 _ARGV: contextvars.ContextVar[tuple[str, ...] | None] = contextvars.ContextVar(
     "spxcc_cli_argv", default=None)
@@ -156,3 +156,10 @@ class SafeArgumentParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         """Print the usage and ``message`` (argument values replaced) and exit 2."""
         super().error(self._scrub(message))
+
+
+def examples(*lines: str) -> dict[str, Any]:
+    """``add_parser`` keyword arguments that end a command's ``--help`` with example command
+    lines, shown as written (``**examples("spxcc x --y", ...)``)."""
+    text = "examples:\n" + "\n".join(f"  {line}" for line in lines)
+    return {"epilog": text, "formatter_class": argparse.RawDescriptionHelpFormatter}

@@ -12,6 +12,7 @@ import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from spxcc_core.cli.parser import examples
 from spxcc_core.cli.runargs import db_argument
 
 if TYPE_CHECKING:
@@ -33,7 +34,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     psub.required = True
     s = psub.add_parser("show", parents=[common], help="a profile's id, name and TOML",
                         description="Print a profile (default: the active one): id, name, "
-                                    "version, whether it is active, and its TOML text.")
+                                    "version, whether it is active, and its TOML text.",
+        **examples('spxcc profile show', 'spxcc profile show default --toml > candidate.toml'))
     s.add_argument("profile", nargs="?", default="active", metavar="ID",
                    help="stored id or unique prefix, a TOML file, 'default' or 'active' "
                         "(default)")
@@ -41,13 +43,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="print only the TOML text (e.g. to start a candidate from it)")
     s.set_defaults(func=_show)
     h = psub.add_parser("history", parents=[common], help="every change of the active profile",
-                        description="List every promotion and revert, oldest first.")
+                        description="List every promotion and revert, oldest first.",
+        **examples('spxcc profile history', 'spxcc profile history --json'))
+    h.add_argument("--json", action="store_true",
+                   help="print one JSON object (profile_history@1)")
     h.set_defaults(func=_history)
     pr = psub.add_parser("promote", parents=[common], help="make a profile active",
                          description="Make ID active. Needs --decision FILE (a decision.json "
                                      "of `spxcc gates run` that says promote for ID against "
                                      "the active profile) unless --force (recorded as "
-                                     "forced).")
+                                     "forced).",
+        **examples('spxcc profile promote 110ef4f365ad4024 --decision gate/decision.json'))
     pr.add_argument("profile", metavar="ID", help="stored id or unique prefix, or a TOML file")
     pr.add_argument("--decision", type=Path, default=None, metavar="FILE")
     pr.add_argument("--force", action="store_true",
@@ -55,7 +61,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     pr.set_defaults(func=_promote)
     rv = psub.add_parser("revert", parents=[common], help="make the previous profile active",
                          description="Make the profile active before the current one active "
-                                     "again (or --to ID); recorded in the history.")
+                                     "again (or --to ID); recorded in the history.",
+        **examples('spxcc profile revert', 'spxcc profile revert --to e1a954d6a5628683'))
     rv.add_argument("--to", default=None, metavar="ID", help="stored id or unique prefix")
     rv.set_defaults(func=_revert)
 
@@ -95,6 +102,19 @@ def _history(args: argparse.Namespace) -> int:
         history = ProfileHistory(db)
         acts = history.activations()
         names = {a.profile_id: p.name for a in acts if (p := history.get(a.profile_id))}
+    if args.json:
+        import msgspec
+
+        from spxcc_core.contracts.gates import ProfileActivationRecord, ProfileHistoryReport
+
+        report = ProfileHistoryReport(
+            active=acts[-1].profile_id if acts else None,  # the latest change is in force
+            activations=tuple(ProfileActivationRecord(
+                seq=a.seq, profile_id=a.profile_id, name=names.get(a.profile_id),
+                activated_ms=a.activated_ms, action=a.action, forced=a.forced,
+                decision_id=a.decision_id, reason=a.reason) for a in acts))
+        print(msgspec.json.encode(report).decode())
+        return 0
     if not acts:
         print("no profile was ever promoted: the built-in default profile is active")
         return 0

@@ -27,6 +27,7 @@ from spxcc_core.broker.reconcile.engine import summary
 from spxcc_core.broker.routing import RoutingWorker
 from spxcc_core.broker.store import BrokerStore
 from spxcc_core.cli.broker import common_parser, open_adapter, open_store
+from spxcc_core.cli.parser import examples
 from spxcc_core.contracts.reconcile import ReconcileRun
 from spxcc_core.errors import ConfigError, SpxccError
 from spxcc_core.outputs import check_paths
@@ -49,7 +50,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
              "differences, 3 halted)",
         description="Diff the internal book of a broker account against the broker's "
                     "snapshot and orders, take each difference's policy action "
-                    "(alert/adopt/halt) and store the run.")
+                    "(alert/adopt/halt) and store the run.",
+        **examples('spxcc reconcile --broker paper --account P1 --db trading.sqlite3', 'spxcc reconcile --broker tradier --account VA00000001 --sandbox --json', 'spxcc reconcile --broker paper --account P1 --db trading.sqlite3 --clear'))
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--clear", action="store_true",
                    help="clear the account's halt (acknowledging the differences that "

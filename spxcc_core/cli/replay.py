@@ -7,6 +7,7 @@ from pathlib import Path
 
 import msgspec
 
+from spxcc_core.cli.parser import examples
 from spxcc_core.cli.replay_many import (
     add_many_args,
     bars_cache_root,
@@ -55,7 +56,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     "live and write microbars.jsonl, setups.jsonl, gate_decisions.jsonl, "
                     "quarantine.jsonl and report.json to DIR. Outputs are byte-identical from "
                     "run to run. Several sessions (or a quoted glob), --jobs or --dask: one "
-                    "folder per session under DIR, each session's microbars cached.")
+                    "folder per session under DIR, each session's microbars cached.",
+        **examples('spxcc replay cache/2025-12-12 --out out/day', 'spxcc replay cache/2025-12-12 --out out/day --execute paper', "spxcc replay 'cache/*' --jobs 2 --out out/all"))
     p.add_argument("sessions", type=Path, nargs="+", metavar="SESSION")
     add_selection_args(p)
     p.add_argument("--out", type=Path, required=True, metavar="DIR",

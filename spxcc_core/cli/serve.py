@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from spxcc_core.cli.live import API_KEY_ENV, API_KEY_SECRET, HUB_TOKEN_HASH_ENV
+from spxcc_core.cli.parser import examples
 from spxcc_core.cli.runargs import (
     DB_HELP,
     add_execute_args,
@@ -43,7 +44,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     "reads Massive (the API key from --api-key-env or the vault, as spxcc "
                     "live); --replay plays a recorded session (a .jsonl recording, a session "
                     "cache or flat files) paced in event time x --speed, so the page can be tried without a market-data account. Binds "
-                    "127.0.0.1 unless --bind-any, which needs a hub token hash.")
+                    "127.0.0.1 unless --bind-any, which needs a hub token hash.",
+        **examples('spxcc serve --replay session.jsonl --speed 60', 'spxcc serve --replay cache/2025-12-12 --speed 0 --execute paper', 'spxcc serve --live --url wss://socket.massive.com/stocks --subscribe T.SPY,Q.SPY'))
     source = p.add_mutually_exclusive_group()
     source.add_argument("--live", action="store_true",
                         help="run live from Massive (--url and --subscribe, or [live] in "

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import msgspec
 
+from spxcc_core.cli.parser import examples
 from spxcc_core.contracts.slippage import SlippageReport
 from spxcc_core.errors import ConfigError, InputError
 from spxcc_core.outputs import atomic_write, check_paths
@@ -43,7 +44,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     r = ssub.add_parser("report", help="rolling slippage per bucket, paper vs broker, histogram",
                         description="Rolling slippage (EWMA, p50, p90; dollars per contract, "
                                     "positive = cost) per bucket detector x time of day x "
-                                    "spread regime and coarser, paper and broker fills apart.")
+                                    "spread regime and coarser, paper and broker fills apart.",
+        **examples('spxcc slippage report --db trading.sqlite3', 'spxcc slippage report --db trading.sqlite3 --json --plot slippage.svg'))
     r.add_argument("--db", type=db_argument, default=None, metavar="PATH|URL",
                    help="store: an SQLite file or a postgresql:// URL (default: $SPXCC_DB or "
                         "the user data folder)")

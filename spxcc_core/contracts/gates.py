@@ -14,9 +14,22 @@ from typing import ClassVar, Literal
 
 from spxcc_core.contracts.base import Contract
 
-__all__ = ["Decision", "DecisionReason", "Estimate", "EvidenceCheck", "GateProfileRef", "GateSession",
-           "KpiComparison", "ReleaseDecision", "TargetCheck", "TargetStatus", "ThroughputCheck",
-           "Verdict"]
+__all__ = [
+    "Decision",
+    "DecisionReason",
+    "Estimate",
+    "EvidenceCheck",
+    "GateProfileRef",
+    "GateSession",
+    "KpiComparison",
+    "ProfileActivationRecord",
+    "ProfileHistoryReport",
+    "ReleaseDecision",
+    "TargetCheck",
+    "TargetStatus",
+    "ThroughputCheck",
+    "Verdict",
+]
 
 #: The outcome of a gate run.
 Decision = Literal["promote", "reject", "insufficient_evidence"]
@@ -150,3 +163,33 @@ class ReleaseDecision(Contract, frozen=True, kw_only=True):
     trade_source: str
     code_version: str
     rollback_command: str
+
+
+class ProfileActivationRecord(Contract, frozen=True, kw_only=True):
+    """One change of the active profile, as ``spxcc profile history --json`` prints it:
+    ``seq`` (1, 2, ...), ``profileId`` and its ``name``, ``activatedMs`` (epoch ms),
+    ``action`` (``promote`` or ``revert``), ``forced`` (promoted without a ``promote``
+    decision), ``decisionId`` (None when forced or reverted) and the one-line ``reason``."""
+
+    contract_name: ClassVar[str] = "profile_activation"
+    contract_version: ClassVar[int] = 1
+
+    seq: int
+    profile_id: str
+    name: str | None
+    activated_ms: int
+    action: str
+    forced: bool
+    decision_id: str | None
+    reason: str
+
+
+class ProfileHistoryReport(Contract, frozen=True, kw_only=True):
+    """``spxcc profile history --json``: the ``active`` profile id (None: no profile was ever
+    promoted, the built-in default is active) and every activation, oldest first."""
+
+    contract_name: ClassVar[str] = "profile_history"
+    contract_version: ClassVar[int] = 1
+
+    active: str | None
+    activations: tuple[ProfileActivationRecord, ...] = ()
