@@ -12,7 +12,7 @@ the 1-based data row in its file or the 1-based message index of a live feed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import attrs
@@ -87,6 +87,19 @@ class TradeColumns:
         return TradeColumns(**{f.name: getattr(self, f.name)[index]
                                for f in attrs.fields(TradeColumns)})
 
+    @classmethod
+    def concat(cls, parts: Sequence[TradeColumns]) -> TradeColumns:
+        """The rows of ``parts`` one batch after the other (one part: itself, not a copy).
+
+        :raises ValueError: no part.
+        """
+        if not parts:
+            raise ValueError("concat of no batch")
+        if len(parts) == 1:
+            return parts[0]
+        return cls(**{f.name: np.concatenate([getattr(p, f.name) for p in parts])
+                      for f in attrs.fields(cls)})
+
 
 @attrs.frozen(eq=False)
 class QuoteColumns:
@@ -114,6 +127,19 @@ class QuoteColumns:
         """Rows selected by an integer index or boolean mask, in that order."""
         return QuoteColumns(**{f.name: getattr(self, f.name)[index]
                                for f in attrs.fields(QuoteColumns)})
+
+    @classmethod
+    def concat(cls, parts: Sequence[QuoteColumns]) -> QuoteColumns:
+        """The rows of ``parts`` one batch after the other (one part: itself, not a copy).
+
+        :raises ValueError: no part.
+        """
+        if not parts:
+            raise ValueError("concat of no batch")
+        if len(parts) == 1:
+            return parts[0]
+        return cls(**{f.name: np.concatenate([getattr(p, f.name) for p in parts])
+                      for f in attrs.fields(cls)})
 
 
 @attrs.define

@@ -89,16 +89,6 @@ def _config(args: argparse.Namespace) -> AggregatorConfig:
                           .replace("lateness_ms", "--lateness-ms")) from None
 
 
-def _concat(parts: list[Any], cls: type[Any]) -> Any:
-    if len(parts) == 1:
-        return parts[0]
-    import attrs
-    import numpy as np
-
-    return cls(**{f.name: np.concatenate([getattr(p, f.name) for p in parts])
-                  for f in attrs.fields(cls)})
-
-
 def _coalesce(frames: Iterator[tuple[TradeColumns, QuoteColumns]],
               ) -> Iterator[tuple[TradeColumns | None, QuoteColumns | None]]:
     """Websocket frames grouped into batches of about :data:`_WS_BATCH_EVENTS` events."""
@@ -114,12 +104,12 @@ def _coalesce(frames: Iterator[tuple[TradeColumns, QuoteColumns]],
             qparts.append(q)
         n += len(t) + len(q)
         if n >= _WS_BATCH_EVENTS:
-            yield (_concat(tparts, TradeColumns) if tparts else None,
-                   _concat(qparts, QuoteColumns) if qparts else None)
+            yield (TradeColumns.concat(tparts) if tparts else None,
+                   QuoteColumns.concat(qparts) if qparts else None)
             tparts, qparts, n = [], [], 0
     if tparts or qparts:
-        yield (_concat(tparts, TradeColumns) if tparts else None,
-               _concat(qparts, QuoteColumns) if qparts else None)
+        yield (TradeColumns.concat(tparts) if tparts else None,
+               QuoteColumns.concat(qparts) if qparts else None)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -96,13 +96,6 @@ class EventTimeBroker(Protocol):
     def subscribe(self, listener: Callable[[BrokerEvent], None]) -> None: ...
 
 
-def _concat_quotes(first: QuoteColumns, second: QuoteColumns) -> QuoteColumns:
-    """``first`` then ``second``, row for row."""
-    return QuoteColumns(**{f.name: np.concatenate([getattr(first, f.name),
-                                                   getattr(second, f.name)])
-                           for f in attrs.fields(QuoteColumns)})
-
-
 class _NoFeed:
     """The event-time feed of a broker that has its own market (a real broker): nothing to
     feed, nothing to advance; its fills come from the routing worker."""
@@ -375,7 +368,7 @@ class Executor:
         self._carry_ns = int(cm[-1])
         self._horizon_ms = self._carry_ns // _NS_PER_MS
         if held is not None and held_cm is not None:
-            batch = _concat_quotes(held, batch)
+            batch = QuoteColumns.concat([held, batch])
             cm = np.concatenate([held_cm, cm])
         self._batch, self._cummax = batch, cm
 

@@ -297,8 +297,7 @@ def time_ordered_option_quotes(cache: SessionCache) -> QuoteColumns | None:
     parts = list(cache.batches("options_quotes"))
     if not parts:
         return None
-    whole = QuoteColumns(**{f.name: np.concatenate([getattr(p, f.name) for p in parts])
-                            for f in attrs.fields(QuoteColumns)})
+    whole = QuoteColumns.concat(parts)
     return whole.take(np.argsort(whole.ts, kind="stable"))
 
 
