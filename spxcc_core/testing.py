@@ -30,6 +30,11 @@ docs/golden.md) and check it::
         assert_golden_expectations(MyDetector, Path(__file__).parent / "gap_and_flush.expect.toml")
 
 :func:`check_golden_expectations` returns the contradictions as a list instead.
+
+A detector offering a compiled :meth:`~spxcc_core.detect.base.Detector.scan` (fast screening
+of many profiles by ``spxcc optimize``) is checked against its ``on_bar`` by the conformance
+check ``scan``; :func:`scan_differences` runs that comparison on any bars and parameters
+(hypothesis-drawn, for instance).
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from typing import Any
 import pluggy
 import pytest
 
+from spxcc_core.detect.scancheck import scan_differences
 from spxcc_core.golden.conformance import (
     ConformanceError,
     ConformanceFailure,
@@ -67,6 +73,7 @@ __all__ = [
     "check_golden_expectations",
     "golden_sessions",
     "load_expectations",
+    "scan_differences",
     "spxcc_golden_sessions",
     "spxcc_pm",
     "spxcc_register",

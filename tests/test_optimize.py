@@ -20,7 +20,7 @@ from spxcc_core.detect.profile import parse_profile
 from spxcc_core.errors import ConfigError
 from spxcc_core.gates.optimize import _trial, run_optimize, score
 from spxcc_core.gates.rules import GateRules
-from spxcc_core.gates.screen import Screener, ScreenSession, screen
+from spxcc_core.gates.screen import Screener, ScreenSession, scan_screen, screen, screen_with_runner
 from spxcc_core.gates.search import DEFAULT_SPACE_TOML, candidate_toml, parse_space
 from spxcc_core.gates.trades import SessionTrades, Trade, trades_from_run
 from spxcc_core.golden.cases import case_names, get_case
@@ -78,8 +78,9 @@ def _screen_equals_replay(session: Path | str) -> ScreenSession:
     for text in (default_profile_toml(PM), LOOSER, LOOSER.replace("window_bars = 300",
                                                                   "window_bars = 100")):
         prof = parse_profile(text)
-        assert screen(screener, prof, s) == trades_from_run(
-            run_replay(session, profile=prof, pm=PM))
+        want = trades_from_run(run_replay(session, profile=prof, pm=PM))
+        assert screen_with_runner(screener, prof, s) == want
+        assert scan_screen(screener, prof, s) == want  # compiled
     return s
 
 
@@ -94,6 +95,85 @@ def test_screening_equals_the_full_replay_with_a_chain(days: list[str]) -> None:
     s = _screen_equals_replay(days[0])
     # gamma values were recorded, once per context setting (window 300, then 100)
     assert len(s.memo) == 2 and all(len(v) > 0 for v in s.memo.values())
+
+
+#: Every kind of parameter the compiled screen must follow (outcome policy, RTH, gating).
+WIDE_SPACE = DEFAULT_SPACE_TOML + """
+[gating.long_min_bid_ask_imbalance]
+low = -1.0
+high = 0.5
+
+[gating.missing]
+values = ["block", "pass"]
+
+[outcome.t1_fraction]
+values = [0.0, 0.5, 1.0]
+
+[outcome.breakeven_after_t1]
+values = [true, false]
+
+[detectors.vwap.rth_only]
+values = [true, false]
+
+[detectors.vwap.min_bars_beyond]
+low = 1
+high = 40
+
+[detectors.vwap.cooldown_bars]
+low = 0
+high = 90
+
+[detectors.volume_climax.rth_only]
+values = [true, false]
+
+[detectors.volume_climax.baseline_bars]
+low = 30
+high = 200
+
+[detectors.orb_pullback.or_minutes]
+low = 1
+high = 30
+
+[detectors.orb_pullback.signals_per_side]
+low = 1
+high = 3
+
+[detectors.orb_pullback.t1_r]
+low = 0.5
+high = 1.5
+"""
+
+
+def test_compiled_screening_equals_the_runner_on_random_profiles(days: list[str]) -> None:
+    """30 random profiles over two generated sessions: the compiled screen and the runner
+    give the same trades (R to the bit) and block reasons."""
+    bars = MemoryBars()
+    sessions = [ScreenSession.of(t.tape, t.chain) for t in (
+        bars.prepare(d, config=None, step_ms=DEFAULT_STEP_MS) for d in days[:2])]
+    screener = Screener.of(PM)
+    space = parse_space(WIDE_SPACE, _params())
+    versions = {n: 1 for n in _params()}
+    base = default_profile_toml(PM)
+    trades = 0
+    for a in space.trials(30, 7):
+        prof = parse_profile(candidate_toml(base, a, name="wide", detector_versions=versions))
+        for s in sessions:
+            fast = scan_screen(screener, prof, s)
+            assert fast is not None
+            assert fast == screen_with_runner(screener, prof, s), a
+            trades += len(fast.trades)
+    assert trades > 100  # not vacuous
+
+
+def test_screening_falls_back_to_the_runner(days: list[str]) -> None:
+    """An [ev_floor] profile (its verdicts follow earlier outcomes) is not compiled."""
+    bars = MemoryBars()
+    taped = bars.prepare(days[0], config=None, step_ms=DEFAULT_STEP_MS)
+    s = ScreenSession.of(taped.tape, taped.chain)
+    screener = Screener.of(PM)
+    prof = parse_profile(default_profile_toml(PM) + "\n[ev_floor]\n")
+    assert scan_screen(screener, prof, s) is None
+    assert screen(screener, prof, s) == screen_with_runner(screener, prof, s)
 
 
 def test_score_and_eligibility_by_hand() -> None:
@@ -196,6 +276,33 @@ def test_same_seed_same_bytes_whatever_jobs(days: list[str]) -> None:
     assert rec["results"][0]["profileId"] == base.id
     other = run_optimize(**{**kw, "seed": 12})  # type: ignore[arg-type]
     assert other.document != one.document
+
+
+def test_a_compiled_screen_that_disagrees_is_replaced_by_the_runner(
+        days: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The optimizer re-screens the baseline and its best candidate with the runner; when
+    the compiled screen disagrees (here: made to drop each session's last trade), every
+    profile is scored by the runner and the record says so."""
+    import attrs
+
+    from spxcc_core.gates import optimize
+
+    space = parse_space(DEFAULT_SPACE_TOML, _params())
+    kw = {"baseline": named_profile(PM, "default"), "sessions": days, "space": space,
+          "trials": 4, "seed": 11, "rules": _rules(), "resamples": 100, "pm": PM}
+    honest = run_optimize(**kw)  # type: ignore[arg-type]
+
+    def wrong(screener: Screener, profile: object, session: ScreenSession) -> SessionTrades:
+        t = screen(screener, profile, session)  # type: ignore[arg-type]
+        return attrs.evolve(t, trades=t.trades[:-1])
+
+    monkeypatch.setattr(optimize, "screen", wrong)
+    fixed = run_optimize(**kw)  # type: ignore[arg-type]
+    rec, ref = json.loads(fixed.document), json.loads(honest.document)
+    assert rec["reasons"][0].startswith("the compiled screening disagreed with the detector "
+                                        "runner")
+    assert rec["results"] == ref["results"]
+    assert rec["reasons"][1:] == ref["reasons"] and rec["decision"] == ref["decision"]
 
 
 def test_too_little_data_stops_before_searching(days: list[str], tmp_path: Path,

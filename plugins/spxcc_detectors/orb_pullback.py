@@ -29,7 +29,10 @@ from spxcc_core.detect.base import Detector, DetectorParams
 
 if TYPE_CHECKING:
     from spxcc_core.contracts.microbar import MicrobarV1
+    from spxcc_core.detect.columns import BarColumns, ScanHits
     from spxcc_core.detect.context import BarContext
+
+_NOTES = ("orb_pullback_long", "orb_pullback_short")
 
 __all__ = ["OrbPullback", "OrbPullbackParams"]
 
@@ -157,3 +160,26 @@ class OrbPullback(Detector[OrbPullbackParams]):
         stop = max(high, edge) * (1.0 + p.stop_buffer_bps / 1e4)
         stop = max(stop, entry * (1.0 + p.min_risk_bps / 1e4))
         return self.candidate(bar, "short", entry, stop, "orb_pullback_short")
+
+    @classmethod
+    def scan(cls, params: OrbPullbackParams, bars: BarColumns) -> ScanHits | None:
+        """:meth:`on_bar` over a whole day, compiled (``spxcc_detectors._scan``); None when
+        a range edge is 0 (``on_bar`` would divide by it)."""
+        from spxcc_core.detect.columns import ScanHits
+
+        p = params
+        rng = bars.opening_range(p.or_minutes)
+        if rng is None:
+            return ScanHits.of([], [], [], [], [])
+        or_high, or_low = rng
+        if or_high == 0.0 or or_low == 0.0:
+            return None
+        from spxcc_detectors._scan import scan_orb_pullback
+
+        k, index, long, entry, stop, note = scan_orb_pullback(
+            bars.in_rth, bars.close, bars.high, bars.low, bars.minute, p.or_minutes, or_high,
+            or_low, p.breakout_bps, p.min_extension_bps, p.pullback_bps, p.fail_bps,
+            p.max_minutes_after_break, p.stop_buffer_bps, p.min_risk_bps, p.signals_per_side,
+            p.last_entry_minute)
+        return ScanHits(index[:k], long[:k], entry[:k], stop[:k],
+                        tuple(_NOTES[c] for c in note[:k]))

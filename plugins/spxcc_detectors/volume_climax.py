@@ -23,7 +23,10 @@ from spxcc_core.detect.base import Detector, DetectorParams
 
 if TYPE_CHECKING:
     from spxcc_core.contracts.microbar import MicrobarV1
+    from spxcc_core.detect.columns import BarColumns, ScanHits
     from spxcc_core.detect.context import BarContext
+
+_NOTES = ("climax_buy", "climax_sell")
 
 __all__ = ["VolumeClimax", "VolumeClimaxParams"]
 
@@ -109,3 +112,17 @@ class VolumeClimax(Detector[VolumeClimaxParams]):
         if n + 1 > p.baseline_bars:
             self._sum -= window.popleft()
         return out
+
+    @classmethod
+    def scan(cls, params: VolumeClimaxParams, bars: BarColumns) -> ScanHits | None:
+        """:meth:`on_bar` over a whole day, compiled (``spxcc_detectors._scan``)."""
+        from spxcc_core.detect.columns import ScanHits
+        from spxcc_detectors._scan import scan_volume_climax
+
+        p = params
+        k, index, long, entry, stop, note = scan_volume_climax(
+            bars.in_rth, bars.volume, bars.delta_volume, bars.high, bars.low, p.rth_only,
+            p.baseline_bars, p.min_baseline_bars, p.spike_multiple, p.min_delta_ratio,
+            p.entry_offset, p.min_risk_bps, p.cooldown_bars)
+        return ScanHits(index[:k], long[:k], entry[:k], stop[:k],
+                        tuple(_NOTES[c] for c in note[:k]))

@@ -26,7 +26,10 @@ from spxcc_core.detect.base import Detector, DetectorParams
 
 if TYPE_CHECKING:
     from spxcc_core.contracts.microbar import MicrobarV1
+    from spxcc_core.detect.columns import BarColumns, ScanHits
     from spxcc_core.detect.context import BarContext
+
+_NOTES = ("reclaim", "rejection")
 
 __all__ = ["VwapParams", "VwapReclaimRejection"]
 
@@ -126,3 +129,17 @@ class VwapReclaimRejection(Detector[VwapParams]):
         elif close < vwap:
             self._side = side - 1 if side < 0 else -1
         return out
+
+    @classmethod
+    def scan(cls, params: VwapParams, bars: BarColumns) -> ScanHits | None:
+        """:meth:`on_bar` over a whole day, compiled (``spxcc_detectors._scan``)."""
+        from spxcc_core.detect.columns import ScanHits
+        from spxcc_detectors._scan import scan_vwap
+
+        p = params
+        k, index, long, entry, stop, note = scan_vwap(
+            bars.in_rth, bars.close, bars.high, bars.low, bars.session_vwap, bars.minute,
+            p.rth_only, p.min_bars_beyond, p.confirm_bps, p.touch_bps, p.min_rth_minutes,
+            p.stop_buffer_bps, p.min_risk_bps, p.cooldown_bars, p.reclaim, p.rejection)
+        return ScanHits(index[:k], long[:k], entry[:k], stop[:k],
+                        tuple(_NOTES[c] for c in note[:k]))

@@ -23,6 +23,7 @@ from spxcc_core.contracts.setup import Direction, SetupCandidate
 
 if TYPE_CHECKING:
     from spxcc_core.contracts.microbar import MicrobarV1
+    from spxcc_core.detect.columns import BarColumns, ScanHits
     from spxcc_core.detect.context import BarContext
     from spxcc_core.detect.market import SessionMarket
 
@@ -31,6 +32,7 @@ __all__ = [
     "Detector",
     "DetectorParams",
     "NoParams",
+    "offers_scan",
     "targets_for",
 ]
 
@@ -99,6 +101,18 @@ class Detector(abc.ABC, Generic[P]):
         none). Must not mutate ``bar`` or ``ctx``. May raise: the host records the error under
         the detector's name and goes on."""
 
+    @classmethod
+    def scan(cls, params: P, bars: BarColumns) -> ScanHits | None:
+        """Optional, for screening many profiles fast: every candidate a fresh instance's
+        :meth:`on_bar` would return over one symbol's trading day (``bars``: the bars and the
+        context values the runner would show), at once. It must equal ``on_bar`` exactly —
+        same bars, directions, prices to the bit and notes — and raise nothing ``on_bar``
+        would not (return None instead: the caller then runs ``on_bar``). None (the
+        default): not available. The built-in detectors compile theirs with numba
+        (:mod:`spxcc_core.jit`); :func:`spxcc_core.testing.check_scan` tells whether a scan
+        equals ``on_bar`` on given bars."""
+        return None
+
     def candidate(self, bar: MicrobarV1, direction: Direction, entry: float, stop: float,
                   note: str = "") -> SetupCandidate:
         """A candidate on ``bar`` with T1/T2 at the parameters' R multiples and the trigger
@@ -148,3 +162,11 @@ class ContextProvider(abc.ABC):
         under ``sessionEnd`` (it must encode with ``msgspec.json``); None reports
         nothing (the default)."""
         return None
+
+
+def offers_scan(cls: type[Detector[Any]]) -> bool:
+    """Whether the detector class overrides :meth:`Detector.scan` (it may still decline a
+    day by returning None)."""
+    base = Detector.__dict__["scan"].__func__
+    own = getattr(cls.scan, "__func__", None)
+    return own is not None and own is not base

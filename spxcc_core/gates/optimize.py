@@ -54,7 +54,7 @@ from spxcc_core.gates.runner import (
     decide,
     replay_pair,
 )
-from spxcc_core.gates.screen import Screener, ScreenSession, screen
+from spxcc_core.gates.screen import Screener, ScreenSession, screen, screen_with_runner
 from spxcc_core.gates.search import SearchSpace, Value, candidate_toml
 from spxcc_core.gates.trades import SessionTrades
 from spxcc_core.outputs import atomic_write, check_paths
@@ -115,24 +115,31 @@ def _init_worker(sessions: Sequence[ScreenSession]) -> None:
     _WORKER["screener"] = Screener.of(get_plugin_manager())
 
 
-def _score_tomls(tomls: Sequence[str]) -> list[tuple[int, float, int]]:
+def _score_tomls(tomls: Sequence[str], with_runner: bool = False,
+                 ) -> list[tuple[int, float, int]]:
     """Worker entry: score each profile TOML on the worker's fit sessions."""
     screener: Screener = _WORKER["screener"]
     sessions: Sequence[ScreenSession] = _WORKER["sessions"]
-    return [score([screen(screener, parse_profile(t, "candidate"), s) for s in sessions])
+    how = screen_with_runner if with_runner else screen
+    return [score([how(screener, parse_profile(t, "candidate"), s) for s in sessions])
             for t in tomls]
 
 
 def _score_all(tomls: Sequence[str], sessions: Sequence[ScreenSession],
-               screener: Screener, jobs: int) -> list[tuple[int, float, int]]:
+               screener: Screener, jobs: int, *, with_runner: bool = False,
+               ) -> list[tuple[int, float, int]]:
+    """Score every profile TOML on ``sessions`` (compiled screening where it applies;
+    ``with_runner``: always the detector runner), in ``jobs`` processes."""
+    how = screen_with_runner if with_runner else screen
     if jobs == 1:
-        return [score([screen(screener, parse_profile(t, "candidate"), s) for s in sessions])
+        return [score([how(screener, parse_profile(t, "candidate"), s) for s in sessions])
                 for t in tomls]
     size = max(1, math.ceil(len(tomls) / (jobs * 4)))
     chunks = [tomls[i:i + size] for i in range(0, len(tomls), size)]
     with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker,
                                                 initargs=(tuple(sessions),)) as pool:
-        return [r for part in pool.map(_score_tomls, chunks) for r in part]
+        return [r for part in pool.map(_score_tomls, chunks,
+                                       [with_runner] * len(chunks)) for r in part]
 
 
 # ----------------------------------------------------------------------------- the run
@@ -216,6 +223,7 @@ def run_optimize(*, baseline: NamedProfile, sessions: Sequence[str | os.PathLike
                 for i in idx]
 
     base_params: dict[str, Value] = {}
+    notes: list[str] = []
     record: dict[str, Any] = {
         "decision": None, "baseline": _ref(baseline), "candidate": None,
         "method": space.method, "trials": trials, "seed": seed, "fit_fraction": fit_fraction,
@@ -226,7 +234,7 @@ def run_optimize(*, baseline: NamedProfile, sessions: Sequence[str | os.PathLike
     def finish(status: OptimizeStatus, reasons: list[str],
                decision: ReleaseDecision | None = None,
                candidate: NamedProfile | None = None) -> OptimizeRun:
-        rec = OptimizeRunV1(status=status, reasons=reasons, **record)
+        rec = OptimizeRunV1(status=status, reasons=[*notes, *reasons], **record)
         doc = json_document(rec)
         files: dict[str | os.PathLike[str], bytes] = {}
         if out is not None:
@@ -253,8 +261,6 @@ def run_optimize(*, baseline: NamedProfile, sessions: Sequence[str | os.PathLike
     screener = Screener.of(registry)
     fit_sessions = [ScreenSession.of(taped[i].tape, taped[i].chain) for i in fit]
     base_score = score([screen(screener, baseline.profile, s) for s in fit_sessions])
-    base_trial = _trial(0, baseline.id, base_params, base_score, len(fit), None)
-    floor = rules.throughput_floor * base_trial.trades_per_session
     versions = {c.name: c.version for c in registry.classes(DETECTORS)}
     name = f"{baseline.profile.name}-optimized"
     assignments = list(space.trials(trials, seed))
@@ -263,9 +269,30 @@ def run_optimize(*, baseline: NamedProfile, sessions: Sequence[str | os.PathLike
     candidates = [profile_from_text(registry, t, f"candidate {i + 1}", f"trial {i + 1}")
                   for i, t in enumerate(tomls)]
     scores = _score_all(tomls, fit_sessions, screener, jobs)
-    results = [base_trial] + [
-        _trial(i + 1, c.id, dict(a), s, len(fit), floor)
-        for i, (c, a, s) in enumerate(zip(candidates, assignments, scores, strict=True))]
+
+    def judged(base: tuple[int, float, int], scored: Sequence[tuple[int, float, int]],
+               ) -> tuple[OptimizeTrial, list[OptimizeTrial], OptimizeTrial | None]:
+        base_t = _trial(0, baseline.id, base_params, base, len(fit), None)
+        fl = rules.throughput_floor * base_t.trades_per_session
+        trials_ = [_trial(i + 1, c.id, dict(a), sc, len(fit), fl) for i, (c, a, sc)
+                   in enumerate(zip(candidates, assignments, scored, strict=True))]
+        ok = [r for r in trials_ if r.eligible]
+        return base_t, trials_, max(ok, key=lambda r: (r.total_r, -r.trial)) if ok else None
+
+    base_trial, trials_, top = judged(base_score, scores)
+    # what decides the run — the baseline and the best candidate — re-screened by the runner
+    checks = [(baseline.profile, base_score)]
+    if top is not None:
+        checks.append((candidates[top.trial - 1].profile, scores[top.trial - 1]))
+    if any(score([screen_with_runner(screener, p, s) for s in fit_sessions]) != fast
+           for p, fast in checks):
+        notes.append("the compiled screening disagreed with the detector runner on the "
+                     "baseline or the best candidate: every profile was scored by the runner")
+        base_score = score([screen_with_runner(screener, baseline.profile, s)
+                            for s in fit_sessions])
+        scores = _score_all(tomls, fit_sessions, screener, jobs, with_runner=True)
+        base_trial, trials_, top = judged(base_score, scores)
+    results = [base_trial, *trials_]
     record["results"] = results
     eligible = [r for r in results[1:] if r.eligible]
     if not eligible:
@@ -273,7 +300,8 @@ def run_optimize(*, baseline: NamedProfile, sessions: Sequence[str | os.PathLike
             f"every candidate traded below the throughput floor ({rules.throughput_floor} × "
             f"the baseline's {base_trial.trades_per_session:.3f} trades/session) on the fit "
             "sessions: the active profile stays"])
-    best = max(eligible, key=lambda r: (r.total_r, -r.trial))
+    best = top
+    assert best is not None
     record["best"] = best.trial
     if best.total_r <= base_trial.total_r:
         return finish("no_improvement", [

@@ -15,10 +15,24 @@ provider and context settings — never on detector, gating or outcome parameter
 screen of a session under given provider and context settings records every value the
 providers publish; later screens with the same settings replay those values instead of
 recomputing them (the trades are the same, the tests above run both ways).
+
+**Compiled screening.** When every detector the profile enables has a compiled
+:meth:`~spxcc_core.detect.base.Detector.scan` (the built-ins do) and the profile has no
+``[ev_floor]`` (whose verdicts depend on the outcomes of earlier setups), :func:`screen` does
+not run the runner: each detector scans each (symbol, day) of the session's bars at once
+(:mod:`spxcc_core.detect.columns`), every candidate is gated by the runner's own gating code
+(:func:`~spxcc_core.detect.gating.evaluate_gates`, duplicates refused as the runner does), and
+the passing setups' outcomes come from the compiled lifecycle
+(:func:`spxcc_core.setups.batch.track_day`). Its trades equal the runner's
+(:func:`screen_with_runner`) to the bit — checked on the golden sessions, generated sessions
+and random profiles by ``tests/test_optimize.py``, and again by the optimizer for its best
+candidate and the baseline on every run. Context providers are not run: no built-in
+detector reads their values (a detector that does must not offer a scan).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -28,15 +42,19 @@ import pluggy
 
 from spxcc_core.contracts.bartape import BarTapeV1
 from spxcc_core.contracts.microbar import MicrobarV2
-from spxcc_core.contracts.setup import GateDecision
-from spxcc_core.detect.base import ContextProvider, Detector
-from spxcc_core.detect.profile import Profile
+from spxcc_core.contracts.setup import GateCheck, GateDecision, SetupCandidate
+from spxcc_core.detect.base import ContextProvider, Detector, offers_scan
+from spxcc_core.detect.columns import BarColumns, day_columns
+from spxcc_core.detect.gating import evaluate_gates
+from spxcc_core.detect.profile import Profile, resolve_detectors
 from spxcc_core.detect.runner import CONTEXT_PROVIDERS, DETECTORS, DetectorRunner
-from spxcc_core.gates.trades import SessionTrades, session_trades
+from spxcc_core.gates.trades import SessionTrades, Trade, session_trades
 from spxcc_core.registry import PluginRegistry, as_registry
+from spxcc_core.session import get_calendar
+from spxcc_core.setups.lifecycle import INSTRUMENT_KINDS, instrument_kind, make_setup_id
 from spxcc_core.slippage.rolling import RollingSlippage
 
-__all__ = ["ScreenSession", "Screener", "screen"]
+__all__ = ["ScreenSession", "Screener", "scan_screen", "screen", "screen_with_runner"]
 
 _IndexCall = tuple[str, Any, Any]
 
@@ -52,6 +70,18 @@ class ScreenSession:
     #: provider values recorded per (provider and context settings) → (provider, symbol,
     #: bar start) → value
     memo: dict[Any, dict[tuple[str, str, int], Any]] = attrs.field(factory=dict)
+    #: the bars as (symbol, trading day) columns, once asked for (:meth:`columns`)
+    _columns: list[BarColumns] = attrs.field(factory=list, alias="_columns")
+    _columned: list[bool] = attrs.field(factory=list, alias="_columned")
+
+    def columns(self) -> list[BarColumns]:
+        """The session's bars grouped as the runner groups them
+        (:func:`~spxcc_core.detect.columns.day_columns`, XNYS calendar), built once."""
+        if not self._columned:
+            self._columns.extend(day_columns((b for _, bars in self.steps for b in bars),
+                                             get_calendar()))
+            self._columned.append(True)
+        return self._columns
 
     @classmethod
     def of(cls, tape: BarTapeV1, chain: Any) -> ScreenSession:
@@ -146,7 +176,113 @@ def _replaying(cls: type[ContextProvider], values: dict[tuple[str, str, int], An
 
 
 def screen(screener: Screener, profile: Profile, session: ScreenSession) -> SessionTrades:
-    """The trades ``profile`` makes on ``session`` (module docstring)."""
+    """The trades ``profile`` makes on ``session``: compiled when it can be
+    (:func:`scan_screen`), else by the detector runner (:func:`screen_with_runner`)."""
+    trades = scan_screen(screener, profile, session)
+    if trades is not None:
+        return trades
+    return screen_with_runner(screener, profile, session)
+
+
+def scan_screen(screener: Screener, profile: Profile, session: ScreenSession,
+                ) -> SessionTrades | None:
+    """:func:`screen_with_runner`'s trades from the detectors' compiled scans (module
+    docstring); None when the profile cannot be screened that way (a detector without a
+    scan, or one declining a day; an ``[ev_floor]`` table)."""
+    if profile.ev_floor is not None:
+        return None
+    resolved = resolve_detectors(profile, sorted(screener.detectors, key=lambda c: c.name))
+    if not all(offers_scan(r.cls) for r in resolved):
+        return None
+    gating = profile.gating
+    reasons: dict[str, int] = {}
+    trades: list[tuple[int, str, SetupCandidate, Trade]] = []
+    for day in session.columns():
+        kind = instrument_kind(day.symbol)
+        mine = [r for r in resolved if kind in getattr(r.cls, "instruments", INSTRUMENT_KINDS)]
+        if not mine:
+            continue
+        found: list[tuple[int, int, int, SetupCandidate]] = []
+        for order, r in enumerate(mine):
+            hits = r.cls.scan(r.params, day)
+            if hits is None:
+                return None
+            if not len(hits):
+                continue
+            maker = r.cls(r.params, symbol=day.symbol)
+            for k, (i, is_long, entry, stop, note) in enumerate(zip(
+                    hits.index.tolist(), hits.long.tolist(), hits.entry.tolist(),
+                    hits.stop.tolist(), hits.note, strict=True)):
+                found.append((i, order, k, maker.candidate(
+                    day.bars[i], "long" if is_long else "short", entry, stop, note)))
+        if not found:
+            continue
+        found.sort(key=lambda f: f[:3])
+        seen: set[tuple[str, str, int]] = set()
+        passed: list[tuple[int, SetupCandidate]] = []
+        for i, _, _, c in found:
+            checks = evaluate_gates(c, day.bars[i], gating)
+            ok = all(ch.passed for ch in checks)
+            key = (c.detector, c.direction, c.bar_start_ms)
+            if ok and key in seen:  # the runner's duplicate_setup refusal
+                ok = False
+                checks = (*checks, GateCheck(gate="duplicate_setup", input="", comparison="",
+                                             threshold=None, observed=None, passed=False))
+            if not ok:
+                for ch in checks:
+                    if not ch.passed:
+                        reasons[ch.gate] = reasons.get(ch.gate, 0) + 1
+                continue
+            seen.add(key)
+            passed.append((i, c))
+        if not passed:
+            continue
+        from spxcc_core.setups.batch import NONE_MS, track_day
+
+        out = track_day(
+            day, profile.outcome,
+            detect_index=np.array([i for i, _ in passed], dtype=np.int64),
+            long=np.array([c.direction == "long" for _, c in passed], dtype=np.bool_),
+            entry=np.array([c.entry for _, c in passed], dtype=np.float64),
+            stop=np.array([c.stop for _, c in passed], dtype=np.float64),
+            t1=np.array([c.t1 for _, c in passed], dtype=np.float64),
+            t2=np.array([c.t2 for _, c in passed], dtype=np.float64),
+            deadline_ms=np.array([c.trigger_deadline_ms for _, c in passed], dtype=np.int64))
+        session_id = day.day.session_id
+        for (_, c), trig, t1_ms, r in zip(passed, out.triggered_ms.tolist(),
+                                          out.t1_ms.tolist(), out.realized_r.tolist(),
+                                          strict=True):
+            if trig == NONE_MS:
+                continue
+            trades.append((trig, session_id, c, Trade(
+                realized_r=None if math.isnan(r) else r, reached_t1=t1_ms != NONE_MS,
+                entered_ms=trig)))
+    return SessionTrades(session_date=session.session_date, trades=_in_entry_order(trades),
+                         block_reasons=dict(sorted(reasons.items())))
+
+
+def _in_entry_order(trades: list[tuple[int, str, SetupCandidate, Trade]]) -> tuple[Trade, ...]:
+    """Trades by (trigger time, setup id) as :func:`session_trades` orders them; the ids
+    (uuid5) are computed only for trades triggered at the same instant."""
+    trades.sort(key=lambda t: t[0])
+    out: list[Trade] = []
+    i = 0
+    while i < len(trades):
+        j = i + 1
+        while j < len(trades) and trades[j][0] == trades[i][0]:
+            j += 1
+        group = trades[i:j]
+        if len(group) > 1:
+            group.sort(key=lambda t: make_setup_id(t[1], t[2]))
+        out.extend(t[3] for t in group)
+        i = j
+    return tuple(out)
+
+
+def screen_with_runner(screener: Screener, profile: Profile, session: ScreenSession,
+                       ) -> SessionTrades:
+    """The trades ``profile`` makes on ``session``, by the detector runner (module
+    docstring)."""
     runner = screener.runner(profile, screener.providers_for(profile, session))
     if session.chain is not None:
         runner.market.set_chain(session.chain, session.session_date)

@@ -16,7 +16,10 @@
   true exactly when every check passed, every blocked decision naming a failed known gate;
 - ``determinism``: a second run gives the same bytes;
 - ``chunking``: the sessions fed interleaved in batches of several sizes (as a streaming host
-  delivers bars of several symbols) give each session the same bytes as feeding it alone.
+  delivers bars of several symbols) give each session the same bytes as feeding it alone;
+- ``scan`` (only for a detector offering :meth:`~spxcc_core.detect.base.Detector.scan`): the
+  scan's candidates equal ``on_bar``'s on every session, to the bit
+  (:func:`spxcc_core.detect.scancheck.scan_differences`).
 
 Sessions get distinct symbols (``SPY`` → ``SPY.1`` ...) so they can be interleaved.
 """
@@ -38,9 +41,10 @@ from spxcc_core.contracts.setup import (
     SetupCandidate,
     SetupInstance,
 )
-from spxcc_core.detect.base import Detector, DetectorParams
+from spxcc_core.detect.base import Detector, DetectorParams, offers_scan
 from spxcc_core.detect.gating import GATE_NAMES
-from spxcc_core.detect.profile import Profile
+from spxcc_core.detect.profile import Profile, resolve_detectors
+from spxcc_core.detect.scancheck import scan_differences
 from spxcc_core.golden.expect import Expectations
 from spxcc_core.golden.sessions import GoldenSession, golden_sessions
 from spxcc_core.setups.lifecycle import INSTRUMENT_KINDS
@@ -60,7 +64,7 @@ __all__ = [
 
 #: The checks, in the order they are reported.
 CHECKS: tuple[str, ...] = ("registration", "exceptions", "contract", "consistency",
-                           "gate_reasons", "determinism", "chunking")
+                           "gate_reasons", "determinism", "chunking", "scan")
 #: Interleaving batch sizes (bars per session per turn) of the chunking check.
 CHUNK_SIZES: tuple[int, ...] = (1, 7, 250)
 #: Failures kept per (check, session); the rest are counted.
@@ -368,6 +372,14 @@ def _check_run(cls: type[Any], name: str, run: _Run, failures: _Failures) -> Non
                                               f"{s.realized_r}")
 
 
+def _params(cls: type[Detector[Any]], profile: Profile | None) -> Any:
+    """The parameters a runner with ``profile`` gives ``cls`` (its defaults without one)."""
+    if profile is not None:
+        for r in resolve_detectors(profile, [cls], strict=False):
+            return r.params
+    return cls.params_class()
+
+
 def check_detector(detector_cls: type[Detector[Any]], *, profile: Profile | None = None,
                    sessions: Sequence[GoldenSession] | None = None) -> ConformanceReport:
     """Run every conformance check (module docstring) on ``detector_cls``; never raises for a
@@ -404,6 +416,15 @@ def check_detector(detector_cls: type[Detector[Any]], *, profile: Profile | None
                          "a second run differs from the first: "
                          + _first_difference(first.outputs.get(sym, []),
                                              second.outputs.get(sym, [])))
+    if firsts and offers_scan(detector_cls):
+        params = _params(detector_cls, profile)
+        for session_name, bars in feeds:
+            try:
+                found = scan_differences(detector_cls, params, bars)
+            except Exception as exc:
+                found = [f"scan raised {type(exc).__name__}: {exc}"]
+            for message in found:
+                failures.add("scan", session_name, message)
     if len(firsts) == len(feeds) and len(feeds) > 0:
         reference: dict[str, list[bytes]] = {}
         for run in firsts:
