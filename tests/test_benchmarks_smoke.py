@@ -30,6 +30,8 @@ def test_gate_benchmark_runs_against_the_current_api(tmp_path: Path) -> None:
 def test_optimize_benchmark_runs_against_the_current_api(tmp_path: Path) -> None:
     from benchmarks.optimize_bench import run_optimize_bench
 
-    result = run_optimize_bench(sessions=2, trials=2, scale=0.01, jobs=(1,), root=tmp_path)
+    result = run_optimize_bench(sessions=2, trials=3, reference_trials=2, scale=0.01,
+                                jobs=(1,), end_to_end=False, root=tmp_path)
     assert result["jobs1_profile_sessions_per_s"] > 0
     assert result["projected_1000x20_s"] > 0
+    assert result["agree"] is True and result["mismatches"] == 0
