@@ -195,15 +195,23 @@ def test_gate_trades_of_an_executed_run_are_its_round_trips_after_slippage(execu
 def test_cli_gates_run_execute_paper_judges_executed_trades(executed, tmp_path: Path,
                                                             capsys: pytest.CaptureFixture[str]):
     root, _ = executed
-    code = main(["gates", "run", "--candidate", str(root / "profile.toml"), "--baseline",
+    # a genuinely different candidate (a candidate that is the baseline is refused): cheaper
+    # contracts, the same setups
+    candidate = tmp_path / "candidate.toml"
+    candidate.write_text(PROFILE.replace("[execution]\n", "[execution]\ntarget_delta = 0.2\n"),
+                         encoding="utf-8")
+    code = main(["gates", "run", "--candidate", str(candidate), "--baseline",
                  str(root / "profile.toml"), "--sessions", str(root / "cache"), "--execute",
                  "paper", "--resamples", "200", "--db", str(tmp_path / "p.sqlite3"),
                  "--out", str(tmp_path / "gate"), "--json"])
     capsys.readouterr()
     decision = msgspec.json.decode((tmp_path / "gate" / "decision.json").read_bytes())
-    assert code in (0, 1)
+    assert code == 1  # one session: too little evidence for a promotion
+    assert decision["decision"] == "insufficient_evidence"
+    assert decision["candidate"]["id"] != decision["baseline"]["id"]
     assert decision["tradeSource"] == "execution"
-    assert decision["sessions"][0]["candidateTrades"] == decision["sessions"][0]["baselineTrades"] > 0
+    assert decision["sessions"][0]["candidateTrades"] > 0
+    assert decision["sessions"][0]["baselineTrades"] > 0
 
 
 def test_execution_does_not_depend_on_the_replay_step(executed):

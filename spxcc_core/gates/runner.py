@@ -31,8 +31,8 @@ from spxcc_core.outputs import atomic_write, check_paths
 from spxcc_core.run.profiles import NamedProfile
 from spxcc_core.run.result import json_document
 
-__all__ = ["DECISION_FILE", "DEFAULT_RESAMPLES", "GateRun", "check_run_args", "decide",
-           "replay_pair", "rollback_command", "run_gates"]
+__all__ = ["DECISION_FILE", "DEFAULT_RESAMPLES", "GateRun", "check_distinct", "check_run_args",
+           "decide", "replay_pair", "rollback_command", "run_gates"]
 
 #: The decision record's file name in the output folder.
 DECISION_FILE = "decision.json"
@@ -147,14 +147,31 @@ def _trade_source(trades: Sequence[SessionTrades]) -> str:
     return sources[0] if sources else TRADE_SOURCE
 
 
+def check_distinct(candidate: NamedProfile, baseline: NamedProfile) -> None:
+    """Refuse a gate run whose candidate is its baseline.
+
+    Profiles are the same when their ids (hashes of the resolved profile) are: the same file
+    given twice, ``default`` against ``default``, or a reformatted copy. Such a run has
+    nothing to promote — every delta would be zero by construction — so it is bad input, not
+    a decision.
+
+    :raises ConfigError: the candidate's id is the baseline's.
+    """
+    if candidate.id == baseline.id:
+        raise ConfigError(f"gates: the candidate is the baseline (profile {candidate.id}): "
+                          "nothing to promote; give a candidate that differs from it")
+
+
 def decide(candidate: NamedProfile, baseline: NamedProfile, sources: Sequence[str],
            pairs: Sequence[tuple[SessionTrades, SessionTrades]], *, seed: int, resamples: int,
            confidence: float, rules: GateRules) -> ReleaseDecision:
     """The decision record from the replayed sessions (``pairs[i]`` is ``sources[i]``'s
     (candidate, baseline) trades; put in date order here).
 
-    :raises ConfigError: no session, or bad ``resamples`` / ``confidence``.
+    :raises ConfigError: the candidate is the baseline (:func:`check_distinct`), no session,
+        or bad ``resamples`` / ``confidence``.
     """
+    check_distinct(candidate, baseline)
     if not pairs:
         raise ConfigError("gates: give at least one session")
     dates: dict[str, str] = {}
@@ -236,11 +253,14 @@ def run_gates(*, candidate: NamedProfile, baseline: NamedProfile,
         from the executed round trips, R after slippage (``trade_source`` ``execution``);
         None: from the setups' own outcomes (``setups``).
     :returns: the decision, its bytes and its path.
-    :raises ConfigError: bad arguments, or ``decision.json`` would overwrite an input.
+    :raises ConfigError: bad arguments, the candidate is the baseline
+        (:func:`check_distinct`; checked before any replay), or ``decision.json`` would
+        overwrite an input.
     :raises InputError: a session cannot be read.
     """
     sources = check_run_args(sessions, jobs=jobs, resamples=resamples, confidence=confidence,
                              command="gates", seed=seed)
+    check_distinct(candidate, baseline)
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
         inputs = [(f"session {s}", s) for s in sources]
