@@ -212,6 +212,28 @@ def test_cli_gates_run_execute_paper_judges_executed_trades(executed, tmp_path: 
     assert decision["tradeSource"] == "execution"
     assert decision["sessions"][0]["candidateTrades"] > 0
     assert decision["sessions"][0]["baselineTrades"] > 0
+    # each profile's fills' slippage is kept beside the decision: the baseline's are exactly
+    # the slippage.jsonl of its own replay of the session
+    gate = tmp_path / "gate"
+    assert (gate / "slippage-baseline.jsonl").read_bytes() == \
+        (root / "out1" / "slippage.jsonl").read_bytes()
+    cand = [msgspec.json.decode(x) for x in
+            (gate / "slippage-candidate.jsonl").read_bytes().splitlines()]
+    assert cand and all(r["source"] == "paper" for r in cand)
+    # worker processes hand the records back: the same bytes with --jobs 2
+    assert main(["gates", "run", "--candidate", str(candidate), "--baseline",
+                 str(root / "profile.toml"), "--sessions", str(root / "cache"), "--execute",
+                 "paper", "--resamples", "200", "--db", str(tmp_path / "p.sqlite3"),
+                 "--out", str(tmp_path / "gate2"), "--jobs", "2"]) == code
+    for name in ("decision.json", "slippage-candidate.jsonl", "slippage-baseline.jsonl"):
+        assert (tmp_path / "gate2" / name).read_bytes() == (gate / name).read_bytes(), name
+    # a later run without --execute into the same folder leaves no stale records behind
+    assert main(["gates", "run", "--candidate", str(candidate), "--baseline",
+                 str(root / "profile.toml"), "--sessions", str(root / "cache"),
+                 "--resamples", "50", "--db", str(tmp_path / "p.sqlite3"),
+                 "--out", str(gate)]) == 1
+    capsys.readouterr()
+    assert sorted(p.name for p in gate.iterdir()) == ["decision.json"]
 
 
 def test_execution_does_not_depend_on_the_replay_step(executed):
