@@ -114,6 +114,34 @@ def test_cli_writes_html_and_prints_markdown(run_dir: Path, tmp_path: Path,
     assert (run_dir / "decision.json").read_bytes() == EXAMPLE.read_bytes()
 
 
+def test_the_report_never_writes_over_its_run(executed_run: Path, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """--html never names the run's own files — however spelt: the decision record, the
+    slippage records, the folder itself, any other file already in it, a symbolic or hard link
+    to one — only a new file or an earlier report."""
+    run = tmp_path / "run"
+    shutil.copytree(executed_run, run)
+    (run / "notes.txt").write_text("kept\n")
+    (tmp_path / "link.html").symlink_to(run / "decision.json")
+    os.link(run / "slippage-baseline.jsonl", tmp_path / "hard.html")
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    for target, given in ((run / "decision.json", run), (run, run),
+                          (run / "slippage-candidate.jsonl", run),
+                          (run / "slippage-baseline.jsonl", run / "decision.json"),
+                          (run / "notes.txt", run), (run / "sub" / ".." / "notes.txt", run),
+                          (tmp_path / "link.html", run), (tmp_path / "hard.html", run),
+                          (run / "decision.json", run / "decision.json")):
+        assert main(["gates", "report", str(given), "--html", str(target)]) == 2, target
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "refusing to write over" in err, err
+        assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+    # a new file beside the decision is fine, and so is replacing that earlier report
+    assert main(["gates", "report", str(run), "--html", str(run / "report.html")]) == 0
+    assert main(["gates", "report", str(run / "decision.json"), "--html",
+                 str(run / "report.html")]) == 0
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.name != "report.html"} == before
+
+
 def test_bad_run_folders_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["gates", "report", str(tmp_path), "--html", str(tmp_path / "r.html")]) == 2
     assert "decision.json: cannot read" in capsys.readouterr().err

@@ -64,7 +64,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Render RUN_DIR/decision.json (and, for a run with --execute, each "
                     "profile's slippage records beside it) as a self-contained HTML page "
                     "(inline SVG, no network); --markdown also prints a Markdown summary for "
-                    "CI logs.",
+                    "CI logs. FILE never writes over the run's files (an earlier report "
+                    "inside RUN_DIR is replaced).",
         **examples('spxcc gates report gate --html gate/report.html', 'spxcc gates report gate --html gate/report.html --markdown'))
     rep.add_argument("run_dir", type=Path, metavar="RUN_DIR")
     rep.add_argument("--html", type=Path, required=True, metavar="FILE")
@@ -163,7 +164,8 @@ def _report(args: argparse.Namespace) -> int:
     decision = read_decision(args.run_dir)
     slippage = (read_slippage(args.run_dir) if decision.trade_source == EXECUTION_SOURCE
                 else None)
-    write_html(decision, args.html, inputs=report_inputs(args.run_dir), slippage=slippage)
+    write_html(decision, args.html, inputs=report_inputs(args.run_dir), slippage=slippage,
+               run_dir=args.run_dir)
     if args.markdown:
         sys.stdout.write(markdown_report(decision, slippage))
     else:

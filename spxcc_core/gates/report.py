@@ -392,16 +392,40 @@ def markdown_report(d: ReleaseDecision, slippage: GateSlippage | None = None) ->
     return "\n".join(lines)
 
 
+def _is_report(path: Path) -> bool:
+    """True when ``path`` is an HTML page this module wrote (an earlier report)."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return False
+    return head.startswith(b"<!DOCTYPE html>") and b"<title>spxcc gates: " in head
+
+
 def write_html(d: ReleaseDecision, path: str | os.PathLike[str],
                inputs: Sequence[str | os.PathLike[str]] | None = None,
-               slippage: GateSlippage | None = None) -> None:
+               slippage: GateSlippage | None = None,
+               run_dir: str | os.PathLike[str] | None = None) -> None:
     """Write :func:`html_report` to ``path`` (atomically), refusing a path that is, contains
-    or lies inside one of ``inputs`` (the files the report read, :func:`report_inputs`).
+    or lies inside one of ``inputs`` (the files the report read, :func:`report_inputs`), and
+    — inside ``run_dir`` (the gate run's folder, or its decision file) — a path that is the
+    folder itself or an existing file other than an earlier report: the report never writes
+    over anything of its run.
 
-    :raises ConfigError: the path overlaps an input or cannot be written.
+    :raises ConfigError: the path overlaps an input, is an existing file of the run folder,
+        or cannot be written.
     """
     out = Path(path)
     check_paths([("--html", out)], [("input", p) for p in inputs or []])
+    if run_dir is not None:
+        folder = Path(os.path.realpath(_run_folder(run_dir)))
+        real = Path(os.path.realpath(out))
+        if real == folder or (real.is_relative_to(folder) and real.exists()
+                              and not _is_report(real)):
+            what = "is the run folder" if real == folder else \
+                "is a file of the run folder that is not an earlier report"
+            raise ConfigError(f"--html {out}: {what} {_run_folder(run_dir)}; refusing to "
+                              "write over it (choose another output path)")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
