@@ -195,15 +195,45 @@ def test_gate_trades_of_an_executed_run_are_its_round_trips_after_slippage(execu
 def test_cli_gates_run_execute_paper_judges_executed_trades(executed, tmp_path: Path,
                                                             capsys: pytest.CaptureFixture[str]):
     root, _ = executed
-    code = main(["gates", "run", "--candidate", str(root / "profile.toml"), "--baseline",
+    # a genuinely different candidate (a candidate that is the baseline is refused): cheaper
+    # contracts, the same setups
+    candidate = tmp_path / "candidate.toml"
+    candidate.write_text(PROFILE.replace("[execution]\n", "[execution]\ntarget_delta = 0.2\n"),
+                         encoding="utf-8")
+    code = main(["gates", "run", "--candidate", str(candidate), "--baseline",
                  str(root / "profile.toml"), "--sessions", str(root / "cache"), "--execute",
                  "paper", "--resamples", "200", "--db", str(tmp_path / "p.sqlite3"),
                  "--out", str(tmp_path / "gate"), "--json"])
     capsys.readouterr()
     decision = msgspec.json.decode((tmp_path / "gate" / "decision.json").read_bytes())
-    assert code in (0, 1)
+    assert code == 1  # one session: too little evidence for a promotion
+    assert decision["decision"] == "insufficient_evidence"
+    assert decision["candidate"]["id"] != decision["baseline"]["id"]
     assert decision["tradeSource"] == "execution"
-    assert decision["sessions"][0]["candidateTrades"] == decision["sessions"][0]["baselineTrades"] > 0
+    assert decision["sessions"][0]["candidateTrades"] > 0
+    assert decision["sessions"][0]["baselineTrades"] > 0
+    # each profile's fills' slippage is kept beside the decision: the baseline's are exactly
+    # the slippage.jsonl of its own replay of the session
+    gate = tmp_path / "gate"
+    assert (gate / "slippage-baseline.jsonl").read_bytes() == \
+        (root / "out1" / "slippage.jsonl").read_bytes()
+    cand = [msgspec.json.decode(x) for x in
+            (gate / "slippage-candidate.jsonl").read_bytes().splitlines()]
+    assert cand and all(r["source"] == "paper" for r in cand)
+    # worker processes hand the records back: the same bytes with --jobs 2
+    assert main(["gates", "run", "--candidate", str(candidate), "--baseline",
+                 str(root / "profile.toml"), "--sessions", str(root / "cache"), "--execute",
+                 "paper", "--resamples", "200", "--db", str(tmp_path / "p.sqlite3"),
+                 "--out", str(tmp_path / "gate2"), "--jobs", "2"]) == code
+    for name in ("decision.json", "slippage-candidate.jsonl", "slippage-baseline.jsonl"):
+        assert (tmp_path / "gate2" / name).read_bytes() == (gate / name).read_bytes(), name
+    # a later run without --execute into the same folder leaves no stale records behind
+    assert main(["gates", "run", "--candidate", str(candidate), "--baseline",
+                 str(root / "profile.toml"), "--sessions", str(root / "cache"),
+                 "--resamples", "50", "--db", str(tmp_path / "p.sqlite3"),
+                 "--out", str(gate)]) == 1
+    capsys.readouterr()
+    assert sorted(p.name for p in gate.iterdir()) == ["decision.json"]
 
 
 def test_execution_does_not_depend_on_the_replay_step(executed):

@@ -15,7 +15,7 @@ from spxcc_core.gates.trades import Trade, block_reasons, trades_from_run
 from spxcc_core.plugins import get_plugin_manager
 from spxcc_core.replay.cache import ingest
 from spxcc_core.replay.engine import run_replay
-from spxcc_core.run.profiles import default_profile_toml
+from spxcc_core.run.profiles import default_profile_toml, named_profile
 from spxcc_core.run.result import RunResult
 from spxcc_core.sample import generate_session
 
@@ -91,12 +91,13 @@ def test_identical_profiles_promote_with_zero_deltas_and_identical_bytes(
         .read_bytes()
 
 
-def test_default_thresholds_say_insufficient_evidence(sessions: list[str], tmp_path: Path,
-                                                       capsys: pytest.CaptureFixture[str]
-                                                       ) -> None:
-    # three sessions < the default minimum of five: fail-closed even for identical profiles
-    assert _run(tmp_path, "--candidate", "default", "--baseline", "default", "--sessions",
-                *sessions, "--resamples", "50") == 1
+def test_default_thresholds_say_insufficient_evidence(sessions: list[str],
+                                                       profiles: dict[str, Path],
+                                                       tmp_path: Path) -> None:
+    # three sessions < the default minimum of five: fail-closed even for profiles that trade
+    # alike (the renamed default: zero deltas)
+    assert _run(tmp_path, "--candidate", str(profiles["same"]), "--baseline", "default",
+                "--sessions", *sessions, "--resamples", "50") == 1
     d = json.loads((tmp_path / "decision.json").read_bytes())
     assert d["decision"] == "insufficient_evidence"
     assert d["reasons"][0]["code"] == "evidence"
@@ -152,12 +153,13 @@ def test_bad_input_exits_2_with_one_line(sessions: list[str], tmp_path: Path,
 
 
 def test_a_missing_session_or_an_output_inside_a_session_is_refused(
-        sessions: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert _run(tmp_path / "out", "--candidate", "default", "--baseline", "default",
-                "--sessions", sessions[0], str(tmp_path / "missing")) == 2
+        sessions: list[str], profiles: dict[str, Path], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run(tmp_path / "out", "--candidate", str(profiles["same"]), "--baseline",
+                "default", "--sessions", sessions[0], str(tmp_path / "missing")) == 2
     assert "session not found" in capsys.readouterr().err
-    assert _run(Path(sessions[0]), "--candidate", "default", "--baseline", "default",
-                "--sessions", sessions[0]) == 2
+    assert _run(Path(sessions[0]), "--candidate", str(profiles["same"]), "--baseline",
+                "default", "--sessions", sessions[0]) == 2
     assert "session" in capsys.readouterr().err
     assert not (Path(sessions[0]) / "decision.json").exists()
 
@@ -205,7 +207,7 @@ def test_trades_are_the_triggered_setups_in_trigger_order(sessions: list[str]) -
     assert block_reasons([]) == {}
 
 
-def test_a_day_counts_once(sessions: list[str], tmp_path: Path,
+def test_a_day_counts_once(sessions: list[str], profiles: dict[str, Path], tmp_path: Path,
                            capsys: pytest.CaptureFixture[str]) -> None:
     """The same session twice (however spelt), or two copies of one day, are refused: a
     repeated day would pass the evidence minimum on one day of data (a review promoted a
@@ -222,8 +224,8 @@ def test_a_day_counts_once(sessions: list[str], tmp_path: Path,
                        f"{sessions[0]}): each day counts once\n")
     copy = tmp_path / "copy"
     shutil.copytree(sessions[0], copy)
-    assert _run(tmp_path / "out", "--candidate", "default", "--baseline", "default",
-                "--sessions", sessions[0], str(copy), "--resamples", "50") == 2
+    assert _run(tmp_path / "out", "--candidate", str(profiles["same"]), "--baseline",
+                "default", "--sessions", sessions[0], str(copy), "--resamples", "50") == 2
     err = capsys.readouterr().err
     assert err == (f"spxcc: error: gates: sessions {sessions[0]} and {copy} are the same day "
                    "(2025-12-10): each day counts once\n")
@@ -235,3 +237,24 @@ def test_a_negative_seed_is_refused_before_any_replay(sessions: list[str], tmp_p
     assert _run(tmp_path / "out", "--candidate", "default", "--baseline", "default",
                 "--sessions", *sessions, "--seed", "-1") == 2
     assert capsys.readouterr().err == "spxcc: error: --seed must be an integer >= 0, got -1\n"
+
+
+def test_a_candidate_that_is_the_baseline_is_refused_before_any_replay(
+        profiles: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Candidate and baseline with one id (the same profile however given: ``default`` twice,
+    one file twice, a reformatted copy) have nothing to promote: bad input, exit 2, nothing
+    written, no session read (the session named here does not exist)."""
+    copy = tmp_path / "copy.toml"
+    copy.write_text("# the default, reformatted\n" +
+                    default_profile_toml(get_plugin_manager()).replace(" = ", "="))
+    same = str(profiles["same"])
+    same_id = named_profile(get_plugin_manager(), same).id
+    for candidate, baseline, ident in (("default", "default", DEFAULT_ID),
+                                       (same, same, same_id),
+                                       (str(copy), "default", DEFAULT_ID)):
+        assert _run(tmp_path / "out", "--candidate", candidate, "--baseline", baseline,
+                    "--sessions", str(tmp_path / "no-such-session")) == 2
+        err = capsys.readouterr().err
+        assert err == (f"spxcc: error: gates: the candidate is the baseline (profile {ident}): "
+                       "nothing to promote; give a candidate that differs from it\n")
+    assert not (tmp_path / "out").exists()

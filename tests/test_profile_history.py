@@ -15,7 +15,14 @@ from spxcc_core.cli import main
 from spxcc_core.clock import ManualClock
 from spxcc_core.contracts.gates import ReleaseDecision
 from spxcc_core.errors import ConfigError
-from spxcc_core.gates.governance import decision_id, effective_active_id, promote, revert
+from spxcc_core.gates.governance import (
+    Undoable,
+    decision_id,
+    effective_active_id,
+    promote,
+    revert,
+    undo_stack,
+)
 from spxcc_core.plugins import get_plugin_manager
 from spxcc_core.run.profiles import (
     active_profile,
@@ -23,7 +30,7 @@ from spxcc_core.run.profiles import (
     named_profile,
     store_profile,
 )
-from spxcc_core.store.profiles import ProfileHistory
+from spxcc_core.store.profiles import Activation, ProfileHistory
 from spxcc_core.store.sqlite import Store
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "contracts" / "examples" / \
@@ -144,6 +151,60 @@ def test_revert_after_the_first_promotion_restores_the_default(tmp_path: Path,
     assert revert(pm, history, to=None, clock=clock).profile_id == DEFAULT_ID
 
 
+def test_repeated_reverts_undo_the_promotions_one_by_one(tmp_path: Path,
+        pm: pluggy.PluginManager, history: ProfileHistory) -> None:
+    """Promote A, promote B; revert → A, revert → the default, revert → nothing left (before:
+    the second revert re-activated B, the profile the first revert had moved away from)."""
+    clock = ManualClock(start_ms=100)
+    a = promote(pm, history, str(_variant(tmp_path, pm, "a", "2.5")), decision=None,
+                force=True, clock=clock).profile_id
+    b = promote(pm, history, str(_variant(tmp_path, pm, "b", "3.5")), decision=None,
+                force=True, clock=clock).profile_id
+    r1 = revert(pm, history, to=None, clock=clock)
+    assert (r1.profile_id, r1.reason) == (a, f"revert to {a} (was {b})")
+    r2 = revert(pm, history, to=None, clock=clock)
+    assert (r2.profile_id, r2.reason) == (DEFAULT_ID, f"revert to {DEFAULT_ID} (was {a})")
+    with pytest.raises(ConfigError, match=r"^revert: nothing left to revert: every promotion "
+                       rf"has been undone \(profile {DEFAULT_ID} is active; --to ID"):
+        revert(pm, history, to=None, clock=clock)
+    assert [(x.action, x.profile_id) for x in history.activations()] == [
+        ("promote", a), ("promote", b), ("revert", a), ("revert", DEFAULT_ID)]
+    # a new promotion can be undone again
+    c = promote(pm, history, str(_variant(tmp_path, pm, "c", "4.5")), decision=None,
+                force=True, clock=clock).profile_id
+    assert revert(pm, history, to=None, clock=clock).profile_id == DEFAULT_ID != c
+
+
+def _act(seq: int, profile: str, action: str) -> Activation:
+    return Activation(seq, profile, seq, "promote" if action == "promote" else "revert", False,
+                      None, "")
+
+
+def test_undo_stack_by_hand() -> None:
+    """The changes a plain revert can still undo, from a hand-written history (D the default)."""
+    def undoable(*history: tuple[str, str]) -> list[tuple[int, str]]:
+        acts = [_act(i + 1, p, a) for i, (a, p) in enumerate(history)]
+        return [(u.activation.seq, u.before) for u in undo_stack(acts, "D")]
+
+    assert undoable() == []
+    # promote A, promote B: undo B (back to A), then A (back to D)
+    assert undoable(("promote", "A"), ("promote", "B")) == [(1, "D"), (2, "A")]
+    # ... revert (→ A) pops B; revert (→ D) pops A; nothing left
+    assert undoable(("promote", "A"), ("promote", "B"), ("revert", "A")) == [(1, "D")]
+    assert undoable(("promote", "A"), ("promote", "B"), ("revert", "A"),
+                    ("revert", "D")) == []
+    # --to a profile further back on the path undoes every later change at once
+    assert undoable(("promote", "A"), ("promote", "B"), ("promote", "C"),
+                    ("revert", "A")) == [(1, "D")]
+    # --to a profile off the path is a change of its own: a plain revert comes back from it
+    assert undoable(("promote", "A"), ("revert", "X")) == [(1, "D"), (2, "A")]
+    # promoting a profile again is a new change (the nearest entry is the one undone)
+    assert undoable(("promote", "A"), ("promote", "B"), ("promote", "A"),
+                    ("revert", "B")) == [(1, "D"), (2, "A")]
+    assert undo_stack([_act(1, "A", "promote")], "D") == [
+        Undoable(activation=_act(1, "A", "promote"), before="D")]
+
+
 def test_store_keeps_the_first_text_of_an_id(tmp_path: Path,
         pm: pluggy.PluginManager, history: ProfileHistory) -> None:
     one = named_profile(pm, "default")
@@ -191,6 +252,10 @@ def test_cli_promote_show_history_revert(tmp_path: Path, capsys: pytest.CaptureF
                                              (2, "revert", DEFAULT_ID, "default", False)]
     assert main(["profile", "show", "nope"]) == 2
     assert "not a stored profile id" in capsys.readouterr().err
+    # the promotion is undone: nothing left to revert
+    assert main(["profile", "revert"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "revert: nothing left to revert" in err
 
 
 def test_replay_uses_the_active_profile_when_none_is_named(

@@ -61,8 +61,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     rep = gsub.add_parser(
         "report", help="render a gate run's decision as HTML (and Markdown)",
-        description="Render RUN_DIR/decision.json as a self-contained HTML page (inline SVG, "
-                    "no network); --markdown also prints a Markdown summary for CI logs.",
+        description="Render RUN_DIR/decision.json (and, for a run with --execute, each "
+                    "profile's slippage records beside it) as a self-contained HTML page "
+                    "(inline SVG, no network); --markdown also prints a Markdown summary for "
+                    "CI logs. FILE never writes over the run's files (an earlier report "
+                    "inside RUN_DIR is replaced).",
         **examples('spxcc gates report gate --html gate/report.html', 'spxcc gates report gate --html gate/report.html --markdown'))
     rep.add_argument("run_dir", type=Path, metavar="RUN_DIR")
     rep.add_argument("--html", type=Path, required=True, metavar="FILE")
@@ -149,14 +152,22 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from spxcc_core.gates.report import markdown_report, read_decision, write_html
-    from spxcc_core.gates.runner import DECISION_FILE
+    from spxcc_core.gates.report import (
+        markdown_report,
+        read_decision,
+        read_slippage,
+        report_inputs,
+        write_html,
+    )
+    from spxcc_core.gates.trades import EXECUTION_SOURCE
 
     decision = read_decision(args.run_dir)
-    source = args.run_dir / DECISION_FILE if args.run_dir.is_dir() else args.run_dir
-    write_html(decision, args.html, inputs=[source])
+    slippage = (read_slippage(args.run_dir) if decision.trade_source == EXECUTION_SOURCE
+                else None)
+    write_html(decision, args.html, inputs=report_inputs(args.run_dir), slippage=slippage,
+               run_dir=args.run_dir)
     if args.markdown:
-        sys.stdout.write(markdown_report(decision))
+        sys.stdout.write(markdown_report(decision, slippage))
     else:
         print(f"{decision.decision}: report -> {args.html}")
     return 0

@@ -2,7 +2,8 @@
 
 The store is ``--db`` (default ``$SPXCC_DB`` or the user data folder). ``promote`` refuses a
 candidate without a ``promote`` gate decision unless ``--force`` (recorded as forced);
-``revert`` is one command and is recorded too. Bad input or a refusal: one line, exit 2.
+``revert`` undoes the last promotion (repeated: further back) in one command and is recorded
+too. Bad input or a refusal: one line, exit 2.
 """
 
 from __future__ import annotations
@@ -59,9 +60,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     pr.add_argument("--force", action="store_true",
                     help="promote without a promote decision (recorded as forced)")
     pr.set_defaults(func=_promote)
-    rv = psub.add_parser("revert", parents=[common], help="make the previous profile active",
-                         description="Make the profile active before the current one active "
-                                     "again (or --to ID); recorded in the history.",
+    rv = psub.add_parser("revert", parents=[common], help="undo the last promotion",
+                         description="Undo the last promotion that is not undone yet: make "
+                                     "the profile that was active before it active again "
+                                     "(or --to ID); recorded in the history. Repeated "
+                                     "reverts walk further back; with nothing left to "
+                                     "revert: one line, exit 2.",
         **examples('spxcc profile revert', 'spxcc profile revert --to e1a954d6a5628683'))
     rv.add_argument("--to", default=None, metavar="ID", help="stored id or unique prefix")
     rv.set_defaults(func=_revert)

@@ -2,17 +2,20 @@
 
 :func:`promote` makes a candidate active only with a gate decision that says ``promote`` for
 that very candidate against the profile active now (fail-closed); ``force=True`` skips the
-check and is recorded as forced. :func:`revert` makes the previous profile (or a named one)
-active again in one step, itself recorded. While no profile was ever promoted, the active
-profile is the built-in default (:func:`effective_active_id`).
+check and is recorded as forced. :func:`revert` undoes the last promotion that is not undone
+yet (or makes a named profile active) in one step, itself recorded; repeated reverts walk back
+through the history (:func:`undo_stack`). While no profile was ever promoted, the active profile
+is the built-in default (:func:`effective_active_id`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
+import attrs
 import pluggy
 
 from spxcc_core.clock import Clock
@@ -21,7 +24,8 @@ from spxcc_core.gates.report import read_decision
 from spxcc_core.run.profiles import named_profile, store_profile
 from spxcc_core.store.profiles import Activation, ProfileHistory
 
-__all__ = ["decision_id", "effective_active_id", "promote", "revert"]
+__all__ = ["Undoable", "decision_id", "effective_active_id", "promote", "revert",
+           "undo_stack"]
 
 
 def decision_id(path: str | os.PathLike[str]) -> str:
@@ -86,12 +90,48 @@ def promote(pm: pluggy.PluginManager, history: ProfileHistory, profile: str, *,
                             decision_id=d_id, reason=why)
 
 
+@attrs.frozen
+class Undoable:
+    """A change of the active profile that a plain revert can still undo: the ``activation``
+    and the id of the profile that was active just before it (``before``)."""
+
+    activation: Activation
+    before: str
+
+
+def undo_stack(activations: Sequence[Activation], initial: str) -> list[Undoable]:
+    """The changes a plain revert can still undo, oldest first (the last one is undone next).
+
+    Walks ``activations`` (oldest first) from ``initial``, the profile active before the first
+    of them (the built-in default): a promotion is pushed with the profile it replaced; a
+    revert to the profile that the nearest pushed change replaced undoes that change and every
+    later one (they are popped: a plain revert, or ``--to`` a profile further back on the same
+    path); a revert to any other profile is a change of its own and is pushed like a
+    promotion. Pure: reads nothing, writes nothing.
+    """
+    stack: list[Undoable] = []
+    current = initial
+    for a in activations:
+        back = None
+        if a.action == "revert":
+            back = next((i for i in range(len(stack) - 1, -1, -1)
+                         if stack[i].before == a.profile_id), None)
+        if back is None:
+            stack.append(Undoable(activation=a, before=current))
+        else:
+            del stack[back:]
+        current = a.profile_id
+    return stack
+
+
 def revert(pm: pluggy.PluginManager, history: ProfileHistory, *, to: str | None,
            clock: Clock) -> Activation:
-    """Make the profile active before the current one active again (``to``: that stored id
-    instead); recorded as a ``revert``.
+    """Undo the last promotion not undone yet: make the profile that was active before it
+    active again (``to``: that stored id instead); recorded as a ``revert``. Repeated calls walk
+    further back through the history (:func:`undo_stack`), down to the built-in default.
 
-    :raises ConfigError: nothing to revert to, an unknown id, or ``to`` is active already.
+    :raises ConfigError: nothing to revert (no promotion, or every one undone already), an
+        unknown id, or ``to`` is active already.
     """
     current = effective_active_id(pm, history)
     if to is not None:
@@ -101,15 +141,16 @@ def revert(pm: pluggy.PluginManager, history: ProfileHistory, *, to: str | None,
         if not acts:
             raise ConfigError("revert: no profile was ever promoted; the built-in default "
                               "is active")
-        earlier = [a.profile_id for a in acts[:-1] if a.profile_id != current]
-        if earlier:
-            target = earlier[-1]
-        else:
-            default = named_profile(pm, "default")
+        default = named_profile(pm, "default")
+        stack = undo_stack(acts, default.id)
+        if not stack:
+            raise ConfigError(f"revert: nothing left to revert: every promotion has been "
+                              f"undone (profile {current} is active; --to ID makes another "
+                              "one active)")
+        target = stack[-1].before
+        if target == default.id:
             store_profile(history, default, clock.now_ms())
-            target = default.id
     if target == current:
         raise ConfigError(f"revert: profile {target} is already the active profile")
     return history.activate(target, at_ms=clock.now_ms(), action="revert", forced=False,
                             decision_id=None, reason=f"revert to {target} (was {current})")
-

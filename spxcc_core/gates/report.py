@@ -6,27 +6,45 @@ first line (the page's first heading), the reasons, the KPI table (both profiles
 delta with their intervals, tolerance and verdict), one interval chart per KPI (candidate vs
 baseline, and the delta against −tolerance), the absolute targets, the block-reason mix, the
 sessions, and the rollback command. :func:`markdown_report` gives the same facts as Markdown
-for CI logs. Both are pure functions of the decision: the same record gives the same bytes.
+for CI logs. Both are pure functions of their inputs: the same record gives the same bytes.
 
-The slippage distribution belongs on this page once trades carry R after slippage; with the
-``setups`` trade source there is none, and the page says so.
+**Slippage.** A gate run that executed (trade source ``execution``) keeps each profile's
+per-fill slippage records beside ``decision.json``
+(:data:`~spxcc_core.gates.runner.SLIPPAGE_FILES`, read by :func:`read_slippage`); the page then
+shows their distribution — a histogram per unit ($ per contract and ticks, candidate vs
+baseline on shared bins, :func:`~spxcc_core.gates.svg.histogram_chart`) and a table of count,
+median, p90 and mean (:func:`slippage_summary`) — and the Markdown the table. With the
+``setups`` trade source there is no slippage, and both say so and why.
 """
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 
+import attrs
 import msgspec
 
 from spxcc_core.contracts.gates import Estimate, KpiComparison, ReleaseDecision
+from spxcc_core.contracts.slippage import SlippageRecord
 from spxcc_core.errors import ConfigError, InputError
-from spxcc_core.gates.runner import DECISION_FILE
-from spxcc_core.gates.svg import IntervalRow, bar_chart, interval_chart
+from spxcc_core.gates.runner import DECISION_FILE, SLIPPAGE_FILES
+from spxcc_core.gates.svg import IntervalRow, bar_chart, histogram_chart, interval_chart
+from spxcc_core.gates.trades import EXECUTION_SOURCE
 from spxcc_core.outputs import atomic_write, check_paths
 
-__all__ = ["html_report", "markdown_report", "read_decision", "write_html"]
+__all__ = ["GateSlippage", "SlippageSummary", "html_report", "markdown_report", "read_decision",
+           "read_slippage", "report_inputs", "slippage_bins", "slippage_summary", "write_html"]
+
+#: Narrowest histogram bin: $2.50 per contract (half a 0.05 tick × 100) and half a tick.
+DOLLAR_BIN = 2.5
+TICK_BIN = 0.5
+#: Most bins a slippage histogram gets: the bin width doubles until the fills fit.
+MAX_SLIPPAGE_BINS = 30
+_slippage_decoder = msgspec.json.Decoder(SlippageRecord)
 
 _TITLES = {"promote": "PROMOTE", "reject": "REJECT",
            "insufficient_evidence": "INSUFFICIENT EVIDENCE"}
@@ -57,6 +75,182 @@ def read_decision(run_dir: str | os.PathLike[str]) -> ReleaseDecision:
         return msgspec.json.decode(data, type=ReleaseDecision)
     except msgspec.DecodeError as exc:
         raise InputError(str(path), f"not a release_decision@1 record ({exc})") from None
+
+
+def _run_folder(run_dir: str | os.PathLike[str]) -> Path:
+    """The folder of a gate run given as its folder or as its decision file."""
+    p = Path(run_dir)
+    return p if p.is_dir() else p.parent
+
+
+def report_inputs(run_dir: str | os.PathLike[str]) -> list[Path]:
+    """Every file the report of ``run_dir`` (a gate run folder or its decision file) reads:
+    the decision record and the slippage records that exist — the paths an output must not
+    write over."""
+    p = Path(run_dir)
+    folder = _run_folder(p)
+    files = [p / DECISION_FILE if p.is_dir() else p]
+    files += [folder / name for name in SLIPPAGE_FILES.values() if (folder / name).exists()]
+    return files
+
+
+@attrs.frozen
+class GateSlippage:
+    """The per-fill slippage records of an executed gate run: ``candidate`` and
+    ``baseline``, sessions in date order."""
+
+    candidate: tuple[SlippageRecord, ...]
+    baseline: tuple[SlippageRecord, ...]
+
+
+def _read_records(path: Path) -> tuple[SlippageRecord, ...]:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read ({exc.strerror or exc})") from None
+    out = []
+    for n, line in enumerate(data.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            out.append(_slippage_decoder.decode(line))
+        except msgspec.DecodeError as exc:
+            raise InputError(str(path), f"line {n}: not a slippage_record@1 ({exc})") \
+                from None
+    return tuple(out)
+
+
+def read_slippage(run_dir: str | os.PathLike[str]) -> GateSlippage | None:
+    """Both profiles' slippage records of a gate run (its folder, or its decision file: the
+    records are read beside it); None when the folder holds neither file (a run that did not
+    execute, or one written before gate runs kept them).
+
+    :raises InputError: one of the two files is missing, unreadable, or holds a line that is
+        not a ``slippage_record@1`` (named with its line number).
+    """
+    folder = _run_folder(run_dir)
+    paths = {who: folder / name for who, name in SLIPPAGE_FILES.items()}
+    present = {who: p.exists() for who, p in paths.items()}
+    if not any(present.values()):
+        return None
+    for who, p in paths.items():
+        if not present[who]:
+            other = next(q for w, q in paths.items() if w != who)
+            raise InputError(str(p), f"missing (the {who}'s slippage records; {other.name} "
+                                     "is there): not a complete gate run folder")
+    return GateSlippage(candidate=_read_records(paths["candidate"]),
+                        baseline=_read_records(paths["baseline"]))
+
+
+@attrs.frozen
+class SlippageSummary:
+    """One profile's per-fill slippage (against the arrival mid; positive is a cost):
+    ``fills`` measured fills, and the median, p90 and mean in dollars per contract
+    (``*_dollars``) and in ticks (``*_ticks``) — None without fills. Quantiles are linear
+    between order statistics (``h = (n − 1) q``), as in ``spxcc slippage report``; every fill
+    counts once, whatever its quantity."""
+
+    fills: int
+    median_dollars: float | None
+    p90_dollars: float | None
+    mean_dollars: float | None
+    median_ticks: float | None
+    p90_ticks: float | None
+    mean_ticks: float | None
+
+
+def _quantile(ordered: Sequence[float], q: float) -> float | None:
+    if not ordered:
+        return None
+    h = (len(ordered) - 1) * q
+    lo = math.floor(h)
+    if lo + 1 >= len(ordered):
+        return ordered[-1]
+    return ordered[lo] + (h - lo) * (ordered[lo + 1] - ordered[lo])
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return math.fsum(values) / len(values) if values else None
+
+
+def slippage_summary(records: Sequence[SlippageRecord]) -> SlippageSummary:
+    """Count, median, p90 and mean of ``records``' slippage per fill (see
+    :class:`SlippageSummary`)."""
+    dollars = sorted(r.slippage_dollars for r in records)
+    ticks = sorted(r.slippage_ticks for r in records)
+    return SlippageSummary(
+        fills=len(records), median_dollars=_quantile(dollars, 0.5),
+        p90_dollars=_quantile(dollars, 0.9), mean_dollars=_mean(dollars),
+        median_ticks=_quantile(ticks, 0.5), p90_ticks=_quantile(ticks, 0.9),
+        mean_ticks=_mean(ticks))
+
+
+def slippage_bins(values: Sequence[Sequence[float]], width: float
+                  ) -> tuple[tuple[float, ...], list[tuple[int, ...]]]:
+    """Shared histogram bins for several series of values: edges on multiples of the bin
+    width covering every value (the width starts at ``width`` and doubles until at most
+    :data:`MAX_SLIPPAGE_BINS` bins), and each series' counts per bin ``[edges[i],
+    edges[i + 1])``. No value at all: ``()`` and empty counts.
+
+    :raises ValueError: ``width`` not > 0.
+    """
+    if not width > 0:
+        raise ValueError(f"bin width must be > 0, got {width!r}")
+    flat = [v for series in values for v in series]
+    if not flat:
+        return (), [() for _ in values]
+    while True:
+        lo = math.floor(round(min(flat) / width, 9))
+        hi = math.floor(round(max(flat) / width, 9)) + 1
+        if hi - lo <= MAX_SLIPPAGE_BINS:
+            break
+        width *= 2.0
+    edges = tuple(round(k * width, 9) + 0.0 for k in range(lo, hi + 1))
+    counts = []
+    for series in values:
+        c = [0] * (hi - lo)
+        for v in series:
+            c[min(max(math.floor(round(v / width, 9)) - lo, 0), hi - lo - 1)] += 1
+        counts.append(tuple(c))
+    return edges, counts
+
+
+def _money(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:+.2f}"
+
+
+def _slippage_rows(s: GateSlippage) -> list[tuple[str, SlippageSummary]]:
+    return [("candidate", slippage_summary(s.candidate)),
+            ("baseline", slippage_summary(s.baseline))]
+
+
+def _slippage_html(d: ReleaseDecision, s: GateSlippage | None) -> str:
+    """The page's slippage section: the distribution, or why there is none."""
+    if d.trade_source != EXECUTION_SOURCE or s is None:
+        return f'<p class="muted" id="slippage-note">{escape(_slippage_note(d, s))}</p>'
+    rows = "\n".join(
+        f"<tr><td>{who}</td><td>{m.fills}</td><td>{_money(m.median_dollars)}</td>"
+        f"<td>{_money(m.p90_dollars)}</td><td>{_money(m.mean_dollars)}</td>"
+        f"<td>{_money(m.median_ticks)}</td><td>{_money(m.p90_ticks)}</td>"
+        f"<td>{_money(m.mean_ticks)}</td></tr>" for who, m in _slippage_rows(s))
+    charts = []
+    for unit, width, field in (("$ per contract", DOLLAR_BIN, "slippage_dollars"),
+                               ("ticks", TICK_BIN, "slippage_ticks")):
+        series = [[getattr(r, field) for r in s.candidate],
+                  [getattr(r, field) for r in s.baseline]]
+        edges, counts = slippage_bins(series, width)
+        labels = [f"{who} ({len(v)} fills)" for who, v in zip(("candidate", "baseline"), series,
+                                                               strict=True)]
+        charts.append(histogram_chart(f"Slippage per fill ({unit})", edges,
+                                      dict(zip(labels, counts, strict=True)), unit=unit))
+    return f"""<p class="muted" id="slippage-note">{escape(_slippage_note(d, s))}</p>
+<table id="slippage-summary"><tr><th>profile</th><th>fills</th><th>median $/contract</th>\
+<th>p90 $/contract</th><th>mean $/contract</th><th>median ticks</th><th>p90 ticks</th>\
+<th>mean ticks</th></tr>
+{rows}</table>
+<div class="charts" id="slippage-charts">
+{chr(10).join(charts)}
+</div>"""
 
 
 def _num(v: float | None, unit: str = "") -> str:
@@ -95,8 +289,9 @@ def _charts(d: ReleaseDecision) -> list[str]:
     return out
 
 
-def html_report(d: ReleaseDecision) -> str:
-    """The self-contained HTML page of a decision (see the module docstring)."""
+def html_report(d: ReleaseDecision, slippage: GateSlippage | None = None) -> str:
+    """The self-contained HTML page of a decision and, for an executed run, its slippage
+    records (see the module docstring)."""
     title = _TITLES[d.decision]
     rows = "\n".join(
         f"<tr><td>{escape(k.kpi)}</td><td>{escape(k.unit)}</td>"
@@ -150,8 +345,8 @@ each, {ev.min_sessions} sessions) — {"enough" if ev.enough else "not enough"}.
 {targets}</table>
 <h2>Block-reason mix</h2>
 <div class="charts">{blocks}</div>
-<h2>Slippage</h2>
-<p class="muted">{escape(_slippage_note(d.trade_source))}</p>
+<h2 id="slippage">Slippage</h2>
+{_slippage_html(d, slippage)}
 <h2>Sessions</h2>
 <table id="sessions"><tr><th>date</th><th>source</th><th>candidate trades</th>\
 <th>baseline trades</th></tr>
@@ -160,9 +355,10 @@ each, {ev.min_sessions} sessions) — {"enough" if ev.enough else "not enough"}.
 """
 
 
-def markdown_report(d: ReleaseDecision) -> str:
+def markdown_report(d: ReleaseDecision, slippage: GateSlippage | None = None) -> str:
     """The decision as Markdown (for CI logs): decision first, reasons, KPI table, targets,
-    block reasons, rollback command."""
+    block reasons, slippage per fill (the figures, or why there are none), rollback
+    command."""
     lines = [f"# Decision: {_TITLES[d.decision]} — candidate {d.candidate.name} "
              f"`{d.candidate.id}` vs baseline {d.baseline.name} `{d.baseline.id}`", "",
              f"{d.evidence.sessions} sessions, {d.resamples} resamples, seed {d.seed}, "
@@ -183,33 +379,74 @@ def markdown_report(d: ReleaseDecision) -> str:
         lines += ["", "| gate | candidate blocks | baseline blocks |", "| --- | --- | --- |"]
         lines += [f"| {g} | {mix.get('candidate', {}).get(g, 0)} | "
                   f"{mix.get('baseline', {}).get(g, 0)} |" for g in gates]
+    lines += ["", f"Slippage: {_slippage_note(d, slippage)}"]
+    if d.trade_source == EXECUTION_SOURCE and slippage is not None:
+        lines += ["", "| slippage per fill | fills | median $/contract | p90 $/contract | "
+                      "mean $/contract | median ticks | p90 ticks | mean ticks |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+        lines += [f"| {who} | {m.fills} | {_money(m.median_dollars)} | "
+                  f"{_money(m.p90_dollars)} | {_money(m.mean_dollars)} | "
+                  f"{_money(m.median_ticks)} | {_money(m.p90_ticks)} | "
+                  f"{_money(m.mean_ticks)} |" for who, m in _slippage_rows(slippage)]
     lines += ["", f"Rollback: `{d.rollback_command}`", ""]
     return "\n".join(lines)
 
 
-def write_html(d: ReleaseDecision, path: str | os.PathLike[str],
-               inputs: list[str | os.PathLike[str]] | None = None) -> None:
-    """Write :func:`html_report` to ``path`` (atomically), refusing a path that is or lies
-    inside one of ``inputs``.
+def _is_report(path: Path) -> bool:
+    """True when ``path`` is an HTML page this module wrote (an earlier report)."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return False
+    return head.startswith(b"<!DOCTYPE html>") and b"<title>spxcc gates: " in head
 
-    :raises ConfigError: the path overlaps an input or cannot be written.
+
+def write_html(d: ReleaseDecision, path: str | os.PathLike[str],
+               inputs: Sequence[str | os.PathLike[str]] | None = None,
+               slippage: GateSlippage | None = None,
+               run_dir: str | os.PathLike[str] | None = None) -> None:
+    """Write :func:`html_report` to ``path`` (atomically), refusing a path that is, contains
+    or lies inside one of ``inputs`` (the files the report read, :func:`report_inputs`), and
+    — inside ``run_dir`` (the gate run's folder, or its decision file) — a path that is the
+    folder itself or an existing file other than an earlier report: the report never writes
+    over anything of its run.
+
+    :raises ConfigError: the path overlaps an input, is an existing file of the run folder,
+        or cannot be written.
     """
     out = Path(path)
-    check_paths([("--html", out)], [("run folder", p) for p in inputs or []])
+    check_paths([("--html", out)], [("input", p) for p in inputs or []])
+    if run_dir is not None:
+        folder = Path(os.path.realpath(_run_folder(run_dir)))
+        real = Path(os.path.realpath(out))
+        if real == folder or (real.is_relative_to(folder) and real.exists()
+                              and not _is_report(real)):
+            what = "is the run folder" if real == folder else \
+                "is a file of the run folder that is not an earlier report"
+            raise ConfigError(f"--html {out}: {what} {_run_folder(run_dir)}; refusing to "
+                              "write over it (choose another output path)")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"--html {out}: cannot create its folder ({exc.strerror or exc})") \
             from None
-    atomic_write({out: html_report(d).encode("utf-8")})
+    atomic_write({out: html_report(d, slippage).encode("utf-8")})
 
 
-def _slippage_note(trade_source: str) -> str:
-    """What the R of the KPIs includes, by trade source."""
-    if trade_source == "execution":
-        return ("Trades are executed round trips (trade source execution): R is after "
-                "slippage, at the actual fill prices. The fills' slippage is in each replay's "
-                "slippage.jsonl and in `spxcc slippage report`.")
+def _slippage_note(d: ReleaseDecision, s: GateSlippage | None) -> str:
+    """What the R of the KPIs includes, by trade source, and where the fills' slippage is."""
+    if d.trade_source == EXECUTION_SOURCE:
+        if s is None:
+            return ("Trades are executed round trips (trade source execution): R is after "
+                    "slippage, at the actual fill prices; the run folder holds no per-fill "
+                    f"slippage records ({', '.join(SLIPPAGE_FILES.values())}), so there is no "
+                    "distribution to show: run the gate again to have them.")
+        return ("Trades are executed round trips on the paper broker (trade source "
+                "execution): R is after slippage, at the actual fill prices. Slippage per "
+                "fill against the arrival mid, positive is a cost, every fill of every "
+                "session counted once (entries and exits; "
+                f"{', '.join(SLIPPAGE_FILES.values())}).")
     return (f"No slippage: trades come from the setups' own outcomes (trade source "
-            f"{trade_source}), gross of costs; run the gate with --execute paper for R after "
-            "slippage.")
+            f"{d.trade_source}), gross of costs; run the gate with --execute paper for R after "
+            "slippage and its distribution.")

@@ -8,6 +8,12 @@ bars: the same result as a full replay) once per profile. The trades of a replay
 :func:`spxcc_core.gates.trades.trades_from_run` only. Sessions are put in date order (then the
 order given) before the KPIs are computed, so the drawdown curve runs forward in time. With
 ``jobs > 1`` sessions are replayed in a process pool; the result does not depend on ``jobs``.
+
+A run that executed (``execute="paper"``, trade source ``execution``) also writes each
+profile's per-fill slippage records beside ``decision.json`` (:data:`SLIPPAGE_FILES`,
+``slippage_record@1`` lines, sessions in date order, each session's fills in the replay's
+order), for the report's slippage distribution; a run that did not execute removes stale ones
+of an earlier run from its folder.
 """
 
 from __future__ import annotations
@@ -15,10 +21,11 @@ from __future__ import annotations
 import concurrent.futures
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import attrs
+import msgspec
 import pluggy
 
 from spxcc_core import __version__
@@ -26,18 +33,28 @@ from spxcc_core.contracts.gates import GateProfileRef, GateSession, ReleaseDecis
 from spxcc_core.errors import ConfigError
 from spxcc_core.gates.bootstrap import SessionKpiInputs, bootstrap, session_inputs
 from spxcc_core.gates.rules import GateRules, judge
-from spxcc_core.gates.trades import TRADE_SOURCE, SessionTrades, trades_from_run
+from spxcc_core.gates.trades import (
+    EXECUTION_SOURCE,
+    TRADE_SOURCE,
+    SessionTrades,
+    trades_from_run,
+)
 from spxcc_core.outputs import atomic_write, check_paths
 from spxcc_core.run.profiles import NamedProfile
 from spxcc_core.run.result import json_document
 
-__all__ = ["DECISION_FILE", "DEFAULT_RESAMPLES", "GateRun", "check_run_args", "decide",
-           "replay_pair", "rollback_command", "run_gates"]
+__all__ = ["DECISION_FILE", "DEFAULT_RESAMPLES", "SLIPPAGE_FILES", "GateRun", "check_distinct",
+           "check_run_args", "decide", "replay_pair", "rollback_command", "run_gates",
+           "slippage_documents"]
 
 #: The decision record's file name in the output folder.
 DECISION_FILE = "decision.json"
 #: Bootstrap resamples when not given.
 DEFAULT_RESAMPLES = 2000
+#: Each profile's per-fill slippage records of an executed run, beside the decision record.
+SLIPPAGE_FILES: Mapping[str, str] = {"candidate": "slippage-candidate.jsonl",
+                                     "baseline": "slippage-baseline.jsonl"}
+_line_encoder = msgspec.json.Encoder()
 
 
 @attrs.frozen
@@ -147,14 +164,50 @@ def _trade_source(trades: Sequence[SessionTrades]) -> str:
     return sources[0] if sources else TRADE_SOURCE
 
 
+def check_distinct(candidate: NamedProfile, baseline: NamedProfile) -> None:
+    """Refuse a gate run whose candidate is its baseline.
+
+    Profiles are the same when their ids (hashes of the resolved profile) are: the same file
+    given twice, ``default`` against ``default``, or a reformatted copy. Such a run has
+    nothing to promote — every delta would be zero by construction — so it is bad input, not
+    a decision.
+
+    :raises ConfigError: the candidate's id is the baseline's.
+    """
+    if candidate.id == baseline.id:
+        raise ConfigError(f"gates: the candidate is the baseline (profile {candidate.id}): "
+                          "nothing to promote; give a candidate that differs from it")
+
+
+def _date_order(pairs: Sequence[tuple[SessionTrades, SessionTrades]]) -> list[int]:
+    """Indexes of ``pairs`` by session date, then the order given."""
+    return sorted(range(len(pairs)), key=lambda i: (pairs[i][0].session_date, i))
+
+
+def slippage_documents(pairs: Sequence[tuple[SessionTrades, SessionTrades]]
+                       ) -> dict[str, bytes]:
+    """The :data:`SLIPPAGE_FILES` of an executed run, file name → bytes: each profile's
+    slippage records (``slippage_record@1`` JSON Lines), sessions in date order (as in the
+    decision), each session's fills in the replay's order. Empty when the trades were not
+    executed (trade source ``setups``)."""
+    if not pairs or any(t.source != EXECUTION_SOURCE for pair in pairs for t in pair):
+        return {}
+    order = _date_order(pairs)
+    return {SLIPPAGE_FILES[who]: _line_encoder.encode_lines(
+                [r for i in order for r in pairs[i][k].slippage])
+            for k, who in enumerate(("candidate", "baseline"))}
+
+
 def decide(candidate: NamedProfile, baseline: NamedProfile, sources: Sequence[str],
            pairs: Sequence[tuple[SessionTrades, SessionTrades]], *, seed: int, resamples: int,
            confidence: float, rules: GateRules) -> ReleaseDecision:
     """The decision record from the replayed sessions (``pairs[i]`` is ``sources[i]``'s
     (candidate, baseline) trades; put in date order here).
 
-    :raises ConfigError: no session, or bad ``resamples`` / ``confidence``.
+    :raises ConfigError: the candidate is the baseline (:func:`check_distinct`), no session,
+        or bad ``resamples`` / ``confidence``.
     """
+    check_distinct(candidate, baseline)
     if not pairs:
         raise ConfigError("gates: give at least one session")
     dates: dict[str, str] = {}
@@ -163,7 +216,7 @@ def decide(candidate: NamedProfile, baseline: NamedProfile, sources: Sequence[st
             raise ConfigError(f"gates: sessions {dates[c.session_date]} and {sources[i]} are "
                               f"the same day ({c.session_date}): each day counts once")
         dates[c.session_date] = sources[i]
-    order = sorted(range(len(pairs)), key=lambda i: (pairs[i][0].session_date, i))
+    order = _date_order(pairs)
     cand = [pairs[i][0] for i in order]
     base = [pairs[i][1] for i in order]
     try:
@@ -225,7 +278,9 @@ def run_gates(*, candidate: NamedProfile, baseline: NamedProfile,
               pm: pluggy.PluginManager | None = None, jobs: int = 1,
               bars_cache: str | os.PathLike[str] | None = None,
               execute: str | None = None) -> GateRun:
-    """Replay every session under both profiles, decide, and write ``out_dir/decision.json``.
+    """Replay every session under both profiles, decide, and write ``out_dir/decision.json``
+    (and, when executing, each profile's :data:`SLIPPAGE_FILES` beside it, in the same atomic
+    set).
 
     :param sessions: session caches, flat-file folders or websocket recordings.
     :param jobs: worker processes (1: in this process, with ``pm``; more: a process pool
@@ -236,17 +291,21 @@ def run_gates(*, candidate: NamedProfile, baseline: NamedProfile,
         from the executed round trips, R after slippage (``trade_source`` ``execution``);
         None: from the setups' own outcomes (``setups``).
     :returns: the decision, its bytes and its path.
-    :raises ConfigError: bad arguments, or ``decision.json`` would overwrite an input.
+    :raises ConfigError: bad arguments, the candidate is the baseline
+        (:func:`check_distinct`; checked before any replay), or ``decision.json`` would
+        overwrite an input.
     :raises InputError: a session cannot be read.
     """
     sources = check_run_args(sessions, jobs=jobs, resamples=resamples, confidence=confidence,
                              command="gates", seed=seed)
+    check_distinct(candidate, baseline)
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
         inputs = [(f"session {s}", s) for s in sources]
         inputs += [(f"--{k} profile", p.source) for k, p in
                    (("candidate", candidate), ("baseline", baseline)) if Path(p.source).is_file()]
-        check_paths([("output", out / DECISION_FILE)], inputs)
+        check_paths([("output", out / DECISION_FILE),
+                     *((f"output {f}", out / f) for f in SLIPPAGE_FILES.values())], inputs)
     from spxcc_core.replay.engine import session_kind
 
     for s in sources:
@@ -269,5 +328,14 @@ def run_gates(*, candidate: NamedProfile, baseline: NamedProfile,
             raise ConfigError(f"output folder {out}: cannot create ({exc.strerror or exc})") \
                 from None
         path = out / DECISION_FILE
-        atomic_write({path: doc})
+        slippage = slippage_documents(pairs)
+        atomic_write({path: doc, **{out / name: data for name, data in slippage.items()}})
+        for name in SLIPPAGE_FILES.values():
+            if name not in slippage:  # an earlier executed run's records: not this run's
+                try:
+                    (out / name).unlink(missing_ok=True)
+                except OSError as exc:
+                    raise ConfigError(f"output {out / name}: cannot remove the slippage "
+                                      f"records of an earlier run ({exc.strerror or exc})") \
+                        from None
     return GateRun(decision=decision, document=doc, path=path)

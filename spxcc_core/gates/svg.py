@@ -1,9 +1,10 @@
 """Small inline SVG charts for the gate report (no dependency, no network, deterministic text).
 
-Two charts: :func:`interval_chart` (one row per series: a point estimate and its interval on a
-shared horizontal axis, an optional vertical reference line) and :func:`bar_chart` (horizontal
-bars of counts, two series side by side). Coordinates are rounded to 0.1 px so the same input
-gives the same bytes.
+Three charts: :func:`interval_chart` (one row per series: a point estimate and its interval on a
+shared horizontal axis, an optional vertical reference line), :func:`bar_chart` (horizontal
+bars of counts, two series side by side) and :func:`histogram_chart` (vertical bars of counts
+per bin, two series side by side in each bin). Coordinates are rounded to 0.1 px so the same
+input gives the same bytes.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from html import escape
 
 import attrs
 
-__all__ = ["IntervalRow", "bar_chart", "interval_chart"]
+__all__ = ["IntervalRow", "bar_chart", "histogram_chart", "interval_chart"]
 
 _W = 560
 _LABEL_W = 150
@@ -138,6 +139,83 @@ def bar_chart(title: str, series: Mapping[str, Mapping[str, int]]) -> str:
     for j, name in enumerate(names):
         lx = _PAD + 110 * j
         out.append(f'<rect x="{lx}" y="{ly - 8}" width="10" height="10" '
+                   f'fill="{_COLORS[j % len(_COLORS)]}"/>')
+        out.append(f'<text x="{lx + 14}" y="{ly}" font-size="11">{escape(name)}</text>')
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+_HIST_H = 120
+_HIST_LEFT = 48
+
+
+def histogram_chart(title: str, edges: Sequence[float], series: Mapping[str, Sequence[int]],
+                    *, unit: str = "") -> str:
+    """An ``<svg>`` element: bin ``i`` is ``[edges[i], edges[i + 1])``; in each bin one
+    vertical bar per series (in the order of ``series``, each ``counts[i]`` high, scaled to
+    the largest count), the axis labelled with the first and last edge (and 0 when it lies
+    inside, with a thin line), the largest count on the left, ``unit`` under the axis, and a
+    legend of the series' names (their labels). No bins or no counts: a line saying there are
+    no measured fills.
+
+    :raises ValueError: a series whose length is not ``len(edges) - 1``.
+    """
+    names = list(series)
+    bins = max(len(edges) - 1, 0)
+    for name in names:
+        if len(series[name]) != bins:
+            raise ValueError(f"series {name!r}: {len(series[name])} counts for {bins} bins")
+    peak = max((c for counts in series.values() for c in counts), default=0)
+    top = _PAD + 24
+    bottom = top + _HIST_H
+    height = bottom + 14 + 14 + 18 * max(len(names), 1) + _PAD
+    x0, x1 = _HIST_LEFT, _W - _PAD
+    out = _head(title, height)
+    if bins == 0 or peak == 0:
+        out.append(f'<text x="{_PAD}" y="{top + 14}" font-size="12" fill="#57606a">'
+                   "no measured fills</text>")
+        out.append("</svg>")
+        return "\n".join(out)
+    lo, hi = edges[0], edges[-1]
+    bin_w = (x1 - x0) / bins
+    bar_w = bin_w * 0.9 / max(len(names), 1)
+
+    def x(v: float) -> float:
+        return x0 + (v - lo) / (hi - lo) * (x1 - x0)
+
+    out.append(f'<line x1="{x0}" y1="{bottom}" x2="{x1}" y2="{bottom}" stroke="#8b949e"/>')
+    if lo < 0.0 < hi:
+        zx = _n(x(0.0))
+        out.append(f'<line x1="{zx}" y1="{top}" x2="{zx}" y2="{bottom}" stroke="#d0d7de"/>')
+    for j, name in enumerate(names):
+        color = _COLORS[j % len(_COLORS)]
+        for i, n in enumerate(series[name]):
+            if n == 0:
+                continue
+            h = _HIST_H * n / peak
+            bx = x0 + bin_w * i + bin_w * 0.05 + bar_w * j
+            out.append(f'<rect class="bar" x="{_n(bx)}" y="{_n(bottom - h)}" '
+                       f'width="{_n(bar_w)}" height="{_n(h)}" fill="{color}">'
+                       f"<title>{escape(name)}: {n} in [{edges[i]:g}, {edges[i + 1]:g})"
+                       "</title></rect>")
+    out.append(f'<text x="{x0 - 4}" y="{top + 8}" font-size="10" fill="#57606a" '
+               f'text-anchor="end">{peak}</text>')
+    out.append(f'<text x="{x0 - 4}" y="{bottom}" font-size="10" fill="#57606a" '
+               'text-anchor="end">0</text>')
+    axis_y = bottom + 14
+    out.append(f'<text x="{x0}" y="{axis_y}" font-size="10" fill="#57606a">{lo:g}</text>')
+    out.append(f'<text x="{x1}" y="{axis_y}" font-size="10" fill="#57606a" '
+               f'text-anchor="end">{hi:g}</text>')
+    if lo < 0.0 < hi:
+        out.append(f'<text x="{_n(x(0.0))}" y="{axis_y}" font-size="10" fill="#57606a" '
+                   'text-anchor="middle">0</text>')
+    if unit:
+        out.append(f'<text x="{_n((x0 + x1) / 2)}" y="{axis_y + 14}" font-size="10" '
+                   f'fill="#57606a" text-anchor="middle">{escape(unit)}</text>')
+    for j, name in enumerate(names):
+        ly = axis_y + 14 + 18 * (j + 1)
+        lx = _PAD
+        out.append(f'<rect x="{lx}" y="{ly - 9}" width="10" height="10" '
                    f'fill="{_COLORS[j % len(_COLORS)]}"/>')
         out.append(f'<text x="{lx + 14}" y="{ly}" font-size="11">{escape(name)}</text>')
     out.append("</svg>")

@@ -8,6 +8,9 @@
   sent (:class:`spxcc_core.execute.engine.ExecutedTrade`);
 - ``setups`` (a detection-only run): a trade is a *triggered setup* with the setup's own
   outcome on the underlying (``realized_r`` gross of costs, T1 reached or not).
+
+An executed run also hands on its fills' slippage records (``slippage``), which the gate run
+keeps per profile for the report's slippage distribution.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from collections.abc import Iterable
 import attrs
 
 from spxcc_core.contracts.setup import GateDecision, SetupInstance
+from spxcc_core.contracts.slippage import SlippageRecord
 from spxcc_core.run.result import RunResult
 
 __all__ = ["EXECUTION_SOURCE", "TRADE_SOURCE", "SessionTrades", "Trade", "block_reasons",
@@ -41,13 +45,15 @@ class Trade:
 @attrs.frozen
 class SessionTrades:
     """A session's trades under one profile, in entry order, its failed gate checks by gate
-    name (``block_reasons``) and where the trades came from (``source``: ``setups`` or
-    ``execution``)."""
+    name (``block_reasons``), where the trades came from (``source``: ``setups`` or
+    ``execution``) and, when executed, the slippage record of every measured fill in the
+    run's order (``slippage``; empty for ``setups``)."""
 
     session_date: str
     trades: tuple[Trade, ...]
     block_reasons: dict[str, int]
     source: str = TRADE_SOURCE
+    slippage: tuple[SlippageRecord, ...] = ()
 
 
 def block_reasons(decisions: Iterable[GateDecision]) -> dict[str, int]:
@@ -70,14 +76,15 @@ def _trade(s: SetupInstance) -> Trade:
 
 def trades_from_run(run: RunResult) -> SessionTrades:
     """The trades of one replayed session and the block-reason mix of its gate decisions: the
-    executed round trips when the run executed (R after slippage), else its triggered setups
-    by trigger time (then id), each with its realized R and whether it reached T1."""
+    executed round trips when the run executed (R after slippage; with the fills' slippage
+    records), else its triggered setups by trigger time (then id), each with its realized R
+    and whether it reached T1."""
     if run.execution is not None:
         executed = tuple(Trade(realized_r=t.realized_r, reached_t1=t.reached_t1,
                                entered_ms=t.entered_ms) for t in run.execution.trades)
         return SessionTrades(session_date=run.report.source.session_date, trades=executed,
                              block_reasons=block_reasons(run.decisions),
-                             source=EXECUTION_SOURCE)
+                             source=EXECUTION_SOURCE, slippage=tuple(run.execution.slippage))
     return session_trades(run.report.source.session_date, run.setups, run.decisions)
 
 
