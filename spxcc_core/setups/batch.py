@@ -15,15 +15,17 @@ Importing this module loads numba.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
 import numpy.typing as npt
 
-from spxcc_core.detect.columns import BarColumns
 from spxcc_core.jit import jit_alloc
 from spxcc_core.setups.lifecycle import OutcomePolicy
+
+if TYPE_CHECKING:  # the columns' attributes only: setups does not depend on detect
+    from spxcc_core.detect.columns import BarColumns
 
 __all__ = ["NONE_MS", "STATUSES", "DayOutcomes", "track_day"]
 
