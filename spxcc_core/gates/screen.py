@@ -1,6 +1,7 @@
 """The optimizer's screening pass: a profile's trades on a session, from its recorded bars.
 
-:func:`screen` runs the real :class:`~spxcc_core.detect.runner.DetectorRunner` (detectors,
+:func:`screen` is compiled where it can be (below); :func:`screen_with_runner` runs the
+real :class:`~spxcc_core.detect.runner.DetectorRunner` (detectors,
 gating, setup lifecycle and outcomes) over a session's bar tape
 (:mod:`spxcc_core.replay.bars`) exactly as the replay pipeline does — the session market's
 chain and index values, the bars in production order, the end of input — but without the
