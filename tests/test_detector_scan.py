@@ -132,3 +132,25 @@ def test_conformance_checks_the_scan() -> None:
 
     report = check_detector(Broken)
     assert report.failed_checks() == ["scan"]
+
+
+def test_a_subclass_changing_on_bar_does_not_inherit_the_scan() -> None:
+    """The parent's scan is the parent's logic: a subclass overriding only ``on_bar`` is
+    screened by the runner; one overriding both offers its own."""
+
+    class LongOnly(VwapReclaimRejection):
+        name = "vwap_long_only"
+
+        def on_bar(self, bar: Any, ctx: Any) -> Any:
+            return [c for c in super().on_bar(bar, ctx) if c.direction == "long"]
+
+    class Renamed(VwapReclaimRejection):  # same logic: the inherited scan still belongs
+        name = "vwap_renamed"
+
+    class Both(LongOnly):
+        @classmethod
+        def scan(cls, params: Any, bars: Any) -> Any:
+            return None
+
+    assert not offers_scan(LongOnly)
+    assert offers_scan(Renamed) and offers_scan(Both)

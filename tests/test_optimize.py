@@ -176,6 +176,35 @@ def test_screening_falls_back_to_the_runner(days: list[str]) -> None:
     assert screen(screener, prof, s) == screen_with_runner(screener, prof, s)
 
 
+def test_what_the_kernels_cannot_hold_goes_to_the_runner(days: list[str]) -> None:
+    """An infinite trigger window (its deadline is no int64), an integer past int64 and a
+    bar outside the microbar contract (a NaN close, indistinguishable from a null in the
+    columns) are declined, never raised; ``screen`` then gives the runner's trades."""
+    import msgspec
+
+    bars = MemoryBars()
+    taped = bars.prepare(days[0], config=None, step_ms=DEFAULT_STEP_MS)
+    s = ScreenSession.of(taped.tape, taped.chain)
+    screener = Screener.of(PM)
+    base = default_profile_toml(PM)
+    for change in ({"detectors.vwap.trigger_window_s": float("inf")},
+                   {"detectors.orb_pullback.signals_per_side": 10**20}):
+        text = candidate_toml(base, change, name="odd", detector_versions={
+            "vwap": 1, "orb_pullback": 1})
+        prof = parse_profile(text)
+        assert scan_screen(screener, prof, s) is None
+        assert screen(screener, prof, s) == screen_with_runner(screener, prof, s)
+    k = next(i for i, (_, b) in enumerate(s.steps) if b)
+    index, first = s.steps[k]
+    odd = ScreenSession(s.session_date, s.chain, (
+        *s.steps[:k],
+        (index, (msgspec.structs.replace(first[0], close=float("nan")), *first[1:])),
+        *s.steps[k + 1:]))
+    prof = parse_profile(base)
+    assert scan_screen(screener, prof, odd) is None
+    assert scan_screen(screener, prof, s) is not None
+
+
 def test_score_and_eligibility_by_hand() -> None:
     day = SessionTrades("2025-12-01", (Trade(1.5, True, 1), Trade(-1.0, False, 2),
                                        Trade(None, False, 3)), {})

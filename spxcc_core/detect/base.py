@@ -109,7 +109,7 @@ class Detector(abc.ABC, Generic[P]):
         same bars, directions, prices to the bit and notes — and raise nothing ``on_bar``
         would not (return None instead: the caller then runs ``on_bar``). None (the
         default): not available. The built-in detectors compile theirs with numba
-        (:mod:`spxcc_core.jit`); :func:`spxcc_core.testing.check_scan` tells whether a scan
+        (:mod:`spxcc_core.jit`); :func:`spxcc_core.testing.scan_differences` tells whether a scan
         equals ``on_bar`` on given bars."""
         return None
 
@@ -164,9 +164,17 @@ class ContextProvider(abc.ABC):
         return None
 
 
+def _owner(cls: type, attribute: str) -> type | None:
+    return next((c for c in cls.__mro__ if attribute in c.__dict__), None)
+
+
 def offers_scan(cls: type[Detector[Any]]) -> bool:
-    """Whether the detector class overrides :meth:`Detector.scan` (it may still decline a
-    day by returning None)."""
-    base = Detector.__dict__["scan"].__func__
-    own = getattr(cls.scan, "__func__", None)
-    return own is not None and own is not base
+    """Whether the detector class has a :meth:`Detector.scan` of its own that belongs to its
+    ``on_bar``: defined below :class:`Detector`, on the class that defines the ``on_bar`` in
+    effect or on a subclass of it. A subclass that overrides ``on_bar`` but inherits its
+    parent's scan does not offer one (that scan is the parent's logic). A scan may still
+    decline a day by returning None."""
+    scan_owner = _owner(cls, "scan")
+    on_bar_owner = _owner(cls, "on_bar")
+    return (scan_owner is not None and scan_owner is not Detector
+            and on_bar_owner is not None and issubclass(scan_owner, on_bar_owner))

@@ -75,6 +75,11 @@ class BarColumns:
     last_price: float
     or_high: F64
     or_low: F64
+    #: every price, volume and VWAP is finite or null (volumes: floats, or ints a float64
+    #: holds exactly), as the microbar contract guarantees for decoded bars; a day built by
+    #: hand may break it — its NaN could not be told from a null —: compiled screening
+    #: declines such a day
+    in_contract: bool = True
 
     def __len__(self) -> int:
         return len(self.bars)
@@ -142,6 +147,7 @@ def _columns(symbol: str, day: TradingDay, bars: list[MicrobarV1]) -> BarColumns
         svwap[i] = _f(ctx.session_vwap)
     # the day's last RTH minute m_last: every range of m <= m_last minutes is complete now
     ranges = [ctx.opening_range(m) for m in range(1, ctx.minutes_since_open + 1)]
+    in_contract = all(_in_contract(b) for b in bars)
     return BarColumns(
         symbol=symbol, day=day, bars=tuple(bars),
         start_ms=np.fromiter((b.start_ms for b in bars), np.int64, n),
@@ -156,7 +162,22 @@ def _columns(symbol: str, day: TradingDay, bars: list[MicrobarV1]) -> BarColumns
         in_rth=in_rth, minute=minute, session_vwap=svwap, last_price_before=last_before,
         last_price=_f(ctx.last_price),
         or_high=np.array([_NAN if r is None else r[0] for r in ranges], dtype=np.float64),
-        or_low=np.array([_NAN if r is None else r[1] for r in ranges], dtype=np.float64))
+        or_low=np.array([_NAN if r is None else r[1] for r in ranges], dtype=np.float64),
+        in_contract=in_contract)
+
+
+def _in_contract(bar: MicrobarV1) -> bool:
+    for v in (bar.open, bar.high, bar.low, bar.close, bar.vwap):
+        if v is not None and not math.isfinite(v):
+            return False
+    return _exact(bar.volume) and _exact(bar.delta_volume)
+
+
+def _exact(v: float) -> bool:
+    """A finite float, or an int a float64 holds exactly (Python compares ints exactly)."""
+    if isinstance(v, int):
+        return abs(v) <= 2**53
+    return math.isfinite(v)
 
 
 def day_columns(bars: Iterable[MicrobarV1], calendar: SessionCalendar,

@@ -47,8 +47,9 @@ from spxcc_core.contracts.setup import GateCheck, GateDecision, SetupCandidate
 from spxcc_core.detect.base import ContextProvider, Detector, offers_scan
 from spxcc_core.detect.columns import BarColumns, day_columns
 from spxcc_core.detect.gating import evaluate_gates
-from spxcc_core.detect.profile import Profile, resolve_detectors
+from spxcc_core.detect.profile import Profile, resolve_detectors, resolve_providers
 from spxcc_core.detect.runner import CONTEXT_PROVIDERS, DETECTORS, DetectorRunner
+from spxcc_core.errors import ConfigError
 from spxcc_core.gates.trades import SessionTrades, Trade, session_trades
 from spxcc_core.registry import PluginRegistry, as_registry
 from spxcc_core.session import get_calendar
@@ -189,16 +190,34 @@ def scan_screen(screener: Screener, profile: Profile, session: ScreenSession,
                 ) -> SessionTrades | None:
     """:func:`screen_with_runner`'s trades from the detectors' compiled scans (module
     docstring); None when the profile cannot be screened that way (a detector without a
-    scan, or one declining a day; an ``[ev_floor]`` table)."""
+    scan, or one declining a day; an ``[ev_floor]`` table; a day outside the microbar
+    contract; a parameter beyond what the kernels hold, such as a trigger deadline past
+    int64).
+
+    :raises ConfigError: the profile does not fit the installed plugins (as the runner).
+    """
+    try:
+        return _scan_screen(screener, profile, session)
+    except ConfigError:
+        raise
+    except Exception:  # the compiled path cannot hold this profile: the runner decides
+        return None
+
+
+def _scan_screen(screener: Screener, profile: Profile, session: ScreenSession,
+                 ) -> SessionTrades | None:
     if profile.ev_floor is not None:
         return None
     resolved = resolve_detectors(profile, sorted(screener.detectors, key=lambda c: c.name))
     if not all(offers_scan(r.cls) for r in resolved):
         return None
+    resolve_providers(profile, screener.providers)  # the runner's ConfigError, unchanged
     gating = profile.gating
     reasons: dict[str, int] = {}
     trades: list[tuple[int, str, SetupCandidate, Trade]] = []
     for day in session.columns():
+        if not day.in_contract:
+            return None
         kind = instrument_kind(day.symbol)
         mine = [r for r in resolved if kind in getattr(r.cls, "instruments", INSTRUMENT_KINDS)]
         if not mine:
