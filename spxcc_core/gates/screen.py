@@ -46,14 +46,24 @@ from spxcc_core.contracts.microbar import MicrobarV2
 from spxcc_core.contracts.setup import GateCheck, GateDecision, SetupCandidate
 from spxcc_core.detect.base import ContextProvider, Detector, offers_scan
 from spxcc_core.detect.columns import BarColumns, day_columns
-from spxcc_core.detect.gating import evaluate_gates
-from spxcc_core.detect.profile import Profile, resolve_detectors, resolve_providers
+from spxcc_core.detect.gating import GatingProfile, evaluate_gates
+from spxcc_core.detect.profile import (
+    Profile,
+    ResolvedDetector,
+    resolve_detectors,
+    resolve_providers,
+)
 from spxcc_core.detect.runner import CONTEXT_PROVIDERS, DETECTORS, DetectorRunner
 from spxcc_core.errors import ConfigError
 from spxcc_core.gates.trades import SessionTrades, Trade, session_trades
 from spxcc_core.registry import PluginRegistry, as_registry
 from spxcc_core.session import get_calendar
-from spxcc_core.setups.lifecycle import INSTRUMENT_KINDS, instrument_kind, make_setup_id
+from spxcc_core.setups.lifecycle import (
+    INSTRUMENT_KINDS,
+    OutcomePolicy,
+    instrument_kind,
+    make_setup_id,
+)
 from spxcc_core.slippage.rolling import RollingSlippage
 
 __all__ = ["ScreenSession", "Screener", "scan_screen", "screen", "screen_with_runner"]
@@ -212,76 +222,98 @@ def _scan_screen(screener: Screener, profile: Profile, session: ScreenSession,
     if not all(offers_scan(r.cls) for r in resolved):
         return None
     resolve_providers(profile, screener.providers)  # the runner's ConfigError, unchanged
-    gating = profile.gating
     reasons: dict[str, int] = {}
-    trades: list[tuple[int, str, SetupCandidate, Trade]] = []
+    trades: list[_Entry] = []
     for day in session.columns():
         if not day.in_contract:
             return None
         kind = instrument_kind(day.symbol)
         mine = [r for r in resolved if kind in getattr(r.cls, "instruments", INSTRUMENT_KINDS)]
-        if not mine:
-            continue
-        found: list[tuple[int, int, int, SetupCandidate]] = []
-        for order, r in enumerate(mine):
-            hits = r.cls.scan(r.params, day)
-            if hits is None:
-                return None
-            if not len(hits):
-                continue
-            maker = r.cls(r.params, symbol=day.symbol)
-            for k, (i, is_long, entry, stop, note) in enumerate(zip(
-                    hits.index.tolist(), hits.long.tolist(), hits.entry.tolist(),
-                    hits.stop.tolist(), hits.note, strict=True)):
-                found.append((i, order, k, maker.candidate(
-                    day.bars[i], "long" if is_long else "short", entry, stop, note)))
-        if not found:
-            continue
-        found.sort(key=lambda f: f[:3])
-        seen: set[tuple[str, str, int]] = set()
-        passed: list[tuple[int, SetupCandidate]] = []
-        for i, _, _, c in found:
-            checks = evaluate_gates(c, day.bars[i], gating)
-            ok = all(ch.passed for ch in checks)
-            key = (c.detector, c.direction, c.bar_start_ms)
-            if ok and key in seen:  # the runner's duplicate_setup refusal
-                ok = False
-                checks = (*checks, GateCheck(gate="duplicate_setup", input="", comparison="",
-                                             threshold=None, observed=None, passed=False))
-            if not ok:
-                for ch in checks:
-                    if not ch.passed:
-                        reasons[ch.gate] = reasons.get(ch.gate, 0) + 1
-                continue
-            seen.add(key)
-            passed.append((i, c))
-        if not passed:
-            continue
-        from spxcc_core.setups.batch import NONE_MS, track_day
-
-        out = track_day(
-            day, profile.outcome,
-            detect_index=np.array([i for i, _ in passed], dtype=np.int64),
-            long=np.array([c.direction == "long" for _, c in passed], dtype=np.bool_),
-            entry=np.array([c.entry for _, c in passed], dtype=np.float64),
-            stop=np.array([c.stop for _, c in passed], dtype=np.float64),
-            t1=np.array([c.t1 for _, c in passed], dtype=np.float64),
-            t2=np.array([c.t2 for _, c in passed], dtype=np.float64),
-            deadline_ms=np.array([c.trigger_deadline_ms for _, c in passed], dtype=np.int64))
-        session_id = day.day.session_id
-        for (_, c), trig, t1_ms, r in zip(passed, out.triggered_ms.tolist(),
-                                          out.t1_ms.tolist(), out.realized_r.tolist(),
-                                          strict=True):
-            if trig == NONE_MS:
-                continue
-            trades.append((trig, session_id, c, Trade(
-                realized_r=None if math.isnan(r) else r, reached_t1=t1_ms != NONE_MS,
-                entered_ms=trig)))
+        found = _candidates(mine, day)
+        if found is None:
+            return None
+        passed = _gated(found, day, profile.gating, reasons)
+        if passed:
+            trades += _outcomes(passed, day, profile.outcome)
     return SessionTrades(session_date=session.session_date, trades=_in_entry_order(trades),
                          block_reasons=dict(sorted(reasons.items())))
 
 
-def _in_entry_order(trades: list[tuple[int, str, SetupCandidate, Trade]]) -> tuple[Trade, ...]:
+#: a trade with what orders it: (trigger ms, session id, candidate, trade)
+_Entry = tuple[int, str, SetupCandidate, Trade]
+
+
+def _candidates(resolved: Sequence[ResolvedDetector], day: BarColumns,
+                ) -> list[tuple[int, SetupCandidate]] | None:
+    """Every candidate of ``resolved`` detectors on ``day`` as (bar index, candidate), in the
+    runner's order (bar, detector name, the detector's own order); None when a scan
+    declines the day. Candidates are built by the detector's own ``candidate()``."""
+    found: list[tuple[int, int, int, SetupCandidate]] = []
+    for order, r in enumerate(resolved):
+        hits = r.cls.scan(r.params, day)
+        if hits is None:
+            return None
+        if not len(hits):
+            continue
+        maker = r.cls(r.params, symbol=day.symbol)
+        for k, (i, is_long, entry, stop, note) in enumerate(zip(
+                hits.index.tolist(), hits.long.tolist(), hits.entry.tolist(),
+                hits.stop.tolist(), hits.note, strict=True)):
+            found.append((i, order, k, maker.candidate(
+                day.bars[i], "long" if is_long else "short", entry, stop, note)))
+    found.sort(key=lambda f: f[:3])
+    return [(i, c) for i, _, _, c in found]
+
+
+def _gated(found: Sequence[tuple[int, SetupCandidate]], day: BarColumns,
+           gating: GatingProfile, reasons: dict[str, int]) -> list[tuple[int, SetupCandidate]]:
+    """The candidates that pass the runner's gates on their bar (a second setup with the same
+    id refused as ``duplicate_setup``); each failed check of the others counted in
+    ``reasons``."""
+    seen: set[tuple[str, str, int]] = set()
+    passed: list[tuple[int, SetupCandidate]] = []
+    for i, c in found:
+        checks = evaluate_gates(c, day.bars[i], gating)
+        ok = all(ch.passed for ch in checks)
+        key = (c.detector, c.direction, c.bar_start_ms)  # the setup id's variable part
+        if ok and key in seen:
+            ok = False
+            checks = (*checks, GateCheck(gate="duplicate_setup", input="", comparison="",
+                                         threshold=None, observed=None, passed=False))
+        if not ok:
+            for ch in checks:
+                if not ch.passed:
+                    reasons[ch.gate] = reasons.get(ch.gate, 0) + 1
+            continue
+        seen.add(key)
+        passed.append((i, c))
+    return passed
+
+
+def _outcomes(passed: Sequence[tuple[int, SetupCandidate]], day: BarColumns,
+              policy: OutcomePolicy) -> list[_Entry]:
+    """The triggered setups of ``passed`` as trades, from the compiled lifecycle."""
+    from spxcc_core.setups.batch import NONE_MS, track_day
+
+    out = track_day(
+        day, policy,
+        detect_index=np.array([i for i, _ in passed], dtype=np.int64),
+        long=np.array([c.direction == "long" for _, c in passed], dtype=np.bool_),
+        entry=np.array([c.entry for _, c in passed], dtype=np.float64),
+        stop=np.array([c.stop for _, c in passed], dtype=np.float64),
+        t1=np.array([c.t1 for _, c in passed], dtype=np.float64),
+        t2=np.array([c.t2 for _, c in passed], dtype=np.float64),
+        deadline_ms=np.array([c.trigger_deadline_ms for _, c in passed], dtype=np.int64))
+    session_id = day.day.session_id
+    return [(trig, session_id, c, Trade(realized_r=None if math.isnan(r) else r,
+                                        reached_t1=t1_ms != NONE_MS, entered_ms=trig))
+            for (_, c), trig, t1_ms, r in zip(passed, out.triggered_ms.tolist(),
+                                              out.t1_ms.tolist(), out.realized_r.tolist(),
+                                              strict=True)
+            if trig != NONE_MS]
+
+
+def _in_entry_order(trades: list[_Entry]) -> tuple[Trade, ...]:
     """Trades by (trigger time, setup id) as :func:`session_trades` orders them; the ids
     (uuid5) are computed only for trades triggered at the same instant."""
     trades.sort(key=lambda t: t[0])
