@@ -71,6 +71,14 @@ def module_code(name: str) -> tuple[str, bytes]:
         text = loader.get_source(name)  # type: ignore[attr-defined]
     except (ImportError, OSError, AttributeError, UnicodeDecodeError, SyntaxError):
         text = None
+    if text is None and spec.origin and spec.origin.endswith(".py"):
+        # a loader that does not give the source (an import hook such as pytest's
+        # assertion rewriter): read the file as Python would
+        try:
+            with open(spec.origin, "rb") as f:
+                text = importlib.util.decode_source(f.read())
+        except (OSError, UnicodeDecodeError, SyntaxError):
+            text = None
     if text is not None:
         return "source", text.encode("utf-8")
     try:
