@@ -9,7 +9,9 @@ quarantine, the source). Replaying the tape through the same pipeline gives the 
 byte for byte, as replaying the session (``docs/replay.md``, bars cache).
 
 Stored as msgpack (floats as their exact 64-bit values); ``key`` names the session's content,
-the aggregator settings, the replay-clock step and the code version that made it.
+the aggregator settings, the replay-clock step and the code that made it (the spxcc version,
+the tape libraries' versions and a fingerprint of the aggregation and parsing source,
+:func:`spxcc_core.replay.bars.tape_code`).
 """
 
 from __future__ import annotations

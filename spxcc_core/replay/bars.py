@@ -13,17 +13,35 @@ the outputs are byte-identical to a full replay of the session (``tests/test_bar
 ``<user cache>/bars``, :func:`default_root`), each folder marked ``.spxcc-owned``
 (:mod:`spxcc_core.outputs`) and holding only ``bars.msgpack``. The key (:func:`tape_key`) is a
 SHA-256 of the session's content digest (:func:`session_digest`), its kind, the aggregator
-settings, the replay-clock step (not for a recording) and the code version: any change of
-those is a different key, never a stale hit. A stored tape that cannot be read is recorded
-again and replaced.
+settings, the replay-clock step (not for a recording) and the code that shapes a tape
+(:func:`tape_code`): any change of those is a different key, never a stale hit. A stored tape
+that cannot be read is recorded again and replaced.
+
+What the code part covers (:func:`tape_code`): the spxcc version, the versions of the
+libraries that parse, compute and encode a tape (:data:`TAPE_DEPENDENCIES`), and a fingerprint
+of the source of every module that turns a session's events into tape steps — every module of
+:data:`TAPE_PACKAGES` (Massive parsing, aggregation) and each of :data:`TAPE_MODULES` (why, per
+module, in the table). A wrong choice costs differently each way: a module included without
+need costs one recomputation of the tapes when it changes; a module left out that does shape a
+tape makes a stale tape look current (wrong bars). So the sets are generous, and
+``tests/test_bars_cache.py`` traces a recording of every kind of session and checks that each
+spxcc module whose code runs is either fingerprinted or in :data:`NOT_TAPE_MODULES` with the
+reason it cannot change a tape. Detection (detectors, gating, outcomes, the profile) is not part
+of a tape and not part of the key.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib
+import importlib.metadata
+import pkgutil
 import shutil
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -36,7 +54,7 @@ from spxcc_core.aggregate.engine import StreamingAggregator
 from spxcc_core.contracts.bartape import BarTapeV1, TapeIndexValues, TapeStep
 from spxcc_core.contracts.replay import ReplaySource
 from spxcc_core.errors import ConfigError, InputError
-from spxcc_core.hashing import sha256_file
+from spxcc_core.hashing import code_fingerprint, sha256_file
 from spxcc_core.outputs import check_paths, check_replaceable, mark_owned, swap_folder
 from spxcc_core.pipeline import FEEDS, Pipeline, index_groups
 from spxcc_core.replay.cache import MANIFEST, SessionCache, discover_chain, discover_sources
@@ -54,8 +72,12 @@ from spxcc_core.store.sqlite import Store
 from spxcc_core.userdirs import user_cache_dir
 
 __all__ = [
+    "NOT_TAPE_MODULES",
+    "TAPE_DEPENDENCIES",
     "TAPE_FILE",
     "TAPE_FORMAT",
+    "TAPE_MODULES",
+    "TAPE_PACKAGES",
     "BarsCache",
     "TapedSession",
     "default_root",
@@ -63,7 +85,9 @@ __all__ = [
     "replay_tape",
     "session_digest",
     "tape_chain",
+    "tape_code",
     "tape_key",
+    "tape_modules",
 ]
 
 #: Layout version of a tape; part of the key.
@@ -102,9 +126,87 @@ def session_digest(session: SessionInput, kind: str | None = None) -> str:
     return h.hexdigest()
 
 
-def tape_key(digest: str, kind: str, config: AggregatorConfig | None, step_ms: int) -> str:
-    """The cache key (64 hex digits) of a session's tape under ``config`` and ``step_ms``."""
-    doc = {"format": TAPE_FORMAT, "code": __version__, "kind": kind, "session": digest,
+#: Packages every module of which (subpackages too, present and future) shapes a tape.
+TAPE_PACKAGES: tuple[str, ...] = (
+    "spxcc_core.aggregate",  # aggregation: kernels, state, conversion, the run report
+    "spxcc_core.massive",    # parsing: flat files (CSV, gzip), REST pages, websocket frames
+)
+
+#: Other modules that shape a tape, each with what of it does.
+TAPE_MODULES: Mapping[str, str] = MappingProxyType({
+    "spxcc_core.conditions": "trade-condition eligibility: what a trade may update",
+    "spxcc_core.contracts.base": "the base of every contract a tape encodes",
+    "spxcc_core.contracts.bartape": "bar_tape@1 itself",
+    "spxcc_core.contracts.microbar": "the microbars",
+    "spxcc_core.contracts.replay": "the source, its datasets and a recording's event counts",
+    "spxcc_core.contracts.report": "the aggregation report and the quarantine records",
+    "spxcc_core.hashing": "a recording's SHA-256 in the source; this fingerprint",
+    "spxcc_core.pipeline": "the feeds, index values grouped as the market receives them",
+    "spxcc_core.replay.bars": "the recorder and the key",
+    "spxcc_core.replay.cache": "session-cache ingest and reading: flat files to columns, "
+                               "symbol and condition tables, the manifest",
+    "spxcc_core.replay.engine": "the replay drivers: the replay clock, a recording's frames",
+    "spxcc_core.run.setup": "a recording's event counts (ws_counts)",
+    "spxcc_core.session": "session dates from event times",
+})
+
+#: spxcc modules whose code runs while a tape is recorded but cannot change the tape, and why
+#: (checked against a trace of recordings by ``tests/test_bars_cache.py``).
+NOT_TAPE_MODULES: Mapping[str, str] = MappingProxyType({
+    "spxcc_core._lazy": "lazy re-exports of a package's names",
+    "spxcc_core.chain": "a flat-file folder's option-chain snapshot is parsed at ingest only to "
+                        "check it; the tape does not hold it (tape_chain reads it per replay)",
+    "spxcc_core.errors": "error types: a recording that fails stores no tape",
+    "spxcc_core.gamma": "the chain snapshot's columns, as spxcc_core.chain",
+    "spxcc_core.outputs": "writes and guards the cache folders, not what a tape holds",
+    "spxcc_core.replay.progress": "progress display",
+    "spxcc_core.userdirs": "where the caches are kept",
+})
+
+#: Distributions that parse, compute or encode a tape; their versions are part of the key.
+TAPE_DEPENDENCIES: tuple[str, ...] = ("msgspec", "numba", "numpy", "pyarrow")
+
+
+def tape_modules() -> tuple[str, ...]:
+    """The sorted names of every module whose code :func:`tape_code` fingerprints: each
+    package of :data:`TAPE_PACKAGES` with every module found in it, and :data:`TAPE_MODULES`."""
+    names = set(TAPE_MODULES)
+    for package in TAPE_PACKAGES:
+        names.add(package)
+        path = importlib.import_module(package).__path__
+        names.update(m.name for m in pkgutil.walk_packages(path, package + "."))
+    return tuple(sorted(names))
+
+
+def _dist_version(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+@functools.cache
+def tape_code() -> str:
+    """The code part of a tape's key (64 hex digits), computed once per process: SHA-256 of
+    the spxcc version, the versions of :data:`TAPE_DEPENDENCIES` and the fingerprint
+    (:func:`~spxcc_core.hashing.code_fingerprint`) of :func:`tape_modules` — their source,
+    content only, so the same code gives the same value on any machine and in any folder.
+    Where an install has no source, a module's compiled code stands in for it (then a
+    rebuild of the same version may give another value: a recomputation, never a stale hit).
+    """
+    doc = {"version": __version__, "modules": code_fingerprint(tape_modules()),
+           "dependencies": {d: _dist_version(d) for d in TAPE_DEPENDENCIES}}
+    return hashlib.sha256(msgspec.json.encode(doc, order="sorted")).hexdigest()
+
+
+def tape_key(digest: str, kind: str, config: AggregatorConfig | None, step_ms: int, *,
+             code: str | None = None) -> str:
+    """The cache key (64 hex digits) of a session's tape under ``config`` and ``step_ms``.
+
+    :param code: the code part (None: this process's :func:`tape_code`).
+    """
+    code = tape_code() if code is None else code
+    doc = {"format": TAPE_FORMAT, "code": code, "kind": kind, "session": digest,
            "config": attrs.asdict(config if config is not None else AggregatorConfig()),
            "stepMs": None if kind == "websocket" else step_ms}
     return hashlib.sha256(msgspec.json.encode(doc, order="sorted")).hexdigest()
