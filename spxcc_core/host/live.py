@@ -607,6 +607,7 @@ async def run_live(*, url: str | Sequence[str], api_key: str | ApiKey, subscript
                     recorder.close()
                     with contextlib.suppress(OSError):
                         recorder.path.unlink()
+                    recorder = None
                 raise
         started_ms = clock.now_ms()
         reason, failure = await _consume(feeds_, s, idle_timeout_s=idle_timeout_s,
