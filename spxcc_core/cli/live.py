@@ -189,8 +189,7 @@ def _seconds(name: str, value: float | None, *, zero_is_none: bool = False) -> f
 
 def _run(args: argparse.Namespace) -> int:
     from spxcc_core.host.hub import parse_hostport
-    from spxcc_core.host.live import check_live_paths
-    from spxcc_core.host.routing import route
+    from spxcc_core.host.live import check_live_paths, check_routes
 
     subs = [s.strip() for s in args.subscribe.split(",") if s.strip()]
     if not subs:
@@ -212,7 +211,9 @@ def _run(args: argparse.Namespace) -> int:
     db = store_path(args.db, None)
     check_live_paths(out_dir=args.out, record=args.record, store=db, chain=args.chain,
                      profile=args.profile)
-    route(args.url, subs)  # a bad URL / channel combination fails before the key is read
+    # a bad URL / channel combination (or a delayed feed left with no channel) fails before
+    # the key is read
+    check_routes(args.url, subs)
     if args.chain is not None:  # a bad snapshot fails before the key is read or a hub starts
         from spxcc_core.chain import load_chain_snapshot
 
@@ -300,10 +301,15 @@ async def _session(args: argparse.Namespace, key: str, subs: list[str],
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, stop.set)
-    hub = None
-    if serve is not None:
-        hub = await Hub(serve[0], serve[1], config=hub_config).start()
-        print(f"hub listening on {hub.url}", flush=True)
+    hub = Hub(serve[0], serve[1], config=hub_config) if serve is not None else None
+
+    async def listen() -> None:
+        # every input is checked (and the store, --out and --record are open) by now: only
+        # then does the hub bind and say where it listens
+        if hub is not None:
+            await hub.start()
+            print(f"hub listening on {hub.url}", flush=True)
+
     try:
         result = await run_live(url=args.url, api_key=key, subscriptions=subs, hub=hub,
                                 out_dir=args.out, store=db, record=args.record,
@@ -311,7 +317,7 @@ async def _session(args: argparse.Namespace, key: str, subs: list[str],
                                 profile=args.run_profile, detectors=detectors, stop=stop,
                                 chain=args.chain, stall_timeout_s=timeouts.stall,
                                 connect_timeout_s=timeouts.connect, broker=broker,
-                                reconcile_policy=policy)
+                                reconcile_policy=policy, on_ready=listen)
     finally:
         if hub is not None:
             await hub.close()

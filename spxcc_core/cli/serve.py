@@ -100,13 +100,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _config(args: argparse.Namespace) -> HostConfig:
     """The configuration file (or the defaults) with the command-line options applied."""
+    from spxcc_core.host.auth import TokenHash
     from spxcc_core.host.config import HostConfig, load_host_config
+    from spxcc_core.host.hub import parse_hostport
 
     cfg = load_host_config(args.config) if args.config is not None else HostConfig()
     hub = cfg.hub
+    if args.bind is not None:  # named as given (the file's hub.bind is checked by the Host)
+        parse_hostport(args.bind, option="--bind")
     token_hash = args.hub_token_hash or hub.token_hash
+    if args.hub_token_hash:
+        TokenHash.parse(args.hub_token_hash, where="--hub-token-hash")
     if token_hash is None and hub.token_hash_env is None:
         token_hash = os.environ.get(HUB_TOKEN_HASH_ENV) or None
+        if token_hash is not None:
+            TokenHash.parse(token_hash, where=f"${HUB_TOKEN_HASH_ENV}")
     hub = attrs.evolve(hub, bind=args.bind or hub.bind, bind_any=args.bind_any or hub.bind_any,
                        token_hash=token_hash, page=hub.page and not args.no_page,
                        allowed_origins=[*hub.allowed_origins, *args.hub_origin])
@@ -142,6 +150,10 @@ def _config(args: argparse.Namespace) -> HostConfig:
 
 
 def _run(args: argparse.Namespace) -> int:
+    """Check every input, then serve: the hub binds (and its address is printed) only once the
+    options, the configuration, the profile, the detectors, the chain snapshot, the store, the
+    execution broker, the feed's URLs and channels and its key (``--live``) or the whole
+    session (``--replay``) have been read and found good; a bad one is one line, exit 2."""
     from spxcc_core.host.app import Host
 
     if args.linger is not None and not args.linger >= 0:
@@ -169,18 +181,28 @@ def _run(args: argparse.Namespace) -> int:
     # refuses a non-loopback bind without --bind-any + hash
     host = Host(cfg, profile=profile, broker=broker)
     key = None
-    if live:
-        if not cfg.live.urls or not cfg.live.subscribe:
-            raise ConfigError("--live needs --url and --subscribe (or [live] in --config)")
-        from spxcc_core.cli.live import api_key_of
+    with contextlib.ExitStack() as stack:
+        session: Path | RecordedSession | None = None
+        if live:
+            if not cfg.live.urls or not cfg.live.subscribe:
+                raise ConfigError("--live needs --url and --subscribe (or [live] in --config)")
+            from spxcc_core.cli.live import api_key_of
+            from spxcc_core.host.live import check_routes
 
-        args.db = args.db if args.db is not None else cfg.db
-        args.api_key_env = cfg.live.api_key_env
-        key = api_key_of(args)
-    return asyncio.run(_serve(host, args, key))
+            check_routes(cfg.live.urls, cfg.live.subscribe)  # before the key is read
+            args.db = args.db if args.db is not None else cfg.db
+            args.api_key_env = cfg.live.api_key_env
+            key = api_key_of(args)
+        else:
+            # the whole session is read (a recording) or opened (a cache, flat files ingested)
+            # before the hub binds: a bad one never follows the address line
+            session = _session(cfg, stack, execute=args.execute is not None)
+        # Host.start checks the store, profile, detectors and chain before it binds
+        return asyncio.run(_serve(host, args, key, session))
 
 
-async def _serve(host: Host, args: argparse.Namespace, key: str | None) -> int:
+async def _serve(host: Host, args: argparse.Namespace, key: str | None,
+                 session: Path | RecordedSession | None) -> int:
     loop = asyncio.get_running_loop()
     ended = asyncio.Event()
 
@@ -197,9 +219,8 @@ async def _serve(host: Host, args: argparse.Namespace, key: str | None) -> int:
                   flush=True)
             if key is not None:
                 return await _live(host, args, key)
-            with contextlib.ExitStack() as stack:
-                run = await host.replay(_session(host.config, stack,
-                                                 execute=args.execute is not None))
+            assert session is not None
+            run = await host.replay(session)
             print(f"replay ended: {run.report.aggregation.events_in:,} events, "
                   f"{len(run.bars):,} bars, {len(run.setups)} setups, "
                   f"{len(run.decisions)} gate decisions", flush=True)
@@ -220,20 +241,23 @@ async def _serve(host: Host, args: argparse.Namespace, key: str | None) -> int:
 
 def _session(cfg: HostConfig, stack: contextlib.ExitStack, *,
              execute: bool = False) -> Path | RecordedSession:
-    """The configured replay session: a recording as is; a session cache or a folder of flat
-    files (ingested into a temporary cache, removed by ``stack``) as timed steps (1 s of event
-    time when paced, 60 s at speed 0).
+    """The configured replay session, checked: a recording as is, once read whole
+    (:func:`~spxcc_core.replay.engine.check_recording`); a session cache (opened, its datasets
+    checked) or a folder of flat files (ingested into a temporary cache, removed by ``stack``)
+    as timed steps (1 s of event time when paced, 60 s at speed 0).
 
-    :raises InputError: no such session, or not one of the three.
+    :raises InputError: no such session, not one of the three, or an unreadable, malformed or
+        empty one.
     """
     from spxcc_core.replay.cache import ingest, open_cache
-    from spxcc_core.replay.engine import DEFAULT_STEP_MS, session_kind
+    from spxcc_core.replay.engine import DEFAULT_STEP_MS, check_recording, session_kind
     from spxcc_core.replay.steps import cache_session
 
     assert cfg.replay.session is not None
     path = Path(cfg.replay.session)
     kind = session_kind(path)
     if kind == "websocket":
+        check_recording(path)
         return path
     if kind == "cache":
         cache = open_cache(path)

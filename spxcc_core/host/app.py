@@ -145,7 +145,7 @@ def hub_config_of(config: HostConfig) -> tuple[str, int, HubConfig]:
     :raises ConfigError: a bad address, token hash, origin or limit.
     """
     section = config.hub
-    host, port = parse_hostport(section.bind)
+    host, port = parse_hostport(section.bind, option="hub.bind")
     hashed = section.token_hash
     where = "hub.token_hash"
     if hashed is None and section.token_hash_env:
@@ -261,6 +261,8 @@ class Host:
         self._filled_accounts: set[str] = set()
         self._order_states: dict[str, tuple[str, float | None]] = {}
         self._started = False
+        #: the profile, detectors and chain snapshot of the configuration, resolved by start()
+        self._resolved: RunInputs | None = None
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], **kwargs: Any) -> Host:
@@ -332,11 +334,18 @@ class Host:
         return "http" + self.hub.url[2:] + "/"
 
     async def start(self) -> Host:
-        """Open the store, start the hub (and the page), start the routing worker (restart
-        reconciliation) and its polling. Idempotent; returns the host.
+        """Check the inputs, open the store, start the hub (and the page), start the routing
+        worker (restart reconciliation) and its polling. Idempotent; returns the host.
+
+        Every input is checked before the hub binds its address: the store's place, the
+        profile, the detector names (``pipeline.detectors``) and the chain snapshot are read
+        and resolved first (the sessions then run on them), so a bad one never leaves a hub
+        listening.
 
         :raises ConfigError: the store cannot be opened, is (or lies inside) the replay session,
-            the profile or the chain snapshot, or the address cannot be bound.
+            the profile or the chain snapshot; a bad profile or detector name; the address
+            cannot be bound.
+        :raises InputError: the chain snapshot cannot be read.
         """
         if self._started:
             return self
@@ -344,6 +353,8 @@ class Host:
         check_run_paths(session=self.config.replay.session, out_dir=None,
                         store=self.config.db if self._given_store is None else None,
                         profile=profile, chain=self.config.pipeline.chain)
+        self._resolved = None
+        self._resolved = self._inputs(None)
         if self._given_store is not None:
             self._store, self._owns_store = self._given_store, False
         else:
@@ -418,6 +429,8 @@ class Host:
     # ------------------------------------------------------------------ sessions
 
     def _inputs(self, detectors: Sequence[str] | None) -> RunInputs:
+        if detectors is None and self._resolved is not None:
+            return self._resolved  # what start() checked
         return resolve_inputs(pm=self.pm, profile=self.profile,
                               detectors=detectors if detectors is not None
                               else self.config.pipeline.detectors,

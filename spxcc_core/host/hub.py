@@ -150,9 +150,11 @@ _REQUEST_SHAPE = ('{"action": "subscribe"|"unsubscribe", "channels": ["microbar@
                   '{"action": "replay", "channel": "microbar@2", "fromSeq": 1}')
 
 
-def parse_hostport(text: str, *, default_host: str = "127.0.0.1") -> tuple[str, int]:
+def parse_hostport(text: str, *, default_host: str = "127.0.0.1",
+                   option: str = "--serve") -> tuple[str, int]:
     """``HOST:PORT`` (or ``:PORT`` / ``PORT``; IPv6 as ``[::1]:PORT``) → ``(host, port)``.
 
+    :param option: the option or key that gave ``text``, named in the error.
     :raises ConfigError: no valid port (0–65535; 0 picks a free port).
     """
     host, sep, port_text = text.strip().rpartition(":")
@@ -162,9 +164,9 @@ def parse_hostport(text: str, *, default_host: str = "127.0.0.1") -> tuple[str, 
     try:
         port = int(port_text)
     except ValueError:
-        raise ConfigError(f"--serve {text!r}: expected HOST:PORT") from None
+        raise ConfigError(f"{option} {text!r}: expected HOST:PORT") from None
     if not 0 <= port <= 65535:
-        raise ConfigError(f"--serve {text!r}: port must be 0-65535")
+        raise ConfigError(f"{option} {text!r}: port must be 0-65535")
     return host, port
 
 

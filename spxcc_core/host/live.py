@@ -46,7 +46,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -104,8 +104,8 @@ if TYPE_CHECKING:
     from spxcc_core.broker.routing import RoutingLimits
 
 __all__ = ["CHAIN_COPY", "DEFAULT_IDLE_TIMEOUT_S", "DEFAULT_STALL_TIMEOUT_S", "LIVE_REPORT",
-           "MAX_QUARANTINED_FRAMES", "LiveResult", "check_live_paths", "feeds_for", "is_delayed",
-           "run_live"]
+           "MAX_QUARANTINED_FRAMES", "LiveResult", "check_live_paths", "check_routes", "feeds_for",
+           "is_delayed", "run_live"]
 
 log = logging.getLogger("spxcc.host.live")
 
@@ -479,7 +479,8 @@ async def run_live(*, url: str | Sequence[str], api_key: str | ApiKey, subscript
                    connect_timeout_s: float | None = None,
                    broker: BrokerAdapter | None = None,
                    limits: RoutingLimits | None = None,
-                   reconcile_policy: ReconcilePolicy | None = None) -> LiveResult:
+                   reconcile_policy: ReconcilePolicy | None = None,
+                   on_ready: Callable[[], Awaitable[object]] | None = None) -> LiveResult:
     """Run one live session (module docstring) and return its outputs.
 
     :param url: the Massive websocket URL (e.g. ``wss://socket.massive.com/stocks``), or
@@ -521,6 +522,11 @@ async def run_live(*, url: str | Sequence[str], api_key: str | ApiKey, subscript
     :param reconcile_policy: the routing worker's reconciliation actions and limits (default
         :class:`~spxcc_core.broker.reconcile.ReconcilePolicy`): it reconciles at start-up
         and periodically with the registry's reconcilers.
+    :param on_ready: awaited once, when every argument is checked and the profile, detectors,
+        chain, store, output folder and recording are open, before the first connection (e.g.
+        to start the hub and say where it listens: a bad input never follows that line). If it
+        raises, the session ends there (the store is closed, an empty recording removed) and
+        the error propagates.
     :raises ConfigError: a bad argument, profile, detector name, store or output path; outputs
         that overlap each other or an input (:func:`check_live_paths`), before anything is
         written.
@@ -533,10 +539,8 @@ async def run_live(*, url: str | Sequence[str], api_key: str | ApiKey, subscript
     _check_seconds("connect_timeout_s", connect_timeout_s)
     check_live_paths(out_dir=out_dir, record=record, store=store, chain=chain, profile=profile)
     subs = [s.strip() for s in subscriptions if s.strip()]
-    if not subs:
-        raise ConfigError("subscribe to at least one channel, e.g. T.SPY,Q.SPY")
     urls = [url] if isinstance(url, str) else list(url)
-    routes, notes = _without_delayed_quotes(route(urls, subs))
+    routes, notes = check_routes(urls, subs)
     key = api_key if isinstance(api_key, ApiKey) else ApiKey(api_key)
     clock = clock if clock is not None else SystemClock()
     inputs = resolve_inputs(pm=pm, profile=profile, detectors=detectors, chain=chain)
@@ -595,6 +599,16 @@ async def run_live(*, url: str | Sequence[str], api_key: str | ApiKey, subscript
                                   connect_kwargs=connect_kwargs, stall_timeout_s=stall_timeout_s,
                                   on_link=linker(f), on_quarantine=quarantiner(f))
         clients = [f.client for f in feeds_ if f.client is not None]
+        if on_ready is not None:
+            try:
+                await on_ready()
+            except BaseException:
+                if recorder is not None and recorder.messages == 0:
+                    recorder.close()
+                    with contextlib.suppress(OSError):
+                        recorder.path.unlink()
+                    recorder = None
+                raise
         started_ms = clock.now_ms()
         reason, failure = await _consume(feeds_, s, idle_timeout_s=idle_timeout_s,
                                          duration_s=duration_s, stop=stop,
@@ -653,6 +667,22 @@ async def run_live(*, url: str | Sequence[str], api_key: str | ApiKey, subscript
             recorder.close()
         if owned:
             db.close()
+
+
+def check_routes(urls: Sequence[str], subscriptions: Sequence[str],
+                 ) -> tuple[list[tuple[str, list[str]]], list[str]]:
+    """The connections a live session opens: each URL with the channels routed to it
+    (:func:`~spxcc_core.host.routing.route`), without the ``Q.*`` channels of a delayed URL,
+    and a note per URL that lost some. Reads nothing and connects to nothing, so a command can
+    check its feed options before it reads a key or starts a hub.
+
+    :raises ConfigError: no channel, a bad URL, a channel no URL serves, or a delayed URL left
+        with no channel.
+    """
+    subs = [s.strip() for s in subscriptions if s.strip()]
+    if not subs:
+        raise ConfigError("subscribe to at least one channel, e.g. T.SPY,Q.SPY")
+    return _without_delayed_quotes(route(list(urls), subs))
 
 
 def _without_delayed_quotes(routes: list[tuple[str, list[str]]],

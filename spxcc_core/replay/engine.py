@@ -109,6 +109,7 @@ __all__ = [
     "ReplayRun",
     "RunResult",
     "SessionInput",
+    "check_recording",
     "check_run_paths",
     "replay_session",
     "run_replay",
@@ -315,9 +316,9 @@ def _replay_ws(path: Path, pipe: Sink, progress: Progress) -> WebsocketCounts:
     return ws_counts(stats)
 
 
-def _check_recording(path: Path) -> tuple[str, int]:
-    """Read a whole recording once before anything is written: the New York date of its first
-    trade or quote and its number of lines (for the progress bar).
+def check_recording(path: Path) -> tuple[str, int]:
+    """Read a whole recording once before anything is written (or served): the New York date
+    of its first trade or quote and its number of lines (for the progress bar).
 
     :raises InputError: an unreadable or malformed recording, or one without trades or quotes.
     """
@@ -361,7 +362,7 @@ def _prepared(session: SessionInput, kind: str) -> Iterator[_Source]:
         return
     path = Path(session)  # type: ignore[arg-type]
     if kind == "websocket":
-        date, lines = _check_recording(path)
+        date, lines = check_recording(path)
         yield _Source(kind, recording=path, date=date, lines=lines)
         return
     tmp = Path(tempfile.mkdtemp(prefix="spxcc-replay-"))
