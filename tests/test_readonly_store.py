@@ -31,38 +31,49 @@ PAPER = ["--broker", "paper", "--account", "P1"]
 LIVE = ["live", "--url", "ws://127.0.0.1:9/stocks", "--subscribe", "T.SPY",
         "--api-key-env", "SPXCC_TEST_UNSET_KEY"]
 
-#: Every reading command: argv (without the store option) and what a missing store gives:
-#: ``("refuse", reason)`` — exit 2, one line ``<label>: no such store file (<reason>)`` — or
-#: ``("answer", check)`` — exit 0, ``check(stdout)`` holds, a note on stderr.
-Expect = tuple[str, str] | tuple[str, Callable[[str], bool]]
+#: Every reading command run here: argv (without the store option), then what a missing store
+#: gives: the exit code, a check of stdout, and stderr exactly (``{label}`` is how the store is
+#: named: ``--db PATH``, ``$SPXCC_DB PATH`` or ``default store PATH``).
+Expect = tuple[int, Callable[[str], bool], str]
+REFUSED = "spxcc: error: {label}: no such store file ({why})\n"
+NOTE = ("spxcc: note: {label}: no such store file, so nothing was ever promoted there (none was "
+        "created)\n")
 
 
 def _default_id() -> str:
     return named_profile(get_plugin_manager(), "default").id
 
 
+def _empty(out: str) -> bool:
+    return out == ""
+
+
 READING: dict[str, tuple[list[str], Expect]] = {
-    "profile show": (["profile", "show"], ("answer", lambda out: out.startswith(
-        f"# profile {_default_id()}: ") and out.splitlines()[0].endswith(" (active)"))),
-    "profile show --toml": (["profile", "show", "--toml"], ("answer", lambda out: out
-                            == default_profile_toml(get_plugin_manager()))),
-    "profile show ID": (["profile", "show", "e1a954d6"], (
-        "refuse", "profile e1a954d6 would be a stored id; spxcc profile show never creates a "
-                  "store")),
-    "profile history": (["profile", "history"], ("answer", lambda out: out == (
-        "no profile was ever promoted: the built-in default profile is active\n"))),
-    "profile history --json": (["profile", "history", "--json"], ("answer", lambda out:
-                               json.loads(out) == {"active": None, "activations": []})),
-    "secrets list": (["secrets", "list"], (
-        "refuse", "spxcc secrets list never creates one; spxcc secrets set does")),
-    "secrets list --json": (["secrets", "list", "--json"], (
-        "refuse", "spxcc secrets list never creates one; spxcc secrets set does")),
-    "slippage report": (["slippage", "report"], ("refuse", "a report never creates one")),
+    "profile show": (["profile", "show"], (0, lambda out: out.startswith(
+        f"# profile {_default_id()}: ") and out.splitlines()[0].endswith(" (active)"), NOTE)),
+    "profile show --toml": (["profile", "show", "--toml"], (0, lambda out: out
+                            == default_profile_toml(get_plugin_manager()), NOTE)),
+    "profile show ID": (["profile", "show", "e1a954d6"], (2, _empty, REFUSED.replace(
+        "{why}", "profile e1a954d6 would be a stored id; spxcc profile show never creates a "
+                 "store"))),
+    "profile history": (["profile", "history"], (0, lambda out: out == (
+        "no profile was ever promoted: the built-in default profile is active\n"), NOTE)),
+    "profile history --json": (["profile", "history", "--json"], (0, lambda out: json.loads(
+        out) == {"active": None, "activations": []}, NOTE)),
+    "secrets list": (["secrets", "list"], (2, _empty, REFUSED.replace(
+        "{why}", "spxcc secrets list never creates one; spxcc secrets set does"))),
+    "secrets list --json": (["secrets", "list", "--json"], (2, _empty, REFUSED.replace(
+        "{why}", "spxcc secrets list never creates one; spxcc secrets set does"))),
+    "slippage report": (["slippage", "report"], (2, _empty, REFUSED.replace(
+        "{why}", "a report never creates one"))),
+    # as for an empty store: the intent is not recorded (an order routed from another store
+    # would be found by its tag: tests/test_cli_broker_status_cancel.py)
     "broker status": (["broker", "status", *PAPER, "--intent-id", "i-1"], (
-        "refuse", "spxcc broker status reads what a store recorded and never creates one")),
-    "reconcile": (["reconcile", *PAPER], (
-        "refuse", "reconciliation compares what a store recorded with the broker; it never "
-                  "creates a store")),
+        2, _empty, "spxcc: error: intent 'i-1': not recorded in the store and no order with "
+                   "its tag at paper account P1\n")),
+    "reconcile": (["reconcile", *PAPER], (2, _empty, REFUSED.replace(
+        "{why}", "reconciliation compares what a store recorded with the broker; it never "
+                 "creates a store"))),
 }
 
 #: The commands taking --db (as the parser names them) that only read the store.
@@ -121,18 +132,12 @@ def test_a_reading_command_never_creates_a_missing_store(
         capsys: pytest.CaptureFixture[str]) -> None:
     store = _store_path(how, tmp_path)
     extra, label = _name_store(how, store, monkeypatch)
-    argv, (kind, what) = READING[command]
+    argv, (want_code, check, want_err) = READING[command]
     capsys.readouterr()
     code = main([*argv, *extra])
     out, err = capsys.readouterr()
-    if kind == "refuse":
-        assert (code, out) == (2, "")
-        assert err == f"spxcc: error: {label}: no such store file ({what})\n"
-    else:
-        assert callable(what)
-        assert code == 0 and what(out), out
-        assert err == (f"spxcc: note: {label}: no such store file, so nothing was ever "
-                       "promoted there (none was created)\n")
+    assert code == want_code and check(out), (code, out)
+    assert err == want_err.replace("{label}", label)
     assert not store.exists() and not store.parent.exists()
 
 

@@ -27,11 +27,11 @@ killed run left unsent). A submit racing another process's submit of the same in
 that one's outcome and prints it as a duplicate. Refusals, broker rejections and
 unknown outcomes print one line and exit 2.
 
-``status --intent-id ID`` (which refuses a missing store file, one line, exit 2, and never
-creates one) prints one JSON object: the intent's stored state (``state`` etc.,
+``status --intent-id ID`` prints one JSON object: the intent's stored state (``state`` etc.,
 null when the store does not know the intent) and the broker's order (``order``, a BrokerOrder
 found by the stored order id, else by the intent's tag; null when there is none). It writes
-nothing. ``cancel --intent-id ID`` cancels the broker order found the same way and prints
+nothing, and never creates a missing store (it answers as for an empty one). ``cancel
+--intent-id ID`` cancels the broker order found the same way and prints
 ``{"intentId", "state", "brokerOrderId", "requested", "message"}``; it is idempotent: an order
 (or intent) that is already final prints why nothing was requested and exits 0, a queued intent
 that never reached the broker is canceled in the store. Exit 2 only on errors (unknown intent
@@ -237,18 +237,26 @@ def open_adapter(args: argparse.Namespace, store: Store) -> Iterator[BrokerAdapt
         adapter.close()
 
 
-def open_store(args: argparse.Namespace, *, existing: str | None = None) -> Store:
+def open_store(args: argparse.Namespace, *, missing: str = "create") -> Store:
     """The store of ``--db`` (default ``$SPXCC_DB`` or the user data folder) with every
-    plugin's migrations; input files of ``args`` must not be the store. A missing store file
-    is created, unless ``existing`` is given: then it is refused with that reason
-    (:meth:`~spxcc_core.store.existing.StoreRef.require`)."""
+    plugin's migrations; input files of ``args`` must not be the store.
+
+    :param missing: what a missing store file gives: ``"create"`` (commands that write),
+        ``"empty"`` (an empty in-memory store in its place, nothing created: commands that only
+        read), or any other text: refused with that text as the reason
+        (:meth:`~spxcc_core.store.existing.StoreRef.require`).
+    :raises InputError: the store file is missing and ``missing`` is a reason.
+    """
     ref = StoreRef.of(args.db)
     check_paths({"--db": store_file(ref.target)}, {"--intent": getattr(args, "intent", None),
                                                    "--key-file": args.key_file})
-    if existing is not None:
-        ref.require(existing)
-    return Store(ref.target,
-                 migrations=all_migrations(plugin_migrations(get_plugin_manager())))
+    migrations = all_migrations(plugin_migrations(get_plugin_manager()))
+    if missing == "create":
+        return Store(ref.target, migrations=migrations)
+    if missing == "empty":
+        return ref.open_or_empty(migrations)
+    ref.require(missing)
+    return Store(ref.target, migrations=migrations)
 
 
 def _run_snapshot(args: argparse.Namespace) -> int:
@@ -333,9 +341,7 @@ def _broker_order(adapter: BrokerAdapter, account: str, intent_id: str,
 
 
 def _run_status(args: argparse.Namespace) -> int:
-    with (open_store(args, existing="spxcc broker status reads what a store recorded and "
-                                    "never creates one") as store,
-          open_adapter(args, store) as adapter):
+    with open_store(args, missing="empty") as store, open_adapter(args, store) as adapter:
         brief = _recorded(store, args)
         rec = BrokerStore(store).get(args.intent_id) if brief is not None else None
         order = _broker_order(adapter, args.account, args.intent_id,

@@ -78,8 +78,8 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError("no reconciler is registered (spxcc_register_reconcilers): "
                           "nothing could be compared")
     cleared = False
-    with (open_store(args, existing="reconciliation compares what a store recorded with the "
-                                    "broker; it never creates a store") as store,
+    with (open_store(args, missing="reconciliation compares what a store recorded with the "
+                                   "broker; it never creates a store") as store,
           open_adapter(args, store) as adapter):
         worker = RoutingWorker(adapter, BrokerStore(store), registry=registry,
                                reconcilers=classes, reconcile_policy=policy)

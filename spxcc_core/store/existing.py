@@ -5,8 +5,9 @@ Commands that only read a store (``spxcc profile show|history``, ``spxcc secrets
 active-profile and vault look-ups of ``spxcc replay``/``live``) never create one: opening an
 SQLite file that does not exist would create it (and its folder). They name their store with
 :meth:`StoreRef.of` and either refuse a missing file (:meth:`StoreRef.require`: one line
-naming the file, the CLI exits 2) or answer as for an empty store without opening anything
-(:attr:`StoreRef.missing`). Commands that write keep opening the store with
+naming the file, the CLI exits 2) or answer as for an empty store without creating anything
+(:attr:`StoreRef.missing`, or :meth:`StoreRef.open_or_empty`: an empty in-memory store in its
+place). Commands that write keep opening the store with
 :class:`~spxcc_core.store.base.Store`, which creates it.
 
 A PostgreSQL URL is never "missing" (a server database: connecting says whether it exists),
@@ -16,14 +17,23 @@ nor is ``:memory:``.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 
 from spxcc_core.errors import InputError
 from spxcc_core.store.target import StoreTarget, is_postgres_url, redact_dsn, store_file
 
-__all__ = ["StoreRef", "missing_store_file"]
+if TYPE_CHECKING:
+    from spxcc_core.store.base import Store
+    from spxcc_core.store.migrations import Migration
+
+__all__ = ["MEMORY", "StoreRef", "missing_store_file"]
+
+#: The target of a private in-memory SQLite store.
+MEMORY = ":memory:"
 
 
 def missing_store_file(target: StoreTarget) -> Path | None:
@@ -77,3 +87,15 @@ class StoreRef:
         """
         if self.missing:
             raise InputError(self.label, f"no such store file ({why})")
+
+    def open_or_empty(self, migrations: Sequence[Migration] | None = None) -> Store:
+        """The store; when its file is missing, an empty private in-memory store with the same
+        schema instead: reads answer as for a new store, nothing is created, and whatever is
+        written to it is lost on close.
+
+        :param migrations: as for :class:`~spxcc_core.store.base.Store`.
+        :raises ConfigError: the store cannot be opened. :raises StoreError: not a store.
+        """
+        from spxcc_core.store.base import Store
+
+        return Store(MEMORY if self.missing else self.target, migrations)
