@@ -24,6 +24,7 @@ import pytest
 from spxcc_core.cli import build_parser, main
 from spxcc_core.plugins import get_plugin_manager
 from spxcc_core.run.profiles import default_profile_toml, named_profile
+from spxcc_core.store import Store
 from spxcc_core.store.existing import StoreRef, missing_store_file
 from spxcc_core.store.sqlite import DB_ENV, default_db_path
 
@@ -235,3 +236,18 @@ def test_the_label_says_where_the_store_came_from(tmp_path: Path,
     with pytest.raises(Exception, match=r"no such store file \(because\)"):
         StoreRef.of(p).require("because")
     assert not p.exists()
+
+
+def test_open_or_empty_puts_an_empty_memory_store_in_place_of_a_missing_file(
+        tmp_path: Path) -> None:
+    from spxcc_core.store.profiles import ProfileHistory
+
+    missing = tmp_path / "typo" / "x.sqlite3"
+    with StoreRef.of(missing).open_or_empty() as store:
+        assert store.location == ":memory:"
+        assert ProfileHistory(store).activations() == []
+    assert not missing.parent.exists()
+    there = tmp_path / "there.sqlite3"
+    Store(there).close()  # a writing command made it
+    with StoreRef.of(there).open_or_empty() as store:
+        assert store.location == str(there)
