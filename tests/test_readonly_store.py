@@ -169,7 +169,9 @@ def test_live_without_a_key_never_creates_the_store_of_its_vault(
     assert main([*LIVE, "--db", str(store)]) == 2
     assert capsys.readouterr().err == (
         "spxcc: error: massive api key: environment variable SPXCC_TEST_UNSET_KEY is not set "
-        f"and there is no vault: --db {store}: no such store file (none was created)\n")
+        f"and there is no vault: --db {store}: no such store file (none was created); store "
+        "the key with `spxcc secrets set massive_api_key` (master key $SPXCC_MASTER_KEY or "
+        "--key-file)\n")
     assert not store.parent.exists()
 
 

@@ -169,8 +169,12 @@ def api_key_of(args: argparse.Namespace) -> str:
     ref = StoreRef.of(args.db or None)
     what = env_var_label(env_var) if env_var else "no environment variable"
     if ref.missing:  # no vault to read: looking the key up never creates a store
+        from spxcc_core.secrets.keys import MASTER_KEY_ENV
+
         raise ConfigError(f"massive api key: {what} is not set and there is no vault: "
-                          f"{ref.label}: no such store file (none was created)")
+                          f"{ref.label}: no such store file (none was created); store the key "
+                          f"with `spxcc secrets set {API_KEY_SECRET}` (master key "
+                          f"${MASTER_KEY_ENV} or --key-file)")
     store = Store(ref.target)
     try:
         secret = resolve_secret(API_KEY_SECRET, store=store,
