@@ -122,6 +122,7 @@ def test_unrecorded_intent_is_found_by_tag(fake: FakeTradier, db: Path,
                                        order_type="limit", limit_price=1.0))
     code, out, err = run(capsys, *tradier(fake, "status", "--intent-id", "elsewhere-1"))
     assert (code, err) == (0, "")
+    assert not db.exists()  # status only reads: a missing store is read as empty, not created
     status = json.loads(out)
     assert (status["state"], status["brokerOrderId"], status["order"]["status"]) == (
         None, ack.broker_order_id, "open")

@@ -88,6 +88,15 @@ def test_an_untouched_live_run_is_identical(live_run: Path,
                                              "broker fill: nothing to compare")
 
 
+def test_a_missing_profile_store_is_read_as_empty_and_never_created(
+        live_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "typo" / "profiles.sqlite3"
+    code, report = _parity([str(live_run), "--profile-db", str(missing)], capsys)
+    assert code == 0 and report["verdict"] == "identical"
+    assert not missing.parent.exists()
+    assert not (tmp_path / "no-such-profile-store.sqlite3").exists()  # $SPXCC_DB either
+
+
 def _tamper_line(path: Path, index: int, field: str, new: Any) -> tuple[dict[str, Any], Any]:
     lines = path.read_bytes().splitlines(keepends=True)
     record = json.loads(lines[index])

@@ -30,7 +30,8 @@ unknown outcomes print one line and exit 2.
 ``status --intent-id ID`` prints one JSON object: the intent's stored state (``state`` etc.,
 null when the store does not know the intent) and the broker's order (``order``, a BrokerOrder
 found by the stored order id, else by the intent's tag; null when there is none). It writes
-nothing. ``cancel --intent-id ID`` cancels the broker order found the same way and prints
+nothing, and never creates a missing store (it answers as for an empty one). ``cancel
+--intent-id ID`` cancels the broker order found the same way and prints
 ``{"intentId", "state", "brokerOrderId", "requested", "message"}``; it is idempotent: an order
 (or intent) that is already final prints why nothing was requested and exits 0, a queued intent
 that never reached the broker is canceled in the store. Exit 2 only on errors (unknown intent
@@ -66,7 +67,8 @@ from spxcc_core.errors import ConfigError, InputError, SpxccError
 from spxcc_core.outputs import check_paths
 from spxcc_core.plugins import get_plugin_manager
 from spxcc_core.registry import PluginRegistry
-from spxcc_core.store import Store, default_db_path
+from spxcc_core.store import Store
+from spxcc_core.store.existing import StoreRef
 from spxcc_core.store.migrations import all_migrations, plugin_migrations
 from spxcc_core.store.target import db_argument, store_file
 
@@ -235,13 +237,26 @@ def open_adapter(args: argparse.Namespace, store: Store) -> Iterator[BrokerAdapt
         adapter.close()
 
 
-def open_store(args: argparse.Namespace) -> Store:
+def open_store(args: argparse.Namespace, *, missing: str = "create") -> Store:
     """The store of ``--db`` (default ``$SPXCC_DB`` or the user data folder) with every
-    plugin's migrations; input files of ``args`` must not be the store."""
-    db = args.db if args.db is not None else default_db_path()
-    check_paths({"--db": store_file(db)}, {"--intent": getattr(args, "intent", None),
-                               "--key-file": args.key_file})
-    return Store(db, migrations=all_migrations(plugin_migrations(get_plugin_manager())))
+    plugin's migrations; input files of ``args`` must not be the store.
+
+    :param missing: what a missing store file gives: ``"create"`` (commands that write),
+        ``"empty"`` (an empty in-memory store in its place, nothing created: commands that only
+        read), or any other text: refused with that text as the reason
+        (:meth:`~spxcc_core.store.existing.StoreRef.require`).
+    :raises InputError: the store file is missing and ``missing`` is a reason.
+    """
+    ref = StoreRef.of(args.db)
+    check_paths({"--db": store_file(ref.target)}, {"--intent": getattr(args, "intent", None),
+                                                   "--key-file": args.key_file})
+    migrations = all_migrations(plugin_migrations(get_plugin_manager()))
+    if missing == "create":
+        return Store(ref.target, migrations=migrations)
+    if missing == "empty":
+        return ref.open_or_empty(migrations)
+    ref.require(missing)
+    return Store(ref.target, migrations=migrations)
 
 
 def _run_snapshot(args: argparse.Namespace) -> int:
@@ -326,7 +341,7 @@ def _broker_order(adapter: BrokerAdapter, account: str, intent_id: str,
 
 
 def _run_status(args: argparse.Namespace) -> int:
-    with open_store(args) as store, open_adapter(args, store) as adapter:
+    with open_store(args, missing="empty") as store, open_adapter(args, store) as adapter:
         brief = _recorded(store, args)
         rec = BrokerStore(store).get(args.intent_id) if brief is not None else None
         order = _broker_order(adapter, args.account, args.intent_id,

@@ -149,7 +149,7 @@ class _RefuseKey(argparse.Action):
 def api_key_of(args: argparse.Namespace) -> str:
     """The Massive API key: ``args.api_key_env``'s variable when set, else the vault's
     ``massive_api_key`` (store ``args.db``, master key ``args.key_file``); also used by
-    ``spxcc serve --live``.
+    ``spxcc serve --live``. A missing store file is not created (no vault: no key).
 
     :raises ConfigError: neither gives a key (never repeating any value).
     """
@@ -159,19 +159,28 @@ def api_key_of(args: argparse.Namespace) -> str:
         env_var_label,
         resolve_secret,
     )
-    from spxcc_core.store.sqlite import Store, default_db_path
+    from spxcc_core.store.existing import StoreRef
+    from spxcc_core.store.sqlite import Store
 
     env_var = check_env_var_name("--api-key-env", args.api_key_env) if args.api_key_env else None
     if env_var and os.environ.get(env_var):
         return resolve_secret(API_KEY_SECRET, store=None, key_source=None,
                               env_var=env_var).reveal()
-    store = Store(args.db or default_db_path())
+    ref = StoreRef.of(args.db or None)
+    what = env_var_label(env_var) if env_var else "no environment variable"
+    if ref.missing:  # no vault to read: looking the key up never creates a store
+        from spxcc_core.secrets.keys import MASTER_KEY_ENV
+
+        raise ConfigError(f"massive api key: {what} is not set and there is no vault: "
+                          f"{ref.label}: no such store file (none was created); store the key "
+                          f"with `spxcc secrets set {API_KEY_SECRET}` (master key "
+                          f"${MASTER_KEY_ENV} or --key-file)")
+    store = Store(ref.target)
     try:
         secret = resolve_secret(API_KEY_SECRET, store=store,
                                 key_source=MasterKeySource.from_env_or_file(args.key_file),
                                 env_var=env_var)
     except ConfigError as exc:
-        what = env_var_label(env_var) if env_var else "no environment variable"
         raise ConfigError(f"massive api key: {what} is not set and the vault cannot be read: "
                           f"{exc}") from None
     finally:

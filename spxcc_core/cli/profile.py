@@ -1,6 +1,9 @@
 """``spxcc profile show|history|promote|revert``: the profile store and the active profile.
 
-The store is ``--db`` (default ``$SPXCC_DB`` or the user data folder). ``promote`` refuses a
+The store is ``--db`` (default ``$SPXCC_DB`` or the user data folder). ``show`` and ``history``
+only read it: with no such store file they answer for an empty store (the built-in default
+profile is active, nothing was promoted; a note on stderr names the file) and create nothing;
+``show ID`` of a stored id refuses a missing file. ``promote`` refuses a
 candidate without a ``promote`` gate decision unless ``--force`` (recorded as forced);
 ``revert`` undoes the last promotion (repeated: further back) in one command and is recorded
 too. Bad input or a refusal: one line, exit 2.
@@ -10,11 +13,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from spxcc_core.cli.parser import examples
 from spxcc_core.cli.runargs import db_argument
+from spxcc_core.store.existing import StoreRef
 
 if TYPE_CHECKING:
     from spxcc_core.store.sqlite import Store
@@ -72,9 +78,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _store(args: argparse.Namespace) -> Store:
-    from spxcc_core.store.sqlite import Store, default_db_path
+    """The store of ``--db`` for the commands that write (created when missing)."""
+    from spxcc_core.store.sqlite import Store
 
-    return Store(args.db if args.db is not None else default_db_path())
+    return Store(StoreRef.of(args.db).target)
+
+
+def _note_missing(ref: StoreRef) -> None:
+    """Say on stderr that the answer is the empty store's (a mistyped --db shows here)."""
+    print(f"spxcc: note: {ref.label}: no such store file, so nothing was ever promoted there "
+          "(none was created)", file=sys.stderr)
 
 
 def _when(ms: int) -> str:
@@ -88,10 +101,21 @@ def _show(args: argparse.Namespace) -> int:
     from spxcc_core.store.profiles import ProfileHistory
 
     pm = get_plugin_manager()
-    with _store(args) as db:
-        history = ProfileHistory(db)
-        named = named_profile(pm, args.profile, history)
-        active = effective_active_id(pm, history)
+    ref = StoreRef.of(args.db)
+    if ref.missing:  # the built-in default is active; only a stored id needs the store
+        arg = Path(args.profile)
+        if not (args.profile in ("default", "active") or arg.is_file()
+                or arg.suffix.lower() == ".toml" or os.sep in args.profile):
+            ref.require(f"profile {args.profile} would be a stored id; spxcc profile show "
+                        "never creates a store")
+        named = named_profile(pm, args.profile, None)
+        active = named_profile(pm, "default").id
+        _note_missing(ref)
+    else:
+        with _store(args) as db:
+            history = ProfileHistory(db)
+            named = named_profile(pm, args.profile, history)
+            active = effective_active_id(pm, history)
     state = "active" if named.id == active else "not active"
     if not args.toml:
         print(f"# profile {named.id}: {named.profile.name} v{named.profile.version} ({state})")
@@ -102,10 +126,15 @@ def _show(args: argparse.Namespace) -> int:
 def _history(args: argparse.Namespace) -> int:
     from spxcc_core.store.profiles import ProfileHistory
 
-    with _store(args) as db:
-        history = ProfileHistory(db)
-        acts = history.activations()
-        names = {a.profile_id: p.name for a in acts if (p := history.get(a.profile_id))}
+    ref = StoreRef.of(args.db)
+    if ref.missing:  # no store: nothing was ever promoted
+        acts, names = [], {}
+        _note_missing(ref)
+    else:
+        with _store(args) as db:
+            history = ProfileHistory(db)
+            acts = history.activations()
+            names = {a.profile_id: p.name for a in acts if (p := history.get(a.profile_id))}
     if args.json:
         import msgspec
 

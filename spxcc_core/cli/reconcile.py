@@ -69,24 +69,18 @@ def _policy(args: argparse.Namespace) -> ReconcilePolicy:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from spxcc_core.errors import InputError
-    from spxcc_core.store.sqlite import default_db_path
-
     if args.policy is not None:
         check_paths({"--db": store_file(args.db)}, {"--policy": args.policy})
     policy = _policy(args)
-    db = args.db if args.db is not None else default_db_path()
-    path = store_file(db)
-    if path is not None and not Path(path).exists():
-        raise InputError(f"--db {path}", "no such store file (reconciliation compares what a "
-                         "store recorded with the broker; it never creates a store)")
     registry = PluginRegistry(get_plugin_manager())
     classes = reconciler_classes(registry)
     if not classes:
         raise ConfigError("no reconciler is registered (spxcc_register_reconcilers): "
                           "nothing could be compared")
     cleared = False
-    with open_store(args) as store, open_adapter(args, store) as adapter:
+    with (open_store(args, missing="reconciliation compares what a store recorded with the "
+                                   "broker; it never creates a store") as store,
+          open_adapter(args, store) as adapter):
         worker = RoutingWorker(adapter, BrokerStore(store), registry=registry,
                                reconcilers=classes, reconcile_policy=policy)
         engine = worker.guard.engine

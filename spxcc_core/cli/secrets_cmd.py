@@ -32,7 +32,8 @@ from spxcc_core.secrets import (
 )
 from spxcc_core.secrets.keys import MasterKey
 from spxcc_core.secrets.vault import MAX_VALUE_BYTES
-from spxcc_core.store import Store, default_db_path
+from spxcc_core.store import Store
+from spxcc_core.store.existing import StoreRef
 from spxcc_core.store.target import db_argument, store_file
 
 __all__ = ["register"]
@@ -87,11 +88,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     k.set_defaults(func=_run_keygen)
 
 
-def _store(args: argparse.Namespace) -> Store:
-    db = args.db if args.db is not None else default_db_path()
-    check_paths({"--db": store_file(db)}, {f"--{name.replace('_', '-')}": getattr(args, name, None)
-                               for name in ("key_file", "previous_key_file", "new_key_file")})
-    return Store(db)
+def _store(args: argparse.Namespace, *, read_only: bool = False) -> Store:
+    """The store of ``--db``: created when missing, unless ``read_only`` (then a missing file
+    is refused, one line)."""
+    ref = StoreRef.of(args.db)
+    check_paths({"--db": store_file(ref.target)},
+                {f"--{name.replace('_', '-')}": getattr(args, name, None)
+                 for name in ("key_file", "previous_key_file", "new_key_file")})
+    if read_only:
+        ref.require("spxcc secrets list never creates one; spxcc secrets set does")
+    return Store(ref.target)
 
 
 def _key_source(args: argparse.Namespace) -> MasterKeySource:
@@ -144,7 +150,7 @@ def _run_set(args: argparse.Namespace) -> int:
 
 
 def _run_list(args: argparse.Namespace) -> int:
-    with _store(args) as store:
+    with _store(args, read_only=True) as store:
         infos = Vault(store).list()
     if args.json:
         sys.stdout.write(_list_encoder.encode(infos).decode("utf-8") + "\n")

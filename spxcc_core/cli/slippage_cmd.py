@@ -17,14 +17,15 @@ import msgspec
 
 from spxcc_core.cli.parser import examples
 from spxcc_core.contracts.slippage import SlippageReport
-from spxcc_core.errors import ConfigError, InputError
+from spxcc_core.errors import ConfigError
 from spxcc_core.outputs import atomic_write, check_paths
 from spxcc_core.slippage.model import FILL_KINDS
 from spxcc_core.slippage.plot import histogram_scene, render_png, render_svg
 from spxcc_core.slippage.report import MIN_BIN_DOLLARS, build_report
 from spxcc_core.slippage.rolling import RollingConfig
 from spxcc_core.slippage.store import SlippageStore
-from spxcc_core.store import Store, default_db_path
+from spxcc_core.store import Store
+from spxcc_core.store.existing import StoreRef
 from spxcc_core.store.target import db_argument, store_file
 
 __all__ = ["register"]
@@ -91,9 +92,9 @@ def _check_options(args: argparse.Namespace) -> None:
 def _run_report(args: argparse.Namespace) -> int:
     config = _config(args)
     _check_options(args)
-    db: str | Path = args.db if args.db is not None else default_db_path()
-    if isinstance(db, Path) and not db.is_file():
-        raise InputError(f"--db {db}", "no such store file (a report never creates one)")
+    ref = StoreRef.of(args.db)
+    ref.require("a report never creates one")
+    db = ref.target
     if args.plot is not None:
         check_paths({"--plot": args.plot}, {"--db": store_file(db)})
     with Store(db) as store:

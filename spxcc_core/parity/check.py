@@ -48,9 +48,9 @@ from spxcc_core.run.result import RunResult, json_document
 from spxcc_core.run.setup import resolve_profile
 from spxcc_core.slippage.report import build_report
 from spxcc_core.slippage.store import SlippageStore
+from spxcc_core.store.existing import StoreRef
 from spxcc_core.store.profiles import ProfileHistory
 from spxcc_core.store.sqlite import Store
-from spxcc_core.store.target import is_postgres_url
 
 __all__ = ["CHAIN_FILE", "COMPARED_FILES", "EXECUTION_FILES", "LIVE_FILE", "PARITY_FILE",
            "REPORT_FILE", "STORE_FILE", "LiveRun", "ParityResult", "check_parity",
@@ -155,17 +155,6 @@ def _source(run: LiveRun, session: str | os.PathLike[str] | None) -> Path:
     return path
 
 
-def _profile_store(db: str | os.PathLike[str] | None) -> str | Path | None:
-    """The profile store to look the live profile up in (None: none to read; never created)."""
-    from spxcc_core.store.sqlite import default_db_path
-
-    target = db if db is not None else default_db_path()
-    if isinstance(target, str) and is_postgres_url(target):
-        return target
-    path = Path(target)
-    return path if path.is_file() else None
-
-
 def _resolve_profile(pm: pluggy.PluginManager, run: LiveRun, profile: str | None,
                      db: str | os.PathLike[str] | None) -> tuple[Profile, list[str] | None]:
     """The profile (and detector selection) whose hash is the live run's.
@@ -173,8 +162,8 @@ def _resolve_profile(pm: pluggy.PluginManager, run: LiveRun, profile: str | None
     :raises ConfigError: the live profile cannot be found, or ``profile`` is another one.
     """
     ref = run.report.detection.profile
-    store = _profile_store(db)
-    history_db = Store(store) if store is not None else None
+    store = StoreRef.of(db, "--profile-db")  # a missing file is not read, nor created
+    history_db = None if store.missing else Store(store.target)
     try:
         history = ProfileHistory(history_db) if history_db is not None else None
         if profile is not None:
@@ -196,9 +185,9 @@ def _resolve_profile(pm: pluggy.PluginManager, run: LiveRun, profile: str | None
         return prof, detectors
     given = f"--profile {profile}" if profile is not None else "the built-in default profile"
     raise ConfigError(f"the live run used profile {ref.hash} ({ref.name} v{ref.version}); "
-                      f"{given} is another one, and the profile store "
-                      f"{store if store is not None else '(none)'} does not hold it: give it "
-                      "with --profile FILE.toml|ID (or --profile-db STORE)")
+                      f"{given} is another one, and the profile store ({store.label}"
+                      f"{', no such file' if history_db is None else ''}) does not hold it: "
+                      "give it with --profile FILE.toml|ID (or --profile-db STORE)")
 
 
 def _summary(source: SlippageSource, records: list[SlippageRecord]) -> SourceSlippage | None:
@@ -286,9 +275,7 @@ def check_parity(live_dir: str | os.PathLike[str], *,
     pm = pm if pm is not None else get_plugin_manager()
     realism = None
     if db is not None:  # a bad store is refused before any work
-        if not (isinstance(db, str) and is_postgres_url(db)) and not Path(db).is_file():
-            raise InputError(f"--db {os.fspath(db)}", "no such store file (parity never "
-                                                      "creates one)")
+        StoreRef.of(db).require("parity never creates one")
         realism = fill_realism(db)
     run = read_live_run(live_dir)
     source = _source(run, session)

@@ -29,9 +29,9 @@ from spxcc_core.detect.profile import (
 from spxcc_core.detect.runner import DETECTORS, DetectorRunner
 from spxcc_core.errors import ConfigError
 from spxcc_core.registry import PluginRegistry, as_registry
+from spxcc_core.store.existing import missing_store_file
 from spxcc_core.store.profiles import ProfileHistory, StoredProfile
 from spxcc_core.store.sqlite import Store
-from spxcc_core.store.target import is_postgres_url
 
 __all__ = ["NamedProfile", "active_profile", "default_profile_toml", "named_profile",
            "profile_from_text", "profile_id", "store_profile", "toml_value"]
@@ -133,7 +133,7 @@ def store_profile(history: ProfileHistory, named: NamedProfile, at_ms: int) -> S
 def active_profile(store: str | os.PathLike[str]) -> Profile | None:
     """The active profile of the store ``store`` (a file or a PostgreSQL URL), parsed; None
     when the file does not exist (it is not created) or no profile was ever made active."""
-    if not is_postgres_url(store) and not Path(store).is_file():
+    if missing_store_file(store) is not None:
         return None
     with Store(store) as db:
         history = ProfileHistory(db)
