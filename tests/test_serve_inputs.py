@@ -78,12 +78,23 @@ def _serve(*extra: str) -> list[str]:
     (["--speed", "-1"], "--speed must be >= 0"),
     (["--speed", "nan"], "--speed must be >= 0"),
     (["--linger", "-1"], "--linger must be >= 0"),
-    (["--connect-timeout", "0"], "--connect-timeout must be > 0"),
-    (["--subscribe", " , "], "--subscribe: give at least one channel"),
 ])
 def test_bad_numbers_and_lists(recording: Path, extra: list[str], message: str,
                                capsys: pytest.CaptureFixture[str]) -> None:
     _refused([*_serve("--replay", str(recording)), *extra], message, capsys)
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--connect-timeout", "0"], "--connect-timeout must be > 0"),
+    (["--duration", "0"], "--duration must be > 0"),
+    (["--subscribe", " , "], "--subscribe: give at least one channel"),
+])
+def test_bad_live_numbers_and_lists(extra: list[str], message: str,
+                                    capsys: pytest.CaptureFixture[str],
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MASSIVE_API_KEY", MASSIVE_TEST_API_KEY)
+    _refused(["serve", "--live", "--bind", "127.0.0.1:{port}", "--url", "ws://127.0.0.1:9/stocks",
+              "--subscribe", "T.SPY", *extra], message, capsys)
 
 
 def test_bad_configuration_file(recording: Path, tmp_path: Path,
@@ -310,3 +321,91 @@ def test_host_start_resolves_its_inputs_before_binding() -> None:
         _ = host.hub
     assert _port_is_free(port)
 
+
+
+# ---------------------------------------------------------------- options of the other mode
+
+def _mode_line(option: str, mode: str, run: str, why: str) -> str:
+    return (f"spxcc: error: spxcc serve: {option} is an option of {mode}, and this run is {run} "
+            f"({why}): it would have no effect\n")
+
+
+def _refused_exactly(argv: list[str], line: str, tmp_path: Path,
+                     capsys: pytest.CaptureFixture[str]) -> None:
+    """``argv`` (its address given as ``{port}``) exits 2 with exactly ``line`` on stderr,
+    nothing on stdout, nothing listening on the port and nothing written: its ``--db`` store
+    file and that file's folder stay absent."""
+    store = tmp_path / "never" / "spxcc.sqlite3"
+    port = _free_port()
+    code = main([*(a.replace("{port}", str(port)) for a in argv), "--db", str(store)])
+    captured = capsys.readouterr()
+    assert code == 2, captured
+    assert captured.err == line
+    assert captured.out == ""
+    assert _port_is_free(port)
+    assert not store.parent.exists()
+
+
+@pytest.mark.parametrize(("extra", "option"), [
+    (["--speed", "60"], "--speed"),
+    (["--speed", "-1"], "--speed"),  # the mode is checked before the value
+    (["--linger", "5"], "--linger"),
+    (["--execute-option", "latency_ms=5"], "--execute-option"),
+])
+def test_replay_options_refused_with_live(extra: list[str], option: str, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str],
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MASSIVE_API_KEY", MASSIVE_TEST_API_KEY)
+    argv = ["serve", "--live", "--bind", "127.0.0.1:{port}", "--url", "ws://127.0.0.1:9/stocks",
+            "--subscribe", "T.SPY", *extra]
+    line = _mode_line(option, "--replay", "live", "--live")
+    _refused_exactly(argv, line, tmp_path, capsys)
+
+
+def test_execute_refused_with_live(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MASSIVE_API_KEY", MASSIVE_TEST_API_KEY)
+    argv = ["serve", "--live", "--bind", "127.0.0.1:{port}", "--url", "ws://127.0.0.1:9/stocks",
+            "--subscribe", "T.SPY", "--execute", "paper"]
+    _refused_exactly(argv, "spxcc: error: spxcc serve --execute runs with --replay, this run is "
+                           "live (--live); to execute live use spxcc live --execute NAME (with "
+                           "--serve for the hub)\n", tmp_path, capsys)
+
+
+@pytest.mark.parametrize(("extra", "option"), [
+    (["--url", "ws://127.0.0.1:9/stocks"], "--url"),
+    (["--subscribe", "T.SPY"], "--subscribe"),
+    (["--api-key-env", "MY_KEY"], "--api-key-env"),
+    (["--key-file", "master.key"], "--key-file"),
+    (["--connect-timeout", "5"], "--connect-timeout"),
+    (["--duration", "5"], "--duration"),
+    (["--duration", "0"], "--duration"),  # the mode is checked before the value
+])
+def test_live_options_refused_with_replay(recording: Path, extra: list[str], option: str,
+                                          tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    line = _mode_line(option, "--live", "a replay", "--replay")
+    _refused_exactly([*_serve("--replay", str(recording)), *extra], line, tmp_path, capsys)
+
+
+def test_execute_option_without_execute(recording: Path, tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    _refused_exactly([*_serve("--replay", str(recording)), "--execute-option", "fill=mid"],
+                     "spxcc: error: spxcc serve: --execute-option needs --execute BROKER (it "
+                     "would have no effect)\n", tmp_path, capsys)
+
+
+def test_the_mode_of_the_configuration_file(recording: Path, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without --live or --replay the mode is the file's, and the message says so."""
+    monkeypatch.setenv("MASSIVE_API_KEY", MASSIVE_TEST_API_KEY)
+    cfg = tmp_path / "host.toml"
+    cfg.write_text('[live]\nurls = ["ws://127.0.0.1:9/stocks"]\nsubscribe = ["T.SPY"]\n')
+    _refused_exactly(["serve", "--bind", "127.0.0.1:{port}", "--config", str(cfg), "--linger",
+                      "1"], _mode_line("--linger", "--replay", "live", "[live] in --config"),
+                     tmp_path, capsys)
+    cfg.write_text(f'[replay]\nsession = "{recording}"\n')
+    _refused_exactly(["serve", "--bind", "127.0.0.1:{port}", "--config", str(cfg), "--duration",
+                      "1"], _mode_line("--duration", "--live", "a replay", "[replay] in --config"),
+                     tmp_path, capsys)

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from spxcc_core.host.config import HostConfig
     from spxcc_core.run.steps import RecordedSession
 
-__all__ = ["register"]
+__all__ = ["LIVE_ONLY", "REPLAY_ONLY", "check_mode_options", "register"]
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -44,7 +44,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     "reads Massive (the API key from --api-key-env or the vault, as spxcc "
                     "live); --replay plays a recorded session (a .jsonl recording, a session "
                     "cache or flat files) paced in event time x --speed, so the page can be tried without a market-data account. Binds "
-                    "127.0.0.1 unless --bind-any, which needs a hub token hash.",
+                    "127.0.0.1 unless --bind-any, which needs a hub token hash. An option of "
+                    "the other mode (marked --live: or --replay: below) is refused, exit 2: "
+                    "it would have no effect.",
         **examples('spxcc serve --replay session.jsonl --speed 60', 'spxcc serve --replay cache/2025-12-12 --speed 0 --execute paper', 'spxcc serve --live --url wss://socket.massive.com/stocks --subscribe T.SPY,Q.SPY'))
     source = p.add_mutually_exclusive_group()
     source.add_argument("--live", action="store_true",
@@ -58,10 +60,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="host configuration file (docs/embedding.md); options given here "
                         "override it")
     p.add_argument("--speed", type=float, default=None, metavar="X",
-                   help="replay pace: event seconds per wall second (default 60; 0: as fast "
+                   help="--replay: pace, event seconds per wall second (default 60; 0: as fast "
                         "as possible)")
     p.add_argument("--linger", type=float, default=None, metavar="S",
-                   help="after a replay ends, keep serving the page S seconds (default: until "
+                   help="--replay: after the replay ends, keep serving the page S seconds (default: until "
                         "Ctrl-C)")
     p.add_argument("--bind", default=None, metavar="HOST:PORT",
                    help="where the hub and the page listen (default 127.0.0.1:8765; port 0: "
@@ -89,7 +91,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         f"--config, else {API_KEY_ENV}); when unset the vault's "
                         f"{API_KEY_SECRET!r} is used")
     p.add_argument("--key-file", type=Path, default=None, metavar="PATH",
-                   help="vault master key file (default $SPXCC_MASTER_KEY)")
+                   help="--live: vault master key file, to read the API key from the vault "
+                        "(default $SPXCC_MASTER_KEY)")
     p.add_argument("--connect-timeout", type=float, default=None, metavar="S",
                    help="--live: exit 2 when no handshake succeeded after S seconds "
                         "(default 30)")
@@ -149,13 +152,58 @@ def _config(args: argparse.Namespace) -> HostConfig:
     return attrs.evolve(cfg, db=db, hub=hub, live=live, replay=replay, pipeline=pipeline)
 
 
+#: Options of one mode only, with what they do: given in the other mode, they would do
+#: nothing, so the run is refused (:func:`check_mode_options`).
+REPLAY_ONLY: tuple[tuple[str, str], ...] = (
+    ("--speed", "speed"), ("--linger", "linger"), ("--execute", "execute"),
+    ("--execute-option", "execute_option"))
+LIVE_ONLY: tuple[tuple[str, str], ...] = (
+    ("--url", "url"), ("--subscribe", "subscribe"), ("--api-key-env", "api_key_env"),
+    ("--key-file", "key_file"), ("--connect-timeout", "connect_timeout"),
+    ("--duration", "duration"))
+
+
+def _given(value: object) -> bool:
+    """True when an option was given: not None, not False, not an empty list."""
+    return value is not None and value is not False and value != []
+
+
+def check_mode_options(args: argparse.Namespace, *, live: bool, why: str) -> None:
+    """Refuse an option of the other mode: ``--speed``, ``--linger``, ``--execute`` and
+    ``--execute-option`` apply to ``--replay`` only; ``--url``, ``--subscribe``,
+    ``--api-key-env``, ``--key-file``, ``--connect-timeout`` and ``--duration`` to ``--live``
+    only. Also ``--execute-option`` without ``--execute``. Looks only at ``args``.
+
+    :param live: the run's mode (True: live, False: replay).
+    :param why: how the mode was chosen, for the message (e.g. ``"--live"`` or ``"[live] in
+        --config"``).
+    :raises ConfigError: one line naming the first such option and the mode it belongs to.
+    """
+    if live and args.execute is not None:
+        raise ConfigError(f"spxcc serve --execute runs with --replay, this run is live "
+                          f"({why}); to execute live use spxcc live --execute NAME (with "
+                          f"--serve for the hub)")
+    other, mode = (REPLAY_ONLY, "--replay") if live else (LIVE_ONLY, "--live")
+    for option, dest in other:
+        if _given(getattr(args, dest)):
+            raise ConfigError(f"spxcc serve: {option} is an option of {mode}, and this run is "
+                              f"{'live' if live else 'a replay'} ({why}): it would have no "
+                              f"effect")
+    if args.execute_option and args.execute is None:
+        raise ConfigError("spxcc serve: --execute-option needs --execute BROKER (it would "
+                          "have no effect)")
+
+
 def _run(args: argparse.Namespace) -> int:
     """Check every input, then serve: the hub binds (and its address is printed) only once the
     options, the configuration, the profile, the detectors, the chain snapshot, the store, the
     execution broker, the feed's URLs and channels and its key (``--live``) or the whole
-    session (``--replay``) have been read and found good; a bad one is one line, exit 2."""
+    session (``--replay``) have been read and found good; a bad one is one line, exit 2. An
+    option of the other mode is refused (:func:`check_mode_options`)."""
     from spxcc_core.host.app import Host
 
+    if args.live or args.replay is not None:  # the mode is given: check before any value
+        check_mode_options(args, live=args.live, why="--live" if args.live else "--replay")
     if args.linger is not None and not args.linger >= 0:
         raise ConfigError(f"--linger must be >= 0 seconds, got {args.linger}")
     if args.duration is not None and not args.duration > 0:
@@ -166,13 +214,12 @@ def _run(args: argparse.Namespace) -> int:
     if not live and cfg.replay.session is None:
         raise ConfigError("spxcc serve: give --live or --replay SESSION (or [live] / "
                           "[replay] in --config)")
+    if not args.live and args.replay is None:  # the mode comes from --config
+        check_mode_options(args, live=live, why=f"[{'live' if live else 'replay'}] in --config")
     # no profile given: the profile store's active one, as spxcc replay and live (else default)
     profile = run_profile(None) if cfg.pipeline.profile is None else None
     broker = None
-    if args.execute is not None:
-        if live:
-            raise ConfigError("spxcc serve --execute runs with --replay; to execute live use "
-                              "spxcc live --execute NAME (with --serve for the hub)")
+    if args.execute is not None:  # a replay (check_mode_options)
         from spxcc_core.plugins import get_plugin_manager
         from spxcc_core.run.setup import execution_broker
 
