@@ -405,6 +405,40 @@ def test_gate_handoff_writes_the_gate_record_and_never_promotes(
     assert "e1a954d6a5628683" in capsys.readouterr().out.splitlines()[0]
 
 
+@pytest.mark.parametrize("how", ["--db", "$SPXCC_DB"])
+def test_a_missing_store_reads_as_empty_and_is_not_created(
+        how: str, days: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The baseline 'active' of a store file that does not exist is the built-in default, and
+    a run that records nothing (too little data: no candidate) leaves no file and no folder."""
+    store = tmp_path / "typo" / "profiles.sqlite3"
+    extra = ["--db", str(store)] if how == "--db" else []
+    if how == "$SPXCC_DB":
+        monkeypatch.setenv("SPXCC_DB", str(store))
+    code = main(["optimize", "--sessions", *days[:3], "--trials", "3", "--seed", "1",
+                 "--out", str(tmp_path / "o"), "--json", *extra])
+    rec = json.loads(capsys.readouterr().out)
+    assert code == 1 and rec["status"] == "insufficient_data"
+    default = named_profile(get_plugin_manager(load_entrypoints=False), "default")
+    assert rec["baseline"]["id"] == default.id
+    assert not store.exists() and not store.parent.exists()
+
+
+def test_a_missing_store_is_created_when_a_candidate_is_recorded(
+        days: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    store = tmp_path / "new" / "profiles.sqlite3"
+    code = main(["optimize", "--sessions", *days, "--trials", "4", "--seed", "11",
+                 "--min-sessions", "2", "--min-trades", "1", "--resamples", "100",
+                 "--out", str(tmp_path / "o"), "--json", "--db", str(store)])
+    rec = json.loads(capsys.readouterr().out)
+    assert code == 1 and rec["candidate"] is not None
+    assert store.is_file()
+    monkeypatch.setenv("SPXCC_DB", str(store))
+    assert main(["profile", "history", "--json"]) == 0  # recorded, none promoted
+    assert json.loads(capsys.readouterr().out)["active"] is None
+
+
 def test_bad_input_is_one_line(days: list[str], tmp_path: Path,
                                capsys: pytest.CaptureFixture[str]) -> None:
     space = tmp_path / "space.toml"

@@ -52,7 +52,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_rule_args(p)
     p.add_argument("--db", type=db_argument, default=None, metavar="PATH|URL",
                    help="profile store, where the baseline and the candidate are recorded "
-                        "(default: $SPXCC_DB or the user data folder)")
+                        "(default: $SPXCC_DB or the user data folder); a missing store "
+                        "file reads as empty (the built-in default profile is active) and is "
+                        "created only when a candidate is recorded")
     p.add_argument("--json", action="store_true", help="print optimize.json to stdout")
     p.set_defaults(func=_run)
 
@@ -66,16 +68,19 @@ def _run(args: argparse.Namespace) -> int:
     from spxcc_core.plugins import get_plugin_manager
     from spxcc_core.registry import as_registry
     from spxcc_core.run.profiles import named_profile, store_profile
+    from spxcc_core.store.existing import StoreRef
     from spxcc_core.store.profiles import ProfileHistory
-    from spxcc_core.store.sqlite import Store, default_db_path
+    from spxcc_core.store.sqlite import Store
 
     rules = rules_from_args(args)
     pm = get_plugin_manager()
     params = {c.name: c.params_class for c in as_registry(pm).classes(DETECTORS)}
     space = (load_space(args.space, params) if args.space is not None
              else parse_space(DEFAULT_SPACE_TOML, params, "built-in search space"))
-    db = args.db if args.db is not None else default_db_path()
-    with Store(db) as store:
+    ref = StoreRef.of(args.db)
+    # the baseline is only read: a missing store file reads as an empty store (the built-in
+    # default profile is active) and is not created, unless a candidate is recorded below
+    with ref.open_or_empty() as store:
         baseline = named_profile(pm, args.baseline, ProfileHistory(store))
     run = run_optimize(baseline=baseline, sessions=args.sessions, space=space,
                        trials=args.trials, seed=args.seed,
@@ -85,7 +90,7 @@ def _run(args: argparse.Namespace) -> int:
                        else DEFAULT_RESAMPLES, confidence=args.confidence,
                        out_dir=args.out, pm=pm, jobs=args.jobs, bars_cache=args.bars_cache)
     if run.candidate is not None:
-        with Store(db) as store:
+        with Store(ref.target) as store:  # created here if it was missing
             history = ProfileHistory(store)
             now = SystemClock().now_ms()
             store_profile(history, baseline, now)
