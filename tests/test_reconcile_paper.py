@@ -278,8 +278,8 @@ def test_cli_live_reconcile_policy_needs_execute(tmp_path: Path,
     code, out, err = run(capsys, "live", "--url", "ws://127.0.0.1:9/stocks", "--subscribe",
                          "T.SPY", "--reconcile-policy", str(policy))
     assert (code, out) == (2, "")
-    assert err == ("spxcc: error: --reconcile-policy needs --execute BROKER (it configures "
-                   "the routing worker's reconciliation)\n")
+    assert err == ("spxcc: error: spxcc live: --reconcile-policy is an option of --execute and "
+                   "needs --execute BROKER (without it, it would have no effect)\n")
 
 
 def test_cli_submit_refuses_an_entry_of_a_halted_account(

@@ -30,8 +30,8 @@ if TYPE_CHECKING:
     from spxcc_core.host.hub import HubConfig
     from spxcc_core.host.live import LiveResult
 
-__all__ = ["API_KEY_ENV", "API_KEY_SECRET", "HUB_TOKEN_HASH_ENV", "api_key_of", "no_data_error",
-           "register"]
+__all__ = ["API_KEY_ENV", "API_KEY_SECRET", "EXECUTE_OPTIONS", "HUB_OPTIONS", "HUB_TOKEN_HASH_ENV",
+           "api_key_of", "check_dependent_options", "no_data_error", "register"]
 
 #: Default environment variable holding the Massive API key.
 API_KEY_ENV = "MASSIVE_API_KEY"
@@ -51,7 +51,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     "never from the command line. Several --url open one connection per "
                     "Massive cluster (e.g. stocks and indices), merged into one stream. The session ends after --duration, after "
                     "--idle-timeout without a trade or quote, or on Ctrl-C; --record writes a "
-                    "recording that `spxcc replay` turns into byte-identical outputs.")
+                    "recording that `spxcc replay` turns into byte-identical outputs. The hub "
+                    "options (--bind-any ... --hub-compression) need --serve, and "
+                    "--execute-option, --execute-account, --execute-sandbox and "
+                    "--reconcile-policy need --execute: without it they would have no effect, "
+                    "so they are refused (exit 2).")
     p.add_argument("--url", required=True, action="append", metavar="WS_URL",
                    help="Massive websocket URL, e.g. wss://socket.massive.com/stocks; repeat "
                         "it for one connection per cluster (e.g. also .../indices for V.I:SPX): "
@@ -72,16 +76,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--bind-any", action="store_true",
                    help="allow a non-loopback --serve address (refused without a hub token "
                         "hash), as spxcc serve")
-    p.add_argument("--queue-size", type=int, default=10_000, metavar="N",
-                   help="messages a hub subscriber may fall behind before it is dropped")
-    p.add_argument("--queue-bytes", type=int, default=8 * 1024 * 1024, metavar="BYTES",
+    p.add_argument("--queue-size", type=int, default=None, metavar="N",
+                   help="messages a hub subscriber may fall behind before it is dropped "
+                        "(default 10000)")
+    p.add_argument("--queue-bytes", type=int, default=None, metavar="BYTES",
                    help="bytes a hub subscriber may fall behind before it is dropped "
                         "(default 8 MiB)")
-    p.add_argument("--max-connections", type=int, default=1000, metavar="N",
-                   help="hub connections at most; more are refused (HTTP 503)")
-    p.add_argument("--retain", type=int, default=10_000, metavar="N",
+    p.add_argument("--max-connections", type=int, default=None, metavar="N",
+                   help="hub connections at most; more are refused (HTTP 503; default 1000)")
+    p.add_argument("--retain", type=int, default=None, metavar="N",
                    help="messages the hub keeps per channel for clients that ask for a replay "
-                        "(0: no replay)")
+                        "(default 10000; 0: no replay)")
     p.add_argument("--hub-token-hash", default=None, metavar="sha256:HEX",
                    help=f"hash of the token that unlocks the account channels (fill@1, "
                         f"position@1, reconcile_status@1); default ${HUB_TOKEN_HASH_ENV}; "
@@ -124,10 +129,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         "and the SPXW quotes); writes intents, fills, positions and slippage "
                         "(docs/execution.md)")
     p.add_argument("--execute-account", default=None, metavar="ID",
-                   help="the account of a real broker given to --execute (its credentials: "
+                   help="with --execute: the account of the real broker given to --execute (its credentials: "
                         "$SPXCC_<NAME> or the vault of --db, as for spxcc broker)")
     p.add_argument("--execute-sandbox", action="store_true",
-                   help="the broker's sandbox (Tradier: sandbox.tradier.com)")
+                   help="with --execute: the broker's sandbox (Tradier: sandbox.tradier.com)")
     p.add_argument("--reconcile-policy", type=Path, default=None, metavar="FILE.toml",
                    help="with --execute: the [reconcile] table (actions per difference kind, "
                         "limits) the routing worker reconciles with, as spxcc reconcile "
@@ -196,10 +201,57 @@ def _seconds(name: str, value: float | None, *, zero_is_none: bool = False) -> f
     return value
 
 
+#: The hub's options (they need ``--serve``) and the defaults of the numeric ones.
+HUB_OPTIONS: tuple[tuple[str, str], ...] = (
+    ("--bind-any", "bind_any"), ("--queue-size", "queue_size"), ("--queue-bytes", "queue_bytes"),
+    ("--max-connections", "max_connections"), ("--retain", "retain"),
+    ("--hub-token-hash", "hub_token_hash"), ("--hub-origin", "hub_origin"),
+    ("--v1-only", "v1_only"), ("--hub-compression", "hub_compression"))
+_HUB_DEFAULTS: dict[str, int] = {"queue_size": 10_000, "queue_bytes": 8 * 1024 * 1024,
+                                 "max_connections": 1000, "retain": 10_000}
+#: The options of ``--execute`` (they need it).
+EXECUTE_OPTIONS: tuple[tuple[str, str], ...] = (
+    ("--execute-option", "execute_option"), ("--execute-account", "execute_account"),
+    ("--execute-sandbox", "execute_sandbox"), ("--reconcile-policy", "reconcile_policy"))
+
+
+def _given(value: object) -> bool:
+    """True when an option was given: not None, not False, not an empty list."""
+    return value is not None and value is not False and value != []
+
+
+def check_dependent_options(args: argparse.Namespace) -> None:
+    """Refuse an option that would have no effect: a hub option (:data:`HUB_OPTIONS`) without
+    ``--serve``, an execution option (:data:`EXECUTE_OPTIONS`) without ``--execute``. Looks
+    only at ``args``.
+
+    :raises ConfigError: one line naming the first such option and the option it needs.
+    """
+    if args.serve is None:
+        for option, dest in HUB_OPTIONS:
+            if _given(getattr(args, dest)):
+                raise ConfigError(f"spxcc live: {option} is an option of the hub and needs "
+                                  f"--serve HOST:PORT (without it, it would have no effect)")
+    if args.execute is None:
+        for option, dest in EXECUTE_OPTIONS:
+            if _given(getattr(args, dest)):
+                raise ConfigError(f"spxcc live: {option} is an option of --execute and needs "
+                                  f"--execute BROKER (without it, it would have no effect)")
+
+
 def _run(args: argparse.Namespace) -> int:
     from spxcc_core.host.hub import parse_hostport
     from spxcc_core.host.live import check_live_paths, check_routes
 
+    check_dependent_options(args)  # before any value is checked
+    for dest, default in _HUB_DEFAULTS.items():
+        if getattr(args, dest) is None:
+            setattr(args, dest, default)
+    if args.execute in (None, "paper") and (args.execute_account is not None
+                                            or args.execute_sandbox):
+        raise ConfigError("--execute-account and --execute-sandbox are for a real broker "
+                          "(--execute tradier); the paper broker keeps its own account")
+    execute_options(args.execute, args.execute_option)  # a malformed pair: before the key
     subs = [s.strip() for s in args.subscribe.split(",") if s.strip()]
     if not subs:
         raise ConfigError("--subscribe: give at least one channel, e.g. T.SPY,Q.SPY")
@@ -229,12 +281,9 @@ def _run(args: argparse.Namespace) -> int:
         load_chain_snapshot(args.chain)
     # --profile, else the store's active profile: a bad store fails before a hub starts
     args.run_profile = run_profile(args.profile)
-    # --reconcile-policy is read (and refused without --execute) before the key is read
+    # --reconcile-policy is read (it needs --execute: check_dependent_options) before the key
     args.parsed_reconcile_policy = None
     if args.reconcile_policy is not None:
-        if args.execute is None:
-            raise ConfigError("--reconcile-policy needs --execute BROKER (it configures the "
-                              "routing worker's reconciliation)")
         from spxcc_core.broker.reconcile import ReconcilePolicy
 
         args.parsed_reconcile_policy = ReconcilePolicy.from_toml(args.reconcile_policy)
