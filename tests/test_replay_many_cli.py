@@ -138,3 +138,29 @@ def test_several_sessions_execute_like_each_session_on_its_own(
                      "report.json"):
             assert (folder / name).read_bytes() == (tmp_path / f"one-{i}" / name).read_bytes()
         assert b'"execution"' in (folder / "report.json").read_bytes()
+
+
+# ------------------------------------------------------------- options that would do nothing
+
+@pytest.mark.parametrize(("extra", "line"), [
+    (["--execute", "paper", "--bars-cache", "BARS"],
+     "spxcc replay: --bars-cache has no effect with --execute (an executed replay aggregates "
+     "every session itself, no tape is read or written)"),
+    (["--jobs", "2", "--dask", "tcp://127.0.0.1:9"],
+     "spxcc replay: --jobs has no effect with --dask tcp://127.0.0.1:9 (an existing scheduler "
+     "has its own workers; --jobs sizes --dask local or the process pool)"),
+    (["--execute-option", "fill=mid"], "--execute-option needs --execute BROKER"),
+])
+@pytest.mark.parametrize("many", [False, True])
+def test_an_option_that_would_do_nothing_is_refused(
+        sessions: list[Path], extra: list[str], line: str, many: bool, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """One line, exit 2, nothing written (no output folder, no bars cache, no store)."""
+    chosen = sessions if many else sessions[:1]
+    out = tmp_path / "o"
+    argv = [a.replace("BARS", str(tmp_path / "bars")) for a in extra]
+    code = main(["replay", *map(str, chosen), "--out", str(out), "--db",
+                 str(tmp_path / "db" / "s.sqlite3"), *argv])
+    captured = capsys.readouterr()
+    assert (code, captured.out, captured.err) == (2, "", f"spxcc: error: {line}\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

@@ -11,6 +11,7 @@ from spxcc_core.cli.parser import examples
 from spxcc_core.cli.replay_many import (
     add_many_args,
     bars_cache_root,
+    check_dependent_options,
     expand_sessions,
     run_many,
     wants_many,
@@ -56,7 +57,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     "live and write microbars.jsonl, setups.jsonl, gate_decisions.jsonl, "
                     "quarantine.jsonl and report.json to DIR. Outputs are byte-identical from "
                     "run to run. Several sessions (or a quoted glob), --jobs or --dask: one "
-                    "folder per session under DIR, each session's microbars cached.",
+                    "folder per session under DIR, each session's microbars cached. "
+                    "--bars-cache with --execute, and --jobs with --dask ADDRESS (not local), "
+                    "would have no effect: they are refused (exit 2).",
         **examples('spxcc replay cache/2025-12-12 --out out/day', 'spxcc replay cache/2025-12-12 --out out/day --execute paper', "spxcc replay 'cache/*' --jobs 2 --out out/all"))
     p.add_argument("sessions", type=Path, nargs="+", metavar="SESSION")
     add_selection_args(p)
@@ -87,6 +90,7 @@ def _run(args: argparse.Namespace) -> int:
     from spxcc_core.replay.bars import BarsCache
     from spxcc_core.replay.engine import DB_NAME, DEFAULT_STEP_MS, replay_session
 
+    check_dependent_options(args)  # before any session is looked at
     sessions = expand_sessions(args.sessions)
     if wants_many(args, sessions):
         return run_many(args, sessions)

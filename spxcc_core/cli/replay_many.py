@@ -15,6 +15,7 @@ from spxcc_core.errors import ConfigError, InputError
 __all__ = [
     "add_many_args",
     "bars_cache_root",
+    "check_dependent_options",
     "executor_for",
     "expand_sessions",
     "run_many",
@@ -58,6 +59,24 @@ def expand_sessions(items: Sequence[Path]) -> list[Path]:
             raise InputError(text, "no session matches this pattern")
         out.extend(Path(m) for m in matches)
     return out
+
+
+def check_dependent_options(args: argparse.Namespace) -> None:
+    """Refuse an option of ``spxcc replay`` that would have no effect: ``--bars-cache`` with
+    ``--execute`` (an executed replay aggregates every session itself: the broker needs the
+    session's option quotes, so no tape is read or written) and ``--jobs`` with ``--dask
+    ADDRESS`` (an existing scheduler has its own workers; ``--jobs`` sizes ``--dask local`` or
+    the process pool). Looks only at ``args``.
+
+    :raises ConfigError: one line naming the option and why it would do nothing.
+    """
+    if args.bars_cache is not None and args.execute is not None:
+        raise ConfigError("spxcc replay: --bars-cache has no effect with --execute (an executed "
+                          "replay aggregates every session itself, no tape is read or written)")
+    if args.jobs is not None and args.dask not in (None, "local"):
+        raise ConfigError(f"spxcc replay: --jobs has no effect with --dask {args.dask} (an "
+                          "existing scheduler has its own workers; --jobs sizes --dask local "
+                          "or the process pool)")
 
 
 def wants_many(args: argparse.Namespace, sessions: Sequence[Path]) -> bool:
