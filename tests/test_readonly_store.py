@@ -80,7 +80,8 @@ READING: dict[str, tuple[list[str], Expect]] = {
 #: The commands taking --db (as the parser names them) that only read the store.
 READ_ONLY = {"profile show", "profile history", "secrets list", "slippage report",
              "broker status", "reconcile", "parity"}
-#: The commands taking --db that write it (and create it when missing).
+#: The commands taking --db that write it (and create it when missing; optimize only when it
+#: records a candidate: tests/test_optimize.py).
 WRITING = {"profile promote", "profile revert", "secrets set", "secrets rotate",
            "secrets delete", "broker snapshot", "broker submit", "broker cancel", "replay",
            "demo", "live", "serve", "gates run", "optimize"}

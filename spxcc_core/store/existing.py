@@ -2,7 +2,8 @@
 
 Commands that only read a store (``spxcc profile show|history``, ``spxcc secrets list``,
 ``spxcc slippage report``, ``spxcc broker status``, ``spxcc reconcile``, ``spxcc parity``, the
-active-profile and vault look-ups of ``spxcc replay``/``live``) never create one: opening an
+active-profile and vault look-ups of ``spxcc replay``/``live``, the baseline look-up of
+``spxcc optimize``) never create one: opening an
 SQLite file that does not exist would create it (and its folder). They name their store with
 :meth:`StoreRef.of` and either refuse a missing file (:meth:`StoreRef.require`: one line
 naming the file, the CLI exits 2) or answer as for an empty store without creating anything
