@@ -24,6 +24,7 @@ from spxcc_core.store.postgres import (
     RECONNECT_TIMEOUT_S,
     PostgresStore,
     backoff_delay,
+    readable_now,
     reconnect_timeout,
 )
 
@@ -109,6 +110,33 @@ def test_a_bad_reconnect_timeout_is_one_line_without_the_password(value: str) ->
     assert text.startswith("store postgresql://spx@127.0.0.1:1/db?spxcc_reconnect_timeout=")
     assert "must be a number of seconds >= 0" in text
     assert SECRET not in text and "\n" not in text
+
+
+def test_readable_now_works_for_descriptor_numbers_select_refuses() -> None:
+    import os
+    import socket
+
+    ours, theirs = socket.socketpair()
+    high = 4000  # select() refuses numbers of 1024 and up; a busy host has them
+    try:
+        import resource
+
+        if resource.getrlimit(resource.RLIMIT_NOFILE)[0] <= high:
+            pytest.skip(f"the open-file limit here is below {high + 1}")
+    except ImportError:
+        pytest.skip("no resource module (not a POSIX system)")
+    os.dup2(ours.fileno(), high)
+    try:
+        assert readable_now(ours.fileno()) is False
+        assert readable_now(high) is False
+        theirs.send(b"x")
+        assert readable_now(high) is True
+        theirs.close()
+        ours.recv(1)
+        assert readable_now(high) is True  # the peer's hang-up is readable too
+    finally:
+        os.close(high)
+        ours.close()
 
 
 # --- against the server ---------------------------------------------------------------------

@@ -67,7 +67,7 @@ if TYPE_CHECKING:
     import psycopg
 
 __all__ = ["RECONNECT_PARAM", "RECONNECT_TIMEOUT_S", "PgConnection", "PgCursor", "PgRow",
-           "PostgresStore", "backoff_delay", "lock_key", "reconnect_timeout"]
+           "PostgresStore", "backoff_delay", "lock_key", "readable_now", "reconnect_timeout"]
 
 log = logging.getLogger("spxcc.store.postgres")
 
@@ -96,6 +96,21 @@ def backoff_delay(attempt: int, rng: Callable[[], float] = random.random) -> flo
         raise ValueError(f"attempt numbers start at 1 (got {attempt})")
     ceiling = min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2.0 ** min(attempt - 1, 32))
     return ceiling * (0.5 + 0.5 * rng())
+
+
+def readable_now(fd: int) -> bool:
+    """True when the socket ``fd`` has something to read (data, or the peer's hang-up) right
+    now, without waiting. Uses ``poll`` where there is one (any descriptor number; ``select``
+    refuses numbers of 1024 and up, which a busy host reaches).
+
+    :raises OSError: ``fd`` is not an open descriptor (``select`` only; ``poll`` answers
+        True for it).
+    """
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLIN | select.POLLPRI)
+        return bool(poller.poll(0))
+    return bool(select.select([fd], [], [], 0)[0])
 
 
 def reconnect_timeout(dsn: str) -> tuple[str, float]:
@@ -397,9 +412,9 @@ class PgConnection:
         if self._lost():
             return psycopg.OperationalError("the connection was lost earlier")
         try:
-            readable = select.select([self.raw.fileno()], [], [], 0)[0]
-        except (OSError, ValueError, psycopg.Error) as exc:
-            return exc
+            readable = readable_now(self.raw.fileno())
+        except (OSError, ValueError, psycopg.Error):
+            readable = True  # cannot tell: the probe does
         if not readable:
             return None
         try:
