@@ -209,19 +209,6 @@ def test_a_search_path_naming_no_schema_is_refused() -> None:
         Store(url)
 
 
-def test_a_connection_lost_mid_use_ends_the_block_with_a_store_error() -> None:
-    import psycopg
-
-    with pg_schema() as dsn:
-        with pytest.raises(StoreError) as info, _open(dsn) as store:
-            pid = store.conn.raw.info.backend_pid
-            with psycopg.connect(pg_admin_dsn(), autocommit=True) as admin:
-                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
-            store.conn.execute("SELECT COUNT(*) FROM t_values").fetchone()
-        assert str(info.value).startswith(f"store {store.location}: ")
-        assert "\n" not in str(info.value)
-
-
 def test_an_integer_primary_key_left_out_is_generated(store_target: str | Path) -> None:
     with _open(store_target) as store:
         with store.transaction() as cur:

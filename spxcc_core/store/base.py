@@ -173,6 +173,13 @@ class Store:
         """The :class:`StoreError` for an error from this store (see :meth:`errors`)."""
         return StoreError(self.location, str(exc) or type(exc).__name__)
 
+    @property
+    def reconnects(self) -> int:
+        """How many times the store's connection was re-established since it was opened
+        (always 0 for SQLite, whose file cannot be lost; see
+        :class:`~spxcc_core.store.postgres.PostgresStore`)."""
+        return 0
+
     def restrict_access(self) -> None:
         """Make the store readable by its owner only, before a secret is written into it
         (SQLite: ``chmod go-rwx`` of the file; PostgreSQL: a no-op, access is the server's
