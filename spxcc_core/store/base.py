@@ -22,14 +22,15 @@ import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Any, ClassVar, Protocol, Self
+from typing import Any, ClassVar, Literal, Protocol, Self
 
 from spxcc_core.clock import Clock
 from spxcc_core.errors import InputError
 from spxcc_core.store.migrations import Migration, all_migrations
 from spxcc_core.store.target import StoreTarget, is_postgres_url
 
-__all__ = ["SCHEMA_TABLE", "Connection", "Cursor", "Row", "Store", "StoreError"]
+__all__ = ["SCHEMA_TABLE", "Connection", "Cursor", "LostOutcome", "Row", "Store",
+           "StoreConnectionLost", "StoreError"]
 
 _CREATE_TABLE = re.compile(r"^\s*CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)", re.I)
 _DROP_TABLE = re.compile(r"^\s*DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?(\w+)", re.I)
@@ -57,6 +58,27 @@ class StoreError(InputError):
 
     def __init__(self, path: str | os.PathLike[str], problem: str) -> None:
         super().__init__(f"store {os.fspath(path)}", problem)
+
+
+#: What became of a write a lost connection interrupted: ``not_committed`` (rolled back by the
+#: server: nothing of it is stored), ``unknown`` (lost while ``COMMIT``, or a write outside a
+#: transaction, was on its way: it may or may not be stored), ``unreachable`` (the connection
+#: could not be re-established in time: nothing was sent).
+LostOutcome = Literal["not_committed", "unknown", "unreachable"]
+
+
+class StoreConnectionLost(StoreError):
+    """The store's connection to its server was lost where the store could not simply
+    reconnect and repeat the statement (PostgreSQL; see :mod:`spxcc_core.store.postgres`).
+    ``outcome`` (:data:`LostOutcome`) says what became of the interrupted write; the store
+    itself stays usable (the next operation reconnects), so a caller whose write can be
+    repeated safely (an upsert) may simply do it again."""
+
+    def __init__(self, path: str | os.PathLike[str], problem: str, *,
+                 outcome: LostOutcome) -> None:
+        super().__init__(path, problem)
+        #: What became of the interrupted write (:data:`LostOutcome`).
+        self.outcome: LostOutcome = outcome
 
 
 class Row(Protocol):

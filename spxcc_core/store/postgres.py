@@ -32,10 +32,12 @@ A lost connection (server restart, network, ``pg_terminate_backend``) is re-esta
   ``spxcc_reconnect_timeout=SECONDS`` changes it; at least one attempt is always made), and
   runs the statement. Each reconnect is logged (``spxcc.store.postgres``, no secrets) and
   counted in :attr:`PostgresStore.reconnects`. Not re-established in time: a
-  :class:`StoreError` naming the store; the next statement tries again.
+  :class:`~spxcc_core.store.base.StoreConnectionLost` (a :class:`StoreError`, ``outcome``
+  ``unreachable``) naming the store; the next statement tries again.
 * Lost inside a transaction (after ``BEGIN``, before ``COMMIT``): nothing is repeated. A
-  :class:`StoreError` says the transaction was not committed (PostgreSQL rolls back a
-  transaction whose connection ends before ``COMMIT``); lost while the ``COMMIT`` itself ran,
+  :class:`~spxcc_core.store.base.StoreConnectionLost` (``outcome`` ``not_committed``, or
+  ``unknown`` for the two "may or may not" cases below) says the transaction was not
+  committed (PostgreSQL rolls back a transaction whose connection ends before ``COMMIT``); lost while the ``COMMIT`` itself ran,
   it says the transaction may or may not have committed. A write sent outside a transaction
   and lost before its answer is reported the same way (may or may not have been applied).
   The next statement reconnects.
@@ -58,7 +60,7 @@ from urllib.parse import unquote
 
 from spxcc_core.clock import Clock, SystemClock
 from spxcc_core.errors import ConfigError
-from spxcc_core.store.base import Store, StoreError
+from spxcc_core.store.base import LostOutcome, Store, StoreConnectionLost, StoreError
 from spxcc_core.store.migrations import Migration
 from spxcc_core.store.pg_dialect import begin_immediate, is_begin_immediate, translate
 from spxcc_core.store.target import StoreTarget, dsn_is_clean, dsn_secrets, redact_dsn
@@ -338,9 +340,9 @@ class PgConnection:
         aborted transaction raises. A lost connection is re-established as the module's
         documentation says.
 
-        :raises StoreError: the connection was lost where the statement cannot be repeated
-            (the message says what became of the transaction), or could not be
-            re-established within :attr:`reconnect_timeout_s`.
+        :raises StoreConnectionLost: the connection was lost where the statement cannot be
+            repeated (the message and ``outcome`` say what became of the transaction), or could
+            not be re-established within :attr:`reconnect_timeout_s`.
         """
         import psycopg
         from psycopg.pq import TransactionStatus
@@ -425,21 +427,25 @@ class PgConnection:
         return None
 
     def _lost_error(self, word: str, cause: BaseException, *, in_tx: bool,
-                    sent: bool) -> StoreError:
+                    sent: bool) -> StoreConnectionLost:
         """The error for a connection lost where the statement cannot be repeated: inside a
         transaction (``in_tx``), the statement ``word`` sent or not (``sent``)."""
         detail = self._scrub(_one_line(cause))
+        outcome: LostOutcome = "unknown"
         if in_tx and sent and word in ("COMMIT", "END"):
             what = ("the connection was lost while COMMIT ran: the transaction may or may not "
                     "have committed (check before doing it again)")
         elif in_tx:
+            outcome = "not_committed"
             what = ("the connection was lost inside a transaction: it was not committed "
                     "(PostgreSQL rolls back a transaction whose connection ends before COMMIT)")
         else:
             what = ("the connection was lost while a statement outside a transaction ran: it "
                     "may or may not have been applied")
         log.warning("store %s: %s (%s)", self.location, what, detail)
-        return StoreError(self.location, f"{what}; the next operation reconnects ({detail})")
+        return StoreConnectionLost(self.location,
+                                   f"{what}; the next operation reconnects ({detail})",
+                                   outcome=outcome)
 
     def _scrub(self, text: str) -> str:
         return self._connector.scrub(text) if self._connector is not None else text
@@ -448,8 +454,8 @@ class PgConnection:
         """Replace the lost connection: attempts with jittered exponential backoff until one
         succeeds or :attr:`reconnect_timeout_s` has passed (at least one attempt).
 
-        :raises StoreError: not re-established in time, or the new connection is not in the
-            store's database and schema.
+        :raises StoreConnectionLost: not re-established in time (``outcome`` ``unreachable``).
+        :raises StoreError: the new connection is not in the store's database and schema.
         """
         import psycopg
 
@@ -485,10 +491,11 @@ class PgConnection:
         detail = self._scrub(_one_line(last))
         log.error("store %s: connection not re-established within %g s (%d attempt(s)): %s",
                   self.location, self.reconnect_timeout_s, attempt, detail)
-        raise StoreError(self.location, "the connection was lost and not re-established "
-                         f"within {self.reconnect_timeout_s:g} s ({attempt} attempt"
-                         f"{'s' if attempt > 1 else ''}; last: {detail}); the next "
-                         "operation tries again")
+        raise StoreConnectionLost(self.location, "the connection was lost and not "
+                                  f"re-established within {self.reconnect_timeout_s:g} s "
+                                  f"({attempt} attempt{'s' if attempt > 1 else ''}; last: "
+                                  f"{detail}); the next operation tries again",
+                                  outcome="unreachable")
 
     def close(self) -> None:
         self._closed = True
