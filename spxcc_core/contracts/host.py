@@ -28,8 +28,10 @@ __all__ = [
     "LiveLink",
     "LiveReport",
     "LiveReportV2",
+    "LiveReportV3",
     "ReconcileStatus",
     "StopReason",
+    "StoreHealth",
 ]
 
 #: Why a live session ended: the feed was silent for the idle timeout (``idle``), the configured
@@ -295,3 +297,37 @@ class LiveReportV2(LiveReport, frozen=True, kw_only=True):
     quarantined_frame_count: int = 0
     stall_timeout_s: float | None = None
     notes: list[str] = msgspec.field(default_factory=list)
+
+
+class StoreHealth(Contract, frozen=True, kw_only=True):
+    """How the run's store fared (``live_report@3`` ``store``; ``docs/operations.md``,
+    "A live run and a lost store connection").
+
+    ``backend``: ``sqlite`` or ``postgresql``; ``reconnects``: times the store re-established a
+    lost connection (always 0 on SQLite); ``interruptedWrites``: writes a lost connection
+    interrupted (the store raised instead of reconnecting and repeating), by write site
+    (``setups``: setup states and gate decisions, ``routing``: an order-routing step,
+    ``routing_poll``: the routing worker's event poll); ``rewritten``: interrupted ``setups``
+    writes written again after the reconnect (upserts, so writing them again is safe whatever
+    became of the first try); ``unwritten``: records still not in the store when the run ended,
+    by kind (``setups``, ``gate_decisions``; they are in the run's output files) — empty when
+    nothing was lost; ``entriesHalted``: why the run stopped sending new entries after a
+    routing step was interrupted (None: it did not), the intent's fate being left to
+    reconciliation by tag at the next start.
+    """
+
+    backend: str
+    reconnects: int = 0
+    interrupted_writes: dict[str, int] = msgspec.field(default_factory=dict)
+    rewritten: int = 0
+    unwritten: dict[str, int] = msgspec.field(default_factory=dict)
+    entries_halted: str | None = None
+
+
+class LiveReportV3(LiveReportV2, frozen=True, kw_only=True):
+    """``live_report@3``: v2 plus ``store`` (:class:`StoreHealth`: reconnects and writes a lost
+    store connection interrupted; None in reports written before it existed)."""
+
+    contract_version: ClassVar[int] = 3
+
+    store: StoreHealth | None = None

@@ -11,7 +11,8 @@ Public API (imported lazily, so reading the wire contracts does not load numba):
     Recorder                                   # spxcc_core.host.record
     Clock, SystemClock, ManualClock            # spxcc_core.host.clock
     HubStatus, HubReply, FeedStatus, FeedGap, ReconcileStatus,
-    LiveReport, LiveReportV2                   # spxcc_core.host.wire
+    LiveReport, LiveReportV2, LiveReportV3,
+    StoreHealth                                # spxcc_core.host.wire
 
 The per-batch step itself is :class:`spxcc_core.pipeline.Pipeline` (shared with replay).
 See ``docs/live.md``.
@@ -45,7 +46,9 @@ if TYPE_CHECKING:
         HubStatus,
         LiveReport,
         LiveReportV2,
+        LiveReportV3,
         ReconcileStatus,
+        StoreHealth,
     )
 
 __all__ = [
@@ -63,12 +66,14 @@ __all__ = [
     "HubStatus",
     "LiveReport",
     "LiveReportV2",
+    "LiveReportV3",
     "LiveResult",
     "ManualClock",
     "Pacer",
     "ReconcileStatus",
     "Recorder",
     "SetupExecutor",
+    "StoreHealth",
     "SystemClock",
     "TokenHash",
     "feeds_for",
@@ -90,6 +95,7 @@ _WHERE = {
     "Host": "app", "SetupExecutor": "app", "Pacer": "pace",
     "HostConfig": "config", "load_host_config": "config", "parse_host_config": "config",
     "HubStatus": "wire", "LiveReport": "wire", "LiveReportV2": "wire", "HubReply": "wire",
+    "LiveReportV3": "wire", "StoreHealth": "wire",
     "FeedStatus": "wire", "FeedGap": "wire", "ReconcileStatus": "wire",
 }
 
