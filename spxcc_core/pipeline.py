@@ -20,7 +20,10 @@ the batches come from and when they arrive. One :meth:`Pipeline.push` is one ste
    :class:`~spxcc_core.detect.DetectorRunner` (context providers, detectors, gating, setup
    lifecycle; the runner calls the ``spxcc_on_setup`` observers);
 4. the setup state changes and gate decisions of the step are upserted into the store
-   (``spx_setup_instances``, ``spx_gate_decisions``), one transaction per step.
+   (``spx_setup_instances``, ``spx_gate_decisions``), one transaction per step, through a
+   :class:`~spxcc_core.setups.writer.SetupWriter` (``pipeline.setup_writer``): a write a lost
+   store connection interrupts is written again, or carried by the next step's, and what is
+   still unwritten at the end is counted, never silently lost.
 
 It returns a :class:`StepOutputs`: the step's new bars, setup changes and gate decisions, each
 in production order (what the live hub broadcasts). :meth:`Pipeline.finish` ends the input (every
@@ -68,6 +71,7 @@ from spxcc_core.run.result import RunResult, StepOutputs
 from spxcc_core.run.setup import resolve_profile
 from spxcc_core.setups.lifecycle import summarize
 from spxcc_core.setups.store import SetupStore
+from spxcc_core.setups.writer import SetupWriter
 from spxcc_core.slippage.rolling import RollingSlippage
 from spxcc_core.slippage.store import SlippageStore
 
@@ -192,7 +196,9 @@ class Pipeline:
                                                ev.rolling_config())
         self.runner = DetectorRunner(self.registry, self.profile, run_id=self.run_id,
                                      slippage=self.slippage)
-        self._setup_store = SetupStore(store)
+        #: writes the steps' setup states and gate decisions; a write a lost store
+        #: connection interrupts is written again, never silently lost (its counts)
+        self.setup_writer = SetupWriter(SetupStore(store))
         self._observe = self.registry.caller("spxcc_on_microbar", counted=True)
         self.context: Mapping[str, Any] = MappingProxyType({
             "run_id": self.run_id, "engine": "stream",
@@ -350,7 +356,7 @@ class Pipeline:
         out = self._step(self.aggregator.close())
         expired = [s for s in self.runner.finish() if isinstance(s, SetupInstance)]
         if expired:
-            self._setup_store.upsert({s.id: s for s in expired}.values())
+            self.setup_writer.write({s.id: s for s in expired}.values(), ())
         if self.executor is not None:
             self.executor.finish([*out.setups, *expired])
         return StepOutputs(bars=out.bars, setups=[*out.setups, *expired],
@@ -384,7 +390,7 @@ class Pipeline:
             if not bar.symbol.startswith(("O:", "I:")):
                 ends[bar.symbol] = bar.start_ms + bar.interval_ms
         if changed or decisions:
-            self._setup_store.write(changed.values(), decisions)
+            self.setup_writer.write(changed.values(), decisions)
         return StepOutputs(bars=bars, setups=setups, decisions=decisions)
 
     # -- report ------------------------------------------------------------------------------

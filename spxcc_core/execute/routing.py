@@ -7,24 +7,41 @@ behind the intent, for the slippage ledger's buckets) with the broker order id, 
 but not at the broker yet (an exit waiting for its entry's fill), or None when it was refused
 or rejected (the executor counts it); ``cancel(intent_id, order_id)`` cancels what is still
 working (nothing when already final); ``poll()`` lets queued intents go (a no-op directly).
+
+A lost store connection (:class:`~spxcc_core.store.base.StoreConnectionLost`) that interrupts
+one of the routing worker's steps (recording an intent or its origin, a state change, a poll's
+fills) is never a traceback and never retried blindly: the worker's state and the store's may
+now differ, and an order may or may not be at the broker. Following the idempotency design
+(``docs/decisions/0005-order-idempotency-by-tag.md``), :class:`WorkerRouter` halts new entries
+for the rest of the run (exits still go, as under a reconciliation halt), counts the
+interruption by site (``routing``, ``routing_poll``), says so in one log line and in
+:attr:`WorkerRouter.entries_halted`; the next start's reconciliation finds the intent by its tag
+and records what the broker did. The interrupted intent is reported as held back (``""``) when
+the worker tracks it (it may be at the broker: its fills still reach the executor), else as
+refused (None).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable
 from typing import Protocol
 
 import msgspec
 
+from spxcc_core.broker.checks import is_entry
 from spxcc_core.broker.errors import BrokerError
 from spxcc_core.broker.interface import BrokerAdapter
 from spxcc_core.broker.routing import RoutingWorker
 from spxcc_core.contracts.broker import Fill, OrderIntent
 from spxcc_core.errors import InputError
 from spxcc_core.slippage.store import IntentOrigin, SlippageStore
+from spxcc_core.store.base import StoreConnectionLost
 
 __all__ = ["DirectRouter", "Router", "WorkerRouter"]
+
+log = logging.getLogger("spxcc.execute.routing")
 
 #: Routing-worker states of an intent that will never reach the broker.
 _REFUSED = frozenset({"refused", "rejected", "error", "canceled", "expired"})
@@ -80,20 +97,51 @@ class WorkerRouter:
     def __init__(self, worker: RoutingWorker) -> None:
         self.worker = worker
         self.origins = SlippageStore(worker.store.store)
+        #: Routing steps a lost store connection interrupted, by site (``routing``: submit or
+        #: cancel, ``routing_poll``: the event poll).
+        self.interrupted: dict[str, int] = {}
+        #: Why new entries are halted for the rest of the run (None: they are not).
+        self.entries_halted: str | None = None
 
     def submit(self, intent: OrderIntent, origin: IntentOrigin) -> str | None:
-        self.origins.record_origin(intent.intent_id, origin)
-        result = self.worker.route(intent, entry_intent_id=intent.entry_intent_id)
+        if self.entries_halted is not None and is_entry(intent.side):
+            return None  # no new risk while the store and the worker may disagree
+        try:
+            self.origins.record_origin(intent.intent_id, origin)
+            result = self.worker.route(intent, entry_intent_id=intent.entry_intent_id)
+        except StoreConnectionLost as exc:
+            self._interrupted("routing", exc, f"routing intent {intent.intent_id}")
+            return "" if intent.intent_id in self.worker.book else None
         if result.state in _REFUSED:
             return None
         return result.ack.broker_order_id if result.ack is not None else ""
 
     def cancel(self, intent_id: str, order_id: str) -> None:
-        with contextlib.suppress(BrokerError, InputError):
-            self.worker.cancel(intent_id)
+        try:
+            with contextlib.suppress(BrokerError):
+                self.worker.cancel(intent_id)
+        except StoreConnectionLost as exc:
+            self._interrupted("routing", exc, f"canceling intent {intent_id}")
+        except InputError:
+            pass  # unknown here, or recorded with other content: nothing of ours to cancel
 
     def poll(self) -> None:
-        self.worker.poll()
+        try:
+            self.worker.poll()
+        except StoreConnectionLost as exc:
+            self._interrupted("routing_poll", exc, "recording the broker's events")
+
+    def _interrupted(self, site: str, exc: StoreConnectionLost, what: str) -> None:
+        """Count an interrupted routing step and halt new entries (module docstring)."""
+        self.interrupted[site] = self.interrupted.get(site, 0) + 1
+        first = self.entries_halted is None
+        if first:
+            self.entries_halted = (f"{what} was interrupted by a lost store connection "
+                                   f"({exc.outcome}): no new entries for the rest of the run; "
+                                   "the next start reconciles open intents by tag")
+        log.error("%s was interrupted by a lost store connection: %s; %s", what, exc,
+                  "no new entries for the rest of the run (the next start reconciles open "
+                  "intents by tag)" if first else "new entries stay halted")
 
     def subscribe_fills(self, listener: Callable[[Fill], None]) -> None:
         """Call ``listener`` with every fill the worker records for the first time, carrying

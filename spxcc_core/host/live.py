@@ -33,9 +33,17 @@ they really had. A malformed message is quarantined (reason in the report, not i
 recording) and the feed goes on. ``Q.*`` channels of a delayed URL (no quote stream) are not
 subscribed and the report says every bar's quote coverage is 0.
 
+**A lost store connection** (PostgreSQL; ``docs/operations.md``) never ends the session with a
+traceback nor loses a record silently: the pipeline writes a step's setup states and gate
+decisions again after the reconnect (:mod:`spxcc_core.setups.writer`), and an interrupted
+order-routing step halts new entries for the rest of the run
+(:class:`~spxcc_core.execute.routing.WorkerRouter`). ``live.json``'s ``store``
+(:class:`~spxcc_core.host.wire.StoreHealth`) reports the store's reconnects, the interrupted
+writes by site, those written again, what stayed unwritten and why entries were halted.
+
 Outputs (``out_dir``): the replay engine's files (``microbars.jsonl``, ``setups.jsonl``,
 ``gate_decisions.jsonl``, ``quarantine.jsonl``, ``report.json``) plus ``live.json``
-(``live_report@2``) and, when the chain snapshot was given as a file, an unchanged copy of it
+(``live_report@3``) and, when the chain snapshot was given as a file, an unchanged copy of it
 (``chain_snapshot.json``). The API key never appears in any of them, in a log line or an
 exception.
 """
@@ -72,8 +80,9 @@ from spxcc_core.host.wire import (
     FrameQuarantine,
     InputEnd,
     LiveLink,
-    LiveReportV2,
+    LiveReportV3,
     StopReason,
+    StoreHealth,
 )
 from spxcc_core.massive.live import (
     ApiKey,
@@ -102,6 +111,7 @@ if TYPE_CHECKING:
     from spxcc_core.broker.interface import BrokerAdapter
     from spxcc_core.broker.reconcile import ReconcilePolicy
     from spxcc_core.broker.routing import RoutingLimits
+    from spxcc_core.execute.routing import WorkerRouter
 
 __all__ = ["CHAIN_COPY", "DEFAULT_IDLE_TIMEOUT_S", "DEFAULT_STALL_TIMEOUT_S", "LIVE_REPORT",
            "MAX_QUARANTINED_FRAMES", "LiveResult", "check_live_paths", "check_routes", "feeds_for",
@@ -129,7 +139,7 @@ class LiveResult:
     report and where they were written (None: not written)."""
 
     run: RunResult
-    report: LiveReportV2
+    report: LiveReportV3
     out_dir: Path | None
     #: Why the latest failed connection attempt failed (``URL: reason``), None when none did.
     last_failure: str | None = None
@@ -551,16 +561,16 @@ async def run_live(*, url: str | Sequence[str], api_key: str | ApiKey, subscript
     recorder: Recorder | None = None
     try:
         recorder = Recorder(record, scrub=_scrubber(key)) if record is not None else None
-        router = None
+        router: WorkerRouter | None = None
         registry = as_registry(inputs.pm)
         if broker is not None:
             from spxcc_core.broker.routing import RoutingWorker
             from spxcc_core.broker.store import BrokerStore
-            from spxcc_core.execute.routing import WorkerRouter
+            from spxcc_core.execute.routing import WorkerRouter as _WorkerRouter
 
             # the registry the pipeline uses too: the worker's spxcc_on_fill observers,
             # reconcilers (start-up and periodic reconciliation) and failures are the run's
-            router = WorkerRouter(RoutingWorker(broker, BrokerStore(db), limits=limits,
+            router = _WorkerRouter(RoutingWorker(broker, BrokerStore(db), limits=limits,
                                                 clock=clock, registry=registry,
                                                 reconcile_policy=reconcile_policy))
         pipe = Pipeline(registry, inputs.profile, store=db, config=config, feeds=feeds,
@@ -631,7 +641,8 @@ async def run_live(*, url: str | Sequence[str], api_key: str | ApiKey, subscript
         files = run.outputs()
         if "quotes" in feeds and run.report.aggregation.quotes == 0 and len(run.bars):
             notes.append("no quote was received: every bar's quoteCoveragePct is 0")
-        report = LiveReportV2(
+        health = _store_health(db, pipe, router)
+        report = LiveReportV3(
             url=public_url(urls[0]), subscriptions=subs, feeds=list(feeds),
             started_ms=started_ms, ended_ms=ended, stop_reason=reason,
             input_end=InputEnd(reason=reason, at_ms=ended, silent_s=silent,
@@ -650,7 +661,7 @@ async def run_live(*, url: str | Sequence[str], api_key: str | ApiKey, subscript
                             messages=f.messages) for f in feeds_],
             gaps=list(s.gaps), quarantined_frames=list(s.quarantined),
             quarantined_frame_count=s.quarantined_count, stall_timeout_s=stall_timeout_s,
-            notes=notes)
+            notes=notes, store=health)
         if out is not None:
             files[LIVE_REPORT] = json_document(report)
             if chain_file is not None:  # what a replay of the recording needs besides it
@@ -667,6 +678,24 @@ async def run_live(*, url: str | Sequence[str], api_key: str | ApiKey, subscript
             recorder.close()
         if owned:
             db.close()
+
+
+def _store_health(db: Store, pipe: Pipeline, router: WorkerRouter | None) -> StoreHealth:
+    """How the run's store fared (``live_report@3`` ``store``); logs what a lost connection
+    left unwritten (one line)."""
+    writer = pipe.setup_writer
+    interrupted = {"setups": writer.interrupted} if writer.interrupted else {}
+    if router is not None:
+        interrupted.update(router.interrupted)
+    unwritten = writer.unwritten
+    if unwritten:
+        log.error("store %s: %s not written (a lost connection; they are in setups.jsonl and "
+                  "gate_decisions.jsonl)", db.location,
+                  " and ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in unwritten.items()))
+    return StoreHealth(backend=db.backend, reconnects=db.reconnects,
+                       interrupted_writes=dict(sorted(interrupted.items())),
+                       rewritten=writer.rewritten, unwritten=unwritten,
+                       entries_halted=router.entries_halted if router is not None else None)
 
 
 def check_routes(urls: Sequence[str], subscriptions: Sequence[str],
