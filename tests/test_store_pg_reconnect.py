@@ -19,7 +19,7 @@ from pgstore import pg_admin_dsn, pg_schema
 
 from spxcc_core.clock import ManualClock
 from spxcc_core.errors import ConfigError
-from spxcc_core.store import Migration, Store, StoreError, all_migrations
+from spxcc_core.store import Migration, Store, StoreConnectionLost, StoreError, all_migrations
 from spxcc_core.store.postgres import (
     RECONNECT_TIMEOUT_S,
     PostgresStore,
@@ -187,6 +187,8 @@ def test_a_connection_lost_inside_a_transaction_is_not_retried_and_says_not_comm
         assert text.startswith(f"store {store.location}: the connection was lost inside a "
                                "transaction: it was not committed (PostgreSQL rolls back")
         assert "the next operation reconnects" in text and "\n" not in text
+        assert isinstance(info.value, StoreConnectionLost)
+        assert info.value.outcome == "not_committed"
         assert not store.conn.in_transaction
         assert store.reconnects == 0  # nothing was repeated
         with store.transaction() as cur:  # the next transaction reconnects and works
@@ -229,6 +231,7 @@ def test_a_commit_whose_answer_was_lost_may_or_may_not_have_committed(
         assert str(info.value).startswith(
             f"store {store.location}: the connection was lost while COMMIT ran: the "
             "transaction may or may not have committed")
+        assert isinstance(info.value, StoreConnectionLost) and info.value.outcome == "unknown"
         assert _notes(store) == []  # (here it did not: the backend died before COMMIT)
         assert store.reconnects == 1
 
@@ -315,9 +318,10 @@ def test_the_bound_holds_on_the_wall_clock(monkeypatch: pytest.MonkeyPatch) -> N
             raise psycopg.OperationalError("connection refused")
         start = time.monotonic()
         with monkeypatch.context() as m, pytest.raises(
-                StoreError, match=r"not re-established within 1\.5 s"):
+                StoreConnectionLost, match=r"not re-established within 1\.5 s") as lost:
             m.setattr(psycopg, "connect", down)
             store.conn.execute("SELECT 1")
+        assert lost.value.outcome == "unreachable"
         assert time.monotonic() - start <= 1.5
 
 
