@@ -115,27 +115,38 @@ def rules_from_args(args: argparse.Namespace) -> GateRules:
 
 def _run(args: argparse.Namespace) -> int:
     from spxcc_core.clock import SystemClock
+    from spxcc_core.contracts.gates import ReleaseDecision
     from spxcc_core.gates.runner import DEFAULT_RESAMPLES, run_gates
     from spxcc_core.plugins import get_plugin_manager
     from spxcc_core.run.profiles import named_profile, store_profile
+    from spxcc_core.store.existing import StoreRef
     from spxcc_core.store.profiles import ProfileHistory
-    from spxcc_core.store.sqlite import Store, default_db_path
+    from spxcc_core.store.sqlite import Store
 
     rules = rules_from_args(args)
     pm = get_plugin_manager()
-    with Store(args.db if args.db is not None else default_db_path()) as db:
-        history = ProfileHistory(db)
+    ref = StoreRef.of(args.db)
+    # the profiles are only looked up here (a missing store file reads as empty and is not
+    # created); the store is opened for writing once every argument and session has been
+    # checked and the decision made, so bad input never leaves a new store behind
+    with ref.open_or_empty() as store:
+        history = ProfileHistory(store)
         candidate = named_profile(pm, args.candidate, history)
         baseline = named_profile(pm, args.baseline, history)
-        now = SystemClock().now_ms()
-        store_profile(history, candidate, now)
-        store_profile(history, baseline, now)
+
+    def record(_: ReleaseDecision) -> None:
+        with Store(ref.target) as db:  # created here if it was missing
+            profiles = ProfileHistory(db)
+            now = SystemClock().now_ms()
+            store_profile(profiles, candidate, now)
+            store_profile(profiles, baseline, now)
+
     run = run_gates(candidate=candidate, baseline=baseline, sessions=args.sessions,
                     seed=args.seed, confidence=args.confidence,
                     resamples=args.resamples if args.resamples is not None
                     else DEFAULT_RESAMPLES, rules=rules,
                     out_dir=args.out, pm=pm, jobs=args.jobs, bars_cache=args.bars_cache,
-                    execute=args.execute)
+                    execute=args.execute, on_decided=record)
     d = run.decision
     if args.json:
         sys.stdout.buffer.write(run.document)
