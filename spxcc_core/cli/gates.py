@@ -65,7 +65,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     "profile's slippage records beside it) as a self-contained HTML page "
                     "(inline SVG, no network); --markdown also prints a Markdown summary for "
                     "CI logs. FILE never writes over the run's files (an earlier report "
-                    "inside RUN_DIR is replaced).",
+                    "inside RUN_DIR is replaced). Slippage records that cannot belong to "
+                    "the decision (another day, more entered trades than it counts) are "
+                    "refused, exit 2.",
         **examples('spxcc gates report gate --html gate/report.html', 'spxcc gates report gate --html gate/report.html --markdown'))
     rep.add_argument("run_dir", type=Path, metavar="RUN_DIR")
     rep.add_argument("--html", type=Path, required=True, metavar="FILE")
@@ -164,6 +166,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     from spxcc_core.gates.report import (
+        check_slippage,
         markdown_report,
         read_decision,
         read_slippage,
@@ -175,6 +178,8 @@ def _report(args: argparse.Namespace) -> int:
     decision = read_decision(args.run_dir)
     slippage = (read_slippage(args.run_dir) if decision.trade_source == EXECUTION_SOURCE
                 else None)
+    if slippage is not None:
+        check_slippage(decision, slippage, args.run_dir)
     write_html(decision, args.html, inputs=report_inputs(args.run_dir), slippage=slippage,
                run_dir=args.run_dir)
     if args.markdown:
