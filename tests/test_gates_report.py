@@ -292,6 +292,84 @@ def test_broken_slippage_records_are_one_line(executed_run: Path, tmp_path: Path
     assert "holds no per-fill slippage records" in page and "slippage-charts" not in page
 
 
+def test_the_records_agree_with_the_decision_of_a_real_executed_run(
+        executed_run: Path) -> None:
+    """Per session and profile the trades entered in the records (distinct setups with a
+    buy_to_open fill) are at most the decision's count; every record is of a session of the
+    decision. In this run every fill was measured, so they are equal; entry fills are not
+    trades (a partly filled entry has several)."""
+    import json
+
+    from spxcc_core.gates.report import check_slippage, entered_trades
+    from spxcc_core.session import ny_date_of_ms
+
+    d = read_decision(executed_run)
+    s = read_slippage(executed_run)
+    assert s is not None
+    check_slippage(d, s, executed_run)
+    raw = json.loads((executed_run / "decision.json").read_bytes())
+    for who, records in (("candidate", s.candidate), ("baseline", s.baseline)):
+        counted = {x["sessionDate"]: x[f"{who}Trades"] for x in raw["sessions"]}
+        assert entered_trades(records) == counted and sum(counted.values()) > 0
+        assert {ny_date_of_ms(r.at_ms).isoformat() for r in records} == set(counted)
+
+
+def test_entered_trades_by_hand() -> None:
+    """Two partial fills of one entry are one trade; exits and other days count apart."""
+    from spxcc_core.gates.report import entered_trades
+
+    day1, day2 = 1_765_204_200_000, 1_765_290_600_000  # 2025-12-08 / -09 14:30 UTC
+    r = _record(1.0, 0.2)
+    rows = [msgspec.structs.replace(r, setup_id="a", fill_id="1", at_ms=day1),
+            msgspec.structs.replace(r, setup_id="a", fill_id="2", at_ms=day1 + 5),
+            msgspec.structs.replace(r, setup_id="a", fill_id="3", side="sell_to_close",
+                                    at_ms=day1 + 9),
+            msgspec.structs.replace(r, setup_id="b", fill_id="4", at_ms=day2),
+            msgspec.structs.replace(r, setup_id=None, intent_id="x", fill_id="5",
+                                    at_ms=day2)]
+    assert entered_trades(rows) == {"2025-12-08": 1, "2025-12-09": 2}
+    assert entered_trades([]) == {}
+
+
+def test_records_of_another_run_are_refused_in_one_line(
+        executed_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Records copied from another run: of a day that is no session of the decision, or
+    with more entered trades than the decision counts (the records of another profile, here
+    the baseline's given as the candidate's, when the baseline entered more) → exit 2, one
+    line naming the file, no page written."""
+    import json
+
+    run = tmp_path / "run"
+    shutil.copytree(executed_run, run)
+    html = tmp_path / "r.html"
+    cand = run / "slippage-candidate.jsonl"
+    original = cand.read_bytes()
+    # another day: every time a week later
+    moved = b"".join(msgspec.json.encode(msgspec.structs.replace(
+        r, at_ms=r.at_ms + 7 * 86_400_000)) + b"\n" for r in _records(cand))
+    cand.write_bytes(moved)
+    assert main(["gates", "report", str(run), "--html", str(html)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(cand) in err
+    assert "none of the decision's sessions: not this run's records" in err
+    assert not html.exists()
+    # one more entered trade than the decision counts
+    recs = _records(cand.with_name("slippage-baseline.jsonl"))
+    entry = next(r for r in recs if r.side == "buy_to_open")
+    extra = msgspec.structs.replace(entry, setup_id="not-in-this-run", fill_id="extra")
+    cand.write_bytes(original + msgspec.json.encode(extra) + b"\n")
+    day = json.loads((run / "decision.json").read_bytes())["sessions"][0]
+    assert main(["gates", "report", str(run), "--html", str(html)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"spxcc: error: {cand}: {day['candidateTrades'] + 1} trades entered on "
+                   f"{day['sessionDate']}, but the decision counts {day['candidateTrades']} "
+                   "for the candidate that day: not this run's records\n")
+    assert not html.exists()
+    # fewer records than trades (an unmeasured fill has none): still this run's
+    cand.write_bytes(b"")
+    assert main(["gates", "report", str(run), "--html", str(html)]) == 0
+
+
 # ----------------------------------------------------------------------------- browser
 
 

@@ -258,3 +258,36 @@ def test_a_candidate_that_is_the_baseline_is_refused_before_any_replay(
         assert err == (f"spxcc: error: gates: the candidate is the baseline (profile {ident}): "
                        "nothing to promote; give a candidate that differs from it\n")
     assert not (tmp_path / "out").exists()
+
+
+def test_bad_sessions_never_create_the_store(sessions: list[str], profiles: dict[str, Path],
+                                             tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """The profiles are recorded only once every argument and session has been checked and
+    the decision made: a missing session, a file that is no session, or two sessions of one
+    day exit 2 with one line and leave neither the store file nor its folder behind."""
+    import shutil
+
+    store = tmp_path / "new-folder" / "profiles.sqlite3"
+    not_a_session = tmp_path / "notes.txt"
+    not_a_session.write_text("not a session\n")
+    copy = tmp_path / "copy"
+    shutil.copytree(sessions[0], copy)
+    for bad, message in ((str(tmp_path / "missing"), "session not found"),
+                         (str(not_a_session), "not a session"),
+                         (str(copy), "are the same day (2025-12-10)")):
+        assert _run(tmp_path / "out", "--candidate", str(profiles["same"]), "--baseline",
+                    "active", "--db", str(store), "--resamples", "20",
+                    "--sessions", sessions[0], bad) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err, err
+        assert not store.exists() and not store.parent.exists()
+        assert not (tmp_path / "out" / "decision.json").exists()
+    # good input: the store is created and holds both profiles
+    assert _run(tmp_path / "out", "--candidate", str(profiles["same"]), "--baseline",
+                "active", "--db", str(store), "--resamples", "20", "--min-trades", "1",
+                "--min-sessions", "1", "--sessions", sessions[0]) in (0, 1)
+    assert store.is_file()
+    capsys.readouterr()
+    assert main(["profile", "show", "--db", str(store), DEFAULT_ID]) == 0
+    assert "default" in capsys.readouterr().out

@@ -334,6 +334,79 @@ def test_a_compiled_screen_that_disagrees_is_replaced_by_the_runner(
     assert rec["reasons"][1:] == ref["reasons"] and rec["decision"] == ref["decision"]
 
 
+def test_the_top_k_candidates_are_rechecked_not_only_the_best(
+        days: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The baseline and the ``recheck`` best eligible candidates are re-screened by the
+    runner. A compiled screen wrong only for the 2nd-best candidate (one extra open trade:
+    its trade count changes, its total R and so the ranking do not) goes unnoticed with
+    ``recheck=1`` — that candidate's row is wrong — and is caught with ``recheck=2`` and
+    the default: every profile is then scored by the runner, the first reason says so and
+    the record is the honest one."""
+    import attrs
+
+    from spxcc_core.gates import optimize
+    from spxcc_core.run.profiles import profile_id
+
+    space = parse_space(DEFAULT_SPACE_TOML, _params())
+    kw = {"baseline": named_profile(PM, "default"), "sessions": days, "space": space,
+          "trials": 6, "seed": 11, "rules": _rules(), "resamples": 100, "pm": PM}
+    honest = json.loads(run_optimize(**kw).document)  # type: ignore[arg-type]
+    ranked = sorted((r for r in honest["results"][1:] if r["eligible"]),
+                    key=lambda r: (-r["totalR"], r["trial"]))
+    assert len(ranked) >= 2, honest["results"]
+    second = ranked[1]["profileId"]
+
+    def wrong(screener: Screener, profile: object, session: ScreenSession) -> SessionTrades:
+        t = screen(screener, profile, session)  # type: ignore[arg-type]
+        if profile_id(PM, profile) != second:  # type: ignore[arg-type]
+            return t
+        return attrs.evolve(t, trades=(*t.trades, Trade(None, False, 10**15)))
+
+    monkeypatch.setattr(optimize, "screen", wrong)
+    missed = json.loads(run_optimize(**kw, recheck=1).document)  # type: ignore[arg-type]
+    assert missed["reasons"] == honest["reasons"]
+    row = next(r for r in missed["results"] if r["profileId"] == second)
+    assert row["trades"] == ranked[1]["trades"] + len(missed["fitSessions"])
+    for k in (2, 3, None):
+        got = json.loads(run_optimize(**kw, **({} if k is None else {"recheck": k}))
+                         .document)  # type: ignore[arg-type]
+        assert got["reasons"][0].startswith("the compiled screening disagreed with the "
+                                            "detector runner")
+        assert got["results"] == honest["results"]
+        assert got["reasons"][1:] == honest["reasons"] and got["decision"] == honest["decision"]
+
+
+def test_recheck_zero_checks_the_baseline_only_and_a_negative_one_is_refused(
+        days: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from spxcc_core.gates import optimize
+
+    checked: list[str] = []
+    runner = optimize.screen_with_runner
+
+    def counting(screener: Screener, profile: object, session: ScreenSession) -> SessionTrades:
+        checked.append(profile.name)  # type: ignore[attr-defined]
+        return runner(screener, profile, session)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(optimize, "screen_with_runner", counting)
+    space = parse_space(DEFAULT_SPACE_TOML, _params())
+    kw = {"baseline": named_profile(PM, "default"), "sessions": days, "space": space,
+          "trials": 4, "seed": 11, "rules": _rules(), "resamples": 100, "pm": PM}
+    run_optimize(**kw, recheck=0)  # type: ignore[arg-type]
+    assert checked == ["default"] * 3  # the baseline on each of the 3 fit sessions
+    checked.clear()
+    rec = json.loads(run_optimize(**kw, recheck=2).document)  # type: ignore[arg-type]
+    eligible = sum(r["eligible"] for r in rec["results"][1:])
+    assert checked == ["default"] * 3 + ["default-optimized"] * 3 * min(2, eligible)
+    with pytest.raises(ConfigError, match=r"--recheck must be an integer >= 0, got -1"):
+        run_optimize(**kw, recheck=-1)  # type: ignore[arg-type]
+    assert main(["optimize", "--sessions", *days, "--trials", "2", "--seed", "1",
+                 "--recheck", "-1", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err == "spxcc: error: --recheck must be an integer >= 0, got -1\n"
+    assert not (tmp_path / "o").exists()
+
+
 def test_too_little_data_stops_before_searching(days: list[str], tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["optimize", "--sessions", *days[:3], "--trials", "3", "--seed", "1",

@@ -81,7 +81,8 @@ READING: dict[str, tuple[list[str], Expect]] = {
 READ_ONLY = {"profile show", "profile history", "secrets list", "slippage report",
              "broker status", "reconcile", "parity"}
 #: The commands taking --db that write it (and create it when missing; optimize only when it
-#: records a candidate: tests/test_optimize.py).
+#: records a candidate: tests/test_optimize.py; gates run only once its input was checked and
+#: the decision made: tests/test_gates_run.py).
 WRITING = {"profile promote", "profile revert", "secrets set", "secrets rotate",
            "secrets delete", "broker snapshot", "broker submit", "broker cancel", "replay",
            "demo", "live", "serve", "gates run", "optimize"}

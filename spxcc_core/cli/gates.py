@@ -65,7 +65,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     "profile's slippage records beside it) as a self-contained HTML page "
                     "(inline SVG, no network); --markdown also prints a Markdown summary for "
                     "CI logs. FILE never writes over the run's files (an earlier report "
-                    "inside RUN_DIR is replaced).",
+                    "inside RUN_DIR is replaced). Slippage records that cannot belong to "
+                    "the decision (another day, more entered trades than it counts) are "
+                    "refused, exit 2.",
         **examples('spxcc gates report gate --html gate/report.html', 'spxcc gates report gate --html gate/report.html --markdown'))
     rep.add_argument("run_dir", type=Path, metavar="RUN_DIR")
     rep.add_argument("--html", type=Path, required=True, metavar="FILE")
@@ -115,27 +117,38 @@ def rules_from_args(args: argparse.Namespace) -> GateRules:
 
 def _run(args: argparse.Namespace) -> int:
     from spxcc_core.clock import SystemClock
+    from spxcc_core.contracts.gates import ReleaseDecision
     from spxcc_core.gates.runner import DEFAULT_RESAMPLES, run_gates
     from spxcc_core.plugins import get_plugin_manager
     from spxcc_core.run.profiles import named_profile, store_profile
+    from spxcc_core.store.existing import StoreRef
     from spxcc_core.store.profiles import ProfileHistory
-    from spxcc_core.store.sqlite import Store, default_db_path
+    from spxcc_core.store.sqlite import Store
 
     rules = rules_from_args(args)
     pm = get_plugin_manager()
-    with Store(args.db if args.db is not None else default_db_path()) as db:
-        history = ProfileHistory(db)
+    ref = StoreRef.of(args.db)
+    # the profiles are only looked up here (a missing store file reads as empty and is not
+    # created); the store is opened for writing once every argument and session has been
+    # checked and the decision made, so bad input never leaves a new store behind
+    with ref.open_or_empty() as store:
+        history = ProfileHistory(store)
         candidate = named_profile(pm, args.candidate, history)
         baseline = named_profile(pm, args.baseline, history)
-        now = SystemClock().now_ms()
-        store_profile(history, candidate, now)
-        store_profile(history, baseline, now)
+
+    def record(_: ReleaseDecision) -> None:
+        with Store(ref.target) as db:  # created here if it was missing
+            profiles = ProfileHistory(db)
+            now = SystemClock().now_ms()
+            store_profile(profiles, candidate, now)
+            store_profile(profiles, baseline, now)
+
     run = run_gates(candidate=candidate, baseline=baseline, sessions=args.sessions,
                     seed=args.seed, confidence=args.confidence,
                     resamples=args.resamples if args.resamples is not None
                     else DEFAULT_RESAMPLES, rules=rules,
                     out_dir=args.out, pm=pm, jobs=args.jobs, bars_cache=args.bars_cache,
-                    execute=args.execute)
+                    execute=args.execute, on_decided=record)
     d = run.decision
     if args.json:
         sys.stdout.buffer.write(run.document)
@@ -153,6 +166,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     from spxcc_core.gates.report import (
+        check_slippage,
         markdown_report,
         read_decision,
         read_slippage,
@@ -164,6 +178,8 @@ def _report(args: argparse.Namespace) -> int:
     decision = read_decision(args.run_dir)
     slippage = (read_slippage(args.run_dir) if decision.trade_source == EXECUTION_SOURCE
                 else None)
+    if slippage is not None:
+        check_slippage(decision, slippage, args.run_dir)
     write_html(decision, args.html, inputs=report_inputs(args.run_dir), slippage=slippage,
                run_dir=args.run_dir)
     if args.markdown:

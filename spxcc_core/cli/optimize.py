@@ -49,6 +49,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--bars-cache", type=Path, default=None, metavar="DIR",
                    help="bars cache folder (default: each session's bars computed once per "
                         "run, in memory)")
+    p.add_argument("--recheck", type=int, default=None, metavar="K",
+                   help="re-screen the baseline and the K best eligible candidates with the "
+                        "detector runner to verify the compiled screening; on a "
+                        "disagreement every profile is scored by the runner (default 3; 0: "
+                        "the baseline only)")
     add_rule_args(p)
     p.add_argument("--db", type=db_argument, default=None, metavar="PATH|URL",
                    help="profile store, where the baseline and the candidate are recorded "
@@ -62,7 +67,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _run(args: argparse.Namespace) -> int:
     from spxcc_core.clock import SystemClock
     from spxcc_core.detect.runner import DETECTORS
-    from spxcc_core.gates.optimize import DEFAULT_FIT_FRACTION, run_optimize
+    from spxcc_core.gates.optimize import DEFAULT_FIT_FRACTION, DEFAULT_RECHECK, run_optimize
     from spxcc_core.gates.runner import DEFAULT_RESAMPLES
     from spxcc_core.gates.search import DEFAULT_SPACE_TOML, load_space, parse_space
     from spxcc_core.plugins import get_plugin_manager
@@ -88,7 +93,8 @@ def _run(args: argparse.Namespace) -> int:
                        else DEFAULT_FIT_FRACTION, rules=rules,
                        resamples=args.resamples if args.resamples is not None
                        else DEFAULT_RESAMPLES, confidence=args.confidence,
-                       out_dir=args.out, pm=pm, jobs=args.jobs, bars_cache=args.bars_cache)
+                       out_dir=args.out, pm=pm, jobs=args.jobs, bars_cache=args.bars_cache,
+                       recheck=args.recheck if args.recheck is not None else DEFAULT_RECHECK)
     if run.candidate is not None:
         with Store(ref.target) as store:  # created here if it was missing
             history = ProfileHistory(store)

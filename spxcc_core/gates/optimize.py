@@ -13,7 +13,11 @@
    session reach ``throughput_floor`` × the baseline's (the optimizer must not "improve" by
    hardly trading); the best is the eligible candidate with the highest total R (ties: the
    earlier trial). None eligible → ``throughput_collapse``; best not above the baseline's
-   total R → ``no_improvement``;
+   total R → ``no_improvement``. The scores that decide this are verified: the baseline and
+   the top ``recheck`` eligible candidates by total R (ties: the earlier trial) are re-screened
+   with the detector runner (:func:`spxcc_core.gates.screen.screen_with_runner`); when any
+   disagrees with the compiled screening, every profile is scored by the runner instead and
+   the record's first reason says so;
 4. otherwise hands the best candidate to the release gate on the judge sessions — the same
    full replay, bootstrap and rule as ``spxcc gates run`` (:func:`spxcc_core.gates.runner.
    decide`) — and writes ``decision.json`` and ``candidate.toml`` beside ``optimize.json``.
@@ -62,7 +66,7 @@ from spxcc_core.registry import as_registry
 from spxcc_core.run.profiles import NamedProfile, profile_from_text
 from spxcc_core.run.result import json_document
 
-__all__ = ["CANDIDATE_FILE", "DEFAULT_FIT_FRACTION", "RECORD_FILE", "OptimizeRun",
+__all__ = ["CANDIDATE_FILE", "DEFAULT_FIT_FRACTION", "DEFAULT_RECHECK", "RECORD_FILE", "OptimizeRun",
            "run_optimize", "score"]
 
 #: The optimizer's record in the output folder.
@@ -71,6 +75,9 @@ RECORD_FILE = "optimize.json"
 CANDIDATE_FILE = "candidate.toml"
 #: Share of the sessions (the earliest) the search is fitted on.
 DEFAULT_FIT_FRACTION = 0.6
+#: Eligible candidates (the best by total R) re-screened with the detector runner, besides
+#: the baseline, to verify the compiled screening.
+DEFAULT_RECHECK = 3
 
 
 @attrs.frozen
@@ -173,14 +180,20 @@ def run_optimize(*, baseline: NamedProfile, sessions: Sequence[str | os.PathLike
                  resamples: int = DEFAULT_RESAMPLES, confidence: float = 0.95,
                  out_dir: str | os.PathLike[str] | None = None,
                  pm: pluggy.PluginManager | None = None, jobs: int = 1,
-                 bars_cache: str | os.PathLike[str] | None = None) -> OptimizeRun:
+                 bars_cache: str | os.PathLike[str] | None = None,
+                 recheck: int = DEFAULT_RECHECK) -> OptimizeRun:
     """Search, walk forward and gate (module docstring); writes ``optimize.json`` (and, when
     the gate ran, ``decision.json`` and ``candidate.toml``) to ``out_dir``.
 
     :param baseline: the profile to beat (the active one, usually).
     :param trials: candidates to draw (a grid: at most this many points).
     :param jobs: processes scoring candidates (1: this process).
-    :raises ConfigError: bad arguments, or an output would overwrite an input.
+    :param recheck: how many eligible candidates, the best by total R (ties: the earlier
+        trial), are re-screened with the detector runner besides the baseline to verify the
+        compiled screening (0: the baseline only). Any disagreement → every profile scored
+        by the runner, noted in the first reason.
+    :raises ConfigError: bad arguments (``recheck`` negative included), or an output would
+        overwrite an input.
     :raises InputError: a session cannot be read.
     """
     from spxcc_core.plugins import get_plugin_manager
@@ -192,6 +205,8 @@ def run_optimize(*, baseline: NamedProfile, sessions: Sequence[str | os.PathLike
         raise ConfigError(f"--trials must be >= 1, got {trials}")
     if not 0.0 < fit_fraction < 1.0:
         raise ConfigError(f"--fit-fraction must be in (0, 1), got {fit_fraction}")
+    if isinstance(recheck, bool) or not isinstance(recheck, int) or recheck < 0:
+        raise ConfigError(f"--recheck must be an integer >= 0, got {recheck!r}")
     sources = check_run_args(sessions, jobs=jobs, resamples=resamples, confidence=confidence,
                              command="optimize", seed=seed)
     out = Path(out_dir) if out_dir is not None else None
@@ -271,27 +286,30 @@ def run_optimize(*, baseline: NamedProfile, sessions: Sequence[str | os.PathLike
     scores = _score_all(tomls, fit_sessions, screener, jobs)
 
     def judged(base: tuple[int, float, int], scored: Sequence[tuple[int, float, int]],
-               ) -> tuple[OptimizeTrial, list[OptimizeTrial], OptimizeTrial | None]:
+               ) -> tuple[OptimizeTrial, list[OptimizeTrial], list[OptimizeTrial]]:
+        """The baseline's trial, every candidate's, and the eligible ones best first
+        (total R, then the earlier trial)."""
         base_t = _trial(0, baseline.id, base_params, base, len(fit), None)
         fl = rules.throughput_floor * base_t.trades_per_session
         trials_ = [_trial(i + 1, c.id, dict(a), sc, len(fit), fl) for i, (c, a, sc)
                    in enumerate(zip(candidates, assignments, scored, strict=True))]
-        ok = [r for r in trials_ if r.eligible]
-        return base_t, trials_, max(ok, key=lambda r: (r.total_r, -r.trial)) if ok else None
+        ranked = sorted((r for r in trials_ if r.eligible), key=lambda r: (-r.total_r, r.trial))
+        return base_t, trials_, ranked
 
-    base_trial, trials_, top = judged(base_score, scores)
-    # what decides the run — the baseline and the best candidate — re-screened by the runner
+    base_trial, trials_, ranked = judged(base_score, scores)
+    # what decides the run — the baseline and the best candidates — re-screened by the runner
     checks = [(baseline.profile, base_score)]
-    if top is not None:
-        checks.append((candidates[top.trial - 1].profile, scores[top.trial - 1]))
+    checks += [(candidates[r.trial - 1].profile, scores[r.trial - 1]) for r in ranked[:recheck]]
     if any(score([screen_with_runner(screener, p, s) for s in fit_sessions]) != fast
            for p, fast in checks):
         notes.append("the compiled screening disagreed with the detector runner on the "
-                     "baseline or the best candidate: every profile was scored by the runner")
+                     f"baseline or one of the {recheck} best candidates re-checked: every "
+                     "profile was scored by the runner")
         base_score = score([screen_with_runner(screener, baseline.profile, s)
                             for s in fit_sessions])
         scores = _score_all(tomls, fit_sessions, screener, jobs, with_runner=True)
-        base_trial, trials_, top = judged(base_score, scores)
+        base_trial, trials_, ranked = judged(base_score, scores)
+    top = ranked[0] if ranked else None
     results = [base_trial, *trials_]
     record["results"] = results
     eligible = [r for r in results[1:] if r.eligible]

@@ -15,13 +15,23 @@ shows their distribution — a histogram per unit ($ per contract and ticks, can
 baseline on shared bins, :func:`~spxcc_core.gates.svg.histogram_chart`) and a table of count,
 median, p90 and mean (:func:`slippage_summary`) — and the Markdown the table. With the
 ``setups`` trade source there is no slippage, and both say so and why.
+
+The records are not tied to the decision by any field, so :func:`check_slippage` checks that
+they can belong to it before they are shown (a file copied from another run is refused, one
+line naming it): every record is of one of the decision's sessions (the New York date of its
+``atMs``), and per session and profile the trades entered in the records (distinct setups —
+intents without a setup — with a ``buy_to_open`` fill) are at most the trades the decision
+counts. An executed trade is a setup whose entry filled (:mod:`spxcc_core.execute.engine`), so
+each entered trade in the records is one of them; the counts need not be equal, because a fill
+whose slippage cannot be measured (``slippage_unavailable``: no or a crossed arrival quote, ...)
+has no record. Entry *fills* are not compared: a partly filled entry has several.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
 
@@ -36,8 +46,8 @@ from spxcc_core.gates.svg import IntervalRow, bar_chart, histogram_chart, interv
 from spxcc_core.gates.trades import EXECUTION_SOURCE
 from spxcc_core.outputs import atomic_write, check_paths
 
-__all__ = ["GateSlippage", "SlippageSummary", "html_report", "markdown_report", "read_decision",
-           "read_slippage", "report_inputs", "slippage_bins", "slippage_summary", "write_html"]
+__all__ = ["GateSlippage", "SlippageSummary", "check_slippage", "entered_trades", "html_report",
+           "markdown_report", "read_decision", "read_slippage", "report_inputs", "slippage_bins", "slippage_summary", "write_html"]
 
 #: Narrowest histogram bin: $2.50 per contract (half a 0.05 tick × 100) and half a tick.
 DOLLAR_BIN = 2.5
@@ -140,6 +150,50 @@ def read_slippage(run_dir: str | os.PathLike[str]) -> GateSlippage | None:
                                      "is there): not a complete gate run folder")
     return GateSlippage(candidate=_read_records(paths["candidate"]),
                         baseline=_read_records(paths["baseline"]))
+
+
+def entered_trades(records: Sequence[SlippageRecord]) -> dict[str, int]:
+    """Trades entered in ``records`` per session date (the New York date of ``at_ms``): the
+    distinct setups (an intent without a setup counts as its own) with a ``buy_to_open``
+    fill, dates sorted."""
+    from spxcc_core.session import ny_date_of_ms
+
+    seen: dict[str, set[str]] = {}
+    for r in records:
+        if r.side == "buy_to_open":
+            key = r.setup_id if r.setup_id is not None else f"intent:{r.intent_id}"
+            seen.setdefault(ny_date_of_ms(r.at_ms).isoformat(), set()).add(key)
+    return {day: len(keys) for day, keys in sorted(seen.items())}
+
+
+def check_slippage(decision: ReleaseDecision, slippage: GateSlippage,
+                   run_dir: str | os.PathLike[str]) -> None:
+    """Refuse slippage records that cannot belong to ``decision`` (module docstring): a
+    record dated on a day that is none of the decision's sessions, or a session with more
+    trades entered in a profile's records than the decision counts for that profile.
+
+    :param run_dir: the gate run (folder or decision file), to name the file.
+    :raises InputError: names the file, the date and both counts.
+    """
+    from spxcc_core.session import ny_date_of_ms
+
+    folder = _run_folder(run_dir)
+    per_day: dict[str, Mapping[str, int]] = {
+        s.session_date: {"candidate": s.candidate_trades, "baseline": s.baseline_trades}
+        for s in decision.sessions}
+    for who, records in (("candidate", slippage.candidate), ("baseline", slippage.baseline)):
+        path = folder / SLIPPAGE_FILES[who]
+        for r in records:
+            day = ny_date_of_ms(r.at_ms).isoformat()
+            if day not in per_day:
+                raise InputError(str(path), f"fill {r.fill_id} is of {day}, none of the "
+                                            f"decision's sessions: not this run's records")
+        for day, entered in entered_trades(records).items():
+            counted = per_day[day][who]
+            if entered > counted:
+                raise InputError(str(path), f"{entered} trades entered on {day}, but the "
+                                            f"decision counts {counted} for the {who} that "
+                                            "day: not this run's records")
 
 
 @attrs.frozen

@@ -21,7 +21,7 @@ from __future__ import annotations
 import concurrent.futures
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import attrs
@@ -277,7 +277,8 @@ def run_gates(*, candidate: NamedProfile, baseline: NamedProfile,
               rules: GateRules | None = None, out_dir: str | os.PathLike[str] | None = None,
               pm: pluggy.PluginManager | None = None, jobs: int = 1,
               bars_cache: str | os.PathLike[str] | None = None,
-              execute: str | None = None) -> GateRun:
+              execute: str | None = None,
+              on_decided: Callable[[ReleaseDecision], None] | None = None) -> GateRun:
     """Replay every session under both profiles, decide, and write ``out_dir/decision.json``
     (and, when executing, each profile's :data:`SLIPPAGE_FILES` beside it, in the same atomic
     set).
@@ -290,10 +291,14 @@ def run_gates(*, candidate: NamedProfile, baseline: NamedProfile,
     :param execute: execute both profiles' setups on this broker in replay (``paper``): KPIs
         from the executed round trips, R after slippage (``trade_source`` ``execution``);
         None: from the setups' own outcomes (``setups``).
+    :param on_decided: called with the decision once every argument and session has been
+        checked, every session replayed and the decision made (same day twice included),
+        before anything is written; what it raises ends the run with nothing written. The
+        CLI records both profiles in the store here, so bad input never creates a store.
     :returns: the decision, its bytes and its path.
     :raises ConfigError: bad arguments, the candidate is the baseline
-        (:func:`check_distinct`; checked before any replay), or ``decision.json`` would
-        overwrite an input.
+        (:func:`check_distinct`; checked before any replay), two sessions of one day, or
+        ``decision.json`` would overwrite an input.
     :raises InputError: a session cannot be read.
     """
     sources = check_run_args(sessions, jobs=jobs, resamples=resamples, confidence=confidence,
@@ -319,6 +324,8 @@ def run_gates(*, candidate: NamedProfile, baseline: NamedProfile,
                                              for s in sources]))
     decision = decide(candidate, baseline, sources, pairs, seed=seed, resamples=resamples,
                       confidence=confidence, rules=rules if rules is not None else GateRules())
+    if on_decided is not None:
+        on_decided(decision)
     doc = json_document(decision)
     path = None
     if out is not None:
