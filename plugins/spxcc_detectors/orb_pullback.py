@@ -176,10 +176,8 @@ class OrbPullback(Detector[OrbPullbackParams]):
             return None
         from spxcc_detectors._scan import scan_orb_pullback
 
-        k, index, long, entry, stop, note = scan_orb_pullback(
+        return ScanHits.from_kernel(scan_orb_pullback(
             bars.in_rth, bars.close, bars.high, bars.low, bars.minute, p.or_minutes, or_high,
             or_low, p.breakout_bps, p.min_extension_bps, p.pullback_bps, p.fail_bps,
             p.max_minutes_after_break, p.stop_buffer_bps, p.min_risk_bps, p.signals_per_side,
-            p.last_entry_minute)
-        return ScanHits(index[:k], long[:k], entry[:k], stop[:k],
-                        tuple(_NOTES[c] for c in note[:k]))
+            p.last_entry_minute), _NOTES)

@@ -120,9 +120,7 @@ class VolumeClimax(Detector[VolumeClimaxParams]):
         from spxcc_detectors._scan import scan_volume_climax
 
         p = params
-        k, index, long, entry, stop, note = scan_volume_climax(
+        return ScanHits.from_kernel(scan_volume_climax(
             bars.in_rth, bars.volume, bars.delta_volume, bars.high, bars.low, p.rth_only,
             p.baseline_bars, p.min_baseline_bars, p.spike_multiple, p.min_delta_ratio,
-            p.entry_offset, p.min_risk_bps, p.cooldown_bars)
-        return ScanHits(index[:k], long[:k], entry[:k], stop[:k],
-                        tuple(_NOTES[c] for c in note[:k]))
+            p.entry_offset, p.min_risk_bps, p.cooldown_bars), _NOTES)

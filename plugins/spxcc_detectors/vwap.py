@@ -137,9 +137,7 @@ class VwapReclaimRejection(Detector[VwapParams]):
         from spxcc_detectors._scan import scan_vwap
 
         p = params
-        k, index, long, entry, stop, note = scan_vwap(
+        return ScanHits.from_kernel(scan_vwap(
             bars.in_rth, bars.close, bars.high, bars.low, bars.session_vwap, bars.minute,
             p.rth_only, p.min_bars_beyond, p.confirm_bps, p.touch_bps, p.min_rth_minutes,
-            p.stop_buffer_bps, p.min_risk_bps, p.cooldown_bars, p.reclaim, p.rejection)
-        return ScanHits(index[:k], long[:k], entry[:k], stop[:k],
-                        tuple(_NOTES[c] for c in note[:k]))
+            p.stop_buffer_bps, p.min_risk_bps, p.cooldown_bars, p.reclaim, p.rejection), _NOTES)

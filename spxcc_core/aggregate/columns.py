@@ -13,7 +13,7 @@ the 1-based data row in its file or the 1-based message index of a live feed.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, Self
 
 import attrs
 import numpy as np
@@ -60,8 +60,32 @@ def _f64(a: Any) -> F64:
     return np.ascontiguousarray(a, dtype=np.float64)
 
 
+class _Rows:
+    """Row selection and concatenation shared by the column batches (attrs classes whose
+    fields are arrays of one length)."""
+
+    def take(self, index: npt.NDArray[Any]) -> Self:
+        """Rows selected by an integer index or boolean mask, in that order."""
+        cls = type(self)
+        return cls(**{f.name: getattr(self, f.name)[index]
+                      for f in attrs.fields(cls)})  # type: ignore[arg-type]
+
+    @classmethod
+    def concat(cls, parts: Sequence[Self]) -> Self:
+        """The rows of ``parts`` one batch after the other (one part: itself, not a copy).
+
+        :raises ValueError: no part.
+        """
+        if not parts:
+            raise ValueError("concat of no batch")
+        if len(parts) == 1:
+            return parts[0]
+        return cls(**{f.name: np.concatenate([getattr(p, f.name) for p in parts])
+                      for f in attrs.fields(cls)})  # type: ignore[arg-type]
+
+
 @attrs.frozen(eq=False)
-class TradeColumns:
+class TradeColumns(_Rows):
     """Trades of one batch in arrival order. ``cond`` are :class:`ConditionTable` ids."""
 
     ts: I64 = attrs.field(converter=_i64)
@@ -82,27 +106,10 @@ class TradeColumns:
         z = np.zeros(0)
         return cls(ts=z, symbol=z, seq=z, price=z, size=z, cond=z, correction=z, line=z)
 
-    def take(self, index: npt.NDArray[Any]) -> TradeColumns:
-        """Rows selected by an integer index or boolean mask, in that order."""
-        return TradeColumns(**{f.name: getattr(self, f.name)[index]
-                               for f in attrs.fields(TradeColumns)})
-
-    @classmethod
-    def concat(cls, parts: Sequence[TradeColumns]) -> TradeColumns:
-        """The rows of ``parts`` one batch after the other (one part: itself, not a copy).
-
-        :raises ValueError: no part.
-        """
-        if not parts:
-            raise ValueError("concat of no batch")
-        if len(parts) == 1:
-            return parts[0]
-        return cls(**{f.name: np.concatenate([getattr(p, f.name) for p in parts])
-                      for f in attrs.fields(cls)})
 
 
 @attrs.frozen(eq=False)
-class QuoteColumns:
+class QuoteColumns(_Rows):
     """Quotes of one batch in arrival order. A side with price or size ``<= 0`` is absent."""
 
     ts: I64 = attrs.field(converter=_i64)
@@ -123,23 +130,6 @@ class QuoteColumns:
         z = np.zeros(0)
         return cls(ts=z, symbol=z, seq=z, bid=z, bid_size=z, ask=z, ask_size=z, line=z)
 
-    def take(self, index: npt.NDArray[Any]) -> QuoteColumns:
-        """Rows selected by an integer index or boolean mask, in that order."""
-        return QuoteColumns(**{f.name: getattr(self, f.name)[index]
-                               for f in attrs.fields(QuoteColumns)})
-
-    @classmethod
-    def concat(cls, parts: Sequence[QuoteColumns]) -> QuoteColumns:
-        """The rows of ``parts`` one batch after the other (one part: itself, not a copy).
-
-        :raises ValueError: no part.
-        """
-        if not parts:
-            raise ValueError("concat of no batch")
-        if len(parts) == 1:
-            return parts[0]
-        return cls(**{f.name: np.concatenate([getattr(p, f.name) for p in parts])
-                      for f in attrs.fields(cls)})
 
 
 @attrs.define

@@ -20,6 +20,7 @@ from spxcc_core.cli.runargs import (
     db_argument,
     detector_names,
     execute_options,
+    option_given,
     run_profile,
     store_path,
 )
@@ -215,11 +216,6 @@ EXECUTE_OPTIONS: tuple[tuple[str, str], ...] = (
     ("--execute-sandbox", "execute_sandbox"), ("--reconcile-policy", "reconcile_policy"))
 
 
-def _given(value: object) -> bool:
-    """True when an option was given: not None, not False, not an empty list."""
-    return value is not None and value is not False and value != []
-
-
 def check_dependent_options(args: argparse.Namespace) -> None:
     """Refuse an option that would have no effect: a hub option (:data:`HUB_OPTIONS`) without
     ``--serve``, an execution option (:data:`EXECUTE_OPTIONS`) without ``--execute``. Looks
@@ -229,12 +225,12 @@ def check_dependent_options(args: argparse.Namespace) -> None:
     """
     if args.serve is None:
         for option, dest in HUB_OPTIONS:
-            if _given(getattr(args, dest)):
+            if option_given(getattr(args, dest)):
                 raise ConfigError(f"spxcc live: {option} is an option of the hub and needs "
                                   f"--serve HOST:PORT (without it, it would have no effect)")
     if args.execute is None:
         for option, dest in EXECUTE_OPTIONS:
-            if _given(getattr(args, dest)):
+            if option_given(getattr(args, dest)):
                 raise ConfigError(f"spxcc live: {option} is an option of --execute and needs "
                                   f"--execute BROKER (without it, it would have no effect)")
 

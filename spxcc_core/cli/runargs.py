@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from spxcc_core.detect.profile import Profile
 
 __all__ = ["DB_HELP", "add_execute_args", "add_selection_args", "db_argument",
-           "detector_names", "execute_options", "run_profile", "store_path"]
+           "detector_names", "execute_options", "option_given", "run_profile", "store_path"]
 
 #: How ``--db`` is described (every command that takes it).
 DB_HELP = "store: an SQLite file, or a postgresql://USER@HOST:PORT/DB URL"
@@ -101,3 +101,9 @@ def execute_options(broker: str | None, pairs: Sequence[str]) -> dict[str, objec
             raise ConfigError(f"--execute-option number {rank}: expected KEY=VALUE")
         out[key.strip()] = value.strip()
     return out
+
+
+def option_given(value: object) -> bool:
+    """True when an argparse option was given: its value is not None, False or an empty
+    list (the defaults of options that refuse to be given without another)."""
+    return value is not None and value is not False and value != []

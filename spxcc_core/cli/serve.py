@@ -24,6 +24,7 @@ from spxcc_core.cli.runargs import (
     db_argument,
     detector_names,
     execute_options,
+    option_given,
     run_profile,
 )
 from spxcc_core.errors import ConfigError
@@ -163,11 +164,6 @@ LIVE_ONLY: tuple[tuple[str, str], ...] = (
     ("--duration", "duration"))
 
 
-def _given(value: object) -> bool:
-    """True when an option was given: not None, not False, not an empty list."""
-    return value is not None and value is not False and value != []
-
-
 def check_mode_options(args: argparse.Namespace, *, live: bool, why: str) -> None:
     """Refuse an option of the other mode: ``--speed``, ``--linger``, ``--execute`` and
     ``--execute-option`` apply to ``--replay`` only; ``--url``, ``--subscribe``,
@@ -185,7 +181,7 @@ def check_mode_options(args: argparse.Namespace, *, live: bool, why: str) -> Non
                           f"--serve for the hub)")
     other, mode = (REPLAY_ONLY, "--replay") if live else (LIVE_ONLY, "--live")
     for option, dest in other:
-        if _given(getattr(args, dest)):
+        if option_given(getattr(args, dest)):
             raise ConfigError(f"spxcc serve: {option} is an option of {mode}, and this run is "
                               f"{'live' if live else 'a replay'} ({why}): it would have no "
                               f"effect")

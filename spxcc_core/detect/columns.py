@@ -113,6 +113,15 @@ class ScanHits:
         return len(self.index)
 
     @classmethod
+    def from_kernel(cls, result: tuple[int, I64, B, F64, F64, I64],
+                    notes: Sequence[str]) -> ScanHits:
+        """From a compiled scan's ``(count, index, long, entry, stop, note code)`` (arrays
+        allocated for the worst case, the first ``count`` rows used); ``notes[code]`` is the
+        note text."""
+        k, index, long, entry, stop, note = result
+        return cls(index[:k], long[:k], entry[:k], stop[:k], tuple(notes[c] for c in note[:k]))
+
+    @classmethod
     def of(cls, index: Sequence[int] | I64, long: Sequence[bool] | B,
            entry: Sequence[float] | F64, stop: Sequence[float] | F64,
            note: Sequence[str]) -> ScanHits:
